@@ -1,0 +1,5 @@
+"""Allow ``python -m asterisk_textback``."""
+
+from asterisk_textback.cli import main
+
+raise SystemExit(main())

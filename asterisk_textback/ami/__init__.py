@@ -1,0 +1,1 @@
+"""Everything that touches the Asterisk Manager Interface (panoramisk is confined here)."""

@@ -1,0 +1,1 @@
+"""Follow calls on the AMI event stream and classify each one once it ends."""

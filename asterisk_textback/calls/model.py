@@ -1,0 +1,92 @@
+"""The domain record the tracker emits: one ``CallEnded`` per finished call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Direction(StrEnum):
+    """Which way a call went, from the business's point of view."""
+
+    INBOUND = "inbound"
+    INTERNAL = "internal"
+    OUTBOUND = "outbound"
+
+
+class Outcome(StrEnum):
+    """What happened to the caller."""
+
+    ANSWERED = "answered"
+    MISSED_VOICEMAIL = "missed_voicemail"
+    MISSED_NO_VOICEMAIL = "missed_no_voicemail"
+    #: We lost sight of the call (AMI connection dropped, or it outlived the TTL): never texted.
+    UNKNOWN = "unknown"
+
+
+class Reason(StrEnum):
+    """Why the call ended the way it did (finer than :class:`Outcome`)."""
+
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    UNAVAILABLE = "unavailable"
+    CALLER_HANGUP = "caller_hangup"
+    ABANDONED = "abandoned"
+    QUEUE_TIMEOUT = "queue_timeout"
+    VOICEMAIL_NO_MESSAGE = "voicemail_no_message"
+    IVR_ONLY = "ivr_only"
+    #: The AMI connection dropped while the call was up and it was gone on reconnect.
+    CONNECTION_LOST = "connection_lost"
+    #: No channel of the call hung up within the tracker's TTL.
+    EVICTED = "evicted"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """One finished call, classified; emitted exactly once per Linkedid."""
+
+    linkedid: str
+    direction: Direction
+    outcome: Outcome
+    reason: Reason
+    caller_number: str
+    caller_name: str
+    did: str
+    queue: str | None
+    mailbox: str | None
+    started_at: float
+    ended_at: float
+    ring_seconds: float
+    answered_by: str | None = None
+    pbx: str = "default"
+
+    @property
+    def missed(self) -> bool:
+        """True when nobody answered (voicemail or not); unknown calls are not missed."""
+        return self.outcome in (Outcome.MISSED_VOICEMAIL, Outcome.MISSED_NO_VOICEMAIL)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict with ISO 8601 UTC times."""
+        return {
+            "linkedid": self.linkedid,
+            "direction": str(self.direction),
+            "outcome": str(self.outcome),
+            "reason": str(self.reason),
+            "caller_number": self.caller_number,
+            "caller_name": self.caller_name,
+            "did": self.did,
+            "queue": self.queue,
+            "mailbox": self.mailbox,
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "ring_seconds": round(self.ring_seconds, 3),
+            "answered_by": self.answered_by,
+            "pbx": self.pbx,
+        }

@@ -1,0 +1,137 @@
+"""Typed, frozen settings loaded once from ``textback.toml`` (secrets from the environment).
+
+Every validation error names the offending key, e.g. ``pbx.port: Input should be a valid
+integer``. Only the sections the AMI listener and the call tracker need live here so far.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from asterisk_textback.errors import ConfigError
+
+#: Contexts an inbound call from a carrier starts in: FreePBX trunks and plain-Asterisk habits.
+DEFAULT_TRUNK_CONTEXTS: tuple[str, ...] = (
+    "from-trunk*",
+    "from-pstn*",
+    "from-did-direct*",
+    "ext-did*",
+    "from-sip-external",
+    "from-external*",
+    "from-provider*",
+    "incoming*",
+    "inbound*",
+)
+#: Contexts the PBX's own phones start in (FreePBX and plain Asterisk).
+DEFAULT_INTERNAL_CONTEXTS: tuple[str, ...] = (
+    "from-internal*",
+    "ext-local*",
+    "from-queue*",
+    "from-phones*",
+    "phones*",
+    "internal*",
+    "default",
+)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PbxSettings(_Frozen):
+    """How to reach the Asterisk Manager Interface of one PBX."""
+
+    name: str = "default"
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = "textback"
+    secret: str = ""
+    #: Name of an environment variable holding the secret (keeps it out of the file).
+    secret_env: str | None = None
+    tls: bool = False
+    tls_verify: bool = True
+    tls_ca_file: str | None = None
+    connect_timeout: float = Field(default=5.0, gt=0)
+    ping_interval: float = Field(default=10.0, gt=0)
+    ping_timeout: float = Field(default=5.0, gt=0)
+    reconnect_min: float = Field(default=0.5, gt=0)
+    reconnect_max: float = Field(default=30.0, gt=0)
+    max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    def resolved_secret(self, environ: Mapping[str, str]) -> str:
+        """The AMI secret, from ``secret_env`` when set, else ``secret``."""
+        if self.secret_env:
+            try:
+                return environ[self.secret_env]
+            except KeyError:
+                raise ConfigError(
+                    f"pbx.secret_env: environment variable {self.secret_env!r} is not set"
+                ) from None
+        return self.secret
+
+
+class TrackerSettings(_Frozen):
+    """How calls are classified: which contexts mean trunk / phone, and memory bounds."""
+
+    trunk_contexts: tuple[str, ...] = DEFAULT_TRUNK_CONTEXTS
+    internal_contexts: tuple[str, ...] = DEFAULT_INTERNAL_CONTEXTS
+    #: A call with no hangup after this many seconds is evicted (outcome ``unknown``).
+    call_ttl_seconds: float = Field(default=6 * 3600.0, gt=0)
+    #: Hard cap on calls followed at once; the oldest are evicted beyond it.
+    max_open_calls: int = Field(default=50_000, ge=10)
+    #: How many ended Linkedids/Uniqueids are remembered to ignore late events.
+    remember_ended: int = Field(default=20_000, ge=10)
+
+    @field_validator("trunk_contexts", "internal_contexts")
+    @classmethod
+    def _not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or any(not c.strip() for c in value):
+            raise ValueError("must be a non-empty list of context names or globs")
+        return value
+
+
+class Settings(_Frozen):
+    """The whole configuration."""
+
+    pbx: PbxSettings = PbxSettings()
+    tracker: TrackerSettings = TrackerSettings()
+
+
+def _format_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(
+            f"[{part}]" if isinstance(part, int) else str(part) for part in err["loc"]
+        ).replace(".[", "[")
+        lines.append(f"{key}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
+    """Validate a parsed TOML mapping into :class:`Settings`, naming the key on error."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None
+
+
+def load_settings(path: str | os.PathLike[str] | None) -> Settings:
+    """Load ``textback.toml`` (or the built-in defaults when ``path`` is None)."""
+    if path is None:
+        return Settings()
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return settings_from_mapping(data)
