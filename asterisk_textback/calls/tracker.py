@@ -16,6 +16,11 @@ from asterisk_textback.calls.classify import classify
 from asterisk_textback.calls.contexts import ContextMatcher
 from asterisk_textback.calls.model import CallEnded, Direction, Reason
 from asterisk_textback.calls.state import CallState, DialEdge
+from asterisk_textback.calls.voicemail import (
+    MailboxCounts,
+    mailbox_from_appdata,
+    mailbox_from_path,
+)
 from asterisk_textback.config import TrackerSettings
 
 log = logging.getLogger(__name__)
@@ -29,24 +34,6 @@ _VARS = frozenset(
 _EVICT_EVERY = 1024
 #: Without HangupRequest, a caller Hangup this soon after leaving the queue is an abandon.
 _ABANDON_HANGUP_GAP = 1.0
-
-
-def _mailbox_from_appdata(data: str) -> str | None:
-    """``1001@default,u`` / ``1001&1002,su`` / ``1001`` -> ``1001@default``."""
-    box = data.split(",", 1)[0].split("&", 1)[0].strip()
-    if not box or box.startswith("$"):
-        return None
-    return box if "@" in box else f"{box}@default"
-
-
-def _mailbox_from_path(path: str) -> str | None:
-    """``/var/spool/asterisk/voicemail/default/1001/INBOX/msg0000`` -> ``1001@default``."""
-    parts = path.rstrip("/").split("/")
-    try:
-        i = parts.index("voicemail")
-        return f"{parts[i + 2]}@{parts[i + 1]}"
-    except (ValueError, IndexError):
-        return None
 
 
 def _clean_name(name: str) -> str:
@@ -78,7 +65,7 @@ class CallTracker:
         self._chan: dict[str, CallState] = {}  # Uniqueid -> call
         self._ended: OrderedDict[str, None] = OrderedDict()  # recently ended Uniqueids
         self._emitted: OrderedDict[str, None] = OrderedDict()  # recently emitted Linkedids
-        self._mwi_new: OrderedDict[str, int] = OrderedDict()  # mailbox -> last "New" count
+        self._mailboxes = MailboxCounts(self._settings.remember_ended)
         self.stats = TrackerStats()
         self._handlers: dict[str, Callable[[CallState, Event, str, float], None]] = {
             "Newchannel": self._on_newchannel,
@@ -303,7 +290,7 @@ class CallTracker:
             # VoiceMail on a channel whose caller already hung up is the dialplan running on
             # a dead channel (VMSTATUS=FAILED follows): not "reached voicemail".
             call.vm_reached = True
-            call.mailbox = _mailbox_from_appdata(ev.get("AppData", "")) or call.mailbox
+            call.mailbox = mailbox_from_appdata(ev.get("AppData", "")) or call.mailbox
 
     def _on_varset(self, call: CallState, ev: Event, uid: str, ts: float) -> None:
         var = ev.get("Variable", "")
@@ -313,7 +300,7 @@ class CallTracker:
                 call.vm_status = value
         elif var == "VM_MESSAGEFILE":
             if value and call.mailbox is None:
-                call.mailbox = _mailbox_from_path(value)
+                call.mailbox = mailbox_from_path(value)
         elif var == "QUEUESTATUS":
             call.queuestatus = value
         elif uid == call.linkedid:
@@ -403,21 +390,13 @@ class CallTracker:
             call.mailbox = ev.get("Mailbox") or call.mailbox
 
     def _mwi_increase(self, ev: Event) -> bool:
-        """Record a mailbox's new-message count; True when it went up (a message was left).
-
-        MessageWaiting also fires when someone leaves VoiceMailMain: only an increase counts.
-        """
-        box = ev.get("Mailbox", "")
+        """Record a mailbox's new-message count; True when a message was just left."""
         try:
             new = int(ev.get("New", "0"))
         except ValueError:
             self.stats.malformed += 1
             return False
-        prev = self._mwi_new.pop(box, None)
-        self._mwi_new[box] = new
-        if len(self._mwi_new) > self._settings.remember_ended:
-            self._mwi_new.popitem(last=False)
-        return ev.get("Waiting") == "1" and new >= 1 and (prev is None or new > prev)
+        return self._mailboxes.update(ev.get("Mailbox", ""), ev.get("Waiting", ""), new)
 
     def _on_pickup(self, ev: Event, ts: float) -> None:
         target = self._chan.get(ev.get("TargetUniqueid", "")) or self._calls.get(
