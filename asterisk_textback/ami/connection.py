@@ -1,0 +1,505 @@
+"""One supervised AMI connection: the only module that imports panoramisk.
+
+panoramisk's ``Manager`` keeps the action bookkeeping (ActionIDs, futures, EventList
+collection); we replace what it gets wrong for a listener that must not lose calls: the
+per-read decoding (see ``framing``), event delivery (one queue instead of regex dispatch into
+fire-and-forget tasks), a ping that never checks the answer, and fixed-delay reconnects.
+
+Failure policy: a refused login (wrong username/secret) or a TLS certificate that does not
+verify is a configuration problem, so it is raised from :meth:`AmiConnection.wait_ready` and
+:meth:`AmiConnection.run_consumer` and the connection closes; network errors, resets and
+missed pings are retried forever with capped exponential backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from panoramisk import Manager
+from panoramisk.actions import Action
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
+
+from asterisk_textback.ami.framing import DEFAULT_SKIP_EVENTS, FrameParser, ParserStats, Reply
+from asterisk_textback.ami.types import AmiEvent, ConnectionState, EventBatch, QueueItem, Resync
+from asterisk_textback.config import PbxSettings
+from asterisk_textback.errors import AmiError, AmiLoginError, AmiPermissionError
+
+__all__ = ["AmiConnection", "ConnectionStats", "Handler"]
+
+log = logging.getLogger(__name__)
+
+#: Classes Asterisk checks for an action. It checks the user's *write* classes
+#: (manager.c, process_message), whatever the class of the events the action produces.
+ACTION_CLASSES: Mapping[str, tuple[str, ...]] = {"coreshowchannels": ("system", "reporting")}
+_REPR_LIMIT = 300
+
+Handler = Callable[[QueueItem], Awaitable[None] | None]
+"""What :meth:`AmiConnection.run_consumer` calls for each queued item, in order."""
+
+
+@dataclass(slots=True)
+class ConnectionStats:
+    """Counters for health checks and metrics."""
+
+    events: int = 0
+    batches: int = 0
+    bytes_received: int = 0
+    logins: int = 0
+    reconnects: int = 0
+    resyncs: int = 0
+    pings_missed: int = 0
+    handler_errors: int = 0
+    parser: ParserStats = field(default_factory=ParserStats)
+
+    @property
+    def frames_skipped(self) -> int:
+        """Frames not delivered: filtered by name, garbage or oversized."""
+        return self.parser.dropped
+
+
+class _FatalError(AmiError):
+    """Internal marker: retrying cannot help."""
+
+
+async def _wait(fut: asyncio.Future[Any], limit: float, what: str) -> Any:
+    # asyncio.wait instead of ``await fut`` under asyncio.timeout: a future cancelled because
+    # the connection died must not look like a cancellation of the awaiting task.
+    done, _ = await asyncio.wait({fut}, timeout=limit)
+    if not done:
+        fut.cancel()
+        raise TimeoutError(f"{what}: no answer within {limit:g} s")
+    if fut.cancelled():
+        raise ConnectionResetError(f"{what}: connection lost")
+    return fut.result()
+
+
+def _message(headers: AmiEvent) -> Any:
+    message = Message(headers)
+    message.raw = headers  # keep our exact dict: Message adds a "content" key of its own
+    return message
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol with our framing and a direct path into the queue."""
+
+    def __init__(self, conn: AmiConnection, loop: asyncio.AbstractEventLoop) -> None:
+        self._conn = conn
+        self.parser = FrameParser(
+            max_frame_bytes=conn.settings.max_frame_bytes,
+            skip_events=conn.skip_events,
+            expect_banner=True,
+            stats=conn.stats.parser,
+        )
+        self.banner: asyncio.Future[str] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self.resync_action: Any = None
+        self.closed = False
+        self.responses: dict[str, Any] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.factory = self._conn._manager
+        self.encoding = "utf-8"
+
+    def data_received(self, data: bytes) -> None:
+        conn = self._conn
+        conn.stats.bytes_received += len(data)
+        events, replies = self.parser.feed(data)
+        if not self.banner.done() and self.parser.banner is not None:
+            self.version = self.parser.banner.partition("/")[2]
+            self.banner.set_result(self.parser.banner)
+        now = time.time()
+        if replies:
+            self._route(events, replies, now)
+        elif events:
+            conn._put(EventBatch(events, now))
+
+    def _route(self, events: list[AmiEvent], replies: list[Reply], now: float) -> None:
+        """Hand replies to panoramisk's futures without reordering them among the events."""
+        conn = self._conn
+        start = 0
+        for pos, headers in replies:
+            if pos > start:
+                conn._put(EventBatch(events[start:pos], now))
+                start = pos
+            action_id = headers.get("ActionID")
+            if action_id is not None and action_id in self.responses:
+                self.handle_message(_message(headers))
+                resync = self.resync_action
+                if resync is not None and resync.future.done():
+                    self.resync_action = None
+                    conn._resync_done(resync.future.result(), now)
+            elif "Event" in headers:
+                conn._put(EventBatch([headers], now))  # an event answering nobody: keep it
+            else:
+                log.debug("AMI response to no pending action: %.200r", headers)
+        if start < len(events):
+            conn._put(EventBatch(events[start:], now))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.parser.buffered:
+            log.warning(
+                "AMI connection lost mid-frame: %d bytes of a truncated frame discarded",
+                self.parser.buffered,
+            )
+        self.close()
+        if not self.banner.done():
+            self.banner.cancel()
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def close(self) -> None:
+        # Unlike panoramisk, never re-send pending actions on the next connection: fail them.
+        for action in list(self.responses.values()):
+            if not action.future.done():
+                action.future.cancel()
+        self.responses.clear()
+        if not self.closed:
+            self.closed = True
+            self.transport.close()
+
+
+class AmiConnection:
+    """A supervised AMI client delivering events in wire order through one queue."""
+
+    def __init__(
+        self,
+        settings: PbxSettings,
+        *,
+        environ: Mapping[str, str] | None = None,
+        skip_events: frozenset[str] = DEFAULT_SKIP_EVENTS,
+        on_state_change: Callable[[ConnectionState], None] | None = None,
+        jitter: float = 0.1,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.skip_events = skip_events
+        self.stats = ConnectionStats()
+        self._secret = settings.resolved_secret(os.environ if environ is None else environ)
+        self._on_state_change = on_state_change
+        self._jitter = jitter
+        self._rng = rng or random.Random()
+        self._state = ConnectionState.DISCONNECTED
+        self._ready = asyncio.Event()
+        # None wakes the consumer up to stop (closed, or a fatal error to raise).
+        self._queue: asyncio.Queue[QueueItem | None] = asyncio.Queue()
+        self._manager: Any = None
+        self._protocol: _Protocol | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._fatal: AmiError | None = None
+        #: Set when an action was refused for lack of a class (e.g. the resync).
+        self.permission_error: AmiPermissionError | None = None
+
+    @property
+    def state(self) -> ConnectionState:
+        """disconnected / connecting / ready / closed."""
+        return self._state
+
+    @property
+    def version(self) -> str | None:
+        """The AMI protocol version from the banner of the current connection."""
+        return None if self._protocol is None else self._protocol.version
+
+    @property
+    def queue_size(self) -> int:
+        """Items waiting for the consumer."""
+        return self._queue.qsize()
+
+    @property
+    def _where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def _set_state(self, state: ConnectionState) -> None:
+        if state is self._state:
+            return
+        log.info("AMI %s: %s -> %s", self._where, self._state, state)
+        self._state = state
+        if state is ConnectionState.READY:
+            self._ready.set()
+        else:
+            self._ready.clear()
+        if self._on_state_change is not None:
+            try:
+                self._on_state_change(state)
+            except Exception:
+                log.exception("AMI state-change callback failed")
+
+    async def start(self) -> None:
+        """Start connecting in the background (idempotent); see :meth:`wait_ready`."""
+        if self._state is ConnectionState.CLOSED:
+            raise AmiError(f"AMI connection to {self._where} is closed")
+        if self._supervisor is None:
+            loop = asyncio.get_running_loop()
+            self._manager = Manager(
+                loop=loop, host=self.settings.host, port=self.settings.port, log=log
+            )
+            self._supervisor = loop.create_task(self._supervise(), name=f"ami {self._where}")
+
+    async def wait_ready(self) -> None:
+        """Wait until logged in; raise the fatal error (e.g. AmiLoginError) if it gave up.
+
+        Retries of network errors are endless: bound the wait with ``asyncio.timeout``.
+        """
+        if self._supervisor is None:
+            raise AmiError(f"AMI connection to {self._where} was not started")
+        waiter = asyncio.ensure_future(self._ready.wait())
+        try:
+            await asyncio.wait({waiter, self._supervisor}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+        if self._fatal is not None:
+            raise self._fatal
+        if self._state is not ConnectionState.READY:
+            raise AmiError(f"AMI connection to {self._where} is {self._state}")
+
+    async def __aenter__(self) -> AmiConnection:
+        await self.start()
+        try:
+            await self.wait_ready()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop reconnecting, close the socket and wake the consumer; safe to call twice."""
+        if self._state is not ConnectionState.CLOSED:
+            self._set_state(ConnectionState.CLOSED)
+            self._queue.put_nowait(None)
+        task, self._supervisor = self._supervisor, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._drop_protocol()
+
+    async def _drop_protocol(self) -> None:
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None:
+            protocol.close()
+            # Let the transport finish closing so no socket is left for the GC to warn about.
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                await _wait(protocol.lost, 1.0, "close")
+
+    def _put(self, batch: EventBatch) -> None:
+        self.stats.events += len(batch.events)
+        self.stats.batches += 1
+        self._queue.put_nowait(batch)
+
+    def _resync_done(self, result: Any, now: float) -> None:
+        if isinstance(result, list):
+            alive = frozenset(
+                m.raw["Uniqueid"] for m in result if m.raw.get("Event") == "CoreShowChannel"
+            )
+            self.stats.resyncs += 1
+            self._queue.put_nowait(Resync(alive, now))
+            return
+        try:
+            self._check_reply("CoreShowChannels", result.raw)
+        except AmiError as exc:
+            log.error("AMI %s: cannot resync after reconnect: %s", self._where, exc)
+
+    async def run_consumer(self, handler: Handler) -> None:
+        """Feed every queued item to ``handler`` in order until closed.
+
+        An exception in the handler is logged with the item and the next item is delivered.
+        Returns after :meth:`close`; raises the fatal error if the connection gave up.
+        """
+        queue = self._queue
+        while True:
+            item = await queue.get()
+            if item is None:
+                if self._fatal is not None:
+                    raise self._fatal
+                return
+            try:
+                result = handler(item)
+                if result is not None:
+                    await result
+            except Exception:
+                self.stats.handler_errors += 1
+                log.exception("AMI event handler failed on %s", _describe(item))
+
+    async def send_action(self, action: Mapping[str, str]) -> dict[str, str]:
+        """Send an action and return the response headers; raise AmiError on an Error reply.
+
+        Unanswered after ``connect_timeout`` seconds, or cut by a disconnect: AmiError.
+        """
+        name = action.get("Action", "?")
+        result = await self._request(dict(action))
+        headers: dict[str, str] = (result[0] if isinstance(result, list) else result).raw
+        self._check_reply(name, headers)
+        return headers
+
+    async def core_show_channels(self) -> frozenset[str]:
+        """Uniqueids of the channels alive now; also a check of the needed write class."""
+        result = await self._request({"Action": "CoreShowChannels"})
+        if not isinstance(result, list):
+            self._check_reply("CoreShowChannels", result.raw)
+            raise AmiError(f"CoreShowChannels on {self._where}: unexpected answer {result.raw}")
+        self._check_reply("CoreShowChannels", result[0].raw)
+        return frozenset(
+            m.raw["Uniqueid"] for m in result if m.raw.get("Event") == "CoreShowChannel"
+        )
+
+    def _check_reply(self, name: str, headers: Mapping[str, str]) -> None:
+        if headers.get("Response") not in ("Error", "Fail", "Failure"):
+            return
+        message = headers.get("Message", "")
+        if "permission denied" in message.lower():
+            classes = ACTION_CLASSES.get(name.lower())
+            need = (
+                f"write class {' or '.join(repr(c) for c in classes)}"
+                if classes
+                else "a write class that allows it"
+            )
+            exc = AmiPermissionError(
+                f"AMI user {self.settings.username!r} on {self._where} may not run {name}: "
+                f"it needs {need} in manager.conf"
+            )
+            self.permission_error = exc
+            raise exc
+        raise AmiError(f"AMI action {name} failed on {self._where}: {message or headers}")
+
+    async def _request(self, action: dict[str, str]) -> Any:
+        protocol = self._protocol
+        if protocol is None or self._state is not ConnectionState.READY:
+            raise AmiError(f"AMI {self._where} is not connected ({self._state})")
+        name = action.get("Action", "?")
+        try:
+            return await _wait(protocol.send(action), self.settings.connect_timeout, name)
+        except (TimeoutError, ConnectionResetError) as exc:
+            raise AmiError(f"AMI {self._where}: {exc}") from None
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        s = self.settings
+        if not s.tls:
+            return None
+        ctx = ssl.create_default_context(cafile=s.tls_ca_file)
+        if not s.tls_verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    async def _login(self) -> _Protocol:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        ctx = self._ssl_context()
+        try:
+            async with asyncio.timeout(s.connect_timeout):
+                _, protocol = await loop.create_connection(
+                    lambda: _Protocol(self, loop),
+                    s.host,
+                    s.port,
+                    ssl=ctx,
+                    server_hostname=s.host if ctx else None,
+                )
+        except ssl.SSLCertVerificationError as exc:
+            raise _FatalError(
+                f"TLS certificate of AMI {self._where} does not verify: {exc.verify_message}"
+            ) from None
+        self._protocol = protocol
+        self._manager.protocol = protocol
+        banner = await _wait(protocol.banner, s.connect_timeout, "AMI banner")
+        if not banner:
+            raise AmiError(f"{self._where} did not greet like Asterisk AMI")
+        login = {"Action": "Login", "Username": s.username, "Secret": self._secret}
+        reply = await _wait(
+            self._manager.send_action({**login, "Events": "on"}), s.connect_timeout, "Login"
+        )
+        if reply.raw.get("Response") != "Success":
+            why = reply.raw.get("Message", "no reason given")
+            raise AmiLoginError(
+                f"AMI login refused for user {s.username!r} on {self._where}: {why}"
+            )
+        return protocol
+
+    def _backoff(self, delay: float) -> float:
+        return delay * (1.0 + self._jitter * self._rng.random())
+
+    async def _supervise(self) -> None:
+        s = self.settings
+        delay = s.reconnect_min
+        while True:
+            self._set_state(ConnectionState.CONNECTING)
+            try:
+                protocol = await self._login()
+            except (AmiLoginError, _FatalError) as exc:
+                await self._give_up(exc)
+                return
+            except (OSError, TimeoutError, AmiError) as exc:
+                log.warning("AMI %s: connect failed (%s); retry in %.2f s", self._where, exc, delay)
+                await self._drop_protocol()
+                self._set_state(ConnectionState.DISCONNECTED)
+                await asyncio.sleep(self._backoff(delay))
+                delay = min(delay * 2, s.reconnect_max)
+                continue
+            delay = s.reconnect_min  # reset only once a login succeeded
+            self.stats.logins += 1
+            if self.stats.logins > 1:
+                self.stats.reconnects += 1
+                protocol.resync_action = Action({"Action": "CoreShowChannels"})
+                self._manager.send_action(protocol.resync_action)
+            self._set_state(ConnectionState.READY)
+            watchdog = asyncio.get_running_loop().create_task(self._watchdog(protocol))
+            try:
+                await protocol.lost
+            finally:
+                watchdog.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watchdog
+            self._protocol = None
+            self._set_state(ConnectionState.DISCONNECTED)
+            log.warning("AMI %s: connection lost; reconnecting in %.2f s", self._where, delay)
+            await asyncio.sleep(self._backoff(delay))
+            delay = min(delay * 2, s.reconnect_max)
+
+    async def _give_up(self, exc: AmiError) -> None:
+        log.error("AMI %s: giving up: %s", self._where, exc)
+        self._fatal = exc
+        await self._drop_protocol()
+        self._set_state(ConnectionState.CLOSED)
+        self._queue.put_nowait(None)
+
+    async def _watchdog(self, protocol: _Protocol) -> None:
+        s = self.settings
+        while not protocol.closed:
+            await asyncio.sleep(s.ping_interval)
+            try:
+                reply = await _wait(protocol.send({"Action": "Ping"}), s.ping_timeout, "Ping")
+            except TimeoutError:
+                self.stats.pings_missed += 1
+                log.warning(
+                    "AMI %s: no answer to Ping within %g s; closing the half-open connection",
+                    self._where,
+                    s.ping_timeout,
+                )
+                protocol.transport.abort()
+                return
+            except ConnectionResetError:
+                return
+            if reply.raw.get("Response") != "Success":
+                log.warning("AMI %s: unexpected answer to Ping: %.200r", self._where, reply.raw)
+
+
+def _describe(item: QueueItem) -> str:
+    if isinstance(item, Resync):
+        text = f"Resync({len(item.alive_uniqueids)} channels)"
+    else:
+        text = f"EventBatch of {len(item.events)}: " + ", ".join(map(repr, item.events[:3]))
+    return text if len(text) <= _REPR_LIMIT else text[:_REPR_LIMIT] + "…"

@@ -1,0 +1,66 @@
+"""Glue between one AMI connection and its call tracker: the single, ordered consumer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from asterisk_textback.ami.types import AmiEvent, EventBatch, QueueItem
+from asterisk_textback.calls.model import CallEnded
+from asterisk_textback.calls.tracker import CallTracker
+
+log = logging.getLogger(__name__)
+
+_REPR_LIMIT = 300
+
+OnCall = Callable[[CallEnded], None]
+
+
+class CallListener:
+    """Feeds queued AMI items to a tracker in order and hands finished calls on.
+
+    A failure on one event (in the tracker or in ``on_call``) is logged with that event and
+    counted; the next event is processed as usual.
+    """
+
+    def __init__(
+        self,
+        tracker: CallTracker,
+        on_call: OnCall,
+        *,
+        on_event: Callable[[AmiEvent], None] | None = None,
+    ) -> None:
+        self.tracker = tracker
+        self._on_call = on_call
+        self._on_event = on_event
+        self.errors = 0
+
+    def handle(self, item: QueueItem) -> None:
+        """Process one queue item: a batch of events, or a resync after a reconnect."""
+        if isinstance(item, EventBatch):
+            feed = self.tracker.feed
+            on_event = self._on_event
+            for event in item.events:
+                try:
+                    if on_event is not None:
+                        on_event(event)
+                    for call in feed(event, item.received_at):
+                        self._emit(call)
+                except Exception:
+                    self.errors += 1
+                    log.exception("failed on AMI event %.*r", _REPR_LIMIT, event)
+        else:
+            for call in self.tracker.resync(item.alive_uniqueids, item.received_at):
+                self._emit(call)
+
+    def evict(self, now: float) -> None:
+        """Emit calls that outlived the TTL (call this periodically when events are rare)."""
+        for call in self.tracker.evict(now):
+            self._emit(call)
+
+    def _emit(self, call: CallEnded) -> None:
+        try:
+            self._on_call(call)
+        except Exception:
+            self.errors += 1
+            log.exception("failed handling finished call %s", call.linkedid)
