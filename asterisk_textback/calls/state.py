@@ -64,6 +64,7 @@ class CallState:
         "saw_newexten",
         "started_at",
         "trunk_leg",
+        "vm_main",
         "vm_reached",
         "vm_status",
     )
@@ -109,6 +110,7 @@ class CallState:
         self.queuestatus = ""
         # Voicemail.
         self.vm_reached = False
+        self.vm_main = False
         self.vm_status = ""
         self.mwi_message = False
         self.mailbox: str | None = None

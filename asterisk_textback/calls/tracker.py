@@ -120,7 +120,7 @@ class CallTracker:
         uid = event.get("Uniqueid")
         if not uid:
             if name == "MessageWaiting":
-                self._mwi_increase(event)
+                self._mwi_update(event)
             return done
         call = self._locate(event, uid, name, ts, done)
         if call is None:
@@ -286,7 +286,10 @@ class CallTracker:
         call.saw_newexten = True
         if uid == call.linkedid and not call.root_in_trunk:
             call.root_in_trunk = self._is_trunk(ev.get("Context", ""))
-        if ev.get("Application", "").lower() == "voicemail" and not call.caller_gone:
+        app = ev.get("Application", "").lower()
+        if app == "voicemailmain":
+            call.vm_main = True  # checking messages: its MessageWaiting is not a deposit
+        elif app == "voicemail" and not call.caller_gone:
             # VoiceMail on a channel whose caller already hung up is the dialplan running on
             # a dead channel (VMSTATUS=FAILED follows): not "reached voicemail".
             call.vm_reached = True
@@ -385,18 +388,19 @@ class CallTracker:
             call.queue_left_alive = False
 
     def _on_mwi(self, call: CallState, ev: Event, uid: str, ts: float) -> None:
-        if self._mwi_increase(ev):
+        if self._mwi_update(ev) and not call.vm_main:
             call.mwi_message = True
             call.mailbox = ev.get("Mailbox") or call.mailbox
 
-    def _mwi_increase(self, ev: Event) -> bool:
+    def _mwi_update(self, ev: Event) -> bool:
         """Record a mailbox's new-message count; True when a message was just left."""
         try:
             new = int(ev.get("New", "0"))
+            old = int(ev.get("Old", "0"))
         except ValueError:
             self.stats.malformed += 1
             return False
-        return self._mailboxes.update(ev.get("Mailbox", ""), ev.get("Waiting", ""), new)
+        return self._mailboxes.update(ev.get("Mailbox", ""), ev.get("Waiting", ""), new, old)
 
     def _on_pickup(self, ev: Event, ts: float) -> None:
         target = self._chan.get(ev.get("TargetUniqueid", "")) or self._calls.get(

@@ -24,22 +24,26 @@ def mailbox_from_path(path: str) -> str | None:
 
 
 class MailboxCounts:
-    """The last new-message count seen per mailbox (bounded), to spot a message being left.
+    """The last (new, old) message counts seen per mailbox (bounded).
 
-    ``MessageWaiting`` also fires when someone leaves VoiceMailMain or listens to a message:
-    only a count that goes *up* means a caller left a message.
+    ``MessageWaiting`` on a caller's channel with new messages waiting is how a left message
+    looks without the ``dialplan`` class. It also fires when someone leaves VoiceMailMain:
+    listening moves messages from new to old, so an *old* count that went up means a
+    listen, not a deposit (a deposit never touches the old folder). A lower new count alone
+    is not a listen: messages may have been deleted since we last saw the mailbox.
     """
 
-    __slots__ = ("_limit", "_new")
+    __slots__ = ("_counts", "_limit")
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._new: OrderedDict[str, int] = OrderedDict()
+        self._counts: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
-    def update(self, mailbox: str, waiting: str, new: int) -> bool:
-        """Record ``new`` for ``mailbox``; True when it is a fresh message."""
-        prev = self._new.pop(mailbox, None)
-        self._new[mailbox] = new
-        if len(self._new) > self._limit:
-            self._new.popitem(last=False)
-        return waiting == "1" and new >= 1 and (prev is None or new > prev)
+    def update(self, mailbox: str, waiting: str, new: int, old: int) -> bool:
+        """Record the counts for ``mailbox``; True when they show a message just left."""
+        prev = self._counts.pop(mailbox, None)
+        self._counts[mailbox] = (new, old)
+        if len(self._counts) > self._limit:
+            self._counts.popitem(last=False)
+        listened = prev is not None and old > prev[1]
+        return waiting == "1" and new >= 1 and not listened

@@ -134,16 +134,38 @@ def test_pickup_counts_as_answered(traces_dir: Path) -> None:
     assert call.answered_by == "PJSIP/1003"
 
 
-def test_mwi_without_increase_is_not_a_message(traces_dir: Path) -> None:
-    """MessageWaiting also fires when someone leaves VoiceMailMain: only an increase counts."""
+def _mwi_case(traces_dir: Path, before: tuple[int, int], during: tuple[int, int]) -> Outcome:
     events = list(without_dialplan(read_events(traces_dir / "direct-voicemail-left.ami")))
-    mwi = next(e for e in events if e["Event"] == "MessageWaiting")
+    at = next(i for i, e in enumerate(events) if e["Event"] == "MessageWaiting")
+    mwi = events[at]
+    events[at] = {**mwi, "New": str(during[0]), "Old": str(during[1])}
     earlier = {k: v for k, v in mwi.items() if k in ("Event", "Privilege", "Mailbox", "Waiting")}
     tracker = CallTracker()
-    tracker.feed({**earlier, "New": "1", "Old": "0"}, 0.0)  # count already at 1
+    tracker.feed({**earlier, "New": str(before[0]), "Old": str(before[1])}, 0.0)
     (call,) = run(events, tracker)
+    return call.outcome
+
+
+def test_mwi_after_a_listen_is_not_a_message(traces_dir: Path) -> None:
+    """MessageWaiting also fires when someone leaves VoiceMailMain: old count went up."""
+    assert _mwi_case(traces_dir, (3, 1), (2, 2)) is Outcome.MISSED_NO_VOICEMAIL
+
+
+def test_mwi_with_fewer_new_after_deletes_is_still_a_message(traces_dir: Path) -> None:
+    """Messages deleted since we last looked: a lower new count is still a deposit."""
+    assert _mwi_case(traces_dir, (5, 0), (1, 0)) is Outcome.MISSED_VOICEMAIL
+
+
+def test_voicemailmain_on_the_call_disables_mwi(traces_dir: Path) -> None:
+    events = read_events(traces_dir / "direct-voicemail-left.ami")
+    vm = next(e for e in events if e.get("Application") == "VoiceMail")
+    events = [
+        {**e, "Application": "VoiceMailMain"} if e is vm else e
+        for e in events
+        if not (e["Event"] == "VarSet" and e["Variable"] == "VMSTATUS")
+    ]
+    (call,) = run(events)
     assert call.outcome is Outcome.MISSED_NO_VOICEMAIL
-    assert call.reason is Reason.VOICEMAIL_NO_MESSAGE
 
 
 def test_malformed_values_are_counted_not_fatal(traces_dir: Path) -> None:
