@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,13 @@ from asterisk_textback.listener import CallListener
 from asterisk_textback.replay import replay
 from tests.calls.helpers import assert_matches
 from tests.conftest import manifest, trace_names
+
+
+async def until(predicate: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Wait until ``predicate()`` holds (state owned by the listener/connection under test)."""
+    async with asyncio.timeout(seconds):
+        while not predicate():  # noqa: ASYNC110 - polling objects that expose no event
+            await asyncio.sleep(0.01)
 
 
 async def _replay(frames: list[bytes]) -> list[CallEnded]:
@@ -82,9 +90,7 @@ async def test_least_privilege_user_without_dialplan_class(traces_dir: Path) -> 
             consumer = asyncio.create_task(conn.run_consumer(listener.handle))
             await conn.wait_ready()
             await server.stream(frames)
-            async with asyncio.timeout(10):
-                while len(calls) < len(trace_names()):
-                    await asyncio.sleep(0.01)
+            await until(lambda: len(calls) >= len(trace_names()), seconds=10)
             await conn.close()
             await consumer
     expected = [c for n in trace_names() for c in manifest()["traces"][n]["calls"]]
@@ -115,23 +121,15 @@ async def test_drop_mid_call_and_restore_no_duplicate_no_loss(traces_dir: Path) 
             consumer = asyncio.create_task(conn.run_consumer(listener.handle))
             await conn.wait_ready()
             await server.stream(answered[:a_cut] + missed[:m_cut] + vm[:v_cut])
-            async with asyncio.timeout(5):
-                while tracker.open_calls < 3:
-                    await asyncio.sleep(0.01)
+            await until(lambda: tracker.open_calls >= 3)
             server.accept_connections = False
             server.drop_connections()
             # During the outage: the ringing caller hangs up, the others carry on.
             await server.stream(missed[m_cut:] + vm[v_cut : v_cut + 3])
             server.accept_connections = True
-            async with asyncio.timeout(5):
-                while conn.stats.resyncs < 1:
-                    await asyncio.sleep(0.01)
-                while not calls:
-                    await asyncio.sleep(0.01)
+            await until(lambda: conn.stats.resyncs >= 1 and bool(calls))
             await server.stream(answered[a_cut:] + vm[v_cut + 3 :] + after)
-            async with asyncio.timeout(5):
-                while len(calls) < 4:
-                    await asyncio.sleep(0.01)
+            await until(lambda: len(calls) >= 4)
             await asyncio.sleep(0.1)  # anything extra would show up now
             await conn.close()
             await consumer
@@ -179,7 +177,8 @@ def test_cli_replay_table(traces_dir: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["replay", str(traces_dir / "queue-abandon.ami")]) == 0
     header, row = capsys.readouterr().out.splitlines()
     assert header.split()[:4] == ["ended", "direction", "outcome", "reason"]
-    assert "abandoned" in row and "Alex Kim" in row and "support" in row
+    for cell in ("abandoned", "Alex Kim", "support"):
+        assert cell in row
 
 
 def test_cli_bad_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -187,7 +186,8 @@ def test_cli_bad_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixt
     cfg.write_text('[tracker]\ntrunk_contexts = []\n[pbx]\nport = "x"\n')
     assert main(["replay", "-c", str(cfg)]) == 2
     err = capsys.readouterr().err
-    assert "tracker.trunk_contexts" in err and "pbx.port" in err
+    assert "tracker.trunk_contexts" in err
+    assert "pbx.port" in err
 
 
 def test_cli_config_contexts_are_used(
