@@ -1,0 +1,91 @@
+"""Durable storage: typed models, the outbox, contacts, and packaged migrations.
+
+The outbox (``outbox.py``) is the source of truth for what was and will be texted; contact
+helpers live in ``store.contacts``; ``schema.upgrade`` is ``asterisk-textback db upgrade``.
+"""
+
+from asterisk_textback.store import contacts
+from asterisk_textback.store.calls import (
+    CallDecision,
+    Recorded,
+    get_call,
+    record_call_and_enqueue,
+)
+from asterisk_textback.store.engine import DEFAULT_URL, create_engine, create_session_factory
+from asterisk_textback.store.history import contact_history
+from asterisk_textback.store.models import (
+    Base,
+    Call,
+    Contact,
+    DecisionAction,
+    Experiment,
+    Message,
+    MessageStatus,
+)
+from asterisk_textback.store.outbox import (
+    NewMessage,
+    cancel_if_handled,
+    claim_due,
+    enqueue,
+    expire_due,
+    idempotency_key,
+    recover_after_crash,
+)
+from asterisk_textback.store.results import (
+    MessageStateError,
+    SentReceipt,
+    mark_failed_permanent,
+    mark_failed_transient,
+    mark_sent,
+    mark_sent_many,
+    mark_unknown,
+)
+from asterisk_textback.store.schema import (
+    SchemaOutdatedError,
+    SchemaTooNewError,
+    check_schema,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "Base",
+    "Call",
+    "CallDecision",
+    "Contact",
+    "DecisionAction",
+    "Experiment",
+    "Message",
+    "MessageStateError",
+    "MessageStatus",
+    "NewMessage",
+    "Recorded",
+    "SchemaOutdatedError",
+    "SchemaTooNewError",
+    "SentReceipt",
+    "cancel_if_handled",
+    "check_schema",
+    "claim_due",
+    "contact_history",
+    "contacts",
+    "create_engine",
+    "create_session_factory",
+    "current_revision",
+    "downgrade",
+    "enqueue",
+    "expire_due",
+    "get_call",
+    "head_revision",
+    "idempotency_key",
+    "mark_failed_permanent",
+    "mark_failed_transient",
+    "mark_sent",
+    "mark_sent_many",
+    "mark_unknown",
+    "record_call_and_enqueue",
+    "recover_after_crash",
+    "upgrade",
+]

@@ -1,0 +1,110 @@
+"""Calls: record every finished call with its decision, and enqueue its text atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from asterisk_textback.calls.model import CallEnded
+from asterisk_textback.store._dialect import committing, insert
+from asterisk_textback.store.models import Call, DecisionAction, Message
+from asterisk_textback.store.outbox import NewMessage, idempotency_key, insert_message
+
+__all__ = ["CallDecision", "Recorded", "get_call", "record_call_and_enqueue"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallDecision:
+    """The parts of the policy's decision that are stored with the call."""
+
+    action: DecisionAction
+    suppress_reason: str | None = None
+    template: str | None = None
+    variant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What :func:`record_call_and_enqueue` stored, or found already stored."""
+
+    call: Call
+    message: Message | None
+    #: False when the call had been recorded before: nothing was written this time.
+    created: bool
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+async def get_call(session: AsyncSession, pbx: str, linkedid: str) -> Call | None:
+    """The stored call with this Linkedid on this PBX, or None."""
+    return await session.scalar(select(Call).where(Call.pbx == pbx, Call.linkedid == linkedid))
+
+
+async def record_call_and_enqueue(
+    session: AsyncSession,
+    call: CallEnded,
+    decision: CallDecision,
+    message: NewMessage | None = None,
+    *,
+    caller_e164: str | None,
+    now: datetime,
+) -> Recorded:
+    """Commit the call row and its outbox row in one transaction, before any network call.
+
+    Idempotent per call (``pbx`` + ``linkedid``): recording the same call again writes
+    nothing and returns the rows stored the first time, so a call never gets two texts.
+    """
+    async with committing(session):
+        stmt = (
+            insert(session, Call)
+            .values(
+                pbx=call.pbx,
+                linkedid=call.linkedid,
+                direction=call.direction,
+                outcome=call.outcome,
+                reason=call.reason,
+                caller_number=call.caller_number,
+                caller_e164=caller_e164,
+                caller_name=call.caller_name,
+                did=call.did,
+                queue=call.queue,
+                mailbox=call.mailbox,
+                answered_by=call.answered_by,
+                started_at=_utc(call.started_at),
+                ended_at=_utc(call.ended_at),
+                ring_seconds=call.ring_seconds,
+                action=decision.action,
+                suppress_reason=decision.suppress_reason,
+                template=decision.template,
+                variant=decision.variant,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[Call.pbx, Call.linkedid])
+            .returning(Call)
+        )
+        row = (await session.scalars(stmt)).one_or_none()
+        if row is None:
+            recorded = await _already_recorded(session, call, message)
+        else:
+            stored = None
+            if message is not None:
+                key = idempotency_key(call.pbx, call.linkedid, message.kind)
+                stored = await insert_message(session, message, key=key, call_id=row.id, now=now)
+            recorded = Recorded(call=row, message=stored, created=True)
+    return recorded
+
+
+async def _already_recorded(
+    session: AsyncSession, call: CallEnded, message: NewMessage | None
+) -> Recorded:
+    existing = await get_call(session, call.pbx, call.linkedid)
+    if existing is None:  # pragma: no cover - the conflicting row cannot vanish
+        raise RuntimeError(f"call {call.pbx}:{call.linkedid} conflicted but cannot be read")
+    key = idempotency_key(call.pbx, call.linkedid, message.kind if message else "textback")
+    stored = await session.scalar(select(Message).where(Message.idempotency_key == key))
+    return Recorded(call=existing, message=stored, created=False)

@@ -1,0 +1,163 @@
+"""Contacts: opt-out, line type, and the texting history that cooldowns and caps read.
+
+Functions that change data commit, except :func:`record_texted`, which joins the caller's
+transaction. Read helpers leave the transaction to the caller: keep such sessions short, since
+on SQLite every transaction holds the write lock (see ``engine.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, String, bindparam, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from asterisk_textback.store._dialect import committing, insert
+from asterisk_textback.store.models import Contact, Message, MessageStatus
+
+__all__ = [
+    "COUNTED_STATUSES",
+    "get_contact",
+    "last_texted_at",
+    "mark_no_sms",
+    "opt_in",
+    "opt_out",
+    "record_line_type",
+    "record_texted",
+    "record_texted_many",
+    "texts_since",
+]
+
+#: Messages that count as "texted" for cooldowns and caps: sent, or possibly about to be.
+#: ``unknown`` counts because it may well have reached the phone.
+COUNTED_STATUSES: tuple[MessageStatus, ...] = (
+    MessageStatus.QUEUED,
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNKNOWN,
+)
+
+
+async def _upsert(session: AsyncSession, e164: str, now: datetime, changes: dict[str, Any]) -> None:
+    row: dict[str, Any] = {
+        "e164": e164,
+        "opted_out": False,
+        "texts_today": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    stmt = insert(session, Contact).values({**row, **changes})
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Contact.e164], set_={**changes, "updated_at": now}
+        )
+    )
+
+
+async def get_contact(session: AsyncSession, e164: str) -> Contact | None:
+    """The contact row for ``e164``, or None if we never heard of the number."""
+    return await session.get(Contact, e164)
+
+
+async def opt_out(session: AsyncSession, e164: str, *, now: datetime, source: str) -> None:
+    """Record that ``e164`` must never be texted again (e.g. ``source="sms:STOP"``); commits."""
+    changes = {"opted_out": True, "opted_out_at": now, "opt_out_source": source}
+    async with committing(session):
+        await _upsert(session, e164, now, changes)
+
+
+async def opt_in(session: AsyncSession, e164: str, *, now: datetime, source: str) -> None:
+    """Lift an opt-out (e.g. ``source="sms:START"``); commits."""
+    changes = {"opted_out": False, "opted_out_at": now, "opt_out_source": source}
+    async with committing(session):
+        await _upsert(session, e164, now, changes)
+
+
+async def record_line_type(
+    session: AsyncSession,
+    e164: str,
+    *,
+    now: datetime,
+    line_type: str | None,
+    sms_capable: bool | None,
+) -> None:
+    """Store what a lookup or a provider error said about the line; commits."""
+    changes = {"line_type": line_type, "sms_capable": sms_capable, "line_checked_at": now}
+    async with committing(session):
+        await _upsert(session, e164, now, changes)
+
+
+async def mark_no_sms(
+    session: AsyncSession, e164: str, *, now: datetime, line_type: str = "landline"
+) -> None:
+    """Remember that ``e164`` cannot receive texts (after a permanent provider error); commits."""
+    await record_line_type(session, e164, now=now, line_type=line_type, sms_capable=False)
+
+
+async def record_texted(session: AsyncSession, e164: str, *, now: datetime) -> None:
+    """Bump the contact's texting counters for a text sent at ``now``; does not commit."""
+    await record_texted_many(session, {e164: 1}, now=now)
+
+
+async def record_texted_many(
+    session: AsyncSession, counts: Mapping[str, int], *, now: datetime
+) -> None:
+    """Bump texting counters for ``counts[e164]`` texts sent at ``now``; does not commit."""
+    if not counts:
+        return
+    day = now.date()
+    n = bindparam("n", type_=Integer)
+    stmt = insert(session, Contact).values(
+        e164=bindparam("e164", type_=String),
+        opted_out=False,
+        texts_today=n,
+        texts_day=day,
+        last_texted_at=now,
+        first_contact_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[Contact.e164],
+        set_={
+            "texts_today": case((Contact.texts_day == day, Contact.texts_today + n), else_=n),
+            "texts_day": day,
+            "last_texted_at": now,
+            "first_contact_at": func.coalesce(Contact.first_contact_at, now),
+            "updated_at": now,
+        },
+    )
+    # Core executemany on the session's connection: one statement, one row per number.
+    connection = await session.connection()
+    await connection.execute(upsert, [{"e164": e, "n": c} for e, c in sorted(counts.items())])
+
+
+def _texted_at() -> Any:
+    # A queued text counts from when it is due; a sent one from when it went out.
+    return func.coalesce(Message.sent_at, Message.send_at)
+
+
+async def texts_since(session: AsyncSession, e164: str, since: datetime) -> int:
+    """How many texts to ``e164`` went out, or are pending, at or after ``since``."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.to_e164 == e164,
+            Message.status.in_(COUNTED_STATUSES),
+            _texted_at() >= since,
+        )
+    )
+    return int(count or 0)
+
+
+async def last_texted_at(session: AsyncSession, e164: str) -> datetime | None:
+    """When ``e164`` was last texted (or is due to be), for cooldowns; None if never."""
+    return await session.scalar(
+        select(func.max(_texted_at()).label("at")).where(
+            Message.to_e164 == e164, Message.status.in_(COUNTED_STATUSES)
+        )
+    )

@@ -1,0 +1,76 @@
+"""Async engines and session factories for SQLite (default) and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+from asterisk_textback.errors import ConfigError
+
+__all__ = ["DEFAULT_URL", "create_engine", "create_session_factory"]
+
+#: The embedded default: one SQLite file in the working directory.
+DEFAULT_URL = "sqlite+aiosqlite:///textback.db"
+
+_SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+
+
+def create_engine(
+    url: str = DEFAULT_URL,
+    *,
+    echo: bool = False,
+    busy_timeout_ms: int = 5000,
+    pool_pre_ping: bool = True,
+) -> AsyncEngine:
+    """Create an async engine for a ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://`` URL."""
+    parsed = make_url(url)
+    if parsed.drivername not in _SUPPORTED_DRIVERS:
+        raise ConfigError(
+            f"database.url: driver {parsed.drivername!r} is not supported; "
+            "use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db"
+        )
+    if parsed.drivername == "postgresql+asyncpg":
+        # Pre-ping survives server restarts at the cost of one round trip per checkout.
+        return _create_async_engine(parsed, echo=echo, pool_pre_ping=pool_pre_ping)
+    engine = _create_async_engine(parsed, echo=echo)
+    _configure_sqlite(engine, busy_timeout_ms)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so that "begin" below is ours, and
+        # so that the PRAGMAs run outside a transaction (foreign_keys is ignored inside one).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+        # writes fails with SQLITE_BUSY at once when another writer got in between (busy_timeout
+        # does not help there); waiting for the lock at BEGIN makes writers simply queue.
+        # Long read-only work (reports, dashboard) should use
+        # ``engine.execution_options(sqlite_begin="DEFERRED")`` so it does not block writers.
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode not in ("IMMEDIATE", "DEFERRED"):
+            raise ValueError(f"sqlite_begin must be IMMEDIATE or DEFERRED, not {mode!r}")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Session factory whose objects stay readable after commit (no lazy reloads in async)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,1 @@
+"""Alembic migration environment, packaged with asterisk-textback."""

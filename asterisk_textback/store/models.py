@@ -1,0 +1,249 @@
+"""The typed ORM models: calls, messages (outbox + history), contacts, experiments.
+
+Every timestamp is timezone-aware UTC in Python. PostgreSQL stores ``timestamptz``; SQLite
+stores naive UTC text, which sorts and compares correctly because the format is fixed.
+Enum-valued columns are plain strings in the database (no native enum types), so adding a
+value to a Python enum never needs a migration; only ``messages.status`` carries a CHECK.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from asterisk_textback.calls.model import Direction, Outcome, Reason
+
+__all__ = [
+    "Base",
+    "Call",
+    "Contact",
+    "DecisionAction",
+    "Experiment",
+    "Message",
+    "MessageStatus",
+    "UTCDateTime",
+]
+
+#: Autoincrementing 64-bit keys; SQLite only autoincrements an ``INTEGER PRIMARY KEY``.
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that only accepts aware datetimes and always returns aware UTC ones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes (their zone is a guess) and store UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; pass an aware one")
+        value = value.astimezone(UTC)
+        # SQLite keeps text; a fixed naive UTC format keeps string comparisons correct.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to what SQLite returns; normalise what PostgreSQL returns."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _string_enum(enum: type[StrEnum], length: int = 32) -> Enum:
+    # Stored by value ("missed_voicemail"), not by member name, and without a CHECK.
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class DecisionAction(StrEnum):
+    """What the policy decided for a call."""
+
+    SEND = "send"
+    SUPPRESS = "suppress"
+
+
+class MessageStatus(StrEnum):
+    """Life cycle of an outbox row; only ``queued`` rows are ever claimed for sending."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    #: Caught mid-send (crash or unclear provider answer): shown, never re-sent automatically.
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    SUPPRESSED = "suppressed"
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the shared metadata and the datetime mapping."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), date: Date()}
+
+
+class Call(Base):
+    """One finished call (every ``CallEnded``, texted or not) and the policy's decision."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("pbx", "linkedid", name="uq_calls_pbx_linkedid"),
+        # "Was this number handled after that call?" and per-caller history.
+        Index("ix_calls_caller_e164_ended_at", "caller_e164", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    pbx: Mapped[str] = mapped_column(String(64))
+    linkedid: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[Direction] = mapped_column(_string_enum(Direction))
+    outcome: Mapped[Outcome] = mapped_column(_string_enum(Outcome))
+    reason: Mapped[Reason] = mapped_column(_string_enum(Reason))
+    caller_number: Mapped[str] = mapped_column(String(255))
+    #: The outside party in E.164: the caller of an inbound call, the number dialled by an
+    #: outbound one (when the app knows it); None when it is not a valid number.
+    caller_e164: Mapped[str | None] = mapped_column(String(16))
+    caller_name: Mapped[str] = mapped_column(String(255))
+    did: Mapped[str] = mapped_column(String(255))
+    queue: Mapped[str | None] = mapped_column(String(255))
+    mailbox: Mapped[str | None] = mapped_column(String(255))
+    answered_by: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+    ring_seconds: Mapped[float] = mapped_column(Float)
+    action: Mapped[DecisionAction] = mapped_column(_string_enum(DecisionAction, 16))
+    suppress_reason: Mapped[str | None] = mapped_column(String(64))
+    template: Mapped[str | None] = mapped_column(String(64))
+    variant: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Message(Base):
+    """An outbound text: the outbox row before sending and its history afterwards."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # The dispatcher's claim query: status = 'queued' AND next_attempt_at <= now.
+        Index("ix_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        # Cooldown and daily-cap lookups: texts to one number by time.
+        Index("ix_messages_to_e164_sent_at", "to_e164", "sent_at"),
+        # Rate caps (SMS-pumping defence) count texts queued in the last minute.
+        Index("ix_messages_created_at", "created_at"),
+        # Delivery webhooks find the row by the provider's id.
+        Index("ix_messages_provider_message_id", "provider", "provider_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    call_id: Mapped[int | None] = mapped_column(
+        _BigId, ForeignKey("calls.id", ondelete="SET NULL"), index=True
+    )
+    experiment_id: Mapped[int | None] = mapped_column(
+        _BigId, ForeignKey("experiments.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    to_e164: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    segments: Mapped[int] = mapped_column(Integer)
+    encoding: Mapped[str] = mapped_column(String(16))
+    template: Mapped[str | None] = mapped_column(String(64))
+    variant: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[MessageStatus] = mapped_column(
+        Enum(
+            MessageStatus,
+            name="message_status",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda members: [m.value for m in members],
+            validate_strings=True,
+        )
+    )
+    send_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+
+
+class Contact(Base):
+    """What we know about one phone number: opt-out, line type, texting history."""
+
+    __tablename__ = "contacts"
+
+    e164: Mapped[str] = mapped_column(String(16), primary_key=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_at: Mapped[datetime | None]
+    opt_out_source: Mapped[str | None] = mapped_column(String(64))
+    #: None: never checked; False: landline or otherwise unable to receive texts.
+    sms_capable: Mapped[bool | None] = mapped_column(Boolean)
+    line_type: Mapped[str | None] = mapped_column(String(32))
+    line_checked_at: Mapped[datetime | None]
+    last_texted_at: Mapped[datetime | None]
+    #: Texts sent on ``texts_day`` (a UTC date); reset on the first text of a new day.
+    texts_today: Mapped[int] = mapped_column(Integer, default=0)
+    texts_day: Mapped[date | None]
+    first_contact_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Experiment(Base):
+    """One variant of an A/B test and how many messages were assigned to it."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (UniqueConstraint("name", "variant", name="uq_experiments_name_variant"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    variant: Mapped[str] = mapped_column(String(64))
+    assigned: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]

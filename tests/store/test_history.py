@@ -1,0 +1,71 @@
+"""Reading a caller's history for the policy from calls and messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
+from asterisk_textback.policy.history import ContactHistory, RateSnapshot
+from asterisk_textback.store import contacts
+from asterisk_textback.store.calls import CallDecision, record_call_and_enqueue
+from asterisk_textback.store.history import contact_history, queued_since
+from asterisk_textback.store.models import DecisionAction, MessageStatus
+from asterisk_textback.store.outbox import NewMessage, enqueue
+
+NUMBER = "+12125550147"
+
+
+async def test_an_unknown_caller_has_no_history(session: AsyncSession, now: datetime) -> None:
+    history = await contact_history(session, NUMBER, rate_prefix="+1212", now=now)
+    assert history == ContactHistory()
+
+
+async def test_history_combines_contact_texts_calls_and_rates(
+    session: AsyncSession,
+    make_call: Callable[..., CallEnded],
+    make_message: Callable[..., NewMessage],
+    now: datetime,
+) -> None:
+    send = CallDecision(DecisionAction.SEND)
+    suppress = CallDecision(DecisionAction.SUPPRESS, suppress_reason="answered")
+    answered = make_call(
+        linkedid="a",
+        outcome=Outcome.ANSWERED,
+        reason=Reason.ANSWERED,
+        ended=now - timedelta(hours=3),
+    )
+    callback = make_call(linkedid="b", direction=Direction.OUTBOUND, ended=now - timedelta(hours=2))
+    missed = make_call(linkedid="c", ended=now - timedelta(minutes=1))
+    for call, decision in ((answered, suppress), (callback, suppress)):
+        await record_call_and_enqueue(session, call, decision, None, caller_e164=NUMBER, now=now)
+    text = make_message(send_at=now - timedelta(seconds=30))
+    await record_call_and_enqueue(session, missed, send, text, caller_e164=NUMBER, now=now)
+    # Texts to other numbers count towards the rate caps only.
+    await enqueue(session, make_message(to_e164="+12125550000"), key="x", now=now)
+    await enqueue(session, make_message(to_e164="+447700900123"), key="y", now=now)
+    audit = make_message(to_e164="+12125550001", status=MessageStatus.SUPPRESSED)
+    await enqueue(session, audit, key="z", now=now)
+    old = make_message(to_e164="+12125550002")
+    await enqueue(session, old, key="old", now=now - timedelta(minutes=5))
+    await contacts.mark_no_sms(session, NUMBER, now=now, line_type="voip")
+
+    history = await contact_history(session, NUMBER, rate_prefix="+1212", now=now)
+    assert history == ContactHistory(
+        opted_out=False,
+        sms_capable=False,
+        last_texted_at=(now - timedelta(seconds=30)).timestamp(),
+        texts_last_24h=1,
+        last_handled_at=(now - timedelta(hours=2)).timestamp(),
+        rates=RateSnapshot(global_last_minute=3, prefix_last_minute=2),
+    )
+
+
+async def test_prefix_wildcards_are_escaped(
+    session: AsyncSession, make_message: Callable[..., NewMessage], now: datetime
+) -> None:
+    await enqueue(session, make_message(to_e164="+12125550000"), key="x", now=now)
+    assert await queued_since(session, now, "+1%") == 0
+    assert await queued_since(session, now, "+1") == 1
