@@ -8,7 +8,12 @@
      │    ├── AmiLoginError     the PBX refused our username/secret
      │    ├── AmiPermissionError the AMI user lacks a read/write class we need
      │    └── AmiProtocolError  a frame we cannot make sense of
-     └── TraceError             a recorded AMI trace file cannot be read
+     ├── TraceError             a recorded AMI trace file cannot be read
+     └── ProviderError          an SMS provider refused or failed a send
+          ├── ProviderTransientError     try again later (timeouts, 5xx, 429: retry_after)
+          ├── ProviderNumberError        this number cannot get texts (invalid, landline)
+          ├── ProviderOptedOutError      the recipient opted out at the carrier/provider
+          └── ProviderAuthError          credentials/sender registration wrong: pause sending
 """
 
 from __future__ import annotations
@@ -40,3 +45,27 @@ class AmiProtocolError(AmiError):
 
 class TraceError(TextbackError):
     """A recorded AMI trace file is unreadable or malformed."""
+
+
+class ProviderError(TextbackError):
+    """An SMS provider refused or failed a send; subclasses say what to do about it."""
+
+
+class ProviderTransientError(ProviderError):
+    """Retry later; ``retry_after`` (seconds) when the provider said how long to wait."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderNumberError(ProviderError):
+    """The number can never receive texts (invalid, landline, unreachable): mark the contact."""
+
+
+class ProviderOptedOutError(ProviderError):
+    """The recipient opted out at the provider or carrier: mark the contact opted out."""
+
+
+class ProviderAuthError(ProviderError):
+    """Credentials, account or sender registration are wrong: pause sending and alert."""

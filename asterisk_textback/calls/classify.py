@@ -112,4 +112,5 @@ def classify(st: CallState, direction: Direction, ended_at: float, pbx: str) -> 
         ring_seconds=ring_seconds,
         answered_by=device_of(answer[0]) if answer is not None else None,
         pbx=pbx,
+        dialed_number=(st.dialed_number or st.did_exten) if direction is Direction.OUTBOUND else "",
     )

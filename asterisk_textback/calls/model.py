@@ -66,6 +66,9 @@ class CallEnded:
     ring_seconds: float
     answered_by: str | None = None
     pbx: str = "default"
+    #: For outbound calls: the number the extension dialled (a call back, for "cancel if
+    #: handled"); empty otherwise.
+    dialed_number: str = ""
 
     @property
     def missed(self) -> bool:
@@ -89,4 +92,5 @@ class CallEnded:
             "ring_seconds": round(self.ring_seconds, 3),
             "answered_by": self.answered_by,
             "pbx": self.pbx,
+            "dialed_number": self.dialed_number,
         }

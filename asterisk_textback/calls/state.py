@@ -36,6 +36,7 @@ class CallState:
         "caller_name",
         "caller_number",
         "channels",
+        "dialed_number",
         "dialstatus_var",
         "did_exten",
         "first_ring_at",
@@ -83,6 +84,7 @@ class CallState:
         self.caller_number = ""
         self.caller_name = ""
         self.did_exten = ""
+        self.dialed_number = ""
         self.from_did = ""
         self.root_up_at: float | None = None
         self.caller_gone = False

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.calls.classify import classify
 from asterisk_textback.calls.contexts import ContextMatcher
 from asterisk_textback.calls.model import CallEnded, Direction, Reason
@@ -27,10 +28,9 @@ log = logging.getLogger(__name__)
 
 Event = Mapping[str, str]
 
-#: VarSet variables that carry classification facts; every other VarSet is noise.
-_VARS = frozenset(
-    {"DIALSTATUS", "VMSTATUS", "VM_MESSAGEFILE", "FROM_DID", "__FROM_DID", "QUEUESTATUS"}
-)
+#: VarSet variables that carry classification facts; every other VarSet is noise. Defined
+#: next to the AMI parser, which drops the other VarSets before building a dict.
+_VARS = TRACKED_VARIABLES
 _EVICT_EVERY = 1024
 #: Without HangupRequest, a caller Hangup this soon after leaving the queue is an abandon.
 _ABANDON_HANGUP_GAP = 1.0
@@ -322,6 +322,10 @@ class CallTracker:
             call.first_ring_at = ts
         if self._is_trunk(ev.get("DestContext", "")):
             call.trunk_leg = True
+            if not call.dialed_number:
+                # Dial(PJSIP/2125550147@carrier) -> DialString "2125550147@carrier".
+                dial = ev.get("DialString", "").split("@", 1)[0].rsplit("/", 1)[-1]
+                call.dialed_number = dial
 
     def _on_dialend(self, call: CallState, ev: Event, uid: str, ts: float) -> None:
         dest = ev.get("DestUniqueid", "")

@@ -1,0 +1,1 @@
+"""SMS providers: one small adapter per provider behind the :class:`Provider` Protocol."""

@@ -1,0 +1,49 @@
+"""The ``[provider]`` section: which adapter sends the texts, and its options."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WebhookSettings(_Frozen):
+    """A generic HTTP endpoint that sends texts (your own gateway, n8n, Zapier, …)."""
+
+    url: HttpUrl
+    method: Literal["POST", "PUT"] = "POST"
+    headers: dict[str, str] = {}
+    body_format: Literal["json", "form"] = "json"
+    #: Name of an environment variable holding an HMAC-SHA256 key: signs the body in
+    #: ``X-Textback-Signature: sha256=<hex>`` so the receiver can check it came from us.
+    hmac_secret_env: str | None = None
+    #: Key of the provider's message id in a JSON response (dots for nesting).
+    id_field: str = "id"
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class ProviderSettings(_Frozen):
+    """How texts leave: ``log`` (record only, the default) or a real adapter."""
+
+    name: Literal["log", "webhook"] = "log"
+    #: Sender number (E.164) when no DID-specific sender applies.
+    default_sender: str = ""
+    #: DID (as the PBX reports it) -> sender number, so replies land on the line called.
+    senders: dict[str, str] = {}
+    #: Messages per second per sender number (carriers throttle long codes to about 1/s).
+    rate_per_second: float = Field(default=1.0, gt=0)
+    webhook: WebhookSettings | None = None
+
+    @model_validator(mode="after")
+    def _adapter_options_present(self) -> ProviderSettings:
+        if self.name == "webhook" and self.webhook is None:
+            raise ValueError("provider.name is 'webhook' but there is no [provider.webhook]")
+        return self
+
+    def sender_for(self, did: str) -> str:
+        """The number to text from for a call to ``did``."""
+        return self.senders.get(did, self.default_sender)
