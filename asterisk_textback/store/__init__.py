@@ -30,12 +30,14 @@ from asterisk_textback.store.outbox import (
     expire_due,
     idempotency_key,
     recover_after_crash,
+    release_claimed,
 )
 from asterisk_textback.store.results import (
     MessageStateError,
     SentReceipt,
     mark_failed_permanent,
     mark_failed_transient,
+    mark_sending,
     mark_sent,
     mark_sent_many,
     mark_unknown,
@@ -82,10 +84,12 @@ __all__ = [
     "idempotency_key",
     "mark_failed_permanent",
     "mark_failed_transient",
+    "mark_sending",
     "mark_sent",
     "mark_sent_many",
     "mark_unknown",
     "record_call_and_enqueue",
     "recover_after_crash",
+    "release_claimed",
     "upgrade",
 ]

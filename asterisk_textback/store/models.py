@@ -205,6 +205,9 @@ class Message(Base):
     next_attempt_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None]
+    #: Set (and committed) just before the request goes to the provider: a crash before it
+    #: means the text never left, so recovery can queue it again; after it, it may have.
+    sending_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     provider: Mapped[str | None] = mapped_column(String(32))
     provider_message_id: Mapped[str | None] = mapped_column(String(128))

@@ -35,6 +35,7 @@ __all__ = [
     "idempotency_key",
     "insert_message",
     "recover_after_crash",
+    "release_claimed",
 ]
 
 CRASH_ERROR = "interrupted mid-send (process stopped); not re-sent automatically"
@@ -164,6 +165,7 @@ async def claim_due(
         "status": MessageStatus.SENDING,
         "claimed_by": worker_id,
         "claimed_at": now,
+        "sending_at": None,
         "attempts": Message.attempts + 1,
         "updated_at": now,
     }
@@ -212,14 +214,19 @@ async def _bulk_status(session: AsyncSession, where: Any, values: dict[str, Any]
 async def recover_after_crash(
     session: AsyncSession, now: datetime, *, claimed_before: datetime | None = None
 ) -> int:
-    """Turn ``sending`` rows left by a stopped process into ``unknown``; how many; commits.
+    """Resolve ``sending`` rows left by a stopped process; how many became ``unknown``.
 
-    Run at startup before any worker. Several instances sharing one PostgreSQL database
-    pass ``claimed_before`` (now minus the send timeout) so that live workers keep theirs.
+    Rows whose request may have reached the provider (``sending_at`` set) become
+    ``unknown`` and are never re-sent automatically; rows claimed but never handed to the
+    provider go back to ``queued`` (they cannot have been sent). Run at startup before any
+    worker. Several instances sharing one PostgreSQL database pass ``claimed_before`` (now
+    minus the send timeout) so that live workers keep theirs. Commits.
     """
     where = Message.status == MessageStatus.SENDING
     if claimed_before is not None:
         where = and_(where, Message.claimed_at < claimed_before)
+    never_left = {"status": MessageStatus.QUEUED, "claimed_by": None, "updated_at": now}
+    await _bulk_status(session, and_(where, Message.sending_at.is_(None)), never_left)
     values = {"status": MessageStatus.UNKNOWN, "last_error": CRASH_ERROR, "updated_at": now}
     return await _bulk_status(session, where, values)
 
@@ -258,4 +265,20 @@ async def expire_due(session: AsyncSession, now: datetime) -> int:
         Message.expires_at <= now,
     )
     values = {"status": MessageStatus.EXPIRED, "last_error": "expired", "updated_at": now}
+    return await _bulk_status(session, where, values)
+
+
+async def release_claimed(session: AsyncSession, ids: Sequence[int], *, now: datetime) -> int:
+    """Put claimed rows that never reached the provider back in the queue; commits.
+
+    Used on a graceful stop: a claim is not a send, so nothing is lost or doubled.
+    """
+    if not ids:
+        return 0
+    where = and_(
+        Message.id.in_(ids),
+        Message.status == MessageStatus.SENDING,
+        Message.sending_at.is_(None),
+    )
+    values = {"status": MessageStatus.QUEUED, "claimed_by": None, "updated_at": now}
     return await _bulk_status(session, where, values)

@@ -25,6 +25,7 @@ __all__ = [
     "SentReceipt",
     "mark_failed_permanent",
     "mark_failed_transient",
+    "mark_sending",
     "mark_sent",
     "mark_sent_many",
     "mark_unknown",
@@ -65,6 +66,17 @@ async def _transition(
         current = await session.scalar(select(Message.status).where(Message.id == message_id))
         raise MessageStateError(message_id, current, wanted)
     return message
+
+
+async def mark_sending(session: AsyncSession, message_id: int, *, now: datetime) -> None:
+    """Record that the request is about to leave for the provider; commits.
+
+    From here on a crash leaves the message ``unknown`` instead of queued again.
+    """
+    async with committing(session):
+        await _transition(
+            session, message_id, (MessageStatus.SENDING,), "sending", {"sending_at": now}
+        )
 
 
 async def mark_sent(

@@ -194,8 +194,11 @@ async def test_rows_caught_mid_send_become_unknown_and_are_never_resent(
             send_at = now + timedelta(hours=1) if key == "waiting" else now
             await _queue(session, make_message, now, key=key, send_at=send_at)
     [old] = await outbox.claim_due(session_factory, "dead", now, 1)
-    assert len(await outbox.claim_due(session_factory, "live", now + timedelta(minutes=9), 1)) == 1
+    [live] = await outbox.claim_due(session_factory, "live", now + timedelta(minutes=9), 1)
     async with session_factory() as session:
+        # Both requests were on their way to the provider when the process died.
+        await results.mark_sending(session, old.id, now=now)
+        await results.mark_sending(session, live.id, now=now + timedelta(minutes=9))
         cutoff = now + timedelta(minutes=5)
         assert await outbox.recover_after_crash(session, now, claimed_before=cutoff) == 1
         assert await _statuses(session) == {"unknown": 1, "sending": 1, "queued": 1}
@@ -207,6 +210,19 @@ async def test_rows_caught_mid_send_become_unknown_and_are_never_resent(
     far = now + timedelta(days=1)
     later = await outbox.claim_due(session_factory, "w", far, 10)
     assert later == []  # the unknown rows stay put; "waiting" is past its expiry by then
+
+
+async def test_rows_claimed_but_never_handed_to_the_provider_are_queued_again(
+    session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
+) -> None:
+    async with session_factory() as session:
+        await _queue(session, make_message, now, key="claimed-only", send_at=now)
+    [claimed] = await outbox.claim_due(session_factory, "dead", now, 1)
+    async with session_factory() as session:
+        assert await outbox.recover_after_crash(session, now) == 0
+        assert await _statuses(session) == {"queued": 1}
+    [again] = await outbox.claim_due(session_factory, "next", now, 1)
+    assert again.id == claimed.id
 
 
 async def test_cancel_if_handled_only_cancels_queued_texts_about_earlier_calls(

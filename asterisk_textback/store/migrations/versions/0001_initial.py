@@ -103,6 +103,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", _TS, nullable=False),
         sa.Column("claimed_by", sa.String(64), nullable=True),
         sa.Column("claimed_at", _TS, nullable=True),
+        sa.Column("sending_at", _TS, nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("provider", sa.String(32), nullable=True),
         sa.Column("provider_message_id", sa.String(128), nullable=True),
