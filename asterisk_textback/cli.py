@@ -5,16 +5,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from asterisk_textback import __version__
-from asterisk_textback.config import load_settings
+from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.data import builtin_traces
+from asterisk_textback.demo import run_demo
+from asterisk_textback.dryrun import dry_run
 from asterisk_textback.errors import TextbackError
+from asterisk_textback.loading import load
 from asterisk_textback.output import CallPrinter
 from asterisk_textback.replay import load_frames, replay
+from asterisk_textback.service import database_url, install_signal_handlers, serve
+from asterisk_textback.store.schema import upgrade
+from asterisk_textback.templates import format_table, preview_rows, sample_context
 
 log = logging.getLogger("asterisk_textback")
 
@@ -52,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--json", action="store_true", help="one JSON object per line per call")
     rp.add_argument("-c", "--config", type=Path, help="textback.toml (defaults otherwise)")
     rp.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="also run the policy on each call (empty history, now = the call's end)",
+    )
+    rp.add_argument(
         "--pace",
         nargs="?",
         const=1.0,
@@ -60,16 +73,45 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEED",
         help="replay at the recorded pace (Timestamp headers), optionally SPEED times faster",
     )
+
+    run = sub.add_parser("run", help="the service: listen to the PBX, text missed callers")
+    run.add_argument("-c", "--config", type=Path, required=True, help="textback.toml")
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole pipeline against a simulated PBX (SQLite, log provider)",
+        description=(
+            "A built-in AMI server plays real recorded Asterisk calls with fresh ids and "
+            "numbers; prints each call and the text it would send as it happens."
+        ),
+    )
+    demo.add_argument("--calls", type=int, default=12, help="how many calls (default 12)")
+    demo.add_argument("--rate", type=_pace, default=1.0, help="calls per second (default 1)")
+    demo.add_argument("--dir", type=Path, help="keep the SQLite database in this folder")
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="create or migrate the schema to this version")
+    up.add_argument("-c", "--config", type=Path, help="textback.toml (defaults otherwise)")
+
+    tpl = sub.add_parser("templates", help="message templates")
+    tpl_sub = tpl.add_subparsers(dest="templates_command", required=True)
+    pv = tpl_sub.add_parser("preview", help="render every template and variant with sample data")
+    pv.add_argument("-c", "--config", type=Path, help="textback.toml (defaults otherwise)")
     return parser
 
 
 def _run_replay(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    loaded = load(args.config)
     paths = list(args.traces) or builtin_traces()
     frames = load_frames(paths)
-    printer = CallPrinter(sys.stdout, as_json=args.json)
+
+    def decider(call: CallEnded) -> dict[str, Any]:
+        return dry_run(call, loaded)
+
+    printer = CallPrinter(sys.stdout, as_json=args.json, decider=decider if args.dry_run else None)
     pace: bool | float = False if args.pace is None else args.pace
-    stats = asyncio.run(replay(frames, settings, printer, pace=pace))
+    stats = asyncio.run(replay(frames, loaded.settings, printer, pace=pace))
     log.info(
         "replayed %d file(s): %d events, %d calls, %d joined mid-call (not reported)",
         len(paths),
@@ -77,6 +119,50 @@ def _run_replay(args: argparse.Namespace) -> int:
         stats.calls_emitted,
         stats.partial_dropped,
     )
+    return 0
+
+
+def _run_service(args: argparse.Namespace) -> int:
+    loaded = load(args.config)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        await serve(loaded, stop)
+
+    asyncio.run(go())
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    summary = asyncio.run(
+        run_demo(sys.stdout, directory=args.dir, calls=args.calls, rate=args.rate)
+    )
+    suppressed = ", ".join(f"{n} {r}" for r, n in summary.suppressed.most_common()) or "none"
+    print(
+        f"\n{summary.calls} calls: {summary.texts} texted ({summary.sent} handed to the log "
+        f"provider), not texted: {suppressed}"
+    )
+    if args.dir:
+        print(f"database: {summary.database}")
+    return 0
+
+
+def _run_db_upgrade(args: argparse.Namespace) -> int:
+    loaded = load(args.config)
+    url = database_url(loaded, os.environ)
+    asyncio.run(upgrade(url))
+    print(f"database schema is up to date ({loaded.settings.database.url})")
+    return 0
+
+
+def _run_preview(args: argparse.Namespace) -> int:
+    loaded = load(args.config)
+    business = loaded.settings.business
+    sample = sample_context(
+        business_name=business.name, booking_link=business.booking_link or "", tz=business.zone
+    )
+    print(format_table(preview_rows(loaded.settings.templates, sample)))
     return 0
 
 
@@ -88,6 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "replay":
             return _run_replay(args)
+        if args.command == "run":
+            return _run_service(args)
+        if args.command == "demo":
+            return _run_demo(args)
+        if args.command == "db":
+            return _run_db_upgrade(args)
+        if args.command == "templates":
+            return _run_preview(args)
     except TextbackError as exc:
         print(f"asterisk-textback: error: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """Typed, frozen settings loaded once from ``textback.toml`` (secrets from the environment).
 
 Every validation error names the offending key, e.g. ``pbx.port: Input should be a valid
-integer``. Only the sections the AMI listener and the call tracker need live here so far.
+integer`` or ``business.hours.mon[0]: "25:00-26:00" is not a time range``. Sections: pbx,
+tracker, business, rules, suppression, templates, provider, database, web.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from asterisk_textback.errors import ConfigError
+from asterisk_textback.policy.settings import (
+    DEFAULT_RULES,
+    BusinessSettings,
+    RuleSettings,
+    SuppressionSettings,
+    check_rules,
+)
+from asterisk_textback.sms.settings import ProviderSettings
+from asterisk_textback.templates.settings import TemplatesSettings
 
 #: Contexts an inbound call from a carrier starts in: FreePBX trunks and plain-Asterisk habits.
 DEFAULT_TRUNK_CONTEXTS: tuple[str, ...] = (
@@ -96,11 +106,53 @@ class TrackerSettings(_Frozen):
         return value
 
 
+class DatabaseSettings(_Frozen):
+    """Where calls, the outbox and contacts are stored."""
+
+    #: SQLite file (the embedded default) or ``postgresql+asyncpg://user@host/db``.
+    url: str = "sqlite+aiosqlite:///textback.db"
+    #: Environment variable holding the password, merged into ``url`` (keeps it out of files).
+    password_env: str | None = None
+
+
+class DispatchSettings(_Frozen):
+    """How the outbox is drained."""
+
+    workers: int = Field(default=2, ge=1, le=64)
+    batch_size: int = Field(default=20, ge=1, le=1000)
+    #: Retry a transient failure after this many seconds, doubling up to ``retry_max``.
+    retry_min_seconds: float = Field(default=5.0, gt=0)
+    retry_max_seconds: float = Field(default=300.0, gt=0)
+    #: How often the dispatcher looks for texts that became due (deferred or retried).
+    poll_seconds: float = Field(default=1.0, gt=0)
+
+
+class WebSettings(_Frozen):
+    """The HTTP side (health now; webhooks and dashboard later). Localhost by default."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8088, ge=0, le=65535)
+
+
 class Settings(_Frozen):
     """The whole configuration."""
 
     pbx: PbxSettings = PbxSettings()
     tracker: TrackerSettings = TrackerSettings()
+    business: BusinessSettings = BusinessSettings()
+    rules: tuple[RuleSettings, ...] = DEFAULT_RULES
+    suppression: SuppressionSettings = SuppressionSettings()
+    templates: TemplatesSettings = TemplatesSettings()
+    provider: ProviderSettings = ProviderSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    dispatch: DispatchSettings = DispatchSettings()
+    web: WebSettings = WebSettings()
+
+    @field_validator("rules")
+    @classmethod
+    def _some_rules(cls, value: tuple[RuleSettings, ...]) -> tuple[RuleSettings, ...]:
+        return check_rules(value)
 
 
 def _format_error(exc: ValidationError) -> str:

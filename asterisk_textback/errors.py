@@ -13,7 +13,8 @@
           ├── ProviderTransientError     try again later (timeouts, 5xx, 429: retry_after)
           ├── ProviderNumberError        this number cannot get texts (invalid, landline)
           ├── ProviderOptedOutError      the recipient opted out at the carrier/provider
-          └── ProviderAuthError          credentials/sender registration wrong: pause sending
+          ├── ProviderAuthError          credentials/sender registration wrong: pause sending
+          └── ProviderOutcomeUnknownError the request may have arrived (timeout): never resend
 """
 
 from __future__ import annotations
@@ -69,3 +70,10 @@ class ProviderOptedOutError(ProviderError):
 
 class ProviderAuthError(ProviderError):
     """Credentials, account or sender registration are wrong: pause sending and alert."""
+
+
+class ProviderOutcomeUnknownError(ProviderError):
+    """The request may have reached the provider (timeout, connection cut mid-request).
+
+    Sending again could text the caller twice, so the message is marked ``unknown``.
+    """

@@ -17,6 +17,7 @@ from asterisk_textback.errors import (
     ProviderError,
     ProviderNumberError,
     ProviderOptedOutError,
+    ProviderOutcomeUnknownError,
     ProviderTransientError,
 )
 from asterisk_textback.sms.base import OutboundSms, SendResult
@@ -89,8 +90,11 @@ class WebhookProvider:
                 ) as resp:
                     text = await resp.text()
                     return self._result(resp.status, resp.headers, text, sms)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except aiohttp.ClientConnectorError as exc:
+            # Never connected: the text cannot have left, a retry is safe.
             raise ProviderTransientError(f"webhook {s.url}: {exc!r}") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise ProviderOutcomeUnknownError(f"webhook {s.url}: {exc!r}") from exc
 
     def _result(
         self, status: int, headers: Mapping[str, str], text: str, sms: OutboundSms

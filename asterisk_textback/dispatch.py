@@ -1,0 +1,240 @@
+"""The dispatcher: workers drain the outbox through the provider, exactly once per text.
+
+Order of writes per text: claimed (``sending``) → ``sending_at`` committed → request to the
+provider → result recorded. A crash before ``sending_at`` puts the text back in the queue; a
+crash after it leaves it ``unknown`` (shown, never re-sent automatically).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from asterisk_textback.config import DispatchSettings
+from asterisk_textback.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderNumberError,
+    ProviderOptedOutError,
+    ProviderOutcomeUnknownError,
+    ProviderTransientError,
+)
+from asterisk_textback.sms.base import OutboundSms, Provider
+from asterisk_textback.sms.settings import ProviderSettings
+from asterisk_textback.store import contacts, outbox, results
+from asterisk_textback.store.models import Message
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+class SenderRateLimiter:
+    """Spaces texts from one sender number ``1/rate`` seconds apart (carrier throughput)."""
+
+    def __init__(self, rate_per_second: float, clock: Clock) -> None:
+        self._interval = 1.0 / rate_per_second
+        self._clock = clock
+        self._next: dict[str, float] = {}
+
+    async def acquire(self, sender: str) -> None:
+        """Wait for ``sender``'s next slot."""
+        now = self._clock()
+        slot = max(now, self._next.get(sender, now))
+        self._next[sender] = slot + self._interval
+        if len(self._next) > 10_000:  # bounded: forget senders whose slots have passed
+            self._next = {k: v for k, v in self._next.items() if v > now}
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+@dataclass(slots=True)
+class DispatchStats:
+    """Counters shown on /healthz and the dashboard."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    unknown: int = 0
+    recovered_unknown: int = 0
+    expired: int = 0
+
+
+class Dispatcher:
+    """Runs ``workers`` claim-send-record loops until stopped."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        provider: Provider,
+        settings: DispatchSettings,
+        provider_settings: ProviderSettings,
+        *,
+        clock: Clock = time.time,
+        worker_prefix: str = "worker",
+    ) -> None:
+        self._sessions = sessions
+        self._provider = provider
+        self._settings = settings
+        self._clock = clock
+        self._limiter = SenderRateLimiter(provider_settings.rate_per_second, clock)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._prefix = worker_prefix
+        self.stats = DispatchStats()
+        #: Why sending is paused (credentials/registration refused); None while sending.
+        self.paused: str | None = None
+        self._paused_until = 0.0
+
+    def wake(self) -> None:
+        """A text was queued: let an idle worker look now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Recover from a previous crash, then run the workers until :meth:`stop`."""
+        now = _utc(self._clock())
+        async with self._sessions() as session:
+            self.stats.recovered_unknown += await outbox.recover_after_crash(session, now)
+        if self.stats.recovered_unknown:
+            log.warning(
+                "%d text(s) were mid-send when the last run stopped: marked unknown, not re-sent",
+                self.stats.recovered_unknown,
+            )
+        workers = [
+            asyncio.create_task(self._worker(f"{self._prefix}-{i}"))
+            for i in range(self._settings.workers)
+        ]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            for task in workers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def stop(self) -> None:
+        """Finish the text in hand, put the rest of the batch back, and return from run()."""
+        self._stopping = True
+        self._wake.set()
+
+    async def _idle(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        if not self._stopping:
+            self._wake.clear()
+
+    async def _worker(self, name: str) -> None:
+        poll = self._settings.poll_seconds
+        while not self._stopping:
+            now = self._clock()
+            if self.paused is not None and now < self._paused_until:
+                await self._idle(min(poll, self._paused_until - now))
+                continue
+            async with self._sessions() as session:
+                self.stats.expired += await outbox.expire_due(session, _utc(now))
+            claimed = await outbox.claim_due(
+                self._sessions, name, _utc(now), self._settings.batch_size
+            )
+            if not claimed:
+                await self._idle(poll)
+                continue
+            await self._send_batch(claimed)
+
+    async def _send_batch(self, claimed: list[Message]) -> None:
+        receipts: list[results.SentReceipt] = []
+        try:
+            for index, message in enumerate(claimed):
+                if self._stopping or (self.paused and self._clock() < self._paused_until):
+                    await self._release(claimed[index:])
+                    break
+                await self._limiter.acquire(message.sender)
+                receipt = await self._send_one(message)
+                if receipt is not None:
+                    receipts.append(receipt)
+        finally:
+            if receipts:
+                async with self._sessions() as session:
+                    await results.mark_sent_many(session, receipts, now=_utc(self._clock()))
+                self.stats.sent += len(receipts)
+
+    async def _release(self, messages: list[Message]) -> None:
+        async with self._sessions() as session:
+            ids = [m.id for m in messages]
+            await outbox.release_claimed(session, ids, now=_utc(self._clock()))
+
+    async def _send_one(self, message: Message) -> results.SentReceipt | None:
+        async with self._sessions() as session:
+            await results.mark_sending(session, message.id, now=_utc(self._clock()))
+        sms = OutboundSms(
+            message_id=message.id,
+            idempotency_key=message.idempotency_key,
+            to=message.to_e164,
+            sender=message.sender,
+            body=message.body,
+            segments=message.segments,
+            encoding=message.encoding,
+        )
+        try:
+            result = await self._provider.send(sms)
+        except ProviderError as exc:
+            await self._failed(message, exc)
+            return None
+        except Exception as exc:  # an adapter bug: we cannot tell whether it left
+            log.exception(
+                "provider %s crashed sending message %d", self._provider.name, sms.message_id
+            )
+            await self._failed(message, ProviderOutcomeUnknownError(repr(exc)))
+            return None
+        if self.paused is not None:
+            log.warning("provider %s accepts texts again: sending resumed", self._provider.name)
+            self.paused = None
+        return results.SentReceipt(message.id, result.provider, result.provider_message_id)
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
+        s = self._settings
+        delay = min(s.retry_max_seconds, s.retry_min_seconds * 2 ** max(0, attempts - 1))
+        return timedelta(seconds=max(delay, retry_after or 0.0))
+
+    async def _failed(self, message: Message, exc: ProviderError) -> None:
+        now = _utc(self._clock())
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        async with self._sessions() as session:
+            if isinstance(exc, ProviderTransientError):
+                backoff = self._backoff(message.attempts, exc.retry_after)
+                await results.mark_failed_transient(
+                    session, message.id, now=now, error=error, backoff=backoff
+                )
+                self.stats.retried += 1
+            elif isinstance(exc, ProviderAuthError):
+                # Not the text's fault: keep it queued and stop hammering the provider.
+                backoff = timedelta(seconds=self._settings.retry_max_seconds)
+                await results.mark_failed_transient(
+                    session, message.id, now=now, error=error, backoff=backoff
+                )
+                self.paused = error
+                self._paused_until = self._clock() + backoff.total_seconds()
+                log.error("sending paused for %s: %s", backoff, error)
+            elif isinstance(exc, ProviderOutcomeUnknownError):
+                await results.mark_unknown(session, message.id, now=now, error=error)
+                self.stats.unknown += 1
+            else:
+                await results.mark_failed_permanent(session, message.id, now=now, error=error)
+                self.stats.failed += 1
+                if isinstance(exc, ProviderNumberError):
+                    await contacts.mark_no_sms(session, message.to_e164, now=now)
+                elif isinstance(exc, ProviderOptedOutError):
+                    await contacts.opt_out(session, message.to_e164, now=now, source="provider")
+        log.warning("text %d to %s not sent: %s", message.id, message.to_e164, error)

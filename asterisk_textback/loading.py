@@ -1,0 +1,39 @@
+"""Load the configuration once and check everything that can be checked before a call."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from asterisk_textback.config import Settings, load_settings
+from asterisk_textback.policy.settings import check_templates
+from asterisk_textback.templates import Renderer, sample_context, validate
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """Validated settings plus the compiled templates they name."""
+
+    settings: Settings
+    renderer: Renderer
+
+
+def prepare(settings: Settings) -> Loaded:
+    """Compile and trial-render every template, and check every rule names one that exists.
+
+    Rendering errors and over-long texts surface here, at start-up, naming the key.
+    """
+    business = settings.business
+    sample = sample_context(
+        business_name=business.name,
+        booking_link=business.booking_link or "",
+        tz=business.zone,
+    )
+    renderer = validate(settings.templates, sample)
+    check_templates(settings, renderer)
+    return Loaded(settings, renderer)
+
+
+def load(path: str | os.PathLike[str] | None) -> Loaded:
+    """``load_settings`` + :func:`prepare`: the one way commands read ``textback.toml``."""
+    return prepare(load_settings(path))

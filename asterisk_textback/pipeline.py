@@ -1,0 +1,167 @@
+"""From a finished call to a committed decision: record, decide, render, enqueue.
+
+Every call is stored with its decision (sent or suppressed, and why); a text to send is
+committed to the outbox in the same transaction, before any network call, under an
+idempotency key derived from the call, so a call can never produce two texts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from asterisk_textback.calls.model import CallEnded, Direction, Outcome
+from asterisk_textback.compose import Draft, compose
+from asterisk_textback.loading import Loaded
+from asterisk_textback.policy import NO_HISTORY, Decision, decide, parse_caller
+from asterisk_textback.store import history, outbox
+from asterisk_textback.store.calls import CallDecision, record_call_and_enqueue
+from asterisk_textback.store.models import DecisionAction, MessageStatus
+
+log = logging.getLogger(__name__)
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """What became of one call: the decision, the text (when one), and if it is queued."""
+
+    call: CallEnded
+    decision: Decision
+    draft: Draft | None
+    queued: bool
+
+
+OnDecided = Callable[[CallResult], None]
+
+
+class Recorder:
+    """Records calls in order from a queue, so the AMI consumer never waits on the database."""
+
+    def __init__(
+        self,
+        loaded: Loaded,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        on_queued: Callable[[], None],
+        on_decided: OnDecided | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._loaded = loaded
+        self._sessions = sessions
+        self._on_queued = on_queued
+        self._on_decided = on_decided
+        self._clock = clock
+        self._queue: asyncio.Queue[CallEnded | None] = asyncio.Queue()
+        self.recorded = 0
+        self.errors = 0
+
+    def submit(self, call: CallEnded) -> None:
+        """Hand over a finished call (from the tracker's consumer; never blocks)."""
+        self._queue.put_nowait(call)
+
+    @property
+    def backlog(self) -> int:
+        """Calls waiting to be recorded."""
+        return self._queue.qsize()
+
+    async def run(self) -> None:
+        """Record calls until :meth:`stop`; everything submitted before it is recorded."""
+        while True:
+            call = await self._queue.get()
+            if call is None:
+                return
+            try:
+                await self.record(call)
+            except Exception:
+                # The call stays unrecorded (and untexted); the next one must still go through.
+                self.errors += 1
+                log.exception("could not record call %s", call.linkedid)
+
+    def stop(self) -> None:
+        """Finish the calls already submitted, then return from :meth:`run`."""
+        self._queue.put_nowait(None)
+
+    async def record(self, call: CallEnded) -> CallResult:
+        """Decide about one call and commit the call row (and its text) in one transaction."""
+        settings = self._loaded.settings
+        now = self._clock()
+        caller = parse_caller(call.caller_number, settings.business.default_region)
+        party = caller.e164
+        async with self._sessions() as session:
+            handled = self._handled_number(call)
+            if handled is not None:
+                # Answered on a newer call, or an extension called them back: a text still
+                # waiting for its send time is no longer wanted.
+                await outbox.cancel_if_handled(session, handled, _utc(call.ended_at), now=_utc(now))
+                party = handled
+            hist = NO_HISTORY
+            if caller.e164 is not None and call.direction is Direction.INBOUND:
+                prefix = caller.rate_prefix(settings.suppression.rate_prefix_digits)
+                hist = await history.contact_history(
+                    session, caller.e164, rate_prefix=prefix, now=_utc(now)
+                )
+        decision = decide(call, hist, settings, now)
+        draft = None
+        message = None
+        if decision.send:
+            draft = compose(
+                call,
+                decision,
+                settings,
+                self._loaded.renderer,
+                first_contact=hist.last_texted_at is None,
+            )
+            message = outbox.NewMessage(
+                to_e164=draft.to,
+                sender=draft.sender,
+                body=draft.body,
+                segments=draft.segments,
+                encoding=draft.encoding,
+                send_at=_utc(draft.send_at),
+                expires_at=None if draft.expires_at is None else _utc(draft.expires_at),
+                template=draft.template,
+                variant=draft.variant,
+                experiment=draft.experiment,
+                provider=settings.provider.name,
+            )
+        stored = CallDecision(
+            action=DecisionAction.SEND if decision.send else DecisionAction.SUPPRESS,
+            suppress_reason=None if decision.reason is None else str(decision.reason),
+            template=None if draft is None else draft.template,
+            variant=None if draft is None else draft.variant,
+        )
+        async with self._sessions() as session:
+            rec = await record_call_and_enqueue(
+                session, call, stored, message, caller_e164=party, now=_utc(now)
+            )
+        queued = (
+            rec.created and rec.message is not None and rec.message.status is MessageStatus.QUEUED
+        )
+        self.recorded += 1
+        if queued:
+            self._on_queued()
+        result = CallResult(call, decision, draft, queued)
+        if self._on_decided is not None:
+            with contextlib.suppress(Exception):
+                self._on_decided(result)
+        return result
+
+    def _handled_number(self, call: CallEnded) -> str | None:
+        """The E.164 number this call reached a person with, if it did."""
+        region = self._loaded.settings.business.default_region
+        if call.direction is Direction.INBOUND and call.outcome is Outcome.ANSWERED:
+            return parse_caller(call.caller_number, region).e164
+        if call.direction is Direction.OUTBOUND and call.dialed_number:
+            return parse_caller(call.dialed_number, region).e164
+        return None

@@ -1,0 +1,171 @@
+"""``asterisk-textback run``: listener + tracker + recorder + dispatcher + /healthz.
+
+Shutdown order (SIGTERM/SIGINT) is what makes it lose nothing: stop taking AMI events,
+record every call already finished, let the dispatcher finish the text in hand and put
+the rest of its batch back in the queue, then close the provider and the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.engine import make_url
+
+from asterisk_textback.ami.connection import AmiConnection
+from asterisk_textback.ami.types import ConnectionState
+from asterisk_textback.calls.tracker import CallTracker
+from asterisk_textback.dispatch import Dispatcher
+from asterisk_textback.errors import ConfigError
+from asterisk_textback.listener import CallListener
+from asterisk_textback.loading import Loaded
+from asterisk_textback.pipeline import OnDecided, Recorder
+from asterisk_textback.sms.registry import build_provider
+from asterisk_textback.store import check_schema, create_engine, create_session_factory
+from asterisk_textback.web.health import health_app
+
+log = logging.getLogger(__name__)
+
+_EVICT_EVERY_SECONDS = 60.0
+
+
+def database_url(loaded: Loaded, environ: Mapping[str, str]) -> str:
+    """The database URL, with the password from ``database.password_env`` merged in."""
+    db = loaded.settings.database
+    if not db.password_env:
+        return db.url
+    try:
+        password = environ[db.password_env]
+    except KeyError:
+        raise ConfigError(
+            f"database.password_env: environment variable {db.password_env!r} is not set"
+        ) from None
+    return make_url(db.url).set(password=password).render_as_string(hide_password=False)
+
+
+@dataclass(slots=True)
+class Parts:
+    """The running pieces, for tests, the demo and /healthz."""
+
+    connection: AmiConnection
+    tracker: CallTracker
+    listener: CallListener
+    recorder: Recorder
+    dispatcher: Dispatcher
+
+
+def _health(parts: Parts) -> tuple[bool, dict[str, Any]]:
+    conn = parts.connection
+    ok = conn.state is ConnectionState.READY and parts.dispatcher.paused is None
+    return ok, {
+        "ami": {
+            "state": str(conn.state),
+            "reconnects": conn.stats.reconnects,
+            "events": conn.stats.events,
+        },
+        "calls_open": parts.tracker.open_calls,
+        "calls_recorded": parts.recorder.recorded,
+        "record_backlog": parts.recorder.backlog,
+        "sending_paused": parts.dispatcher.paused,
+        "texts": {
+            "sent": parts.dispatcher.stats.sent,
+            "retried": parts.dispatcher.stats.retried,
+            "failed": parts.dispatcher.stats.failed,
+            "unknown": parts.dispatcher.stats.unknown,
+        },
+    }
+
+
+async def serve(
+    loaded: Loaded,
+    stop: asyncio.Event,
+    *,
+    environ: Mapping[str, str] | None = None,
+    on_decided: OnDecided | None = None,
+    on_ready: Callable[[Parts], Awaitable[None]] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Parts:
+    """Run the whole service until ``stop`` is set; return its parts (for their counters)."""
+    settings = loaded.settings
+    env = os.environ if environ is None else environ
+    engine = create_engine(database_url(loaded, env))
+    try:
+        await check_schema(engine)  # refuse to run on an old schema, with the fix named
+        sessions = create_session_factory(engine)
+        async with aiohttp.ClientSession() as http:
+            provider = build_provider(settings.provider, http, env)
+            dispatcher = Dispatcher(
+                sessions, provider, settings.dispatch, settings.provider, clock=clock
+            )
+            recorder = Recorder(
+                loaded, sessions, on_queued=dispatcher.wake, on_decided=on_decided, clock=clock
+            )
+            tracker = CallTracker(settings.tracker, pbx=settings.pbx.name)
+            listener = CallListener(tracker, recorder.submit)
+            connection = AmiConnection(settings.pbx, environ=env)
+            parts = Parts(connection, tracker, listener, recorder, dispatcher)
+            runner = await _start_web(loaded, parts)
+            await connection.start()
+            consumer = asyncio.create_task(connection.run_consumer(listener.handle))
+            recording = asyncio.create_task(recorder.run())
+            sending = asyncio.create_task(dispatcher.run())
+            evicting = asyncio.create_task(_evict_loop(listener, clock))
+            try:
+                if on_ready is not None:
+                    await on_ready(parts)
+                stopper = asyncio.create_task(stop.wait())
+                await asyncio.wait({stopper, consumer}, return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+            finally:
+                log.info("stopping: no new AMI events; recording and sending what is in hand")
+                evicting.cancel()
+                await connection.close()
+                with contextlib.suppress(Exception):
+                    await consumer  # a fatal AMI error was logged by the connection
+                recorder.stop()
+                await recording
+                dispatcher.stop()
+                await sending
+                await provider.close()
+                if runner is not None:
+                    await runner.cleanup()
+            failure = consumer.exception() if consumer.done() else None
+            if failure is not None:
+                raise failure  # e.g. AmiLoginError: the PBX refused our credentials
+            return parts
+    finally:
+        await engine.dispose()
+
+
+async def _start_web(loaded: Loaded, parts: Parts) -> web.AppRunner | None:
+    web_settings = loaded.settings.web
+    if not web_settings.enabled:
+        return None
+    runner = web.AppRunner(health_app(lambda: _health(parts)), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, web_settings.host, web_settings.port).start()
+    log.info("health on http://%s:%d/healthz", web_settings.host, web_settings.port)
+    return runner
+
+
+async def _evict_loop(listener: CallListener, clock: Callable[[], float]) -> None:
+    while True:
+        await asyncio.sleep(_EVICT_EVERY_SECONDS)
+        listener.evict(clock())
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set ``stop`` (graceful shutdown)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
