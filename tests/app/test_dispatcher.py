@@ -1,0 +1,198 @@
+"""The dispatcher against a local HTTP gateway: each vendor answer maps to the right state."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from asterisk_textback.config import DispatchSettings
+from asterisk_textback.dispatch import Dispatcher
+from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
+from asterisk_textback.sms.webhook import WebhookProvider
+from asterisk_textback.store import contacts, outbox
+from asterisk_textback.store.models import Message, MessageStatus
+from tests.app.fakes import FakeGateway, Reply, fake_gateway
+
+Sessions = async_sessionmaker[AsyncSession]
+FAST = DispatchSettings(workers=1, batch_size=10, retry_min_seconds=0.2, poll_seconds=0.05)
+
+
+async def _queue(sessions: Sessions, n: int, *, sender: str = "+15555550100") -> list[int]:
+    now = datetime.now(UTC)
+    ids = []
+    async with sessions() as session:
+        for i in range(n):
+            new = outbox.NewMessage(
+                to_e164=f"+1212555{1000 + i}",
+                sender=sender,
+                body=f"Sorry we missed your call ({i})",
+                segments=1,
+                encoding="GSM-7",
+                send_at=now,
+                expires_at=now + timedelta(hours=1),
+            )
+            message, _ = await outbox.enqueue(session, new, key=f"test:{i}", now=now)
+            ids.append(message.id)
+    return ids
+
+
+async def _rows(sessions: Sessions) -> list[Message]:
+    async with sessions() as session:
+        return list((await session.scalars(select(Message).order_by(Message.id))).all())
+
+
+@asynccontextmanager
+async def _dispatching(
+    sessions: Sessions,
+    gateway: FakeGateway,
+    *,
+    rate: float = 1000.0,
+    http_timeout: float = 2.0,
+    key: bytes | None = None,
+) -> AsyncIterator[Dispatcher]:
+    hook = WebhookSettings.model_validate({"url": gateway.url, "timeout_seconds": http_timeout})
+    async with aiohttp.ClientSession() as http:
+        dispatcher = Dispatcher(
+            sessions,
+            WebhookProvider(hook, http, key),
+            FAST,
+            ProviderSettings(rate_per_second=rate),
+        )
+        task = asyncio.create_task(dispatcher.run())
+        try:
+            yield dispatcher
+        finally:
+            dispatcher.stop()
+            await task
+
+
+async def _until_settled(sessions: Sessions, seconds: float = 5.0) -> list[Message]:
+    async with asyncio.timeout(seconds):
+        while True:
+            rows = await _rows(sessions)
+            busy = {MessageStatus.QUEUED, MessageStatus.SENDING}
+            if not any(r.status in busy for r in rows):
+                return rows
+            await asyncio.sleep(0.05)
+
+
+async def test_sent_once_with_idempotency_key_and_provider_id(session_factory: Sessions) -> None:
+    await _queue(session_factory, 3)
+    async with fake_gateway() as gateway, _dispatching(session_factory, gateway):
+        rows = await _until_settled(session_factory)
+    assert [r.status for r in rows] == [MessageStatus.SENT] * 3
+    assert [r.provider_message_id for r in rows] == ["gw-1", "gw-2", "gw-3"]
+    assert [h["Idempotency-Key"] for h in gateway.headers] == ["test:0", "test:1", "test:2"]
+    assert gateway.requests[0]["to"] == "+12125551000"
+    assert gateway.requests[0]["from"] == "+15555550100"
+    assert len(gateway.requests) == 3
+
+
+async def test_rate_limited_then_retried_after_retry_after(session_factory: Sessions) -> None:
+    (mid,) = await _queue(session_factory, 1)
+    async with fake_gateway() as gateway:
+        gateway.script = [Reply(429, {"error": "rate"}, {"Retry-After": "0.5"}), Reply(503)]
+        started = time.monotonic()
+        async with _dispatching(session_factory, gateway):
+            async with asyncio.timeout(5):
+                while len(gateway.requests) < 3:  # noqa: ASYNC110 - counting a fake's hits
+                    await asyncio.sleep(0.02)
+            rows = await _until_settled(session_factory)
+    assert time.monotonic() - started >= 0.5
+    (row,) = rows
+    assert row.id == mid
+    assert row.status is MessageStatus.SENT
+    assert row.attempts == 3
+
+
+async def test_landline_marks_the_contact_no_sms(session_factory: Sessions) -> None:
+    await _queue(session_factory, 1)
+    async with fake_gateway() as gateway:
+        gateway.script = [Reply(400, {"error": "landline"})]
+        async with _dispatching(session_factory, gateway):
+            (row,) = await _until_settled(session_factory)
+    assert row.status is MessageStatus.FAILED
+    async with session_factory() as session:
+        contact = await contacts.get_contact(session, row.to_e164)
+    assert contact is not None
+    assert contact.sms_capable is False
+
+
+async def test_opted_out_at_the_carrier_opts_the_contact_out(session_factory: Sessions) -> None:
+    await _queue(session_factory, 1)
+    async with fake_gateway() as gateway:
+        gateway.script = [Reply(400, {"error": "opted_out"})]
+        async with _dispatching(session_factory, gateway):
+            (row,) = await _until_settled(session_factory)
+    async with session_factory() as session:
+        contact = await contacts.get_contact(session, row.to_e164)
+    assert contact is not None
+    assert contact.opted_out
+
+
+async def test_auth_error_pauses_sending_and_keeps_the_text(session_factory: Sessions) -> None:
+    await _queue(session_factory, 2)
+    async with fake_gateway() as gateway:
+        gateway.script = [Reply(401, {"error": "bad key"})]
+        async with _dispatching(session_factory, gateway) as dispatcher:
+            async with asyncio.timeout(5):
+                while dispatcher.paused is None:  # noqa: ASYNC110 - state of the object under test
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)
+            rows = await _rows(session_factory)
+    assert "401" in (dispatcher.paused or "")
+    assert len(gateway.requests) == 1  # no hammering while paused
+    assert [r.status for r in rows] == [MessageStatus.QUEUED, MessageStatus.QUEUED]
+
+
+async def test_timeout_is_unknown_never_resent(session_factory: Sessions) -> None:
+    await _queue(session_factory, 1)
+    async with fake_gateway() as gateway:
+        gateway.script = [Reply(delay=1.0)]
+        async with _dispatching(session_factory, gateway, http_timeout=0.2):
+            (row,) = await _until_settled(session_factory)
+            await asyncio.sleep(0.3)
+    assert row.status is MessageStatus.UNKNOWN
+    assert len(gateway.requests) == 1
+
+
+async def test_hmac_signature_lets_the_gateway_check_the_sender(
+    session_factory: Sessions,
+) -> None:
+    await _queue(session_factory, 1)
+    async with fake_gateway() as gateway, _dispatching(session_factory, gateway, key=b"k3y"):
+        await _until_settled(session_factory)
+    expected = hmac.new(b"k3y", gateway.raw[0], hashlib.sha256).hexdigest()
+    assert gateway.headers[0]["X-Textback-Signature"] == f"sha256={expected}"
+
+
+async def test_per_sender_rate_limit_spaces_texts(session_factory: Sessions) -> None:
+    await _queue(session_factory, 4)
+    async with fake_gateway() as gateway:
+        started = time.monotonic()
+        async with _dispatching(session_factory, gateway, rate=10.0):
+            await _until_settled(session_factory)
+    assert time.monotonic() - started >= 0.3  # 4 texts, 0.1 s apart
+    assert len(gateway.requests) == 4
+
+
+async def test_stop_puts_claimed_but_unsent_texts_back(session_factory: Sessions) -> None:
+    await _queue(session_factory, 5)
+    async with fake_gateway() as gateway, _dispatching(session_factory, gateway, rate=2.0):
+        async with asyncio.timeout(5):
+            await gateway.arrived.wait()
+    rows = await _rows(session_factory)
+    statuses = [r.status for r in rows]
+    assert MessageStatus.SENDING not in statuses
+    sent = statuses.count(MessageStatus.SENT)
+    assert sent == len(gateway.requests) >= 1
+    assert statuses.count(MessageStatus.QUEUED) == 5 - sent
