@@ -92,6 +92,7 @@ async def run_demo(
     directory: Path | None = None,
     calls: int = 12,
     rate: float = 1.0,
+    max_gap: float = _MAX_GAP,
 ) -> DemoSummary:
     """Stream ``calls`` simulated calls at ``rate`` per second through the real pipeline."""
     with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp:
@@ -102,7 +103,7 @@ async def run_demo(
         summary = DemoSummary(database=str(folder / "textback.db"))
         traces = [read_trace(p) for p in builtin_traces()]
         frames = call_stream(
-            traces, calls, rate=rate, start_at=time.time() + 0.5, seed=7, max_gap=_MAX_GAP
+            traces, calls, rate=rate, start_at=time.time() + 0.5, seed=7, max_gap=max_gap
         )
         secret = secrets.token_hex(8)
         async with AmiServer({"demo": secret}) as server:
