@@ -106,3 +106,9 @@ async def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     assert "-> text to +1" in text
     assert "anonymous Anonymous\n          -> no text:" in text
     assert (tmp_path / "textback.db").exists()
+
+
+def test_the_example_config_loads_and_renders(capsys: pytest.CaptureFixture[str]) -> None:
+    example = Path(__file__).resolve().parents[2] / "contrib" / "textback.toml"
+    assert main(["templates", "preview", "-c", str(example)]) == 0
+    assert "on-a-job" in capsys.readouterr().out
