@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from asterisk_textback.ami.connection import AmiConnection
+from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.ami.server import AmiServer
 from asterisk_textback.ami.tracefile import read_trace
 from asterisk_textback.ami.types import AmiEvent
@@ -60,7 +61,7 @@ async def replay(
                 "tls": False,
             }
         )
-        async with AmiConnection(pbx, environ={}) as conn:
+        async with AmiConnection(pbx, environ={}, keep_variables=TRACKED_VARIABLES) as conn:
             consumer = asyncio.create_task(conn.run_consumer(listener.handle))
             try:
                 await conn.wait_ready()

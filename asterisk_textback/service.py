@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from asterisk_textback.ami.connection import AmiConnection
+from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.calls.tracker import CallTracker
 from asterisk_textback.dispatch import Dispatcher
@@ -111,7 +112,7 @@ async def serve(
             )
             tracker = CallTracker(settings.tracker, pbx=settings.pbx.name)
             listener = CallListener(tracker, recorder.submit)
-            connection = AmiConnection(settings.pbx, environ=env)
+            connection = AmiConnection(settings.pbx, environ=env, keep_variables=TRACKED_VARIABLES)
             parts = Parts(connection, tracker, listener, recorder, dispatcher)
             runner = await _start_web(loaded, parts)
             await connection.start()

@@ -1,4 +1,4 @@
-"""One supervised AMI connection: the only module that imports panoramisk.
+"""One supervised AMI connection; with ``protocol``, the only modules that import panoramisk.
 
 panoramisk's ``Manager`` keeps the action bookkeeping (ActionIDs, futures, EventList
 collection); we replace what it gets wrong for a listener that must not lose calls: the
@@ -19,18 +19,21 @@ import logging
 import os
 import random
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from panoramisk import Manager
 from panoramisk.actions import Action
-from panoramisk.ami_protocol import AMIProtocol
-from panoramisk.message import Message
 
-from asterisk_textback.ami.framing import DEFAULT_SKIP_EVENTS, FrameParser, ParserStats, Reply
-from asterisk_textback.ami.types import AmiEvent, ConnectionState, EventBatch, QueueItem, Resync
+from asterisk_textback.ami.framing import DEFAULT_SKIP_EVENTS, ParserStats
+from asterisk_textback.ami.protocol import (
+    AmiProtocol,
+    channel_uniqueids,
+    client_ssl_context,
+    wait_future,
+)
+from asterisk_textback.ami.types import ConnectionState, EventBatch, QueueItem, Resync
 from asterisk_textback.config import PbxSettings
 from asterisk_textback.errors import AmiError, AmiLoginError, AmiPermissionError
 
@@ -71,104 +74,6 @@ class _FatalError(AmiError):
     """Internal marker: retrying cannot help."""
 
 
-async def _wait(fut: asyncio.Future[Any], limit: float, what: str) -> Any:
-    # asyncio.wait instead of ``await fut`` under asyncio.timeout: a future cancelled because
-    # the connection died must not look like a cancellation of the awaiting task.
-    done, _ = await asyncio.wait({fut}, timeout=limit)
-    if not done:
-        fut.cancel()
-        raise TimeoutError(f"{what}: no answer within {limit:g} s")
-    if fut.cancelled():
-        raise ConnectionResetError(f"{what}: connection lost")
-    return fut.result()
-
-
-def _message(headers: AmiEvent) -> Any:
-    message = Message(headers)
-    message.raw = headers  # keep our exact dict: Message adds a "content" key of its own
-    return message
-
-
-class _Protocol(AMIProtocol):  # type: ignore[misc]
-    """panoramisk's protocol with our framing and a direct path into the queue."""
-
-    def __init__(self, conn: AmiConnection, loop: asyncio.AbstractEventLoop) -> None:
-        self._conn = conn
-        self.parser = FrameParser(
-            max_frame_bytes=conn.settings.max_frame_bytes,
-            skip_events=conn.skip_events,
-            expect_banner=True,
-            stats=conn.stats.parser,
-        )
-        self.banner: asyncio.Future[str] = loop.create_future()
-        self.lost: asyncio.Future[None] = loop.create_future()
-        self.resync_action: Any = None
-        self.closed = False
-        self.responses: dict[str, Any] = {}
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.factory = self._conn._manager
-        self.encoding = "utf-8"
-
-    def data_received(self, data: bytes) -> None:
-        conn = self._conn
-        conn.stats.bytes_received += len(data)
-        events, replies = self.parser.feed(data)
-        if not self.banner.done() and self.parser.banner is not None:
-            self.version = self.parser.banner.partition("/")[2]
-            self.banner.set_result(self.parser.banner)
-        now = time.time()
-        if replies:
-            self._route(events, replies, now)
-        elif events:
-            conn._put(EventBatch(events, now))
-
-    def _route(self, events: list[AmiEvent], replies: list[Reply], now: float) -> None:
-        """Hand replies to panoramisk's futures without reordering them among the events."""
-        conn = self._conn
-        start = 0
-        for pos, headers in replies:
-            if pos > start:
-                conn._put(EventBatch(events[start:pos], now))
-                start = pos
-            action_id = headers.get("ActionID")
-            if action_id is not None and action_id in self.responses:
-                self.handle_message(_message(headers))
-                resync = self.resync_action
-                if resync is not None and resync.future.done():
-                    self.resync_action = None
-                    conn._resync_done(resync.future.result(), now)
-            elif "Event" in headers:
-                conn._put(EventBatch([headers], now))  # an event answering nobody: keep it
-            else:
-                log.debug("AMI response to no pending action: %.200r", headers)
-        if start < len(events):
-            conn._put(EventBatch(events[start:], now))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.parser.buffered:
-            log.warning(
-                "AMI connection lost mid-frame: %d bytes of a truncated frame discarded",
-                self.parser.buffered,
-            )
-        self.close()
-        if not self.banner.done():
-            self.banner.cancel()
-        if not self.lost.done():
-            self.lost.set_result(None)
-
-    def close(self) -> None:
-        # Unlike panoramisk, never re-send pending actions on the next connection: fail them.
-        for action in list(self.responses.values()):
-            if not action.future.done():
-                action.future.cancel()
-        self.responses.clear()
-        if not self.closed:
-            self.closed = True
-            self.transport.close()
-
-
 class AmiConnection:
     """A supervised AMI client delivering events in wire order through one queue."""
 
@@ -178,12 +83,16 @@ class AmiConnection:
         *,
         environ: Mapping[str, str] | None = None,
         skip_events: frozenset[str] = DEFAULT_SKIP_EVENTS,
+        keep_variables: frozenset[str] | None = None,
         on_state_change: Callable[[ConnectionState], None] | None = None,
         jitter: float = 0.1,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self.skip_events = skip_events
+        #: VarSet events are delivered only for these variables (None: every VarSet); pass
+        #: ``framing.TRACKED_VARIABLES`` when the consumer is a CallTracker.
+        self.keep_variables = keep_variables
         self.stats = ConnectionStats()
         self._secret = settings.resolved_secret(os.environ if environ is None else environ)
         self._on_state_change = on_state_change
@@ -194,7 +103,7 @@ class AmiConnection:
         # None wakes the consumer up to stop (closed, or a fatal error to raise).
         self._queue: asyncio.Queue[QueueItem | None] = asyncio.Queue()
         self._manager: Any = None
-        self._protocol: _Protocol | None = None
+        self._protocol: AmiProtocol | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._fatal: AmiError | None = None
         #: Set when an action was refused for lack of a class (e.g. the resync).
@@ -294,7 +203,7 @@ class AmiConnection:
             protocol.close()
             # Let the transport finish closing so no socket is left for the GC to warn about.
             with contextlib.suppress(TimeoutError, ConnectionError):
-                await _wait(protocol.lost, 1.0, "close")
+                await wait_future(protocol.lost, 1.0, "close")
 
     def _put(self, batch: EventBatch) -> None:
         self.stats.events += len(batch.events)
@@ -303,11 +212,8 @@ class AmiConnection:
 
     def _resync_done(self, result: Any, now: float) -> None:
         if isinstance(result, list):
-            alive = frozenset(
-                m.raw["Uniqueid"] for m in result if m.raw.get("Event") == "CoreShowChannel"
-            )
             self.stats.resyncs += 1
-            self._queue.put_nowait(Resync(alive, now))
+            self._queue.put_nowait(Resync(channel_uniqueids(result), now))
             return
         try:
             self._check_reply("CoreShowChannels", result.raw)
@@ -353,9 +259,7 @@ class AmiConnection:
             self._check_reply("CoreShowChannels", result.raw)
             raise AmiError(f"CoreShowChannels on {self._where}: unexpected answer {result.raw}")
         self._check_reply("CoreShowChannels", result[0].raw)
-        return frozenset(
-            m.raw["Uniqueid"] for m in result if m.raw.get("Event") == "CoreShowChannel"
-        )
+        return channel_uniqueids(result)
 
     def _check_reply(self, name: str, headers: Mapping[str, str]) -> None:
         if headers.get("Response") not in ("Error", "Fail", "Failure"):
@@ -382,28 +286,18 @@ class AmiConnection:
             raise AmiError(f"AMI {self._where} is not connected ({self._state})")
         name = action.get("Action", "?")
         try:
-            return await _wait(protocol.send(action), self.settings.connect_timeout, name)
+            return await wait_future(protocol.send(action), self.settings.connect_timeout, name)
         except (TimeoutError, ConnectionResetError) as exc:
             raise AmiError(f"AMI {self._where}: {exc}") from None
 
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        s = self.settings
-        if not s.tls:
-            return None
-        ctx = ssl.create_default_context(cafile=s.tls_ca_file)
-        if not s.tls_verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-
-    async def _login(self) -> _Protocol:
+    async def _login(self) -> AmiProtocol:
         s = self.settings
         loop = asyncio.get_running_loop()
-        ctx = self._ssl_context()
+        ctx = client_ssl_context(s)
         try:
             async with asyncio.timeout(s.connect_timeout):
                 _, protocol = await loop.create_connection(
-                    lambda: _Protocol(self, loop),
+                    lambda: AmiProtocol(self, loop),
                     s.host,
                     s.port,
                     ssl=ctx,
@@ -415,11 +309,11 @@ class AmiConnection:
             ) from None
         self._protocol = protocol
         self._manager.protocol = protocol
-        banner = await _wait(protocol.banner, s.connect_timeout, "AMI banner")
+        banner = await wait_future(protocol.banner, s.connect_timeout, "AMI banner")
         if not banner:
             raise AmiError(f"{self._where} did not greet like Asterisk AMI")
         login = {"Action": "Login", "Username": s.username, "Secret": self._secret}
-        reply = await _wait(
+        reply = await wait_future(
             self._manager.send_action({**login, "Events": "on"}), s.connect_timeout, "Login"
         )
         if reply.raw.get("Response") != "Success":
@@ -476,12 +370,12 @@ class AmiConnection:
         self._set_state(ConnectionState.CLOSED)
         self._queue.put_nowait(None)
 
-    async def _watchdog(self, protocol: _Protocol) -> None:
+    async def _watchdog(self, protocol: AmiProtocol) -> None:
         s = self.settings
         while not protocol.closed:
             await asyncio.sleep(s.ping_interval)
             try:
-                reply = await _wait(protocol.send({"Action": "Ping"}), s.ping_timeout, "Ping")
+                reply = await wait_future(protocol.send({"Action": "Ping"}), s.ping_timeout, "Ping")
             except TimeoutError:
                 self.stats.pings_missed += 1
                 log.warning(

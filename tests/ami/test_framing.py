@@ -6,7 +6,12 @@ import logging
 
 import pytest
 
-from asterisk_textback.ami.framing import DEFAULT_SKIP_EVENTS, FrameParser, parse_frame
+from asterisk_textback.ami.framing import (
+    DEFAULT_SKIP_EVENTS,
+    TRACKED_VARIABLES,
+    FrameParser,
+    parse_frame,
+)
 from asterisk_textback.ami.tracefile import read_trace
 from tests.conftest import TRACES, trace_names
 
@@ -52,6 +57,16 @@ def test_default_skip_set_drops_noise_and_counts_it() -> None:
     assert parser.stats.skipped > 0
     assert parser.stats.frames == data.count(b"\r\n\r\n")
     assert len(events) + parser.stats.skipped == parser.stats.frames
+
+
+def test_keep_variables_drops_only_untracked_varsets() -> None:
+    data = (TRACES / "direct-voicemail-left.ami").read_bytes()
+    every = FrameParser(skip_events=frozenset()).feed(data)[0]
+    kept = FrameParser(skip_events=frozenset(), keep_variables=TRACKED_VARIABLES).feed(data)[0]
+    wanted = [e for e in every if e["Event"] != "VarSet" or e["Variable"] in TRACKED_VARIABLES]
+    assert kept == wanted
+    assert len(kept) < len(every)
+    assert {e["Variable"] for e in kept if e["Event"] == "VarSet"} >= {"VMSTATUS", "__FROM_DID"}
 
 
 def test_custom_skip_set() -> None:
