@@ -9,6 +9,9 @@
      │    ├── AmiPermissionError the AMI user lacks a read/write class we need
      │    └── AmiProtocolError  a frame we cannot make sense of
      ├── TraceError             a recorded AMI trace file cannot be read
+     ├── WebhookError           a provider callback we refuse
+     │    ├── WebhookAuthError       forged, stale or replayed (401/403, nothing stored)
+     │    └── WebhookPayloadError    not the shape the provider sends (400)
      └── ProviderError          an SMS provider refused or failed a send
           ├── ProviderTransientError     try again later (timeouts, 5xx, 429: retry_after)
           ├── ProviderNumberError        this number cannot get texts (invalid, landline)
@@ -77,3 +80,15 @@ class ProviderOutcomeUnknownError(ProviderError):
 
     Sending again could text the caller twice, so the message is marked ``unknown``.
     """
+
+
+class WebhookError(TextbackError):
+    """A provider callback we refuse to act on."""
+
+
+class WebhookAuthError(WebhookError):
+    """The signature/credentials do not verify, or the request is stale or replayed."""
+
+
+class WebhookPayloadError(WebhookError):
+    """The callback is not in the shape the provider documents."""
