@@ -7,6 +7,8 @@
      ├── AmiError               anything on the Asterisk Manager Interface
      │    ├── AmiLoginError     the PBX refused our username/secret
      │    ├── AmiPermissionError the AMI user lacks a read/write class we need
+     │    ├── AmiActionError    the PBX answered an action with Error
+     │    ├── AmiNotConnectedError  no logged-in connection to send an action on
      │    └── AmiProtocolError  a frame we cannot make sense of
      ├── TraceError             a recorded AMI trace file cannot be read
      ├── WebhookError           a provider callback we refuse
@@ -41,6 +43,14 @@ class AmiLoginError(AmiError):
 
 class AmiPermissionError(AmiError):
     """The AMI user lacks a read or write class that asterisk-textback needs."""
+
+
+class AmiActionError(AmiError):
+    """The PBX answered an action with ``Response: Error`` (it did not do it)."""
+
+
+class AmiNotConnectedError(AmiError):
+    """No logged-in AMI connection: the action was not sent."""
 
 
 class AmiProtocolError(AmiError):

@@ -35,7 +35,13 @@ from asterisk_textback.ami.protocol import (
 )
 from asterisk_textback.ami.types import ConnectionState, EventBatch, QueueItem, Resync
 from asterisk_textback.config import PbxSettings
-from asterisk_textback.errors import AmiError, AmiLoginError, AmiPermissionError
+from asterisk_textback.errors import (
+    AmiActionError,
+    AmiError,
+    AmiLoginError,
+    AmiNotConnectedError,
+    AmiPermissionError,
+)
 
 __all__ = ["AmiConnection", "ConnectionStats", "Handler"]
 
@@ -43,7 +49,10 @@ log = logging.getLogger(__name__)
 
 #: Classes Asterisk checks for an action. It checks the user's *write* classes
 #: (manager.c, process_message), whatever the class of the events the action produces.
-ACTION_CLASSES: Mapping[str, tuple[str, ...]] = {"coreshowchannels": ("system", "reporting")}
+ACTION_CLASSES: Mapping[str, tuple[str, ...]] = {
+    "coreshowchannels": ("system", "reporting"),
+    "messagesend": ("message",),
+}
 _REPR_LIMIT = 300
 
 Handler = Callable[[QueueItem], Awaitable[None] | None]
@@ -278,12 +287,12 @@ class AmiConnection:
             )
             self.permission_error = exc
             raise exc
-        raise AmiError(f"AMI action {name} failed on {self._where}: {message or headers}")
+        raise AmiActionError(f"AMI action {name} failed on {self._where}: {message or headers}")
 
     async def _request(self, action: dict[str, str]) -> Any:
         protocol = self._protocol
         if protocol is None or self._state is not ConnectionState.READY:
-            raise AmiError(f"AMI {self._where} is not connected ({self._state})")
+            raise AmiNotConnectedError(f"AMI {self._where} is not connected ({self._state})")
         name = action.get("Action", "?")
         try:
             return await wait_future(protocol.send(action), self.settings.connect_timeout, name)

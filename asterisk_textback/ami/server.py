@@ -143,6 +143,10 @@ class AmiServer:
         self.connection_times: list[float] = []
         #: Channels alive per the Newchannel/Hangup frames streamed so far, by Uniqueid.
         self.live_channels: dict[str, dict[str, str]] = {}
+        #: Every MessageSend accepted (headers as received), in order.
+        self.messages: list[dict[str, str]] = []
+        #: When set, MessageSend to a PJSIP endpoint outside it fails like Asterisk does.
+        self.message_endpoints: frozenset[str] | None = None
 
     @property
     def port(self) -> int:
@@ -311,9 +315,30 @@ class AmiServer:
         elif name == "coreshowchannels":
             self._core_show_channels(client, reply)
             return
+        elif name == "messagesend":
+            self._message_send(client, action, reply)
         else:
             reply["Message"] = "Invalid/unknown command"
         client.transport.write(_encode(reply))
+
+    def _message_send(self, client: _Client, action: dict[str, str], reply: dict[str, str]) -> None:
+        """MessageSend needs write class ``message``; replies as manager.c does."""
+        assert client.account is not None
+        if not client.account.write & {"message", "all"}:
+            reply["Message"] = "Permission denied"
+            return
+        destination = action.get("Destination") or action.get("To", "")
+        tech, _, rest = destination.partition(":")
+        endpoint = rest.split("/", 1)[0]
+        if not destination or not ("Body" in action or "Base64Body" in action):
+            reply["Message"] = "No destination or body specified"
+        elif tech != "pjsip" or (
+            self.message_endpoints is not None and endpoint not in self.message_endpoints
+        ):
+            reply["Message"] = "Message failed to send."
+        else:
+            self.messages.append(dict(action))
+            reply.update(Response="Success", Message="Message successfully sent")
 
     def _login(self, client: _Client, action: dict[str, str], reply: dict[str, str]) -> None:
         account = self.accounts.get(action.get("Username", ""))
