@@ -30,7 +30,7 @@ from asterisk_textback.errors import ConfigError
 from asterisk_textback.listener import CallListener
 from asterisk_textback.loading import Loaded
 from asterisk_textback.pipeline import OnDecided, Recorder
-from asterisk_textback.sms.registry import build_provider
+from asterisk_textback.sms.registry import Resources, build_provider
 from asterisk_textback.store import check_schema, create_engine, create_session_factory
 from asterisk_textback.web.health import health_app
 
@@ -103,7 +103,8 @@ async def serve(
         await check_schema(engine)  # refuse to run on an old schema, with the fix named
         sessions = create_session_factory(engine)
         async with aiohttp.ClientSession() as http:
-            provider = build_provider(settings.provider, http, env)
+            connection = AmiConnection(settings.pbx, environ=env, keep_variables=TRACKED_VARIABLES)
+            provider = build_provider(settings.provider, Resources(http, env, connection))
             dispatcher = Dispatcher(
                 sessions, provider, settings.dispatch, settings.provider, clock=clock
             )
@@ -112,7 +113,6 @@ async def serve(
             )
             tracker = CallTracker(settings.tracker, pbx=settings.pbx.name)
             listener = CallListener(tracker, recorder.submit)
-            connection = AmiConnection(settings.pbx, environ=env, keep_variables=TRACKED_VARIABLES)
             parts = Parts(connection, tracker, listener, recorder, dispatcher)
             runner = await _start_web(loaded, parts)
             await connection.start()

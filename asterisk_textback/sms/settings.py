@@ -26,10 +26,23 @@ class WebhookSettings(_Frozen):
     timeout_seconds: float = Field(default=10.0, gt=0)
 
 
+class SipTrunkSettings(_Frozen):
+    """``[provider.sip_trunk]``: how to address the carrier through the PJSIP trunk."""
+
+    #: The PJSIP endpoint of the trunk (``[trunk]`` in pjsip.conf).
+    endpoint: str = Field(min_length=1)
+    #: The carrier's SIP host for the Request-URI user part, e.g. ``sms.carrier.example``.
+    carrier_host: str = Field(min_length=1)
+    #: Host part of the From URI (the PBX's domain or IP as the carrier knows it).
+    from_host: str = Field(min_length=1)
+    #: Send numbers as ``+E.164`` (most carriers) or without the plus.
+    plus_prefix: bool = True
+
+
 class ProviderSettings(_Frozen):
     """How texts leave: ``log`` (record only, the default) or a real adapter."""
 
-    name: Literal["log", "webhook"] = "log"
+    name: Literal["log", "webhook", "sip_trunk"] = "log"
     #: Sender number (E.164) when no DID-specific sender applies.
     default_sender: str = ""
     #: DID (as the PBX reports it) -> sender number, so replies land on the line called.
@@ -37,11 +50,14 @@ class ProviderSettings(_Frozen):
     #: Messages per second per sender number (carriers throttle long codes to about 1/s).
     rate_per_second: float = Field(default=1.0, gt=0)
     webhook: WebhookSettings | None = None
+    sip_trunk: SipTrunkSettings | None = None
 
     @model_validator(mode="after")
     def _adapter_options_present(self) -> ProviderSettings:
-        if self.name == "webhook" and self.webhook is None:
-            raise ValueError("provider.name is 'webhook' but there is no [provider.webhook]")
+        if self.name != "log" and getattr(self, self.name, None) is None:
+            raise ValueError(
+                f"provider.name is {self.name!r} but there is no [provider.{self.name}]"
+            )
         return self
 
     def sender_for(self, did: str) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.errors import (
@@ -23,21 +21,7 @@ from asterisk_textback.errors import (
     ProviderTransientError,
 )
 from asterisk_textback.sms.base import OutboundSms, SendResult
-
-
-class SipTrunkSettings(BaseModel):
-    """``[provider.sip_trunk]``: how to address the carrier through the PJSIP trunk."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: The PJSIP endpoint of the trunk (``[trunk]`` in pjsip.conf).
-    endpoint: str = Field(min_length=1)
-    #: The carrier's SIP host for the Request-URI user part, e.g. ``sms.carrier.example``.
-    carrier_host: str = Field(min_length=1)
-    #: Host part of the From URI (the PBX's domain or IP as the carrier knows it).
-    from_host: str = Field(min_length=1)
-    #: Send numbers as ``+E.164`` (most carriers) or without the plus.
-    plus_prefix: bool = True
+from asterisk_textback.sms.settings import SipTrunkSettings
 
 
 class SipTrunkProvider:
