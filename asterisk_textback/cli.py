@@ -13,10 +13,11 @@ from typing import Any
 
 from asterisk_textback import __version__
 from asterisk_textback.calls.model import CallEnded
+from asterisk_textback.checks import format_results, run_checks, send_test
 from asterisk_textback.data import builtin_traces
 from asterisk_textback.demo import run_demo
 from asterisk_textback.dryrun import dry_run
-from asterisk_textback.errors import TextbackError
+from asterisk_textback.errors import ProviderError, TextbackError
 from asterisk_textback.loading import load
 from asterisk_textback.output import CallPrinter
 from asterisk_textback.replay import load_frames, replay
@@ -94,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     up = db_sub.add_parser("upgrade", help="create or migrate the schema to this version")
     up.add_argument("-c", "--config", type=Path, help="textback.toml (defaults otherwise)")
 
+    chk = sub.add_parser("check", help="verify config, database, AMI login and provider")
+    chk.add_argument("-c", "--config", type=Path, required=True, help="textback.toml")
+
+    st = sub.add_parser("send-test", help="send one real text through the configured provider")
+    st.add_argument("-c", "--config", type=Path, required=True, help="textback.toml")
+    st.add_argument("number", help="recipient (E.164, or national in business.default_region)")
+    st.add_argument("text", nargs="?", default="Test from asterisk-textback.", help="the text")
+
     tpl = sub.add_parser("templates", help="message templates")
     tpl_sub = tpl.add_subparsers(dest="templates_command", required=True)
     pv = tpl_sub.add_parser("preview", help="render every template and variant with sample data")
@@ -166,6 +175,24 @@ def _run_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_check(args: argparse.Namespace) -> int:
+    loaded = load(args.config)
+    results = asyncio.run(run_checks(loaded))
+    print(format_results(results))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _run_send_test(args: argparse.Namespace) -> int:
+    loaded = load(args.config)
+    try:
+        result = asyncio.run(send_test(loaded, args.number, args.text))
+    except ProviderError as exc:
+        print(f"not sent: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"sent via {result.provider}: message id {result.provider_message_id}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
@@ -182,6 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_db_upgrade(args)
         if args.command == "templates":
             return _run_preview(args)
+        if args.command == "check":
+            return _run_check(args)
+        if args.command == "send-test":
+            return _run_send_test(args)
     except TextbackError as exc:
         print(f"asterisk-textback: error: {exc}", file=sys.stderr)
         return 2

@@ -295,7 +295,10 @@ class AmiConnection:
             raise AmiNotConnectedError(f"AMI {self._where} is not connected ({self._state})")
         name = action.get("Action", "?")
         try:
-            return await wait_future(protocol.send(action), self.settings.connect_timeout, name)
+            # as_list=None: let the reply's EventList decide (panoramisk's default False would
+            # resolve CoreShowChannels with its first frame, before any channel is listed).
+            sent = protocol.send(action, as_list=None)
+            return await wait_future(sent, self.settings.connect_timeout, name)
         except (TimeoutError, ConnectionResetError) as exc:
             raise AmiError(f"AMI {self._where}: {exc}") from None
 

@@ -298,3 +298,14 @@ async def test_close_is_clean_and_idempotent(ami_server: AmiServer) -> None:
     await conn.close()
     assert conn.state is ConnectionState.CLOSED
     await conn.run_consumer(lambda item: None)  # returns at once: closed
+
+
+async def test_core_show_channels_lists_live_channels(
+    ami_server: AmiServer, conn: AmiConnection
+) -> None:
+    """Also with no channel at all: the answer is the whole EventList, not its first frame."""
+    assert await conn.core_show_channels() == frozenset()
+    frames = read_trace(TRACES / "direct-answered.ami")
+    cut = next(i for i, f in enumerate(frames) if f.startswith(b"Event: DialBegin"))
+    await ami_server.stream(frames[:cut])
+    assert await conn.core_show_channels() == frozenset({"1795756462.8", "1795756462.9"})

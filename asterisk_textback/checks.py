@@ -1,0 +1,134 @@
+"""``asterisk-textback check`` and ``send-test``: tell the admin exactly what is wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import aiohttp
+
+from asterisk_textback.ami.connection import AmiConnection
+from asterisk_textback.errors import AmiError, ProviderError, TextbackError
+from asterisk_textback.loading import Loaded
+from asterisk_textback.policy import parse_caller
+from asterisk_textback.service import database_url
+from asterisk_textback.sms.base import OutboundSms, Provider, SendResult
+from asterisk_textback.sms.registry import Resources, build_provider
+from asterisk_textback.store import check_schema, create_engine
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One line of the report: what was checked, whether it passed, and the fix if not."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+async def _database(loaded: Loaded, env: Mapping[str, str]) -> CheckResult:
+    url = database_url(loaded, env)
+    engine = create_engine(url)
+    try:
+        await check_schema(engine)
+    except TextbackError as exc:
+        return CheckResult("database", False, str(exc), "asterisk-textback db upgrade -c FILE")
+    except Exception as exc:  # unreachable server, bad URL…
+        return CheckResult("database", False, repr(exc), "check database.url")
+    finally:
+        await engine.dispose()
+    return CheckResult("database", True, f"schema up to date ({loaded.settings.database.url})")
+
+
+async def _ami(conn: AmiConnection, loaded: Loaded) -> CheckResult:
+    pbx = loaded.settings.pbx
+    try:
+        async with asyncio.timeout(pbx.connect_timeout * 2):
+            await conn.start()
+            await conn.wait_ready()
+        alive = await conn.core_show_channels()
+    except TimeoutError:
+        return CheckResult(
+            "ami", False, f"no AMI login at {pbx.host}:{pbx.port}", "check pbx.host/pbx.port"
+        )
+    except AmiError as exc:
+        return CheckResult("ami", False, str(exc), "see dialplan/manager_custom.conf")
+    return CheckResult(
+        "ami",
+        True,
+        f"logged in to {pbx.host}:{pbx.port} as {pbx.username} "
+        f"(AMI {conn.version}); {len(alive)} channel(s) up",
+    )
+
+
+async def _provider(provider: Provider) -> CheckResult:
+    verify: Callable[[], Awaitable[str]] | None = getattr(provider, "verify", None)
+    if verify is None:
+        return CheckResult("provider", True, f"{provider.name}: nothing to verify")
+    try:
+        return CheckResult("provider", True, f"{provider.name}: {await verify()}")
+    except ProviderError as exc:
+        return CheckResult("provider", False, f"{provider.name}: {exc}", "check [provider]")
+
+
+async def run_checks(loaded: Loaded, environ: Mapping[str, str] | None = None) -> list[CheckResult]:
+    """Every check, in order; a failing check does not stop the later ones."""
+    env = os.environ if environ is None else environ
+    results = [CheckResult("config", True, "textback.toml is valid; templates render")]
+    results.append(await _database(loaded, env))
+    conn = AmiConnection(loaded.settings.pbx, environ=env)
+    try:
+        results.append(await _ami(conn, loaded))
+        async with aiohttp.ClientSession() as http:
+            provider = build_provider(loaded.settings.provider, Resources(http, env, conn))
+            results.append(await _provider(provider))
+    finally:
+        await conn.close()
+    return results
+
+
+def format_results(results: list[CheckResult]) -> str:
+    """A pass/fail list with the fix under each failure."""
+    lines = []
+    for r in results:
+        lines.append(f"[{'PASS' if r.ok else 'FAIL'}] {r.name}: {r.detail}")
+        if not r.ok and r.fix:
+            lines.append(f"       fix: {r.fix}")
+    return "\n".join(lines)
+
+
+async def send_test(
+    loaded: Loaded, number: str, text: str, environ: Mapping[str, str] | None = None
+) -> SendResult:
+    """Send one real text through the configured provider (not through the outbox)."""
+    env = os.environ if environ is None else environ
+    settings = loaded.settings
+    caller = parse_caller(number, settings.business.default_region)
+    if caller.e164 is None:
+        raise TextbackError(f"{number!r} is not a valid phone number ({caller.kind})")
+    # Only the SIP trunk adapter sends over AMI; the others must not need the PBX.
+    conn = (
+        AmiConnection(settings.pbx, environ=env) if settings.provider.name == "sip_trunk" else None
+    )
+    try:
+        if conn is not None:
+            await conn.start()
+            async with asyncio.timeout(settings.pbx.connect_timeout * 2):
+                await conn.wait_ready()
+        async with aiohttp.ClientSession() as http:
+            provider = build_provider(settings.provider, Resources(http, env, conn))
+            sms = OutboundSms(
+                message_id=0,
+                idempotency_key=f"send-test:{caller.e164}:{int(time.time())}",
+                to=caller.e164,
+                sender=settings.provider.default_sender,
+                body=text,
+            )
+            return await provider.send(sms)
+    finally:
+        if conn is not None:
+            await conn.close()

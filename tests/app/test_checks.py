@@ -1,0 +1,84 @@
+"""``check`` and ``send-test`` against a real AMI server, database and HTTP gateway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asterisk_textback.ami.server import AmiServer
+from asterisk_textback.checks import format_results, run_checks, send_test
+from asterisk_textback.cli import main
+from asterisk_textback.config import settings_from_mapping
+from asterisk_textback.errors import ProviderNumberError
+from asterisk_textback.loading import Loaded, prepare
+from asterisk_textback.store.schema import upgrade
+from tests.app.fakes import Reply, fake_gateway
+
+
+def _loaded(tmp_path: Path, port: int, **provider: object) -> Loaded:
+    return prepare(
+        settings_from_mapping(
+            {
+                "pbx": {"port": port, "username": "textback", "secret_env": "AMI_SECRET"},
+                "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 't.db'}"},
+                "provider": {"default_sender": "+15555550100", **provider},
+            }
+        )
+    )
+
+
+async def test_all_checks_pass_on_a_working_setup(tmp_path: Path) -> None:
+    async with AmiServer({"textback": "s3cret"}) as server:
+        loaded = _loaded(tmp_path, server.port)
+        await upgrade(loaded.settings.database.url)
+        results = await run_checks(loaded, {"AMI_SECRET": "s3cret"})
+    report = format_results(results)
+    assert [r.name for r in results] == ["config", "database", "ami", "provider"]
+    assert all(r.ok for r in results), report
+    assert "[PASS] ami: logged in to 127.0.0.1" in report
+
+
+async def test_failures_name_the_fix(tmp_path: Path) -> None:
+    async with AmiServer({"textback": "s3cret"}) as server:
+        loaded = _loaded(tmp_path, server.port)
+        results = await run_checks(loaded, {"AMI_SECRET": "wrong"})
+    by_name = {r.name: r for r in results}
+    assert not by_name["database"].ok
+    assert "db upgrade" in by_name["database"].fix
+    assert not by_name["ami"].ok
+    assert "textback" in by_name["ami"].detail  # names the user that was refused
+    report = format_results(results)
+    assert "[FAIL] database" in report
+    assert "fix:" in report
+
+
+def test_check_exits_non_zero_on_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "textback.toml"
+    cfg.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "t.db"}"\n'
+        "[pbx]\nport = 1\nconnect_timeout = 0.2\nreconnect_max = 0.2\n"
+    )
+    assert main(["check", "-c", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    assert "[PASS] config" in out
+    assert "[FAIL] ami" in out
+
+
+async def test_send_test_prints_the_provider_id(tmp_path: Path) -> None:
+    async with fake_gateway() as gateway:
+        loaded = _loaded(tmp_path, 1, name="webhook", webhook={"url": gateway.url})
+        result = await send_test(loaded, "212 555 0147", "hello", {})
+    assert result.provider_message_id == "gw-1"
+    assert gateway.requests[0]["to"] == "+12125550147"
+    assert gateway.requests[0]["body"] == "hello"
+
+
+async def test_send_test_reports_the_mapped_error(tmp_path: Path) -> None:
+    async with fake_gateway() as gateway:
+        gateway.script = [Reply(400, {"error": "landline"})]
+        loaded = _loaded(tmp_path, 1, name="webhook", webhook={"url": gateway.url})
+        with pytest.raises(ProviderNumberError):
+            await send_test(loaded, "+12125550147", "hello", {})
