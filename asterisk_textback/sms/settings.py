@@ -6,6 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from asterisk_textback.sms.bandwidth import BandwidthSettings
+from asterisk_textback.sms.plivo import PlivoSettings
+from asterisk_textback.sms.signalwire import SignalWireSettings
+from asterisk_textback.sms.telnyx import TelnyxSettings
+from asterisk_textback.sms.twilio import TwilioSettings
+from asterisk_textback.sms.vonage import VonageSettings
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -42,7 +49,17 @@ class SipTrunkSettings(_Frozen):
 class ProviderSettings(_Frozen):
     """How texts leave: ``log`` (record only, the default) or a real adapter."""
 
-    name: Literal["log", "webhook", "sip_trunk"] = "log"
+    name: Literal[
+        "log",
+        "webhook",
+        "sip_trunk",
+        "twilio",
+        "signalwire",
+        "telnyx",
+        "plivo",
+        "vonage",
+        "bandwidth",
+    ] = "log"
     #: Sender number (E.164) when no DID-specific sender applies.
     default_sender: str = ""
     #: DID (as the PBX reports it) -> sender number, so replies land on the line called.
@@ -51,6 +68,12 @@ class ProviderSettings(_Frozen):
     rate_per_second: float = Field(default=1.0, gt=0)
     webhook: WebhookSettings | None = None
     sip_trunk: SipTrunkSettings | None = None
+    twilio: TwilioSettings | None = None
+    signalwire: SignalWireSettings | None = None
+    telnyx: TelnyxSettings | None = None
+    plivo: PlivoSettings | None = None
+    vonage: VonageSettings | None = None
+    bandwidth: BandwidthSettings | None = None
 
     @model_validator(mode="after")
     def _adapter_options_present(self) -> ProviderSettings:

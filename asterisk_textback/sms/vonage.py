@@ -9,6 +9,7 @@ Webhooks: https://developer.vonage.com/en/messages/concepts/signed-webhooks (HS2
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -145,6 +146,11 @@ def _opted_out(problem: Mapping[str, Any]) -> bool:
     return any(word in text for word in _OPT_OUT_WORDS)
 
 
+def basic_auth(user: str, password: str) -> str:
+    """An ``Authorization: Basic`` header value (aiohttp's BasicAuth is deprecated)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
 def load_private_key(pem: str | bytes) -> RSAPrivateKey:
     """Parse the application's PEM private key, or raise :class:`ConfigError`."""
     try:
@@ -176,7 +182,7 @@ class VonageProvider:
         self._clock = clock
         self._url = f"{str(settings.api_base_url).rstrip('/')}/v1/messages"
         self._key: RSAPrivateKey | None = None
-        self._basic: aiohttp.BasicAuth | None = None
+        self._basic: str | None = None
         if settings.auth == "jwt":
             if not private_key:
                 raise ConfigError("provider.vonage.private_key_env: the private key is empty")
@@ -184,11 +190,11 @@ class VonageProvider:
         else:
             if not api_secret:
                 raise ConfigError("provider.vonage.api_secret_env: the API secret is empty")
-            self._basic = aiohttp.BasicAuth(settings.api_key or "", api_secret)
+            self._basic = basic_auth(settings.api_key or "", api_secret)
 
     def _authorization(self) -> str:
         if self._key is None:
-            return self._basic.encode() if self._basic is not None else ""
+            return self._basic or ""
         now = int(self._clock())
         claims = {
             "application_id": self._settings.application_id,
