@@ -17,7 +17,8 @@ from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.ami.server import AmiServer
 from asterisk_textback.ami.tracefile import read_trace
 from asterisk_textback.ami.types import AmiEvent
-from asterisk_textback.calls.tracker import CallTracker, TrackerStats
+from asterisk_textback.calls.state import TrackerStats
+from asterisk_textback.calls.tracker import CallTracker
 from asterisk_textback.config import Settings
 from asterisk_textback.listener import CallListener, OnCall
 

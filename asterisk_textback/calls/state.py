@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from asterisk_textback.calls.model import Reason
 
 #: DialEnd statuses, from best to worst, the way Asterisk folds several into DIALSTATUS.
@@ -154,3 +156,16 @@ class CallState:
             if other is not None and (found is None or other[1] < found[1]):
                 found = other
         return found
+
+
+@dataclass(slots=True)
+class TrackerStats:
+    """Counters a dashboard or a test can read."""
+
+    events: int = 0
+    calls_emitted: int = 0
+    partial_dropped: int = 0
+    evicted: int = 0
+    late_events: int = 0
+    malformed: int = 0
+    unknown_contexts: set[str] = field(default_factory=set)

@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.calls.classify import classify
 from asterisk_textback.calls.contexts import ContextMatcher
 from asterisk_textback.calls.model import CallEnded, Direction, Reason
-from asterisk_textback.calls.state import CallState, DialEdge
+from asterisk_textback.calls.state import CallState, DialEdge, TrackerStats
 from asterisk_textback.calls.voicemail import (
     MailboxCounts,
     mailbox_from_appdata,
@@ -38,19 +37,6 @@ _ABANDON_HANGUP_GAP = 1.0
 
 def _clean_name(name: str) -> str:
     return "" if name in ("<unknown>", "") else name
-
-
-@dataclass(slots=True)
-class TrackerStats:
-    """Counters a dashboard or a test can read."""
-
-    events: int = 0
-    calls_emitted: int = 0
-    partial_dropped: int = 0
-    evicted: int = 0
-    late_events: int = 0
-    malformed: int = 0
-    unknown_contexts: set[str] = field(default_factory=set)
 
 
 class CallTracker:
