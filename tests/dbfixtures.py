@@ -25,7 +25,7 @@ from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.schema import upgrade
 
 PG_SERVER = os.environ.get("TEXTBACK_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
-TABLES = "messages, calls, contacts, experiments"
+TABLES = "pending_delivery_reports, inbound_messages, messages, calls, contacts, experiments"
 
 
 class PgServer:

@@ -4,23 +4,28 @@ The outbox (``outbox.py``) is the source of truth for what was and will be texte
 helpers live in ``store.contacts``; ``schema.upgrade`` is ``asterisk-textback db upgrade``.
 """
 
-from asterisk_textback.store import contacts
+from asterisk_textback.store import contacts, delivery, inbound
 from asterisk_textback.store.calls import (
     CallDecision,
     Recorded,
     get_call,
     record_call_and_enqueue,
 )
+from asterisk_textback.store.delivery import DeliveryOutcome, apply_pending, apply_report
 from asterisk_textback.store.engine import DEFAULT_URL, create_engine, create_session_factory
 from asterisk_textback.store.history import contact_history
+from asterisk_textback.store.inbound import NewInbound, StoredInbound, record_inbound
 from asterisk_textback.store.models import (
     Base,
     Call,
     Contact,
     DecisionAction,
     Experiment,
+    InboundKind,
+    InboundMessage,
     Message,
     MessageStatus,
+    PendingDeliveryReport,
 )
 from asterisk_textback.store.outbox import (
     NewMessage,
@@ -59,15 +64,23 @@ __all__ = [
     "CallDecision",
     "Contact",
     "DecisionAction",
+    "DeliveryOutcome",
     "Experiment",
+    "InboundKind",
+    "InboundMessage",
     "Message",
     "MessageStateError",
     "MessageStatus",
+    "NewInbound",
     "NewMessage",
+    "PendingDeliveryReport",
     "Recorded",
     "SchemaOutdatedError",
     "SchemaTooNewError",
     "SentReceipt",
+    "StoredInbound",
+    "apply_pending",
+    "apply_report",
     "cancel_if_handled",
     "check_schema",
     "claim_due",
@@ -76,12 +89,14 @@ __all__ = [
     "create_engine",
     "create_session_factory",
     "current_revision",
+    "delivery",
     "downgrade",
     "enqueue",
     "expire_due",
     "get_call",
     "head_revision",
     "idempotency_key",
+    "inbound",
     "mark_failed_permanent",
     "mark_failed_transient",
     "mark_sending",
@@ -89,6 +104,7 @@ __all__ = [
     "mark_sent_many",
     "mark_unknown",
     "record_call_and_enqueue",
+    "record_inbound",
     "recover_after_crash",
     "release_claimed",
     "upgrade",

@@ -1,4 +1,4 @@
-"""The typed ORM models: calls, messages (outbox + history), contacts, experiments.
+"""The typed ORM models: calls, messages (outbox + history), contacts, experiments, inbound.
 
 Every timestamp is timezone-aware UTC in Python. PostgreSQL stores ``timestamptz``; SQLite
 stores naive UTC text, which sorts and compares correctly because the format is fixed.
@@ -39,8 +39,11 @@ __all__ = [
     "Contact",
     "DecisionAction",
     "Experiment",
+    "InboundKind",
+    "InboundMessage",
     "Message",
     "MessageStatus",
+    "PendingDeliveryReport",
     "UTCDateTime",
 ]
 
@@ -250,3 +253,75 @@ class Experiment(Base):
     variant: Mapped[str] = mapped_column(String(64))
     assigned: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
+
+
+class InboundKind(StrEnum):
+    """What an inbound text asks for (see ``asterisk_textback.consent``)."""
+
+    REPLY = "reply"
+    STOP = "stop"
+    START = "start"
+    HELP = "help"
+
+
+class InboundMessage(Base):
+    """A text a caller sent us, linked to the missed call it answers, and its forwarding."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        # Provider retries carry the same id: they are stored (and acted on) once.
+        UniqueConstraint(
+            "provider", "provider_message_id", name="uq_inbound_messages_provider_message_id"
+        ),
+        Index("ix_inbound_messages_from_e164_received_at", "from_e164", "received_at"),
+        # The forwarding sweep: replies not yet forwarded.
+        Index("ix_inbound_messages_forwarded_at", "forwarded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    from_e164: Mapped[str] = mapped_column(String(16))
+    to_e164: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    kind: Mapped[InboundKind] = mapped_column(_string_enum(InboundKind, 16))
+    #: The opt-out/in keyword or phrase that matched, for the audit trail.
+    keyword: Mapped[str | None] = mapped_column(String(64))
+    #: The missed call this answers: the latest call texted to this number, within a window.
+    call_id: Mapped[int | None] = mapped_column(
+        _BigId, ForeignKey("calls.id", ondelete="SET NULL"), index=True
+    )
+    #: Set once every forwarding channel succeeded; NULL means the sweep retries it.
+    forwarded_at: Mapped[datetime | None]
+    #: Comma-separated channels already done, so a retry never repeats a delivered one.
+    forward_done: Mapped[str] = mapped_column(String(64), default="")
+    forward_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    forward_error: Mapped[str | None] = mapped_column(Text)
+    #: Not before this time: a lease while a forward is in flight, then the retry backoff.
+    forward_next_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class PendingDeliveryReport(Base):
+    """A delivery report that arrived before its message's provider id was committed."""
+
+    __tablename__ = "pending_delivery_reports"
+    __table_args__ = (
+        UniqueConstraint(
+            "provider",
+            "provider_message_id",
+            "state",
+            name="uq_pending_delivery_reports_provider_message_id_state",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[str | None] = mapped_column(String(16))
+    reported_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
