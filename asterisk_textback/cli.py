@@ -19,6 +19,7 @@ from asterisk_textback.demo import run_demo
 from asterisk_textback.dryrun import dry_run
 from asterisk_textback.errors import ProviderError, TextbackError
 from asterisk_textback.loading import load
+from asterisk_textback.optout_cli import run_optout
 from asterisk_textback.output import CallPrinter
 from asterisk_textback.replay import load_frames, replay
 from asterisk_textback.service import database_url, install_signal_handlers, serve
@@ -102,6 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("-c", "--config", type=Path, required=True, help="textback.toml")
     st.add_argument("number", help="recipient (E.164, or national in business.default_region)")
     st.add_argument("text", nargs="?", default="Test from asterisk-textback.", help="the text")
+
+    oo = sub.add_parser("optout", help="the opt-out list (numbers never texted)")
+    oo_sub = oo.add_subparsers(dest="optout_command", required=True)
+    for verb, text in (("add", "opt a number out"), ("remove", "lift a number's opt-out")):
+        cmd = oo_sub.add_parser(verb, help=text)
+        cmd.add_argument("-c", "--config", type=Path, help="textback.toml")
+        cmd.add_argument("number")
+    ls = oo_sub.add_parser("list", help="every opted-out number")
+    ls.add_argument("-c", "--config", type=Path, help="textback.toml")
+    imp = oo_sub.add_parser(
+        "import", help="opt out every number of a CSV (e164,opted_out_at,source)"
+    )
+    imp.add_argument("-c", "--config", type=Path, help="textback.toml")
+    imp.add_argument("csv", type=Path)
+    exp = oo_sub.add_parser("export", help="write the opt-out list as CSV (stdout by default)")
+    exp.add_argument("-c", "--config", type=Path, help="textback.toml")
+    exp.add_argument("csv", type=Path, nargs="?")
 
     tpl = sub.add_parser("templates", help="message templates")
     tpl_sub = tpl.add_subparsers(dest="templates_command", required=True)
@@ -193,6 +211,19 @@ def _run_send_test(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_optout(args: argparse.Namespace) -> int:
+    loaded = load(args.config)
+    action = args.optout_command
+    return asyncio.run(
+        run_optout(
+            loaded,
+            action,
+            number=getattr(args, "number", None),
+            path=getattr(args, "csv", None),
+        )
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
@@ -213,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_check(args)
         if args.command == "send-test":
             return _run_send_test(args)
+        if args.command == "optout":
+            return _run_optout(args)
     except TextbackError as exc:
         print(f"asterisk-textback: error: {exc}", file=sys.stderr)
         return 2

@@ -2,7 +2,8 @@
 
 Every validation error names the offending key, e.g. ``pbx.port: Input should be a valid
 integer`` or ``business.hours.mon[0]: "25:00-26:00" is not a time range``. Sections: pbx,
-tracker, business, rules, suppression, templates, provider, database, web.
+tracker, business, rules, suppression, templates, provider, consent, forwarding, database,
+dispatch, web.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from asterisk_textback.consent import ConsentSettings
 from asterisk_textback.errors import ConfigError
+from asterisk_textback.forwarding import ForwardingSettings
 from asterisk_textback.policy.settings import (
     DEFAULT_RULES,
     BusinessSettings,
@@ -25,6 +28,7 @@ from asterisk_textback.policy.settings import (
 )
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.templates.settings import TemplatesSettings
+from asterisk_textback.web.webhooks import WebhookServerSettings
 
 #: Contexts an inbound call from a carrier starts in: FreePBX trunks and plain-Asterisk habits.
 DEFAULT_TRUNK_CONTEXTS: tuple[str, ...] = (
@@ -128,11 +132,13 @@ class DispatchSettings(_Frozen):
 
 
 class WebSettings(_Frozen):
-    """The HTTP side (health now; webhooks and dashboard later). Localhost by default."""
+    """The HTTP side: /healthz and the providers' callbacks. Localhost by default."""
 
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8088, ge=0, le=65535)
+    #: ``[web.webhooks]``: public URL (behind a reverse proxy), body size limit.
+    webhooks: WebhookServerSettings = WebhookServerSettings()
 
 
 class Settings(_Frozen):
@@ -145,6 +151,8 @@ class Settings(_Frozen):
     suppression: SuppressionSettings = SuppressionSettings()
     templates: TemplatesSettings = TemplatesSettings()
     provider: ProviderSettings = ProviderSettings()
+    consent: ConsentSettings = ConsentSettings()
+    forwarding: ForwardingSettings = ForwardingSettings()
     database: DatabaseSettings = DatabaseSettings()
     dispatch: DispatchSettings = DispatchSettings()
     web: WebSettings = WebSettings()

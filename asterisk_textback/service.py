@@ -20,19 +20,24 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.calls.tracker import CallTracker
+from asterisk_textback.config import WebSettings
 from asterisk_textback.dispatch import Dispatcher
 from asterisk_textback.errors import ConfigError
+from asterisk_textback.forwarding import Forwarder, ForwardingSecrets
+from asterisk_textback.inbox import Inbox
 from asterisk_textback.listener import CallListener
 from asterisk_textback.loading import Loaded
 from asterisk_textback.pipeline import OnDecided, Recorder
-from asterisk_textback.sms.registry import Resources, build_provider
+from asterisk_textback.sms.registry import Resources, build_provider, build_webhooks
 from asterisk_textback.store import check_schema, create_engine, create_session_factory
-from asterisk_textback.web.health import health_app
+from asterisk_textback.web.health import add_health_route
+from asterisk_textback.web.webhooks import webhook_app
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +119,11 @@ async def serve(
             tracker = CallTracker(settings.tracker, pbx=settings.pbx.name)
             listener = CallListener(tracker, recorder.submit)
             parts = Parts(connection, tracker, listener, recorder, dispatcher)
-            runner = await _start_web(loaded, parts)
+            runner = None
+            if settings.web.enabled:
+                resources = Resources(http, env, connection)
+                app = _web_app(loaded, parts, sessions, resources, clock)
+                runner = await _start_web(settings.web, app)
             await connection.start()
             consumer = asyncio.create_task(connection.run_consumer(listener.handle))
             recording = asyncio.create_task(recorder.run())
@@ -147,14 +156,42 @@ async def serve(
         await engine.dispose()
 
 
-async def _start_web(loaded: Loaded, parts: Parts) -> web.AppRunner | None:
-    web_settings = loaded.settings.web
-    if not web_settings.enabled:
-        return None
-    runner = web.AppRunner(health_app(lambda: _health(parts)), access_log=None)
+def _web_app(
+    loaded: Loaded,
+    parts: Parts,
+    sessions: async_sessionmaker[AsyncSession],
+    resources: Resources,
+    clock: Callable[[], float],
+) -> web.Application:
+    """/healthz plus the provider's callbacks (delivery reports, replies, STOP)."""
+    settings = loaded.settings
+    wake = parts.dispatcher.wake
+    forwarder = None
+    if settings.forwarding.enabled:
+        secrets = ForwardingSecrets.from_env(settings.forwarding, resources.environ)
+        forwarder = Forwarder.build(
+            settings.forwarding, sessions, resources.http, secrets, clock=clock, on_queued=wake
+        )
+    inbox = Inbox(
+        sessions,
+        settings.consent,
+        business_name=settings.business.name,
+        default_region=settings.business.default_region,
+        forwarder=forwarder,
+        on_queued=wake,
+        clock=clock,
+    )
+    adapters = build_webhooks(settings.provider, resources)
+    app = webhook_app(adapters, inbox, settings.web.webhooks, clock=clock)
+    add_health_route(app, lambda: _health(parts))
+    return app
+
+
+async def _start_web(web_settings: WebSettings, app: web.Application) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, web_settings.host, web_settings.port).start()
-    log.info("health on http://%s:%d/healthz", web_settings.host, web_settings.port)
+    log.info("web on http://%s:%d (/healthz, /webhooks/…)", web_settings.host, web_settings.port)
     return runner
 
 

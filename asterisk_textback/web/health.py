@@ -17,9 +17,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": ok, **details}, status=200 if ok else 503)
 
 
-def health_app(health: HealthFn) -> web.Application:
-    """An application serving ``GET /healthz`` from ``health()``."""
-    app = web.Application(client_max_size=1024)
+def add_health_route(app: web.Application, health: HealthFn) -> None:
+    """Serve ``GET /healthz`` from ``health()`` on ``app``."""
     app[HEALTH] = health
     app.router.add_get("/healthz", healthz)
-    return app

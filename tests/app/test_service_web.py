@@ -1,0 +1,92 @@
+"""``run`` serves /healthz and the provider's callbacks on one port (real sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import aiohttp
+
+from asterisk_textback.ami.server import AmiServer
+from asterisk_textback.config import settings_from_mapping
+from asterisk_textback.loading import prepare
+from asterisk_textback.service import Parts, serve
+from asterisk_textback.sms.twilio import signature
+from asterisk_textback.store import contacts, create_engine, create_session_factory
+from asterisk_textback.store.schema import upgrade
+
+TOKEN = "twilio-auth-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_health_and_a_signed_stop_through_the_running_service(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
+    await upgrade(url)
+    port = _free_port()
+    async with AmiServer({"textback": "pw"}) as pbx:
+        settings = settings_from_mapping(
+            {
+                "pbx": {"port": pbx.port, "secret": "pw"},
+                "database": {"url": url},
+                "web": {"port": port, "webhooks": {"public_base_url": "https://tb.example"}},
+                "provider": {
+                    "name": "twilio",
+                    "default_sender": "+15555550100",
+                    "twilio": {
+                        "account_sid": "AC" + "0" * 32,
+                        "api_base_url": "http://127.0.0.1:9",
+                    },
+                },
+            }
+        )
+        stop = asyncio.Event()
+        seen: dict[str, object] = {}
+
+        async def drive(parts: Parts) -> None:
+            await parts.connection.wait_ready()
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    seen["health_status"] = resp.status
+                    seen["health"] = await resp.json()
+                form = {
+                    "MessageSid": "SM" + "1" * 32,
+                    "From": "+12125550147",
+                    "To": "+15555550100",
+                    "Body": "STOP",
+                }
+                sig = signature(TOKEN, "https://tb.example/webhooks/twilio", form.items())
+                async with http.post(
+                    f"http://127.0.0.1:{port}/webhooks/twilio",
+                    data=form,
+                    headers={"X-Twilio-Signature": sig},
+                ) as resp:
+                    seen["stop_status"] = resp.status
+                async with http.post(
+                    f"http://127.0.0.1:{port}/webhooks/twilio",
+                    data=form,
+                    headers={"X-Twilio-Signature": "forged"},
+                ) as resp:
+                    seen["forged_status"] = resp.status
+            stop.set()
+
+        await serve(prepare(settings), stop, environ={"TWILIO_AUTH_TOKEN": TOKEN}, on_ready=drive)
+    assert seen["health_status"] == 200
+    health = seen["health"]
+    assert isinstance(health, dict)
+    assert health["ami"]["state"] == "ready"
+    assert seen["stop_status"] == 200
+    assert seen["forged_status"] == 403
+    engine = create_engine(url)
+    try:
+        async with create_session_factory(engine)() as session:
+            contact = await contacts.get_contact(session, "+12125550147")
+    finally:
+        await engine.dispose()
+    assert contact is not None
+    assert contact.opted_out
