@@ -12,16 +12,18 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome
 from asterisk_textback.compose import Draft, compose
+from asterisk_textback.errors import ProviderError
 from asterisk_textback.loading import Loaded
 from asterisk_textback.policy import NO_HISTORY, Decision, decide, parse_caller
-from asterisk_textback.store import history, outbox
+from asterisk_textback.sms.lookup import LineLookup
+from asterisk_textback.store import contacts, history, outbox
 from asterisk_textback.store.calls import CallDecision, record_call_and_enqueue
 from asterisk_textback.store.models import DecisionAction, MessageStatus
 
@@ -56,8 +58,10 @@ class Recorder:
         on_queued: Callable[[], None],
         on_decided: OnDecided | None = None,
         clock: Callable[[], float] = time.time,
+        lookup: LineLookup | None = None,
     ) -> None:
         self._loaded = loaded
+        self._lookup = lookup
         self._sessions = sessions
         self._on_queued = on_queued
         self._on_decided = on_decided
@@ -112,6 +116,9 @@ class Recorder:
                     session, caller.e164, rate_prefix=prefix, now=_utc(now)
                 )
         decision = decide(call, hist, settings, now)
+        lookup_wanted = decision.send and decision.to is not None and self._lookup is not None
+        if lookup_wanted and await self._looked_up_landline(str(decision.to), now):
+            decision = decide(call, replace(hist, sms_capable=False), settings, now)
         draft = None
         message = None
         if decision.send:
@@ -156,6 +163,29 @@ class Recorder:
             with contextlib.suppress(Exception):
                 self._on_decided(result)
         return result
+
+    async def _looked_up_landline(self, e164: str, now: float) -> bool:
+        """Look the line type up (unless a recent answer is stored); True if it takes no texts.
+
+        A failed lookup never blocks the text: it is an optimisation, not a gate.
+        """
+        assert self._lookup is not None
+        cache = timedelta(days=self._loaded.settings.provider.lookup.cache_days)
+        async with self._sessions() as session:
+            contact = await contacts.get_contact(session, e164)
+        checked = None if contact is None else contact.line_checked_at
+        if checked is not None and checked > _utc(now) - cache:
+            return contact is not None and contact.sms_capable is False
+        try:
+            info = await self._lookup(e164)
+        except ProviderError as exc:
+            log.warning("line-type lookup of %s failed (texting anyway): %s", e164, exc)
+            return False
+        async with self._sessions() as session:
+            await contacts.record_line_type(
+                session, e164, now=_utc(now), line_type=info.line_type, sms_capable=info.sms_capable
+            )
+        return info.sms_capable is False
 
     def _handled_number(self, call: CallEnded) -> str | None:
         """The E.164 number this call reached a person with, if it did."""

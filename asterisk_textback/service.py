@@ -34,7 +34,12 @@ from asterisk_textback.inbox import Inbox
 from asterisk_textback.listener import CallListener
 from asterisk_textback.loading import Loaded
 from asterisk_textback.pipeline import OnDecided, Recorder
-from asterisk_textback.sms.registry import Resources, build_provider, build_webhooks
+from asterisk_textback.sms.registry import (
+    Resources,
+    build_lookup,
+    build_provider,
+    build_webhooks,
+)
 from asterisk_textback.store import check_schema, create_engine, create_session_factory
 from asterisk_textback.web.health import add_health_route
 from asterisk_textback.web.webhooks import webhook_app
@@ -114,7 +119,12 @@ async def serve(
                 sessions, provider, settings.dispatch, settings.provider, clock=clock
             )
             recorder = Recorder(
-                loaded, sessions, on_queued=dispatcher.wake, on_decided=on_decided, clock=clock
+                loaded,
+                sessions,
+                on_queued=dispatcher.wake,
+                on_decided=on_decided,
+                clock=clock,
+                lookup=build_lookup(settings.provider, Resources(http, env, connection)),
             )
             tracker = CallTracker(settings.tracker, pbx=settings.pbx.name)
             listener = CallListener(tracker, recorder.submit)

@@ -13,6 +13,8 @@ from asterisk_textback.errors import ConfigError
 from asterisk_textback.sms.bandwidth import BandwidthProvider, BandwidthWebhook
 from asterisk_textback.sms.base import Provider, WebhookAdapter
 from asterisk_textback.sms.log import LogProvider
+from asterisk_textback.sms.lookup import LineInfo, LineLookup
+from asterisk_textback.sms.lookup_twilio import TwilioLookup, TwilioLookupSettings
 from asterisk_textback.sms.plivo import PlivoProvider, PlivoWebhook
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.sms.signalwire import SignalWireProvider, SignalWireWebhook
@@ -123,6 +125,31 @@ BUILDERS: Mapping[str, Builder] = {
     "vonage": _vonage,
     "bandwidth": _bandwidth,
 }
+
+
+def build_lookup(settings: ProviderSettings, res: Resources) -> LineLookup | None:
+    """The provider's line-type lookup when ``provider.lookup.enabled``, else None."""
+    if not settings.lookup.enabled:
+        return None
+    if settings.name == "twilio":
+        tw = _section(settings.twilio, "twilio")
+        token = res.secret("provider.twilio.auth_token_env", tw.auth_token_env)
+        where = TwilioLookupSettings(api_base_url=settings.lookup.twilio_api_base_url)
+        client = TwilioLookup(where, res.http, tw.account_sid, token)
+
+        async def twilio(e164: str) -> LineInfo:
+            found = await client.line_type(e164)
+            return LineInfo(found.line_type, found.sms_capable)
+
+        return twilio
+    provider = _telnyx(settings, res)
+    assert isinstance(provider, TelnyxProvider)  # the settings validator allows only these two
+
+    async def telnyx(e164: str) -> LineInfo:
+        found = await provider.lookup(e164)
+        return LineInfo(found.line_type, found.sms_capable)
+
+    return telnyx
 
 
 def build_webhooks(settings: ProviderSettings, res: Resources) -> dict[str, WebhookAdapter]:

@@ -46,6 +46,16 @@ class SipTrunkSettings(_Frozen):
     plus_prefix: bool = True
 
 
+class LookupSettings(_Frozen):
+    """``[provider.lookup]``: ask the provider for the line type before a first text."""
+
+    enabled: bool = False
+    #: A lookup result is trusted this long; then the number is looked up again.
+    cache_days: float = Field(default=30.0, gt=0)
+    #: Twilio only: Lookup v2's base URL (proxies, tests).
+    twilio_api_base_url: HttpUrl = HttpUrl("https://lookups.twilio.com")
+
+
 class ProviderSettings(_Frozen):
     """How texts leave: ``log`` (record only, the default) or a real adapter."""
 
@@ -74,9 +84,15 @@ class ProviderSettings(_Frozen):
     plivo: PlivoSettings | None = None
     vonage: VonageSettings | None = None
     bandwidth: BandwidthSettings | None = None
+    lookup: LookupSettings = LookupSettings()
 
     @model_validator(mode="after")
     def _adapter_options_present(self) -> ProviderSettings:
+        if self.lookup.enabled and self.name not in ("twilio", "telnyx"):
+            raise ValueError(
+                f"provider.lookup.enabled: provider {self.name!r} has no line-type lookup "
+                "(Twilio and Telnyx do)"
+            )
         if self.name != "log" and getattr(self, self.name, None) is None:
             raise ValueError(
                 f"provider.name is {self.name!r} but there is no [provider.{self.name}]"
