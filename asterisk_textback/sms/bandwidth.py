@@ -230,6 +230,35 @@ class BandwidthProvider:
             raise ProviderAuthError(detail)  # our sender or application: fix the config
         raise ProviderError(detail)
 
+    async def verify(self) -> str:
+        """List one message (``GET …/messages?limit=1``): proves credentials, role and account."""
+        try:
+            status, headers, text = await self._list_one()
+            if not 200 <= status < 300:
+                self._result(status, headers, text)  # raises the mapped error
+        except ProviderAuthError as exc:
+            fix = (
+                "check provider.bandwidth.account_id and the API credentials "
+                "(they need the Messaging role)"
+            )
+            raise ProviderAuthError(f"{exc}; fix: {fix}") from None
+        if "totalCount" not in _json(text):
+            raise ProviderError(f"bandwidth: HTTP {status} without a message list")
+        return f"account {self._settings.account_id}: messaging API access confirmed"
+
+    async def _list_one(self) -> tuple[int, Mapping[str, str], str]:
+        auth = f"Bearer {await self._bearer()}" if self._settings.auth == "oauth" else self._basic
+        url = f"{self._url}?limit=1&limitTotalCount=true"
+        try:
+            async with asyncio.timeout(self._settings.timeout_seconds):
+                async with self._session.get(
+                    url, headers={"Authorization": auth, "Accept": "application/json"}
+                ) as resp:
+                    return resp.status, resp.headers, await resp.text()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # A read changes nothing: any network trouble is simply worth another try.
+            raise ProviderTransientError(f"bandwidth: cannot list messages: {exc!r}") from exc
+
     async def close(self) -> None:
         """The shared session is closed by its owner."""
 

@@ -218,6 +218,35 @@ class PlivoProvider:
             raise ProviderOutcomeUnknownError("plivo: 2xx without message_uuid")
         return SendResult(self.name, uuids[0])
 
+    async def verify(self) -> str:
+        """GET the Account resource (``/v1/Account/{auth_id}/``): proves the Auth ID/token."""
+        url = self._url.removesuffix("Message/")
+        try:
+            async with asyncio.timeout(self._settings.timeout_seconds):
+                async with self._session.get(url, headers=self._headers) as resp:
+                    status, resp_headers = resp.status, resp.headers
+                    text = (await resp.read()).decode("utf-8", "replace")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # A read changes nothing: any network trouble is simply worth another try.
+            raise ProviderTransientError(f"plivo {url}: {exc!r}") from exc
+        if not 200 <= status < 300:
+            try:
+                _raise_for(status, resp_headers, text)
+            except ProviderAuthError as exc:
+                fix = (
+                    f"check provider.plivo.auth_id and the token in {self._settings.auth_token_env}"
+                )
+                raise ProviderAuthError(f"{exc}; fix: {fix}") from None
+        try:
+            account = json.loads(text)
+        except ValueError:
+            account = None
+        if not isinstance(account, dict):
+            raise ProviderError(f"plivo: HTTP {status} without an account")
+        name = account.get("name") or account.get("auth_id") or self._settings.auth_id
+        kind = account.get("account_type") or "account"
+        return f"{kind} account {name!r}, credit {account.get('cash_credits', '?')}"
+
     async def close(self) -> None:
         """The shared session is closed by its owner."""
 

@@ -62,6 +62,10 @@ class SignalWireProvider(CompatProvider):
     """SignalWire messaging through its Twilio-compatible REST API."""
 
     name = "signalwire"
+    credentials_fix = (
+        "check provider.signalwire.space/project_id and the API token in api_token_env "
+        "(it needs the Messaging scope)"
+    )
 
     def __init__(
         self, settings: SignalWireSettings, session: aiohttp.ClientSession, api_token: str

@@ -293,6 +293,32 @@ class TelnyxProvider:
         name = carrier.get("name")
         return LineType(number, kind, capable, name if isinstance(name, str) else None)
 
+    async def verify(self) -> str:
+        """A read that proves the key: the messaging profile if configured, else the balance."""
+        profile = self._settings.messaging_profile_id
+        path = "/v2/balance" if not profile else f"/v2/messaging_profiles/{quote(profile, safe='')}"
+        try:
+            data = await self._call("GET", path, body=None, headers=self._auth, safe=True)
+        except ProviderAuthError as exc:
+            fix = f"check the API v2 key in {self._settings.api_key_env}"
+            if profile:
+                fix += " and provider.telnyx.messaging_profile_id"
+            raise ProviderAuthError(f"{exc}; fix: {fix}") from None
+        record = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(record, dict):
+            raise ProviderError(f"telnyx: GET {path} answered without data")
+        if not profile:
+            return (
+                f"account balance {record.get('balance')} {record.get('currency')}, "
+                f"available credit {record.get('available_credit')}"
+            )
+        name = record.get("name") or profile
+        if record.get("enabled") is False:
+            raise ProviderAuthError(
+                f"telnyx: messaging profile {name!r} is disabled: enable it in Mission Control"
+            )
+        return f"messaging profile {name!r} enabled"
+
     async def close(self) -> None:
         """The shared session is closed by its owner."""
 

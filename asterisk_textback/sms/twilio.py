@@ -174,6 +174,8 @@ class CompatProvider:
     """Sends through a Twilio-dialect Messages API (Twilio itself, SignalWire)."""
 
     name = "twilio-compatible"
+    #: What to check when the API refuses the credentials (shown by ``check``).
+    credentials_fix = "check the account SID and the auth token"
 
     def __init__(
         self,
@@ -241,19 +243,53 @@ class CompatProvider:
                 # Accepted, but we cannot tell which message: sending again could double it.
                 raise ProviderOutcomeUnknownError(f"{self.name}: HTTP {status} without a sid")
             return SendResult(self.name, sid)
+        raise self._error(status, headers, data, text)
+
+    def _error(
+        self, status: int, headers: Mapping[str, str], data: Any, text: str
+    ) -> ProviderError:
         code = _error_code(data)
         message = data.get("message") if isinstance(data, dict) else None
         kind, advice = ERROR_CODES.get(code or 0, (None, ""))
         detail = f"{self.name}: HTTP {status}, error {code}: {advice or message or text[:200]}"
         if status == 429 or status >= 500 or kind is FailureKind.TRANSIENT:
-            raise ProviderTransientError(detail, retry_after(headers))
+            return ProviderTransientError(detail, retry_after(headers))
         if kind is not None:
-            raise _RAISES[kind](detail)
+            return _RAISES[kind](detail)
         if status in (401, 403):
-            raise ProviderAuthError(f"{detail} (check the account SID and token)")
+            return ProviderAuthError(f"{detail} (check the account SID and token)")
         if status == 404:
-            raise ProviderAuthError(f"{detail} (check the account SID and api_base_url)")
-        raise ProviderError(detail)
+            return ProviderAuthError(f"{detail} (check the account SID and api_base_url)")
+        return ProviderError(detail)
+
+    async def verify(self) -> str:
+        """GET the Account resource: proves the credentials and that the account is active."""
+        url = self._url.removesuffix("/Messages.json") + ".json"
+        try:
+            async with asyncio.timeout(self._timeout):
+                async with self._session.get(url, headers=self._headers) as resp:
+                    status, headers, text = resp.status, resp.headers, await resp.text()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # A read changes nothing: any network trouble is simply worth another try.
+            raise ProviderTransientError(f"{self.name}: cannot read the account: {exc!r}") from exc
+        try:
+            data: Any = json.loads(text) if text else None
+        except ValueError:
+            data = None
+        if not 200 <= status < 300:
+            error = self._error(status, headers, data, text)
+            if isinstance(error, ProviderAuthError):
+                raise ProviderAuthError(f"{error}; fix: {self.credentials_fix}") from None
+            raise error
+        if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+            raise ProviderError(f"{self.name}: HTTP {status} without an account status")
+        name, state = data.get("friendly_name") or data.get("sid"), data["status"]
+        if state != "active":
+            raise ProviderAuthError(
+                f"{self.name}: account {name!r} is {state}: reactivate it in the console"
+            )
+        kind = f" ({data['type']})" if isinstance(data.get("type"), str) else ""
+        return f"account {name!r} {state}{kind}"
 
     async def close(self) -> None:
         """The shared session is closed by its owner."""
@@ -263,6 +299,7 @@ class TwilioProvider(CompatProvider):
     """Twilio Programmable Messaging, authenticated with the account SID and auth token."""
 
     name = "twilio"
+    credentials_fix = "check provider.twilio.account_sid and the token in auth_token_env"
 
     def __init__(
         self, settings: TwilioSettings, session: aiohttp.ClientSession, auth_token: str

@@ -105,6 +105,8 @@ class VonageSettings(BaseModel):
     #: Oldest webhook JWT ``iat`` accepted, in seconds.
     webhook_max_age_seconds: float = Field(default=300.0, gt=0)
     api_base_url: HttpUrl = HttpUrl("https://api.nexmo.com")
+    #: The Account API (balance), read by ``check`` to prove basic-auth credentials.
+    account_api_base_url: HttpUrl = HttpUrl("https://rest.nexmo.com")
     jwt_ttl_seconds: int = Field(default=300, gt=0, le=86400)
     timeout_seconds: float = Field(default=10.0, gt=0)
 
@@ -264,6 +266,51 @@ class VonageProvider:
         if code in _NUMBER_CODES or _names_field(problem, "to"):
             return ProviderNumberError(detail)
         return ProviderError(detail)
+
+    async def verify(self) -> str:
+        """Prove the credentials: the account balance (basic), or a self-checked JWT."""
+        if self._key is None:
+            return await self._balance()
+        # The Messages API has no read call that a JWT-only application may make, so the
+        # token is built as for a send and checked against the key's own public half.
+        token = self._authorization().removeprefix("Bearer ")
+        try:
+            claims = jwt.decode(token, self._key.public_key(), algorithms=["RS256"])
+        except jwt.PyJWTError as exc:
+            raise ProviderAuthError(f"vonage: the JWT does not verify: {exc}") from None
+        return (
+            f"JWT for application {claims.get('application_id')!r} signs and self-verifies "
+            "(RS256); Vonage has no read call for JWT credentials, so the first send proves "
+            "the key belongs to the application"
+        )
+
+    async def _balance(self) -> str:
+        base = str(self._settings.account_api_base_url).rstrip("/")
+        url = f"{base}/account/get-balance"
+        headers = {"Authorization": self._basic or "", "Accept": "application/json"}
+        try:
+            async with asyncio.timeout(self._settings.timeout_seconds):
+                async with self._session.get(url, headers=headers) as resp:
+                    status, resp_headers, text = resp.status, resp.headers, await resp.text()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # A read changes nothing: any network trouble is simply worth another try.
+            raise ProviderTransientError(f"vonage {url}: {exc!r}") from exc
+        try:
+            body = json.loads(text) if text else {}
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        if not 200 <= status < 300:
+            error = self._error(status, resp_headers, body, text)
+            if isinstance(error, ProviderAuthError):
+                secret = self._settings.api_secret_env
+                fix = f"check provider.vonage.api_key and the secret in {secret}"
+                raise ProviderAuthError(f"{error}; fix: {fix}") from None
+            raise error
+        value = body.get("value")
+        if not isinstance(value, int | float):
+            raise ProviderError(f"vonage: HTTP {status} without a balance value")
+        return f"account {self._settings.api_key!r} active, balance {value:.2f} EUR"
 
     async def close(self) -> None:
         """The shared session is closed by its owner."""

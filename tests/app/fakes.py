@@ -14,12 +14,13 @@ from aiohttp import web
 
 @dataclass
 class Reply:
-    """What the fake answers: status, JSON body, headers, and an optional delay."""
+    """What the fake answers: status, JSON (or raw text) body, headers, an optional delay."""
 
     status: int = 200
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    raw: str | None = None
 
 
 @dataclass
@@ -43,6 +44,8 @@ class FakeGateway:
         reply = self.script.pop(0) if self.script else Reply()
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.raw is not None:
+            return web.Response(text=reply.raw, status=reply.status, headers=reply.headers)
         body = reply.body if reply.body is not None else {"id": f"gw-{len(self.requests)}"}
         return web.json_response(body, status=reply.status, headers=reply.headers)
 

@@ -29,12 +29,13 @@ def _decode_basic(header: str) -> tuple[str, str] | None:
 
 @dataclass
 class Reply:
-    """What the fake answers: status, JSON body, headers, and an optional delay."""
+    """What the fake answers: status, JSON (or raw text) body, headers, an optional delay."""
 
     status: int = 202
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    raw: str | None = None
 
 
 @dataclass
@@ -49,6 +50,7 @@ class FakeBandwidth:
     requests: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     script: list[Reply] = field(default_factory=list)
+    list_queries: list[dict[str, str]] = field(default_factory=list)
 
     def _basic_ok(self, header: str) -> bool:
         return _decode_basic(header) == self.user
@@ -67,8 +69,7 @@ class FakeBandwidth:
             {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
         )
 
-    async def messages(self, request: web.Request) -> web.Response:
-        """``POST /api/v2/users/{accountId}/messages``."""
+    def _denied(self, request: web.Request) -> web.Response | None:
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         ok = self._basic_ok(header) if scheme == "Basic" else value in self.tokens
@@ -76,13 +77,34 @@ class FakeBandwidth:
             return web.json_response(
                 {"type": "unauthorized", "description": "Authentication Failed"}, status=401
             )
+        return None
+
+    async def messages(self, request: web.Request) -> web.Response:
+        """``POST /api/v2/users/{accountId}/messages``."""
+        if (denied := self._denied(request)) is not None:
+            return denied
         self.paths.append(request.path)
         self.requests.append(json.loads(await request.read()))
         reply = self.script.pop(0) if self.script else Reply()
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.raw is not None:
+            return web.Response(text=reply.raw, status=reply.status, headers=reply.headers)
         body = reply.body if reply.body is not None else {"id": f"bw-{len(self.requests)}"}
         return web.json_response(body, status=reply.status, headers=reply.headers)
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        """``GET /api/v2/users/{accountId}/messages`` (list, here always empty)."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        self.list_queries.append(dict(request.query))
+        if self.script:
+            reply = self.script.pop(0)
+            await asyncio.sleep(reply.delay)
+            if reply.raw is not None:
+                return web.Response(text=reply.raw, status=reply.status, headers=reply.headers)
+            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+        return web.json_response({"totalCount": 0, "pageInfo": {}, "messages": []})
 
 
 @asynccontextmanager
@@ -92,6 +114,7 @@ async def fake_bandwidth(account_id: str, user: tuple[str, str]) -> AsyncIterato
     app = web.Application()
     app.router.add_post("/api/v1/oauth2/token", fake.token)
     app.router.add_post("/api/v2/users/{account}/messages", fake.messages)
+    app.router.add_get("/api/v2/users/{account}/messages", fake.list_messages)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -90,6 +90,35 @@ class FakePlivo:
         self.replies.append(answer)
         return web.json_response(answer, status=reply.status, headers=reply.headers)
 
+    async def account(self, request: web.Request) -> web.StreamResponse:
+        """``GET /v1/Account/{auth_id}/``: the Account resource."""
+        expected = base64.b64encode(f"{self.auth_id}:{self.auth_token}".encode()).decode()
+        given = request.headers.get("Authorization", "")
+        if given != f"Basic {expected}" or request.match_info["auth_id"] != self.auth_id:
+            return web.json_response(_error("Authentication failed"), status=401)
+        if self.script:
+            reply = self.script.pop(0)
+            await asyncio.sleep(reply.delay)
+            if reply.raw is not None:
+                return web.Response(text=reply.raw, status=reply.status, headers=reply.headers)
+            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+        return web.json_response(
+            {
+                "account_type": "standard",
+                "address": "340 Pine St",
+                "api_id": str(uuid.uuid4()),
+                "auth_id": self.auth_id,
+                "auto_recharge": False,
+                "billing_mode": "prepaid",
+                "cash_credits": "23.45000",
+                "city": "San Francisco",
+                "name": "Acme Plumbing",
+                "resource_uri": f"/v1/Account/{self.auth_id}/",
+                "state": "California",
+                "timezone": "America/Los_Angeles",
+            }
+        )
+
 
 @asynccontextmanager
 async def fake_plivo() -> AsyncIterator[FakePlivo]:
@@ -97,6 +126,7 @@ async def fake_plivo() -> AsyncIterator[FakePlivo]:
     fake = FakePlivo()
     app = web.Application()
     app.router.add_post("/v1/Account/{auth_id}/Message/", fake.message)
+    app.router.add_get("/v1/Account/{auth_id}/", fake.account)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -71,6 +71,8 @@ class FakeTelnyx:
     lookups: dict[str, str] = field(default_factory=dict)  # number -> carrier.type
     lookup_paths: list[str] = field(default_factory=list)
     replies: list[dict[str, Any]] = field(default_factory=list)
+    #: messaging profile id -> its record (``GET /v2/messaging_profiles/{id}``).
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     _replays: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
 
     def _unauthorised(self, request: web.Request) -> web.Response | None:
@@ -123,6 +125,43 @@ class FakeTelnyx:
         self.replies.append(answer)
         return web.json_response(answer, status=reply.status, headers=reply.headers)
 
+    async def _scripted(self) -> web.StreamResponse | None:
+        if not self.script:
+            return None
+        reply = self.script.pop(0)
+        await asyncio.sleep(reply.delay)
+        if reply.raw is not None:
+            return web.Response(text=reply.raw, status=reply.status, headers=reply.headers)
+        return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+
+    async def balance(self, request: web.Request) -> web.StreamResponse:
+        """``GET /v2/balance``."""
+        if (denied := self._unauthorised(request)) is not None:
+            return denied
+        if (scripted := await self._scripted()) is not None:
+            return scripted
+        data = {
+            "record_type": "balance",
+            "pending": "10.00",
+            "balance": "300.00",
+            "credit_limit": "100.00",
+            "available_credit": "400.00",
+            "currency": "USD",
+        }
+        return web.json_response({"data": data})
+
+    async def messaging_profile(self, request: web.Request) -> web.StreamResponse:
+        """``GET /v2/messaging_profiles/{id}``."""
+        if (denied := self._unauthorised(request)) is not None:
+            return denied
+        if (scripted := await self._scripted()) is not None:
+            return scripted
+        record = self.profiles.get(request.match_info["id"])
+        if record is None:
+            body = _errors("10005", "Resource not found", "The messaging profile is unknown.")
+            return web.json_response(body, status=404)
+        return web.json_response({"data": {"record_type": "messaging_profile", **record}})
+
     async def number_lookup(self, request: web.Request) -> web.StreamResponse:
         """``GET /v2/number_lookup/{number}``."""
         self.lookup_paths.append(request.path_qs)
@@ -148,6 +187,8 @@ async def fake_telnyx() -> AsyncIterator[FakeTelnyx]:
     app = web.Application()
     app.router.add_post("/v2/messages", fake.messages)
     app.router.add_get("/v2/number_lookup/{number}", fake.number_lookup)
+    app.router.add_get("/v2/balance", fake.balance)
+    app.router.add_get("/v2/messaging_profiles/{id}", fake.messaging_profile)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -65,6 +65,9 @@ class FakeTwilio:
     #: E.164 -> Lookup v2 response body (missing numbers answer ``valid: false``).
     lookups: dict[str, dict[str, Any]] = field(default_factory=dict)
     lookup_queries: list[dict[str, str]] = field(default_factory=list)
+    #: The Account resource's ``friendly_name`` and ``status`` (active, suspended, closed).
+    friendly_name: str = "Acme Plumbing"
+    account_status: str = "active"
 
     def _authorised(self, request: web.Request) -> bool:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -133,6 +136,33 @@ class FakeTwilio:
             "uri": f"/2010-04-01/Accounts/{self.username}/Messages/{sid}.json",
         }
 
+    async def account(self, request: web.Request) -> web.Response:
+        """``GET …/Accounts/{AccountSid}.json``: the Account resource."""
+        if not self._authorised(request):
+            return self._unauthorised()
+        if request.match_info["sid"] != self.username:
+            return web.json_response(
+                error_body(20404, "The requested resource was not found", 404), status=404
+            )
+        if self.script:
+            reply = self.script.pop(0)
+            await asyncio.sleep(reply.delay)
+            if reply.text is not None:
+                return web.Response(status=reply.status, text=reply.text, headers=reply.headers)
+            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+        sid = self.username
+        return web.json_response(
+            {
+                "sid": sid,
+                "friendly_name": self.friendly_name,
+                "status": self.account_status,
+                "type": "Full",
+                "owner_account_sid": sid,
+                "date_created": "Thu, 24 Aug 2023 05:01:45 +0000",
+                "uri": f"/2010-04-01/Accounts/{sid}.json",
+            }
+        )
+
     async def lookup(self, request: web.Request) -> web.Response:
         """``GET /v2/PhoneNumbers/{PhoneNumber}``."""
         if not self._authorised(request):
@@ -154,6 +184,7 @@ async def fake_twilio(username: str, password: str, prefix: str = "") -> AsyncIt
     fake = FakeTwilio(username, password)
     app = web.Application()
     app.router.add_post(f"{prefix}/2010-04-01/Accounts/{{sid}}/Messages.json", fake.messages)
+    app.router.add_get(f"{prefix}/2010-04-01/Accounts/{{sid}}.json", fake.account)
     app.router.add_get("/v2/PhoneNumbers/{number}", fake.lookup)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -37,12 +37,13 @@ def _decode_basic(header: str) -> tuple[str, str] | None:
 
 @dataclass
 class Reply:
-    """What the fake answers: status, JSON body, headers, and an optional delay."""
+    """What the fake answers: status, JSON (or raw text) body, headers, an optional delay."""
 
     status: int = 202
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    raw: str | None = None
 
 
 @dataclass
@@ -85,6 +86,8 @@ class FakeVonage:
         reply = self.script.pop(0) if self.script else Reply()
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.raw is not None:
+            return web.Response(text=reply.raw, status=reply.status, headers=reply.headers)
         body = reply.body
         if body is None:
             body = {"message_uuid": f"aaaaaaaa-bbbb-4ccc-8ddd-{len(self.requests):012d}"}
@@ -92,6 +95,19 @@ class FakeVonage:
         return web.json_response(
             body, status=reply.status, headers=reply.headers, content_type=ctype
         )
+
+    async def balance(self, request: web.Request) -> web.Response:
+        """``GET /account/get-balance`` (Account API, basic auth only)."""
+        header = request.headers.get("Authorization", "")
+        if self.basic is None or _decode_basic(header) != self.basic:
+            return web.json_response(UNAUTHORIZED, status=401)
+        if self.script:
+            reply = self.script.pop(0)
+            await asyncio.sleep(reply.delay)
+            if reply.raw is not None:
+                return web.Response(text=reply.raw, status=reply.status, headers=reply.headers)
+            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+        return web.json_response({"value": 10.28, "autoReload": False})
 
 
 @asynccontextmanager
@@ -105,6 +121,7 @@ async def fake_vonage(
     fake = FakeVonage(application_id, public_key, basic)
     app = web.Application()
     app.router.add_post("/v1/messages", fake.handle)
+    app.router.add_get("/account/get-balance", fake.balance)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
