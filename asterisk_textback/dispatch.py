@@ -69,6 +69,7 @@ class DispatchStats:
     unknown: int = 0
     recovered_unknown: int = 0
     expired: int = 0
+    cancelled: int = 0
 
 
 class Dispatcher:
@@ -177,7 +178,13 @@ class Dispatcher:
 
     async def _send_one(self, message: Message) -> results.SentReceipt | None:
         async with self._sessions() as session:
-            await results.mark_sending(session, message.id, now=_utc(self._clock()))
+            try:
+                await results.mark_sending(session, message.id, now=_utc(self._clock()))
+            except results.MessageStateError as exc:
+                # Cancelled while it waited for its rate slot (STOP, or the caller was reached).
+                log.info("text %d not sent: %s", message.id, exc)
+                self.stats.cancelled += 1
+                return None
         sms = OutboundSms(
             message_id=message.id,
             idempotency_key=message.idempotency_key,

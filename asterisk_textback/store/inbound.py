@@ -25,7 +25,7 @@ from asterisk_textback.store.models import (
     Message,
     MessageStatus,
 )
-from asterisk_textback.store.outbox import NewMessage, insert_message
+from asterisk_textback.store.outbox import NewMessage, insert_message, not_yet_sent
 
 __all__ = [
     "CONFIRMATION_KINDS",
@@ -134,12 +134,16 @@ async def _opt_in(session: AsyncSession, e164: str, now: datetime, source: str) 
 
 
 async def _cancel_queued(session: AsyncSession, e164: str, now: datetime) -> int:
-    """Cancel texts still queued to an opted-out number (not the confirmations)."""
+    """Cancel texts to an opted-out number that have not left yet (not the confirmations).
+
+    That includes texts a worker has claimed but not yet handed to the provider (waiting for
+    its sender's rate slot): the worker's ``mark_sending`` then finds them cancelled.
+    """
     stmt = (
         update(Message)
         .where(
             Message.to_e164 == e164,
-            Message.status == MessageStatus.QUEUED,
+            not_yet_sent(),
             Message.kind.not_in(CONFIRMATION_KINDS),
         )
         .values(status=MessageStatus.CANCELLED, last_error="opted out by text", updated_at=now)

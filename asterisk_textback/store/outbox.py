@@ -34,6 +34,7 @@ __all__ = [
     "expire_due",
     "idempotency_key",
     "insert_message",
+    "not_yet_sent",
     "recover_after_crash",
     "release_claimed",
 ]
@@ -231,6 +232,14 @@ async def recover_after_crash(
     return await _bulk_status(session, where, values)
 
 
+def not_yet_sent() -> Any:
+    """Rows that have certainly not reached a provider: queued, or claimed before sending_at."""
+    return or_(
+        Message.status == MessageStatus.QUEUED,
+        and_(Message.status == MessageStatus.SENDING, Message.sending_at.is_(None)),
+    )
+
+
 async def cancel_if_handled(
     session: AsyncSession,
     e164: str,
@@ -247,7 +256,7 @@ async def cancel_if_handled(
     calls_before = select(Call.id).where(Call.caller_e164 == e164, Call.ended_at <= handled_at)
     where = and_(
         Message.to_e164 == e164,
-        Message.status == MessageStatus.QUEUED,
+        not_yet_sent(),
         or_(
             Message.call_id.in_(calls_before),
             and_(Message.call_id.is_(None), Message.created_at <= handled_at),

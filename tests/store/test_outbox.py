@@ -245,6 +245,8 @@ async def test_cancel_if_handled_only_cancels_queued_texts_about_earlier_calls(
             await record_call_and_enqueue(session, call, SEND, message, caller_e164=to, now=now)
     [in_flight] = await outbox.claim_due(session_factory, "w", now + timedelta(minutes=5), 1)
     async with session_factory() as session:
+        # Its request is on its way to the provider: too late to cancel.
+        await results.mark_sending(session, in_flight.id, now=now)
         in_flight_key = in_flight.idempotency_key
         handled_at = now - timedelta(minutes=5)
         assert await outbox.cancel_if_handled(session, number, handled_at, now=now) == 1
@@ -257,6 +259,25 @@ async def test_cancel_if_handled_only_cancels_queued_texts_about_earlier_calls(
         "default:other:textback": MessageStatus.QUEUED,
         "default:newer:textback": MessageStatus.QUEUED,
     }
+
+
+async def test_cancel_if_handled_also_cancels_a_claimed_text_not_yet_sent(
+    session_factory: Factory,
+    make_call: Callable[..., CallEnded],
+    make_message: Callable[..., NewMessage],
+    now: datetime,
+) -> None:
+    """A worker waiting for its sender's rate slot must find the text cancelled."""
+    number = "+12125550147"
+    async with session_factory() as session:
+        call = make_call(linkedid="waiting", ended=now - timedelta(minutes=10))
+        message = replace(make_message(send_at=now), to_e164=number)
+        await record_call_and_enqueue(session, call, SEND, message, caller_e164=number, now=now)
+    [claimed] = await outbox.claim_due(session_factory, "w", now, 1)
+    async with session_factory() as session:
+        assert await outbox.cancel_if_handled(session, number, now, now=now) == 1
+        with pytest.raises(results.MessageStateError):
+            await results.mark_sending(session, claimed.id, now=now)
 
 
 async def test_expire_due_expires_only_queued_rows_past_their_age(

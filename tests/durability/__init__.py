@@ -1,0 +1,1 @@
+"""Durability tests: the service killed or raced at the worst moment loses no opt-out."""
