@@ -6,6 +6,7 @@ import re
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.calls.state import CallState
+from asterisk_textback.calls.userevent import apply_report
 
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}(?:;\d)?$")
 _QUEUE_UNAVAILABLE = frozenset({"FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
@@ -68,7 +69,8 @@ def _voicemail_guess(st: CallState) -> bool:
 
 def classify(st: CallState, direction: Direction, ended_at: float, pbx: str) -> CallEnded:
     """The one ``CallEnded`` record for a call whose last channel is gone."""
-    answer = st.person_answer()
+    hook_answer = apply_report(st)  # the dialplan hook refines the events (userevent.py)
+    answer = st.person_answer() or hook_answer
     mailbox = st.mailbox
     ring_end: float | None
     if answer is not None:
@@ -113,4 +115,5 @@ def classify(st: CallState, direction: Direction, ended_at: float, pbx: str) -> 
         answered_by=device_of(answer[0]) if answer is not None else None,
         pbx=pbx,
         dialed_number=(st.dialed_number or st.did_exten) if direction is Direction.OUTBOUND else "",
+        excluded=st.hook is not None and st.hook.excluded,
     )

@@ -69,6 +69,8 @@ class CallEnded:
     #: For outbound calls: the number the extension dialled (a call back, for "cancel if
     #: handled"); empty otherwise.
     dialed_number: str = ""
+    #: The dialplan hook reported ``TEXTBACK=no`` for this call's route: recorded, never texted.
+    excluded: bool = False
 
     @property
     def missed(self) -> bool:
@@ -93,4 +95,5 @@ class CallEnded:
             "answered_by": self.answered_by,
             "pbx": self.pbx,
             "dialed_number": self.dialed_number,
+            "excluded": self.excluded,
         }

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from asterisk_textback.calls.model import Reason
+
+if TYPE_CHECKING:
+    from asterisk_textback.calls.userevent import HookReport
 
 #: DialEnd statuses, from best to worst, the way Asterisk folds several into DIALSTATUS.
 DIAL_FAILURES = ("NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION")
@@ -43,6 +47,7 @@ class CallState:
         "did_exten",
         "first_ring_at",
         "from_did",
+        "hook",
         "hung_up_ringing",
         "in_queue",
         "last_event_at",
@@ -120,6 +125,8 @@ class CallState:
         self.mailbox: str | None = None
         #: Set when facts are missing (AMI outage, TTL eviction): never classify on a guess.
         self.lost: Reason | None = None
+        #: The dialplan hook's UserEvent(TextBack) for this call, when one arrived.
+        self.hook: HookReport | None = None
 
     def add_local_half(self, uniqueid: str, name: str) -> None:
         """Pair the two halves (;1 and ;2) of a Local channel by their shared base name."""

@@ -16,6 +16,7 @@ from asterisk_textback.calls.classify import classify
 from asterisk_textback.calls.contexts import ContextMatcher
 from asterisk_textback.calls.model import CallEnded, Direction, Reason
 from asterisk_textback.calls.state import CallState, DialEdge, TrackerStats
+from asterisk_textback.calls.userevent import on_userevent
 from asterisk_textback.calls.voicemail import (
     MailboxCounts,
     mailbox_from_appdata,
@@ -27,9 +28,6 @@ log = logging.getLogger(__name__)
 
 Event = Mapping[str, str]
 
-#: VarSet variables that carry classification facts; every other VarSet is noise. Defined
-#: next to the AMI parser, which drops the other VarSets before building a dict.
-_VARS = TRACKED_VARIABLES
 _EVICT_EVERY = 1024
 #: Without HangupRequest, a caller Hangup this soon after leaving the queue is an abandon.
 _ABANDON_HANGUP_GAP = 1.0
@@ -67,6 +65,7 @@ class CallTracker:
             "QueueCallerAbandon": self._on_queue_abandon,
             "HangupRequest": self._on_hangup_request,
             "MessageWaiting": self._on_mwi,
+            "UserEvent": on_userevent,
         }
 
     # -- public API ---------------------------------------------------------------------
@@ -101,7 +100,7 @@ class CallTracker:
         is_hangup = name == "Hangup"
         if handler is None and not is_hangup:
             return done
-        if name == "VarSet" and event.get("Variable") not in _VARS:
+        if name == "VarSet" and event.get("Variable") not in TRACKED_VARIABLES:
             return done
         uid = event.get("Uniqueid")
         if not uid:

@@ -72,6 +72,8 @@ def _check_call(call: CallEnded, config: PolicyConfig, now: float) -> _Suppresse
         return _Suppressed(SuppressReason.ANSWERED, f"answered by {call.answered_by or 'staff'}")
     if call.outcome is Outcome.UNKNOWN:
         return _Suppressed(SuppressReason.UNKNOWN_OUTCOME, f"outcome unknown ({call.reason})")
+    if call.excluded:
+        return _Suppressed(SuppressReason.EXCLUDED_BY_DIALPLAN, "TEXTBACK=no on this route")
     age = now - call.ended_at
     if age > supp.max_age_minutes * 60:
         return _Suppressed(

@@ -28,6 +28,7 @@ class SuppressReason(StrEnum):
     EXPIRED = "expired"
     MISDIAL = "misdial"
     IVR_EXCLUDED = "ivr_excluded"
+    EXCLUDED_BY_DIALPLAN = "excluded_by_dialplan"
     # The number
     ANONYMOUS = "anonymous"
     SHORT_CODE = "short_code"

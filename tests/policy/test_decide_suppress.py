@@ -52,6 +52,13 @@ SUPPRESSIONS: list[tuple[str, dict[str, Any], ContactHistory, dict[str, Any], R]
         {},
         R.UNKNOWN_OUTCOME,
     ),
+    (
+        "excluded by the dialplan hook",
+        {"excluded": True},
+        NO_HISTORY,
+        {},
+        R.EXCLUDED_BY_DIALPLAN,
+    ),
     ("anonymous", {"caller_number": "anonymous"}, NO_HISTORY, {}, R.ANONYMOUS),
     ("<unknown>", {"caller_number": "<unknown>"}, NO_HISTORY, {}, R.ANONYMOUS),
     ("restricted", {"caller_number": "restricted"}, NO_HISTORY, {}, R.ANONYMOUS),
@@ -254,6 +261,14 @@ def test_the_most_fundamental_reason_wins() -> None:
     assert decide(internal, NO_HISTORY, BASE, NOON).reason is R.INTERNAL
     anonymous = call_at(NOON, caller_number="anonymous")
     assert decide(anonymous, opted_out, BASE, NOON).reason is R.ANONYMOUS
+
+
+def test_answered_beats_excluded() -> None:
+    # TEXTBACK=no on a route only matters for calls that would be texted.
+    call = call_at(NOON, outcome=Outcome.ANSWERED, reason=Reason.ANSWERED, excluded=True)
+    assert decide(call, NO_HISTORY, BASE, NOON).reason is R.ANSWERED
+    excluded = call_at(NOON, excluded=True, caller_number="anonymous")
+    assert decide(excluded, NO_HISTORY, BASE, NOON).reason is R.EXCLUDED_BY_DIALPLAN
 
 
 def test_cooldown_applies_across_dids() -> None:
