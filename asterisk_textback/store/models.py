@@ -325,3 +325,52 @@ class PendingDeliveryReport(Base):
     failure: Mapped[str | None] = mapped_column(String(16))
     reported_at: Mapped[datetime | None]
     received_at: Mapped[datetime]
+
+
+class BookingStatus(StrEnum):
+    """Whether a booking stands; a cancelled one no longer counts as revenue."""
+
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+
+
+class Booking(Base):
+    """A conversion (appointment or sale), attributed to the missed call whose text led to it."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        # Webhook retries and reschedules carry the vendor's id: one row per (source, id).
+        UniqueConstraint("source", "external_id", name="uq_bookings_source_external_id"),
+        Index("ix_bookings_e164_booked_at", "e164", "booked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    #: Where it came from: "webhook", "calcom", "calendly" or "manual".
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[BookingStatus] = mapped_column(_string_enum(BookingStatus, 16))
+    #: Value in minor units (cents), so sums are exact on every backend; None when unknown.
+    value_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    booked_at: Mapped[datetime]
+    #: When the appointment itself is, if the booking has one.
+    starts_at: Mapped[datetime | None]
+    e164: Mapped[str | None] = mapped_column(String(16))
+    #: The tracking token from the booking link (``?tb=...``), when it carried one.
+    token: Mapped[str | None] = mapped_column(String(32))
+    call_id: Mapped[int | None] = mapped_column(
+        _BigId, ForeignKey("calls.id", ondelete="SET NULL"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(
+        _BigId, ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    #: How ``call_id`` was found: "token", "phone" or "manual"; None when unattributed.
+    attributed_by: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+#: KPI periods select calls by end time (and the overview filters by it on large tables).
+Index("ix_calls_ended_at", Call.ended_at)
+
+__all__ += ["Booking", "BookingStatus"]

@@ -1,0 +1,227 @@
+"""CDR rows, calls grouped from them, and the answered/missed classification.
+
+Asterisk writes one CDR row per Dial leg, per queue attempt and per application that answers
+the channel (VoiceMail, Playback, Hangup); the rows of one call share the ``uniqueid`` of its
+first channel (``linkedid`` when the backend stores it). ``disposition = ANSWERED`` and
+``billsec > 0`` do not mean a person answered: VoiceMail, Playback and queues answer the
+channel themselves. A call counts as answered only when a row bridged the caller to another
+channel (``dstchannel`` set) with an application that reaches a person, and that row says
+ANSWERED. CDR alone cannot tell a left voicemail from a greeting hang-up: ``reached_voicemail``
+only says a VoiceMail application ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+__all__ = [
+    "INBOUND_CONTEXT_PREFIXES",
+    "PERSON_APPS",
+    "CdrCall",
+    "CdrDirection",
+    "CdrOutcome",
+    "CdrRow",
+    "CdrSummary",
+    "classify",
+    "group_calls",
+    "summarize",
+]
+
+#: Applications whose ANSWERED row with a destination channel means a person picked up.
+PERSON_APPS: Final = frozenset({"dial", "queue", "followme", "retrydial"})
+#: Dialplan contexts (prefixes) where calls from outside enter: FreePBX and plain Asterisk.
+INBOUND_CONTEXT_PREFIXES: Final = (
+    "from-trunk",
+    "from-pstn",
+    "from-did",
+    "ext-did",
+    "from-external",
+    "from-sip-external",
+    "from-carrier",
+)
+#: Destinations this short (or shorter) are extensions, not outside numbers.
+_MAX_EXTENSION_DIGITS: Final = 6
+_NO_NUMBER: Final = frozenset({"", "anonymous", "unknown", "restricted", "private", "withheld"})
+
+
+class CdrDirection(StrEnum):
+    """Where a call came from, as far as the CDR context tells."""
+
+    INBOUND = "inbound"
+    INTERNAL = "internal"
+    OUTBOUND = "outbound"
+
+
+class CdrOutcome(StrEnum):
+    """Answered by a person or not (the voicemail split is not knowable from CDR)."""
+
+    ANSWERED = "answered"
+    MISSED = "missed"
+
+
+@dataclass(frozen=True, slots=True)
+class CdrRow:
+    """One CDR row, with the columns both the CSV and the database backends carry."""
+
+    src: str
+    dst: str
+    dcontext: str
+    clid: str
+    channel: str
+    dstchannel: str
+    lastapp: str
+    lastdata: str
+    start: datetime
+    answer: datetime | None
+    end: datetime | None
+    duration: int
+    billsec: int
+    disposition: str
+    uniqueid: str
+    linkedid: str = ""
+    did: str = ""
+
+    @property
+    def call_key(self) -> str:
+        """The id shared by every row of one call."""
+        return self.linkedid or self.uniqueid
+
+    @property
+    def reached_person(self) -> bool:
+        """True when this row bridged the caller to a person who answered."""
+        return (
+            self.disposition.upper() == "ANSWERED"
+            and bool(self.dstchannel)
+            and self.lastapp.lower() in PERSON_APPS
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CdrCall:
+    """One call: its rows (in file order) and how it is classified."""
+
+    key: str
+    rows: tuple[CdrRow, ...]
+    direction: CdrDirection
+    outcome: CdrOutcome
+    #: A VoiceMail application ran (left message or greeting hang-up: CDR cannot tell).
+    reached_voicemail: bool
+
+    @property
+    def caller(self) -> str:
+        """The caller's number as the PBX saw it."""
+        return self.rows[0].src
+
+    @property
+    def did(self) -> str:
+        """The number dialled (the DID for inbound calls)."""
+        return self.rows[0].did or self.rows[0].dst
+
+    @property
+    def started_at(self) -> datetime:
+        """When the first row started."""
+        return min(row.start for row in self.rows)
+
+    @property
+    def textable(self) -> bool:
+        """False when there is no caller number to text (anonymous, withheld)."""
+        return self.caller.strip().lower() not in _NO_NUMBER
+
+
+def _direction(first: CdrRow, inbound_prefixes: tuple[str, ...]) -> CdrDirection:
+    if first.dcontext.lower().startswith(inbound_prefixes):
+        return CdrDirection.INBOUND
+    digits = first.dst.lstrip("+")
+    if digits.isdigit() and len(digits) <= _MAX_EXTENSION_DIGITS:
+        return CdrDirection.INTERNAL
+    return CdrDirection.OUTBOUND
+
+
+def classify(
+    key: str,
+    rows: Iterable[CdrRow],
+    inbound_prefixes: tuple[str, ...] = INBOUND_CONTEXT_PREFIXES,
+) -> CdrCall:
+    """Classify the rows of one call: direction, answered by a person or missed."""
+    ordered = tuple(rows)
+    if not ordered:
+        raise ValueError("a call needs at least one CDR row")
+    answered = any(row.reached_person for row in ordered)
+    return CdrCall(
+        key=key,
+        rows=ordered,
+        direction=_direction(ordered[0], inbound_prefixes),
+        outcome=CdrOutcome.ANSWERED if answered else CdrOutcome.MISSED,
+        reached_voicemail=any(row.lastapp.lower() == "voicemail" for row in ordered),
+    )
+
+
+def group_calls(
+    rows: Iterable[CdrRow],
+    inbound_prefixes: tuple[str, ...] = INBOUND_CONTEXT_PREFIXES,
+) -> Iterator[CdrCall]:
+    """Group rows by call id (order of first appearance) and classify each call."""
+    # Rows of concurrent calls interleave in the file, so a call is only complete at the end.
+    calls: dict[str, list[CdrRow]] = {}
+    for row in rows:
+        calls.setdefault(row.call_key, []).append(row)
+    for key, call_rows in calls.items():
+        yield classify(key, call_rows, inbound_prefixes)
+
+
+@dataclass(slots=True)
+class CdrSummary:
+    """Answered vs missed counts of inbound calls, overall and per DID."""
+
+    inbound: int = 0
+    answered: int = 0
+    missed: int = 0
+    #: Missed calls with a number to text (not anonymous).
+    missed_textable: int = 0
+    #: Missed calls that reached a VoiceMail application (message left or not).
+    missed_reached_voicemail: int = 0
+    internal: int = 0
+    outbound: int = 0
+    first_call: datetime | None = None
+    last_call: datetime | None = None
+    by_did: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def missed_rate(self) -> float | None:
+        """Missed / inbound calls; None with no inbound calls."""
+        return self.missed / self.inbound if self.inbound else None
+
+    def add(self, call: CdrCall) -> None:
+        """Count one classified call."""
+        if call.direction is CdrDirection.INTERNAL:
+            self.internal += 1
+            return
+        if call.direction is CdrDirection.OUTBOUND:
+            self.outbound += 1
+            return
+        started = call.started_at
+        self.first_call = started if self.first_call is None else min(self.first_call, started)
+        self.last_call = started if self.last_call is None else max(self.last_call, started)
+        self.inbound += 1
+        inbound, missed = self.by_did.get(call.did, (0, 0))
+        if call.outcome is CdrOutcome.ANSWERED:
+            self.answered += 1
+        else:
+            self.missed += 1
+            missed += 1
+            self.missed_textable += call.textable
+            self.missed_reached_voicemail += call.reached_voicemail
+        self.by_did[call.did] = (inbound + 1, missed)
+
+
+def summarize(calls: Iterable[CdrCall], did: str | None = None) -> CdrSummary:
+    """Count calls (optionally only those to ``did``) into a :class:`CdrSummary`."""
+    summary = CdrSummary()
+    for call in calls:
+        if did is None or call.did == did:
+            summary.add(call)
+    return summary

@@ -1,0 +1,299 @@
+"""``asterisk-textback report``: KPIs, or CDR history, as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from asterisk_textback.cdr import (
+    CdrCall,
+    CdrSummary,
+    Progress,
+    read_calls,
+    read_db_calls,
+    summarize,
+)
+from asterisk_textback.kpi.calculator import (
+    CalculatorResult,
+    calculator_from_history,
+    revenue_left_on_table,
+)
+from asterisk_textback.kpi.definitions import Kpi, Unit
+from asterisk_textback.kpi.metrics import KpiReport, compute_kpis
+from asterisk_textback.kpi.periods import Period
+from asterisk_textback.kpi.settings import KpiSettings
+from asterisk_textback.store.engine import create_engine, create_session_factory
+
+__all__ = ["FORMATS", "VOICEMAIL_NOTE", "ReportConfig", "run_report", "text_progress"]
+
+FORMATS: Final = ("table", "csv", "json")
+VOICEMAIL_NOTE: Final = (
+    "CDR counts answered vs missed reliably, but cannot tell a left voicemail from a "
+    "greeting hang-up (both show VoiceMail ANSWERED): that split needs the AMI record, CEL "
+    "or the voicemail spool. 'reached voicemail' counts both."
+)
+_CSV_FIELDS: Final = ("key", "label", "value", "numerator", "denominator", "unit", "definition")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportConfig:
+    """What the report needs from the settings (the lead builds it from ``Settings``)."""
+
+    #: The textback database (with ``database.password_env`` merged in); None for CDR only.
+    database_url: str | None
+    kpi: KpiSettings = field(default_factory=KpiSettings)
+    #: Zone of local CDR times (``cdr_csv`` without ``usegmtime``, ``asteriskcdrdb``).
+    cdr_zone: tzinfo = UTC
+    cdr_table: str = "cdr"
+
+
+def text_progress(stream: TextIO, label: str = "reading CDR") -> Progress:
+    """A progress callback drawing ``label: 42%`` on one terminal line of ``stream``."""
+
+    def show(done: int, total: int) -> None:
+        share = 100 if not total else done * 100 // total
+        end = "\n" if done >= total else ""
+        stream.write(f"\r{label}: {share:3d}%{end}")
+        stream.flush()
+
+    return show
+
+
+def _shown(kpi: Kpi, currency: str) -> str:
+    value, unit = kpi.value, kpi.definition.unit
+    if value is None:
+        return "n/a"
+    if unit is Unit.RATIO:
+        return f"{value * 100:.1f}%"
+    if unit is Unit.SECONDS:
+        return f"{value:.1f} s"
+    if unit is Unit.MONEY:
+        return f"{value:,.2f} {currency}"
+    return f"{value:,.0f}"
+
+
+def _kpi_rows(report: KpiReport) -> list[tuple[str, str, str]]:
+    rows = []
+    for kpi in report.kpis:
+        basis = ""
+        if kpi.numerator is not None and kpi.denominator is not None:
+            basis = f"{kpi.numerator:g} / {kpi.denominator:g}"
+        rows.append((kpi.definition.label, _shown(kpi, report.currency), basis))
+    return rows
+
+
+def _calculator_rows(result: CalculatorResult, currency: str) -> list[tuple[str, str, str]]:
+    def money(value: float | None) -> str:
+        return "n/a (no average order value)" if value is None else f"{value:,.2f} {currency}"
+
+    value = result.average_order_value
+    return [
+        ("Missed calls", f"{result.missed_calls:,}", ""),
+        ("Average order value", money(value), result.value_source),
+        *(
+            (f"Revenue left on the table @ {e.close_rate:.0%}", money(e.revenue), label)
+            for e, label in (
+                (result.point, "point"),
+                (result.low, "band low"),
+                (result.high, "band high"),
+            )
+        ),
+    ]
+
+
+def _table(title: str, rows: list[tuple[str, str, str]], out: TextIO) -> None:
+    width = max((len(r[0]) for r in rows), default=0)
+    value_width = max((len(r[1]) for r in rows), default=0)
+    out.write(f"{title}\n{'=' * len(title)}\n")
+    for label, value, basis in rows:
+        out.write(f"{label:<{width}}  {value:>{value_width}}  {basis}".rstrip() + "\n")
+    out.write("\n")
+
+
+def _cdr_rows(summary: CdrSummary) -> list[tuple[str, str, str]]:
+    rate = summary.missed_rate
+    rows = [
+        ("Inbound calls", f"{summary.inbound:,}", ""),
+        ("Answered", f"{summary.answered:,}", ""),
+        ("Missed", f"{summary.missed:,}", ""),
+        ("Missed-call rate", "n/a" if rate is None else f"{rate * 100:.1f}%", ""),
+        ("Missed with a number to text", f"{summary.missed_textable:,}", ""),
+        ("Missed that reached voicemail", f"{summary.missed_reached_voicemail:,}", "left or not"),
+        ("Internal calls (not counted)", f"{summary.internal:,}", ""),
+        ("Outbound calls (not counted)", f"{summary.outbound:,}", ""),
+    ]
+    for did, (inbound, missed) in sorted(summary.by_did.items()):
+        rows.append((f"  DID {did}", f"{missed:,} missed of {inbound:,}", ""))
+    return rows
+
+
+def _cdr_dict(summary: CdrSummary) -> dict[str, Any]:
+    return {
+        "inbound": summary.inbound,
+        "answered": summary.answered,
+        "missed": summary.missed,
+        "missed_rate": summary.missed_rate,
+        "missed_textable": summary.missed_textable,
+        "missed_reached_voicemail": summary.missed_reached_voicemail,
+        "internal": summary.internal,
+        "outbound": summary.outbound,
+        "first_call": None if summary.first_call is None else summary.first_call.isoformat(),
+        "last_call": None if summary.last_call is None else summary.last_call.isoformat(),
+        "by_did": {did: {"inbound": i, "missed": m} for did, (i, m) in summary.by_did.items()},
+    }
+
+
+def _write_csv(rows: list[dict[str, Any]], out: TextIO) -> None:
+    writer = csv.DictWriter(out, fieldnames=["section", *_CSV_FIELDS], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _calculator_csv(result: CalculatorResult) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {"section": "calculator", "key": "missed_calls", "value": result.missed_calls},
+        {
+            "section": "calculator",
+            "key": "average_order_value",
+            "value": result.average_order_value,
+            "definition": result.value_source,
+        },
+    ]
+    for name, estimate in (("point", result.point), ("low", result.low), ("high", result.high)):
+        rows.append(
+            {
+                "section": "calculator",
+                "key": f"revenue_left_{name}",
+                "value": estimate.revenue,
+                "numerator": estimate.bookings,
+                "definition": f"missed calls x {estimate.close_rate} x average order value",
+            }
+        )
+    return rows
+
+
+async def _cdr_summary(
+    config: ReportConfig,
+    period: Period | None,
+    did: str | None,
+    cdr: Path | None,
+    cdr_db_url: str | None,
+    progress: Progress | None,
+) -> CdrSummary:
+    def in_period(call: CdrCall) -> bool:
+        return period is None or period.start <= call.started_at < period.end
+
+    if cdr is not None:
+        path = cdr
+
+        def from_file() -> CdrSummary:
+            calls = read_calls(path, config.cdr_zone, progress)
+            return summarize(filter(in_period, calls), did)
+
+        return await asyncio.to_thread(from_file)
+    if cdr_db_url is None:
+        raise ValueError("give a CDR file or a CDR database URL")
+    start, end = (None, None) if period is None else (period.start, period.end)
+    calls = await asyncio.to_thread(
+        read_db_calls, cdr_db_url, start, end, config.cdr_zone, config.cdr_table
+    )
+    return summarize(calls, did)
+
+
+async def _kpis(
+    config: ReportConfig, period: Period, did: str | None
+) -> tuple[KpiReport, CalculatorResult]:
+    if config.database_url is None:
+        raise ValueError("no database configured for the KPI report")
+    engine = create_engine(config.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            report = await compute_kpis(session, period, did, config.kpi)
+            calculator = await calculator_from_history(session, period, did, config.kpi)
+            return report, calculator
+    finally:
+        await engine.dispose()
+
+
+async def run_report(
+    config: ReportConfig,
+    period: Period | None,
+    did: str | None,
+    fmt: str,
+    cdr: Path | None,
+    cdr_db_url: str | None,
+    out: TextIO,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Write the KPI report (or, with ``cdr``/``cdr_db_url``, the CDR history); exit code."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    currency = config.kpi.currency.upper()
+    if cdr is not None or cdr_db_url is not None:
+        summary = await _cdr_summary(config, period, did, cdr, cdr_db_url, progress)
+        calculator = revenue_left_on_table(
+            summary.missed,
+            config.kpi.average_order_value,
+            config.kpi.close_rate,
+            config.kpi.close_rate_band,
+        )
+        _write_cdr(summary, calculator, period, did, fmt, currency, out)
+        return 0
+    if period is None:
+        raise ValueError("the KPI report needs a period")
+    report, calculator = await _kpis(config, period, did)
+    if fmt == "json":
+        json.dump({**report.as_dict(), "calculator": calculator.as_dict()}, out, indent=2)
+        out.write("\n")
+    elif fmt == "csv":
+        rows = [{"section": "kpi", **k.as_dict()} for k in report.kpis]
+        _write_csv(rows + _calculator_csv(calculator), out)
+    else:
+        scope = f" (DID {did})" if did else ""
+        _table(f"KPIs {period.label()}{scope}", _kpi_rows(report), out)
+        _table("Missed call revenue calculator", _calculator_rows(calculator, currency), out)
+    return 0
+
+
+def _write_cdr(
+    summary: CdrSummary,
+    calculator: CalculatorResult,
+    period: Period | None,
+    did: str | None,
+    fmt: str,
+    currency: str,
+    out: TextIO,
+) -> None:
+    if fmt == "json":
+        data = {
+            "source": "cdr",
+            "period": None
+            if period is None
+            else {"start": period.start.isoformat(), "end": period.end.isoformat()},
+            "did": did,
+            "currency": currency,
+            "summary": _cdr_dict(summary),
+            "calculator": calculator.as_dict(),
+            "notes": [VOICEMAIL_NOTE],
+        }
+        json.dump(data, out, indent=2)
+        out.write("\n")
+    elif fmt == "csv":
+        rows = [
+            {"section": "cdr", "key": key, "value": value}
+            for key, value in _cdr_dict(summary).items()
+            if key != "by_did"
+        ]
+        rows.append({"section": "note", "key": "voicemail", "definition": VOICEMAIL_NOTE})
+        _write_csv(rows + _calculator_csv(calculator), out)
+    else:
+        scope = "all history" if period is None else period.label()
+        _table(f"Calls from CDR, {scope}", _cdr_rows(summary), out)
+        _table("Missed call revenue calculator", _calculator_rows(calculator, currency), out)
+        out.write(f"Note: {VOICEMAIL_NOTE}\n")
