@@ -8,8 +8,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from asterisk_textback import __version__
 from asterisk_textback.calls.model import CallEnded
@@ -17,7 +19,9 @@ from asterisk_textback.checks import format_results, run_checks, send_test
 from asterisk_textback.data import builtin_traces
 from asterisk_textback.demo import run_demo
 from asterisk_textback.dryrun import dry_run
-from asterisk_textback.errors import ProviderError, TextbackError
+from asterisk_textback.errors import ConfigError, ProviderError, TextbackError
+from asterisk_textback.kpi.periods import parse_period
+from asterisk_textback.kpi.report import ReportConfig, run_report, text_progress
 from asterisk_textback.loading import load
 from asterisk_textback.optout_cli import run_optout
 from asterisk_textback.output import CallPrinter
@@ -120,6 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
     exp = oo_sub.add_parser("export", help="write the opt-out list as CSV (stdout by default)")
     exp.add_argument("-c", "--config", type=Path, help="textback.toml")
     exp.add_argument("csv", type=Path, nargs="?")
+
+    rep = sub.add_parser(
+        "report",
+        help="KPIs for a period (table, CSV or JSON), or answered/missed history from CDR",
+    )
+    rep.add_argument("-c", "--config", type=Path, help="textback.toml (defaults otherwise)")
+    rep.add_argument(
+        "--period", default="30d", help="today, yesterday, 30d, 2026-11, 2026-11-27 or A..B"
+    )
+    rep.add_argument("--did", help="only calls to this DID")
+    rep.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    rep.add_argument("--cdr", type=Path, help="Asterisk cdr_csv Master.csv instead of our DB")
+    rep.add_argument(
+        "--cdr-db", help="FreePBX asteriskcdrdb URL (read-only), e.g. mysql+pymysql://…"
+    )
+    rep.add_argument("--cdr-tz", help="time zone of CDR times (default: business.timezone)")
 
     tpl = sub.add_parser("templates", help="message templates")
     tpl_sub = tpl.add_subparsers(dest="templates_command", required=True)
@@ -224,6 +244,29 @@ def _run_optout(args: argparse.Namespace) -> int:
     )
 
 
+def _run_report(args: argparse.Namespace) -> int:
+    loaded = load(args.config)
+    settings = loaded.settings
+    zone = settings.business.zone
+    cdr_zone = ZoneInfo(args.cdr_tz) if args.cdr_tz else zone
+    use_db = args.cdr is None and args.cdr_db is None
+    config = ReportConfig(
+        database_url=database_url(loaded, os.environ) if use_db else None,
+        kpi=settings.kpi.to_kpi_settings(),
+        cdr_zone=cdr_zone,
+    )
+    try:
+        period = parse_period(args.period, datetime.now(zone), zone)
+    except ValueError as exc:
+        raise ConfigError(f"--period: {exc}") from None
+    progress = text_progress(sys.stderr) if sys.stderr.isatty() else None
+    return asyncio.run(
+        run_report(
+            config, period, args.did, args.format, args.cdr, args.cdr_db, sys.stdout, progress
+        )
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
@@ -246,9 +289,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_send_test(args)
         if args.command == "optout":
             return _run_optout(args)
+        if args.command == "report":
+            return _run_report(args)
     except TextbackError as exc:
         print(f"asterisk-textback: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, like other Unix tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     raise AssertionError(f"unhandled command {args.command}")  # argparse guarantees one

@@ -3,7 +3,7 @@
 Every validation error names the offending key, e.g. ``pbx.port: Input should be a valid
 integer`` or ``business.hours.mon[0]: "25:00-26:00" is not a time range``. Sections: pbx,
 tracker, business, rules, suppression, templates, provider, consent, forwarding, database,
-dispatch, web.
+dispatch, web, kpi.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from asterisk_textback.consent import ConsentSettings
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.forwarding import ForwardingSettings
+from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.policy.settings import (
     DEFAULT_RULES,
     BusinessSettings,
@@ -141,6 +143,44 @@ class WebSettings(_Frozen):
     webhooks: WebhookServerSettings = WebhookServerSettings()
 
 
+class KpiConfig(_Frozen):
+    """``[kpi]``: costs, the qualification rule, attribution and calculator inputs."""
+
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+    sms_cost_per_segment: float = Field(default=0.0, ge=0)
+    software_cost_per_month: float = Field(default=0.0, ge=0)
+    labour_cost_per_month: float = Field(default=0.0, ge=0)
+    qualified_min_chars: int = Field(default=20, ge=1)
+    attribution_window_days: float = Field(default=14.0, gt=0)
+    close_rate: float = Field(default=0.25, ge=0, le=1)
+    close_rate_band: tuple[float, float] = (0.20, 0.35)
+    average_order_value: float | None = Field(default=None, ge=0)
+    min_sample_per_variant: int = Field(default=30, ge=1)
+
+    @field_validator("close_rate_band")
+    @classmethod
+    def _band(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0 <= low <= high <= 1:
+            raise ValueError("must be [low, high] with 0 <= low <= high <= 1")
+        return value
+
+    def to_kpi_settings(self) -> KpiSettings:
+        """The KPI module's own settings value."""
+        return KpiSettings(
+            currency=self.currency.upper(),
+            sms_cost_per_segment=self.sms_cost_per_segment,
+            software_cost_per_month=self.software_cost_per_month,
+            labour_cost_per_month=self.labour_cost_per_month,
+            qualified_min_chars=self.qualified_min_chars,
+            attribution_window=timedelta(days=self.attribution_window_days),
+            close_rate=self.close_rate,
+            close_rate_band=self.close_rate_band,
+            average_order_value=self.average_order_value,
+            min_sample_per_variant=self.min_sample_per_variant,
+        )
+
+
 class Settings(_Frozen):
     """The whole configuration."""
 
@@ -156,6 +196,7 @@ class Settings(_Frozen):
     database: DatabaseSettings = DatabaseSettings()
     dispatch: DispatchSettings = DispatchSettings()
     web: WebSettings = WebSettings()
+    kpi: KpiConfig = KpiConfig()
 
     @field_validator("rules")
     @classmethod
