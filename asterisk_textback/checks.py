@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from asterisk_textback.ami.connection import AmiConnection
+from asterisk_textback.config import PbxSettings
 from asterisk_textback.errors import AmiError, ProviderError, TextbackError
 from asterisk_textback.loading import Loaded
 from asterisk_textback.policy import parse_caller
@@ -44,8 +45,7 @@ async def _database(loaded: Loaded, env: Mapping[str, str]) -> CheckResult:
     return CheckResult("database", True, f"schema up to date ({loaded.settings.database.url})")
 
 
-async def _ami(conn: AmiConnection, loaded: Loaded) -> CheckResult:
-    pbx = loaded.settings.pbx
+async def _ami(conn: AmiConnection, pbx: PbxSettings, label: str) -> CheckResult:
     try:
         async with asyncio.timeout(pbx.connect_timeout * 2):
             await conn.start()
@@ -53,12 +53,12 @@ async def _ami(conn: AmiConnection, loaded: Loaded) -> CheckResult:
         alive = await conn.core_show_channels()
     except TimeoutError:
         return CheckResult(
-            "ami", False, f"no AMI login at {pbx.host}:{pbx.port}", "check pbx.host/pbx.port"
+            label, False, f"no AMI login at {pbx.host}:{pbx.port}", "check pbx.host/pbx.port"
         )
     except AmiError as exc:
-        return CheckResult("ami", False, str(exc), "see dialplan/manager_custom.conf")
+        return CheckResult(label, False, str(exc), "see dialplan/manager_custom.conf")
     return CheckResult(
-        "ami",
+        label,
         True,
         f"logged in to {pbx.host}:{pbx.port} as {pbx.username} "
         f"(AMI {conn.version}); {len(alive)} channel(s) up",
@@ -80,14 +80,18 @@ async def run_checks(loaded: Loaded, environ: Mapping[str, str] | None = None) -
     env = os.environ if environ is None else environ
     results = [CheckResult("config", True, "textback.toml is valid; templates render")]
     results.append(await _database(loaded, env))
-    conn = AmiConnection(loaded.settings.pbx, environ=env)
+    pbxes = loaded.settings.all_pbxes
+    conns = [AmiConnection(pbx, environ=env) for pbx in pbxes]
     try:
-        results.append(await _ami(conn, loaded))
+        for pbx, conn in zip(pbxes, conns, strict=True):
+            label = "ami" if len(pbxes) == 1 else f"ami {pbx.name}"
+            results.append(await _ami(conn, pbx, label))
         async with aiohttp.ClientSession() as http:
-            provider = build_provider(loaded.settings.provider, Resources(http, env, conn))
+            provider = build_provider(loaded.settings.provider, Resources(http, env, conns[0]))
             results.append(await _provider(provider))
     finally:
-        await conn.close()
+        for conn in conns:
+            await conn.close()
     return results
 
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from asterisk_textback.consent import ConsentSettings
 from asterisk_textback.errors import ConfigError
@@ -185,6 +185,8 @@ class Settings(_Frozen):
     """The whole configuration."""
 
     pbx: PbxSettings = PbxSettings()
+    #: More PBXes watched by the same service (``[[pbxes]]``), each with its own name.
+    pbxes: tuple[PbxSettings, ...] = ()
     tracker: TrackerSettings = TrackerSettings()
     business: BusinessSettings = BusinessSettings()
     rules: tuple[RuleSettings, ...] = DEFAULT_RULES
@@ -202,6 +204,22 @@ class Settings(_Frozen):
     @classmethod
     def _some_rules(cls, value: tuple[RuleSettings, ...]) -> tuple[RuleSettings, ...]:
         return check_rules(value)
+
+    @model_validator(mode="after")
+    def _distinct_pbx_names(self) -> Settings:
+        names = [p.name for p in self.all_pbxes]
+        for index, pbx in enumerate(self.pbxes):
+            if names.count(pbx.name) > 1:
+                raise ValueError(
+                    f"pbxes[{index}].name: {pbx.name!r} is already used; every PBX needs its "
+                    "own name (calls are tagged with it)"
+                )
+        return self
+
+    @property
+    def all_pbxes(self) -> tuple[PbxSettings, ...]:
+        """``[pbx]`` first, then every ``[[pbxes]]``."""
+        return (self.pbx, *self.pbxes)
 
 
 def _format_error(exc: ValidationError) -> str:

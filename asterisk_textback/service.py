@@ -63,27 +63,50 @@ def database_url(loaded: Loaded, environ: Mapping[str, str]) -> str:
     return make_url(db.url).set(password=password).render_as_string(hide_password=False)
 
 
+@dataclass(frozen=True, slots=True)
+class PbxLink:
+    """One watched PBX: its AMI connection, its tracker, and the consumer gluing them."""
+
+    name: str
+    connection: AmiConnection
+    tracker: CallTracker
+    listener: CallListener
+
+
 @dataclass(slots=True)
 class Parts:
     """The running pieces, for tests, the demo and /healthz."""
 
-    connection: AmiConnection
-    tracker: CallTracker
-    listener: CallListener
+    pbxes: list[PbxLink]
     recorder: Recorder
     dispatcher: Dispatcher
 
+    @property
+    def connection(self) -> AmiConnection:
+        """The first (``[pbx]``) PBX's AMI connection."""
+        return self.pbxes[0].connection
+
+    @property
+    def tracker(self) -> CallTracker:
+        """The first PBX's tracker."""
+        return self.pbxes[0].tracker
+
 
 def _health(parts: Parts) -> tuple[bool, dict[str, Any]]:
-    conn = parts.connection
-    ok = conn.state is ConnectionState.READY and parts.dispatcher.paused is None
+    ready = all(p.connection.state is ConnectionState.READY for p in parts.pbxes)
+    ok = ready and parts.dispatcher.paused is None
+    ami = {
+        p.name: {
+            "state": str(p.connection.state),
+            "reconnects": p.connection.stats.reconnects,
+            "events": p.connection.stats.events,
+        }
+        for p in parts.pbxes
+    }
     return ok, {
-        "ami": {
-            "state": str(conn.state),
-            "reconnects": conn.stats.reconnects,
-            "events": conn.stats.events,
-        },
-        "calls_open": parts.tracker.open_calls,
+        "ami": ami[parts.pbxes[0].name] if len(ami) == 1 else ami,
+        "pbxes": ami,
+        "calls_open": sum(p.tracker.open_calls for p in parts.pbxes),
         "calls_recorded": parts.recorder.recorded,
         "record_backlog": parts.recorder.backlog,
         "sending_paused": parts.dispatcher.paused,
@@ -113,7 +136,12 @@ async def serve(
         await check_schema(engine)  # refuse to run on an old schema, with the fix named
         sessions = create_session_factory(engine)
         async with aiohttp.ClientSession() as http:
-            connection = AmiConnection(settings.pbx, environ=env, keep_variables=TRACKED_VARIABLES)
+            connections = [
+                AmiConnection(pbx, environ=env, keep_variables=TRACKED_VARIABLES)
+                for pbx in settings.all_pbxes
+            ]
+            # Texts over a SIP trunk leave through the first PBX's connection.
+            connection = connections[0]
             provider = build_provider(settings.provider, Resources(http, env, connection))
             dispatcher = Dispatcher(
                 sessions, provider, settings.dispatch, settings.provider, clock=clock
@@ -126,31 +154,41 @@ async def serve(
                 clock=clock,
                 lookup=build_lookup(settings.provider, Resources(http, env, connection)),
             )
-            tracker = CallTracker(settings.tracker, pbx=settings.pbx.name)
-            listener = CallListener(tracker, recorder.submit)
-            parts = Parts(connection, tracker, listener, recorder, dispatcher)
+            links = []
+            for pbx, conn in zip(settings.all_pbxes, connections, strict=True):
+                tracker = CallTracker(settings.tracker, pbx=pbx.name)
+                links.append(
+                    PbxLink(pbx.name, conn, tracker, CallListener(tracker, recorder.submit))
+                )
+            parts = Parts(links, recorder, dispatcher)
             runner = None
             if settings.web.enabled:
                 resources = Resources(http, env, connection)
                 app = _web_app(loaded, parts, sessions, resources, clock)
                 runner = await _start_web(settings.web, app)
-            await connection.start()
-            consumer = asyncio.create_task(connection.run_consumer(listener.handle))
+            consumers = []
+            for link in links:
+                await link.connection.start()
+                consumers.append(
+                    asyncio.create_task(link.connection.run_consumer(link.listener.handle))
+                )
             recording = asyncio.create_task(recorder.run())
             sending = asyncio.create_task(dispatcher.run())
-            evicting = asyncio.create_task(_evict_loop(listener, clock))
+            evicting = asyncio.create_task(_evict_loop([x.listener for x in links], clock))
             try:
                 if on_ready is not None:
                     await on_ready(parts)
                 stopper = asyncio.create_task(stop.wait())
-                await asyncio.wait({stopper, consumer}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({stopper, *consumers}, return_when=asyncio.FIRST_COMPLETED)
                 stopper.cancel()
             finally:
                 log.info("stopping: no new AMI events; recording and sending what is in hand")
                 evicting.cancel()
-                await connection.close()
-                with contextlib.suppress(Exception):
-                    await consumer  # a fatal AMI error was logged by the connection
+                for link in links:
+                    await link.connection.close()
+                for consumer in consumers:
+                    with contextlib.suppress(Exception):
+                        await consumer  # a fatal AMI error was logged by the connection
                 recorder.stop()
                 await recording
                 dispatcher.stop()
@@ -158,9 +196,10 @@ async def serve(
                 await provider.close()
                 if runner is not None:
                     await runner.cleanup()
-            failure = consumer.exception() if consumer.done() else None
-            if failure is not None:
-                raise failure  # e.g. AmiLoginError: the PBX refused our credentials
+            for consumer in consumers:
+                failure = consumer.exception() if consumer.done() else None
+                if failure is not None:
+                    raise failure  # e.g. AmiLoginError: the PBX refused our credentials
             return parts
     finally:
         await engine.dispose()
@@ -205,10 +244,11 @@ async def _start_web(web_settings: WebSettings, app: web.Application) -> web.App
     return runner
 
 
-async def _evict_loop(listener: CallListener, clock: Callable[[], float]) -> None:
+async def _evict_loop(listeners: list[CallListener], clock: Callable[[], float]) -> None:
     while True:
         await asyncio.sleep(_EVICT_EVERY_SECONDS)
-        listener.evict(clock())
+        for listener in listeners:
+            listener.evict(clock())
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:
