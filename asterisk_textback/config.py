@@ -3,7 +3,7 @@
 Every validation error names the offending key, e.g. ``pbx.port: Input should be a valid
 integer`` or ``business.hours.mon[0]: "25:00-26:00" is not a time range``. Sections: pbx,
 tracker, business, rules, suppression, templates, provider, consent, forwarding, database,
-dispatch, web, kpi.
+dispatch, web, kpi, agi.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from asterisk_textback.agi_settings import AgiSettings
 from asterisk_textback.consent import ConsentSettings
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.forwarding import ForwardingSettings
@@ -79,6 +80,13 @@ class PbxSettings(_Frozen):
     reconnect_min: float = Field(default=0.5, gt=0)
     reconnect_max: float = Field(default=30.0, gt=0)
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: Catch-up after an AMI outage: the PBX's cdr_csv file (readable by this service)…
+    cdr_csv: str | None = None
+    #: …or an environment variable holding a read-only URL of FreePBX's ``asteriskcdrdb``
+    #: (``mysql+pymysql://textback:…@127.0.0.1/asteriskcdrdb``).
+    cdr_db_url_env: str | None = None
+    #: Zone of the CDR's local times (cdr_csv without usegmtime, asteriskcdrdb).
+    cdr_timezone: str = "UTC"
 
     def resolved_secret(self, environ: Mapping[str, str]) -> str:
         """The AMI secret, from ``secret_env`` when set, else ``secret``."""
@@ -199,6 +207,7 @@ class Settings(_Frozen):
     dispatch: DispatchSettings = DispatchSettings()
     web: WebSettings = WebSettings()
     kpi: KpiConfig = KpiConfig()
+    agi: AgiSettings = AgiSettings()
 
     @field_validator("rules")
     @classmethod

@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 _REPR_LIMIT = 300
 
 OnCall = Callable[[CallEnded], None]
+#: After a reconnect: the calls lost sight of, and the gap (last event before → resync).
+OnResync = Callable[[list[CallEnded], float, float], None]
 
 
 class CallListener:
@@ -29,15 +31,19 @@ class CallListener:
         on_call: OnCall,
         *,
         on_event: Callable[[AmiEvent], None] | None = None,
+        on_resync: OnResync | None = None,
     ) -> None:
         self.tracker = tracker
         self._on_call = on_call
         self._on_event = on_event
+        self._on_resync = on_resync
+        self._last_received: float | None = None
         self.errors = 0
 
     def handle(self, item: QueueItem) -> None:
         """Process one queue item: a batch of events, or a resync after a reconnect."""
         if isinstance(item, EventBatch):
+            self._last_received = item.received_at
             feed = self.tracker.feed
             on_event = self._on_event
             for event in item.events:
@@ -50,8 +56,13 @@ class CallListener:
                     self.errors += 1
                     log.exception("failed on AMI event %.*r", _REPR_LIMIT, event)
         else:
-            for call in self.tracker.resync(item.alive_uniqueids, item.received_at):
-                self._emit(call)
+            lost = self.tracker.resync(item.alive_uniqueids, item.received_at)
+            if self._on_resync is not None:
+                since = item.blind_since or self._last_received or item.received_at
+                self._on_resync(lost, since, item.received_at)
+            else:
+                for call in lost:
+                    self._emit(call)
 
     def evict(self, now: float) -> None:
         """Emit calls that outlived the TTL (call this periodically when events are rare)."""

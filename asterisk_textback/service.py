@@ -22,10 +22,12 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.agi import AgiServer, AgiTexter
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.calls.tracker import CallTracker
+from asterisk_textback.catchup import CdrCatchUp
 from asterisk_textback.config import WebSettings
 from asterisk_textback.dispatch import Dispatcher
 from asterisk_textback.errors import ConfigError
@@ -80,6 +82,7 @@ class Parts:
     pbxes: list[PbxLink]
     recorder: Recorder
     dispatcher: Dispatcher
+    agi: AgiServer
 
     @property
     def connection(self) -> AmiConnection:
@@ -110,6 +113,7 @@ def _health(parts: Parts) -> tuple[bool, dict[str, Any]]:
         "calls_recorded": parts.recorder.recorded,
         "record_backlog": parts.recorder.backlog,
         "sending_paused": parts.dispatcher.paused,
+        "agi": {"state": str(parts.agi.state), "queued": parts.agi.stats.queued},
         "texts": {
             "sent": parts.dispatcher.stats.sent,
             "retried": parts.dispatcher.stats.retried,
@@ -155,12 +159,19 @@ async def serve(
                 lookup=build_lookup(settings.provider, Resources(http, env, connection)),
             )
             links = []
+            catchups = []
             for pbx, conn in zip(settings.all_pbxes, connections, strict=True):
                 tracker = CallTracker(settings.tracker, pbx=pbx.name)
-                links.append(
-                    PbxLink(pbx.name, conn, tracker, CallListener(tracker, recorder.submit))
-                )
-            parts = Parts(links, recorder, dispatcher)
+                catchup = CdrCatchUp(pbx, recorder.submit, env)
+                on_resync = catchup.on_resync if catchup.configured else None
+                listener = CallListener(tracker, recorder.submit, on_resync=on_resync)
+                links.append(PbxLink(pbx.name, conn, tracker, listener))
+                catchups.append(catchup)
+            texter = AgiTexter(
+                loaded, sessions, on_queued=dispatcher.wake, pbx=settings.pbx.name, clock=clock
+            )
+            agi = AgiServer(settings.agi, texter)
+            parts = Parts(links, recorder, dispatcher, agi)
             runner = None
             if settings.web.enabled:
                 resources = Resources(http, env, connection)
@@ -172,6 +183,8 @@ async def serve(
                 consumers.append(
                     asyncio.create_task(link.connection.run_consumer(link.listener.handle))
                 )
+            if settings.agi.enabled:
+                await agi.start()
             recording = asyncio.create_task(recorder.run())
             sending = asyncio.create_task(dispatcher.run())
             evicting = asyncio.create_task(_evict_loop([x.listener for x in links], clock))
@@ -189,6 +202,9 @@ async def serve(
                 for consumer in consumers:
                     with contextlib.suppress(Exception):
                         await consumer  # a fatal AMI error was logged by the connection
+                await agi.stop()  # texts it queued while stopping still go out below
+                for catchup in catchups:
+                    await catchup.drain()
                 recorder.stop()
                 await recording
                 dispatcher.stop()

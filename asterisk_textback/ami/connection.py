@@ -1,4 +1,4 @@
-"""One supervised AMI connection; with ``protocol``, the only modules that import panoramisk.
+"""One supervised AMI connection (panoramisk is imported only here, in protocol and in agi).
 
 panoramisk's ``Manager`` keeps the action bookkeeping (ActionIDs, futures, EventList
 collection); we replace what it gets wrong for a listener that must not lose calls: the
@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +116,8 @@ class AmiConnection:
         self._protocol: AmiProtocol | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._fatal: AmiError | None = None
+        self._last_batch_at: float | None = None
+        self._blind_since: float | None = None
         #: Set when an action was refused for lack of a class (e.g. the resync).
         self.permission_error: AmiPermissionError | None = None
 
@@ -217,12 +220,14 @@ class AmiConnection:
     def _put(self, batch: EventBatch) -> None:
         self.stats.events += len(batch.events)
         self.stats.batches += 1
+        self._last_batch_at = batch.received_at
         self._queue.put_nowait(batch)
 
     def _resync_done(self, result: Any, now: float) -> None:
         if isinstance(result, list):
             self.stats.resyncs += 1
-            self._queue.put_nowait(Resync(channel_uniqueids(result), now))
+            since = self._blind_since if self._blind_since is not None else now
+            self._queue.put_nowait(Resync(channel_uniqueids(result), now, since))
             return
         try:
             self._check_reply("CoreShowChannels", result.raw)
@@ -370,6 +375,8 @@ class AmiConnection:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watchdog
             self._protocol = None
+            # Blind from the last thing we heard until the resync: the CDR catch-up window.
+            self._blind_since = self._last_batch_at or time.time()
             self._set_state(ConnectionState.DISCONNECTED)
             log.warning("AMI %s: connection lost; reconnecting in %.2f s", self._where, delay)
             await asyncio.sleep(self._backoff(delay))

@@ -41,6 +41,9 @@ class Resync:
 
     alive_uniqueids: frozenset[str]
     received_at: float
+    #: When we stopped hearing from the PBX (the last event before the drop): calls that
+    #: ended between this and ``received_at`` were never seen.
+    blind_since: float | None = None
 
 
 QueueItem = EventBatch | Resync
