@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import sys
@@ -29,6 +30,7 @@ from asterisk_textback.replay import load_frames, replay
 from asterisk_textback.service import database_url, install_signal_handlers, serve
 from asterisk_textback.store.schema import upgrade
 from asterisk_textback.templates import format_table, preview_rows, sample_context
+from asterisk_textback.web.dashboard import hash_password
 
 log = logging.getLogger("asterisk_textback")
 
@@ -140,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--cdr-db", help="FreePBX asteriskcdrdb URL (read-only), e.g. mysql+pymysql://…"
     )
     rep.add_argument("--cdr-tz", help="time zone of CDR times (default: business.timezone)")
+
+    wb = sub.add_parser("web", help="the dashboard")
+    wb_sub = wb.add_subparsers(dest="web_command", required=True)
+    wb_sub.add_parser("passwd", help="hash a dashboard password for [web.dashboard] password_hash")
 
     tpl = sub.add_parser("templates", help="message templates")
     tpl_sub = tpl.add_subparsers(dest="templates_command", required=True)
@@ -267,6 +273,18 @@ def _run_report(args: argparse.Namespace) -> int:
     )
 
 
+def _run_web_passwd() -> int:
+    password = getpass.getpass("dashboard password: ")
+    if len(password) < 10:
+        print("asterisk-textback: error: use at least 10 characters", file=sys.stderr)
+        return 2
+    if getpass.getpass("again: ") != password:
+        print("asterisk-textback: error: the passwords differ", file=sys.stderr)
+        return 2
+    print(f'[web.dashboard]\npassword_hash = "{hash_password(password)}"')
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
@@ -291,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_optout(args)
         if args.command == "report":
             return _run_report(args)
+        if args.command == "web":
+            return _run_web_passwd()
     except TextbackError as exc:
         print(f"asterisk-textback: error: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from asterisk_textback.policy.settings import (
 )
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.templates.settings import TemplatesSettings
+from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.web.webhooks import WebhookServerSettings
 
 #: Contexts an inbound call from a carrier starts in: FreePBX trunks and plain-Asterisk habits.
@@ -149,6 +150,8 @@ class WebSettings(_Frozen):
     port: int = Field(default=8088, ge=0, le=65535)
     #: ``[web.webhooks]``: public URL (behind a reverse proxy), body size limit.
     webhooks: WebhookServerSettings = WebhookServerSettings()
+    #: ``[web.dashboard]``: login, API token, cookies.
+    dashboard: DashboardSettings = DashboardSettings()
 
 
 class KpiConfig(_Frozen):

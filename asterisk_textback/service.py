@@ -43,6 +43,8 @@ from asterisk_textback.sms.registry import (
     build_webhooks,
 )
 from asterisk_textback.store import check_schema, create_engine, create_session_factory
+from asterisk_textback.templates.settings import TemplatesSettings
+from asterisk_textback.web.dashboard import DashboardDeps, add_dashboard
 from asterisk_textback.web.health import add_health_route
 from asterisk_textback.web.webhooks import webhook_app
 
@@ -249,7 +251,31 @@ def _web_app(
     adapters = build_webhooks(settings.provider, resources)
     app = webhook_app(adapters, inbox, settings.web.webhooks, clock=clock)
     add_health_route(app, lambda: _health(parts))
+    board = settings.web.dashboard
+    if board.enabled:
+        deps = DashboardDeps(
+            settings=board,
+            sessions=sessions,
+            kpi=settings.kpi.to_kpi_settings(),
+            health=lambda: _health(parts),
+            api_token=board.api_token(resources.environ),
+            labels=experiment_labels(settings.templates),
+            clock=clock,
+            zone=settings.business.zone,
+        )
+        add_dashboard(app, deps)
     return app
+
+
+def experiment_labels(
+    templates: TemplatesSettings,
+) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """(experiment, variant) -> (hook, cta), for the dashboard's 2x2 view."""
+    return {
+        (templates.experiment_name(name), variant.name): (variant.hook, variant.cta)
+        for name, spec in templates.templates.items()
+        for variant in spec.variants
+    }
 
 
 async def _start_web(web_settings: WebSettings, app: web.Application) -> web.AppRunner:

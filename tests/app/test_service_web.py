@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from asterisk_textback.ami.server import AmiServer
 from asterisk_textback.config import settings_from_mapping
@@ -90,3 +91,48 @@ async def test_health_and_a_signed_stop_through_the_running_service(tmp_path: Pa
         await engine.dispose()
     assert contact is not None
     assert contact.opted_out
+
+
+async def test_the_dashboard_is_served_by_run(tmp_path: Path) -> None:
+    from asterisk_textback.web.dashboard import hash_password
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
+    await upgrade(url)
+    port = _free_port()
+    async with AmiServer({"textback": "pw"}) as pbx:
+        settings = settings_from_mapping(
+            {
+                "pbx": {"port": pbx.port, "secret": "pw"},
+                "database": {"url": url},
+                "web": {
+                    "port": port,
+                    "dashboard": {"password_hash": hash_password("correct horse 1")},
+                },
+            }
+        )
+        stop = asyncio.Event()
+        seen: dict[str, object] = {}
+
+        async def drive(parts: Parts) -> None:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{port}/login") as resp:
+                    seen["login"] = resp.status
+                    seen["html"] = await resp.text()
+                async with http.get(f"http://127.0.0.1:{port}/api/v1/calls") as resp:
+                    seen["api_anonymous"] = resp.status
+            stop.set()
+
+        await serve(prepare(settings), stop, environ={}, on_ready=drive)
+    assert seen["login"] == 200
+    assert "<form" in str(seen["html"])
+    assert seen["api_anonymous"] == 401
+
+
+def test_web_passwd_prints_a_hash(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from asterisk_textback.cli import main
+
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "correct horse battery")
+    assert main(["web", "passwd"]) == 0
+    assert 'password_hash = "scrypt$' in capsys.readouterr().out

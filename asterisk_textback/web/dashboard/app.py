@@ -1,0 +1,224 @@
+"""Mounting the dashboard on an aiohttp app: its dependencies, stores, guards and rendering.
+
+Everything mutable (sessions, login failures) lives on the ``web.Application`` under typed
+``AppKey``s, so two apps in one process (tests, a demo next to ``run``) never share state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from asterisk_textback.kpi.definitions import Kpi, Unit
+from asterisk_textback.kpi.periods import Period, parse_period
+from asterisk_textback.kpi.settings import KpiSettings
+from asterisk_textback.web.dashboard.auth import LoginLimiter, Session, SessionStore, tokens_equal
+from asterisk_textback.web.dashboard.settings import DashboardSettings
+from asterisk_textback.web.health import HealthFn
+
+__all__ = [
+    "COOKIE",
+    "DEPS",
+    "HERE",
+    "LIMITER",
+    "STORE",
+    "DashboardDeps",
+    "Handler",
+    "api_guard",
+    "current_session",
+    "harden",
+    "page_guard",
+    "reading",
+    "render",
+    "request_period",
+]
+
+COOKIE: Final = "tb_session"
+HERE: Final = Path(__file__).parent
+#: Browsers may run only our own files; nothing may frame the dashboard.
+CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardDeps:
+    """What the dashboard reads from: settings, the database, KPI inputs, live health."""
+
+    settings: DashboardSettings
+    sessions: async_sessionmaker[AsyncSession]
+    kpi: KpiSettings = field(default_factory=KpiSettings)
+    health: HealthFn | None = None
+    #: The JSON API's Bearer token (resolved from ``settings.api_token_env`` by the caller).
+    api_token: str | None = None
+    #: (experiment, variant) -> (hook, cta) labels, for the 2x2 view.
+    labels: Mapping[tuple[str, str], tuple[str | None, str | None]] = field(default_factory=dict)
+    #: experiment -> its control variant (default: "control", else the first by name).
+    controls: Mapping[str, str] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    #: Zone of the dates in period names ("today", "2026-11").
+    zone: tzinfo = UTC
+
+
+DEPS: web.AppKey[DashboardDeps] = web.AppKey("dashboard_deps")
+STORE: web.AppKey[SessionStore] = web.AppKey("dashboard_sessions")
+LIMITER: web.AppKey[LoginLimiter] = web.AppKey("dashboard_login_limiter")
+JINJA: web.AppKey[jinja2.Environment] = web.AppKey("dashboard_jinja")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PageHandler = Callable[[web.Request, Session], Awaitable[web.StreamResponse]]
+
+
+@contextlib.asynccontextmanager
+async def reading(request: web.Request) -> AsyncIterator[AsyncSession]:
+    """A session for reads: on SQLite a DEFERRED transaction, never the write lock.
+
+    The store begins SQLite transactions IMMEDIATE (right for writers); a page holding that
+    lock for a few hundred milliseconds would stall the dispatcher and serialize page loads.
+    """
+    async with request.app[DEPS].sessions() as session:
+        await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+        yield session
+
+
+def harden(response: web.StreamResponse) -> web.StreamResponse:
+    """Add the security headers every dashboard response carries."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def current_session(request: web.Request) -> Session | None:
+    """The logged-in session of this request, or None."""
+    deps = request.app[DEPS]
+    return request.app[STORE].get(request.cookies.get(COOKIE), deps.clock())
+
+
+def page_guard(handler: PageHandler) -> Handler:
+    """Run ``handler`` for logged-in browsers; send the others to the login form."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        session = current_session(request)
+        if session is None:
+            raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='')}")
+        return harden(await handler(request, session))
+
+    return guarded
+
+
+def _bearer_ok(request: web.Request, token: str | None) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if token is None or scheme.lower() != "bearer" or not given:
+        return False
+    return tokens_equal(given.strip(), token)
+
+
+def api_guard(handler: Handler) -> Handler:
+    """Run ``handler`` for a valid Bearer token or a logged-in session; 401 JSON otherwise."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if not _bearer_ok(request, request.app[DEPS].api_token) and not current_session(request):
+            return harden(
+                web.json_response(
+                    {"error": "unauthorized", "detail": "Bearer token or login required"},
+                    status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="asterisk-textback"'},
+                )
+            )
+        return harden(await handler(request))
+
+    return guarded
+
+
+def request_period(request: web.Request) -> tuple[Period, str, str | None]:
+    """The ``period`` (its text) and ``did`` query parameters; 400 when the period is bad."""
+    deps = request.app[DEPS]
+    text = request.query.get("period", "").strip() or deps.settings.default_period
+    now = datetime.fromtimestamp(deps.clock(), UTC)
+    try:
+        period = parse_period(text, now, deps.zone)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"period: {exc}") from None
+    did = request.query.get("did", "").strip() or None
+    return period, text, did
+
+
+def shown(value: float | None, unit: Unit, currency: str) -> str:
+    """A KPI value as the cards show it."""
+    if value is None:
+        return "n/a"
+    if unit == Unit.RATIO:
+        return f"{value * 100:.1f}%"
+    if unit == Unit.SECONDS:
+        return f"{value:.1f} s"
+    if unit == Unit.MONEY:
+        return f"{value:,.2f} {currency}"
+    return f"{value:,.0f}"
+
+
+def _kpi_basis(kpi: Kpi) -> str:
+    if kpi.numerator is None or kpi.denominator is None:
+        return ""
+    return f"{kpi.numerator:,.6g} / {kpi.denominator:,.6g}"
+
+
+def _percent(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def build_jinja() -> jinja2.Environment:
+    """The template environment: autoescaping everywhere, undefined names are errors."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["percent"] = _percent
+    env.filters["when"] = _when
+    env.globals["shown"] = shown
+    env.globals["basis"] = _kpi_basis
+    return env
+
+
+def render(
+    request: web.Request,
+    name: str,
+    session: Session | None,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> web.Response:
+    """Render template ``name`` as an HTML response."""
+    template = request.app[JINJA].get_template(name)
+    html = template.render(session=session, path=request.path, **context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def install(app: web.Application, deps: DashboardDeps) -> None:
+    """Put the dependencies, stores and template environment on ``app``."""
+    settings = deps.settings
+    app[DEPS] = deps
+    app[STORE] = SessionStore(settings.max_sessions, settings.session_lifetime.total_seconds())
+    app[LIMITER] = LoginLimiter(settings.login_attempts, settings.login_window_seconds)
+    app[JINJA] = build_jinja()

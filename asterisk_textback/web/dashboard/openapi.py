@@ -1,0 +1,264 @@
+"""The OpenAPI 3.1 description of ``/api/v1`` (hand-written; a test keeps it in sync)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asterisk_textback.calls.model import Outcome
+
+__all__ = ["spec"]
+
+_NULLABLE_STR = {"type": ["string", "null"]}
+_NULLABLE_NUM = {"type": ["number", "null"]}
+_TIME = {"type": "string", "format": "date-time"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _path(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema,
+    }
+
+
+_LIMIT = _query(
+    "limit", "Rows per page (default 50).", {"type": "integer", "minimum": 1, "maximum": 500}
+)
+_CURSOR = _query("cursor", "The previous page's next_cursor.", {"type": "string"})
+_PERIOD = _query(
+    "period",
+    "today, yesterday, 30d, 2026-11, 2026-11-27 or 2026-11-01..2026-12-01 (default 30d).",
+    {"type": "string"},
+)
+_DID = _query("did", "Only calls to this DID.", {"type": "string"})
+_CALL_FILTERS = [
+    _query("outcome", "Call outcome.", {"type": "string", "enum": [o.value for o in Outcome]}),
+    _query("decision", "Policy decision.", {"type": "string", "enum": ["send", "suppress"]}),
+    _DID,
+    _query("from", "First UTC day (YYYY-MM-DD).", {"type": "string", "format": "date"}),
+    _query("to", "Last UTC day, included (YYYY-MM-DD).", {"type": "string", "format": "date"}),
+    _query("q", "Search the number or the caller name.", {"type": "string"}),
+]
+
+
+def _page_of(item: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref(item)},
+            "next_cursor": {**_NULLABLE_STR, "description": "Null on the last page."},
+        },
+    }
+
+
+def _get(summary: str, schema: dict[str, Any], params: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": params,
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+                "400": {"$ref": "#/components/responses/BadRequest"},
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+            },
+        }
+    }
+
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "properties": {"error": {"type": "string"}, "detail": _NULLABLE_STR},
+    },
+    "Call": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "outcome": {"type": "string"},
+            "reason": {"type": "string"},
+            "caller_number": {"type": "string"},
+            "caller_e164": _NULLABLE_STR,
+            "caller_name": {"type": "string"},
+            "did": {"type": "string"},
+            "ended_at": _TIME,
+            "decision": {"type": "string", "enum": ["send", "suppress"]},
+            "suppress_reason": _NULLABLE_STR,
+            "template": _NULLABLE_STR,
+            "variant": _NULLABLE_STR,
+            "text_status": _NULLABLE_STR,
+            "first_response_seconds": _NULLABLE_NUM,
+            "replies": {"type": "integer"},
+            "booked": {"type": "boolean"},
+        },
+    },
+    "Message": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "call_id": {"type": ["integer", "null"]},
+            "kind": {"type": "string"},
+            "to_e164": {"type": "string"},
+            "body": {"type": "string"},
+            "status": {"type": "string"},
+            "sent_at": {"type": ["string", "null"], "format": "date-time"},
+            "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "Conversation": {
+        "type": "object",
+        "properties": {
+            "e164": {"type": "string"},
+            "name": _NULLABLE_STR,
+            "last_at": _TIME,
+            "texts_out": {"type": "integer"},
+            "texts_in": {"type": "integer"},
+            "opted_out": {"type": "boolean"},
+        },
+    },
+    "Thread": {
+        "type": "object",
+        "properties": {
+            "e164": {"type": "string"},
+            "opted_out": {"type": "boolean"},
+            "call_ids": {"type": "array", "items": {"type": "integer"}},
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "at": _TIME,
+                        "direction": {"type": "string", "enum": ["out", "in"]},
+                        "body": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "status": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "Kpi": {
+        "type": "object",
+        "properties": {
+            "key": {"type": "string"},
+            "label": {"type": "string"},
+            "unit": {"type": "string", "enum": ["count", "ratio", "seconds", "money"]},
+            "value": _NULLABLE_NUM,
+            "numerator": _NULLABLE_NUM,
+            "denominator": _NULLABLE_NUM,
+            "definition": {"type": "string"},
+        },
+    },
+    "KpiReport": {
+        "type": "object",
+        "properties": {
+            "period": {"type": "object"},
+            "did": _NULLABLE_STR,
+            "currency": {"type": "string"},
+            "kpis": {"type": "array", "items": _ref("Kpi")},
+            "calculator": {"type": "object", "description": "The revenue calculator."},
+            "daily": {"type": "object", "description": "Per-UTC-day series."},
+        },
+    },
+    "Experiments": {
+        "type": "object",
+        "properties": {
+            "period": {"type": "object"},
+            "min_trials": {"type": "integer"},
+            "experiments": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+}
+
+
+def spec() -> dict[str, Any]:
+    """The OpenAPI document (a fresh dict on every call)."""
+    call_id = _path("call_id", "Call id.", {"type": "integer"})
+    e164 = _path("e164", "Phone number in E.164.", {"type": "string", "pattern": r"^\+?\d{1,15}$"})
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "asterisk-textback API",
+            "version": "1",
+            "description": "Read-only data behind the dashboard. Authenticate with "
+            "`Authorization: Bearer <token>` (the token from the api_token_env variable) or a "
+            "dashboard login session. Lists are keyset-paginated: pass next_cursor back as "
+            "cursor until it is null.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+        "paths": {
+            "/api/v1/calls": _get(
+                "Calls, newest first", _page_of("Call"), [_LIMIT, _CURSOR, *_CALL_FILTERS]
+            ),
+            "/api/v1/calls/{call_id}": _get(
+                "One call and the caller's thread",
+                {"type": "object", "properties": {"call": _ref("Call"), "thread": _ref("Thread")}},
+                [call_id],
+            ),
+            "/api/v1/messages": _get(
+                "Outbound texts, newest first",
+                _page_of("Message"),
+                [
+                    _LIMIT,
+                    _CURSOR,
+                    _query("status", "Message status.", {"type": "string"}),
+                    _query("to", "Recipient in E.164.", {"type": "string"}),
+                ],
+            ),
+            "/api/v1/conversations": _get(
+                "Callers by latest activity",
+                _page_of("Conversation"),
+                [_LIMIT, _CURSOR, _query("q", "Part of the number.", {"type": "string"})],
+            ),
+            "/api/v1/conversations/{e164}": _get("One caller's thread", _ref("Thread"), [e164]),
+            "/api/v1/kpis": _get(
+                "The DESIGN section 8 KPIs, calculator and daily series",
+                _ref("KpiReport"),
+                [_PERIOD, _DID],
+            ),
+            "/api/v1/experiments": _get(
+                "A/B tests on replies and bookings", _ref("Experiments"), [_PERIOD, _DID]
+            ),
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1 JSON"}},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "tb_session"},
+            },
+            "responses": {
+                "BadRequest": {
+                    "description": "A parameter is invalid",
+                    "content": {"application/json": {"schema": _ref("Error")}},
+                },
+                "Unauthorized": {
+                    "description": "No valid token or session",
+                    "content": {"application/json": {"schema": _ref("Error")}},
+                },
+            },
+            "schemas": _SCHEMAS,
+        },
+    }

@@ -1,0 +1,372 @@
+"""The HTML pages: login/logout, Overview, Calls, Conversations, Experiments, Calculator, Health."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from aiohttp import web
+
+from asterisk_textback.calls.model import Outcome
+from asterisk_textback.kpi.calculator import calculator_from_history, revenue_left_on_table
+from asterisk_textback.kpi.definitions import DEFINITIONS
+from asterisk_textback.kpi.metrics import KpiReport, compute_kpis
+from asterisk_textback.store.models import DecisionAction
+from asterisk_textback.web.dashboard.abtests import JUDGED_ON, ExperimentView, experiment_views
+from asterisk_textback.web.dashboard.app import (
+    COOKIE,
+    DEPS,
+    LIMITER,
+    STORE,
+    current_session,
+    harden,
+    page_guard,
+    reading,
+    render,
+    request_period,
+)
+from asterisk_textback.web.dashboard.auth import Session, tokens_equal, verify_password
+from asterisk_textback.web.dashboard.charts import Series, line_chart
+from asterisk_textback.web.dashboard.csrf import (
+    LOGIN_COOKIE,
+    check_login_token,
+    check_session_token,
+    new_token,
+    set_login_cookie,
+)
+from asterisk_textback.web.dashboard.queries import CallFilter, CursorError, list_calls
+from asterisk_textback.web.dashboard.series import (
+    DailySeries,
+    daily_series,
+    last_errors,
+    outbox_depth,
+)
+from asterisk_textback.web.dashboard.threads import call_detail, list_conversations, thread
+
+__all__ = ["add_page_routes"]
+
+PAGE_SIZE = 50
+
+
+def _next_target(value: str | None) -> str:
+    # Only a local path: "//host" and "/\\host" would leave the site.
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    return value
+
+
+def _login_page(
+    request: web.Request, *, status: int = 200, error: str | None = None
+) -> web.Response:
+    token = new_token()
+    target = _next_target(request.query.get("next"))
+    response = render(
+        request, "login.html", None, status=status, csrf=token, next=target, error=error
+    )
+    set_login_cookie(response, token, secure=request.app[DEPS].settings.cookie_secure)
+    return response
+
+
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    """GET /login: the form (or straight on when already logged in)."""
+    if current_session(request) is not None:
+        return _redirect(_next_target(request.query.get("next")))
+    return harden(_login_page(request))
+
+
+async def _credentials_ok(request: web.Request, username: str, password: str) -> bool:
+    settings = request.app[DEPS].settings
+    if settings.password_hash is None or not password:
+        return False
+    # Always pay for the hash, so a wrong username takes as long as a wrong password.
+    password_ok = await asyncio.to_thread(verify_password, password, settings.password_hash)
+    return tokens_equal(username, settings.username) and password_ok
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """POST /login: rate limit, CSRF, then the password; a session cookie on success."""
+    deps, limiter = request.app[DEPS], request.app[LIMITER]
+    address = request.remote or "unknown"
+    wait = limiter.retry_after(address, deps.clock())
+    if wait is not None:
+        response = _login_page(request, status=429, error="Too many failed logins; wait.")
+        response.headers["Retry-After"] = str(int(wait + 0.999))
+        return harden(response)
+    form = await request.post()
+    check_login_token(request, form)
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    if not await _credentials_ok(request, username, password):
+        limiter.failed(address, deps.clock())
+        return harden(_login_page(request, status=401, error="Wrong username or password."))
+    limiter.succeeded(address)
+    session = request.app[STORE].create(username, deps.clock())
+    settings = deps.settings
+    response = _redirect(_next_target(str(form.get("next", "/"))))
+    response.set_cookie(
+        COOKIE,
+        session.session_id,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=settings.cookie_secure,
+        max_age=int(settings.session_lifetime.total_seconds()),
+    )
+    response.del_cookie(LOGIN_COOKIE, path="/login")
+    return harden(response)
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """POST /logout: end the session (CSRF-checked) and clear the cookie."""
+    session = current_session(request)
+    response = _redirect("/login")
+    if session is not None:
+        check_session_token(request, session, await request.post())
+        request.app[STORE].delete(session.session_id)
+    response.del_cookie(COOKIE, path="/")
+    return harden(response)
+
+
+async def overview(request: web.Request, session: Session) -> web.StreamResponse:
+    """GET /: the KPI cards and per-day charts for a period and DID."""
+    deps = request.app[DEPS]
+    period, text, did = request_period(request)
+    currency = deps.kpi.currency.upper()
+
+    async def kpis() -> KpiReport:
+        async with reading(request) as db:
+            return await compute_kpis(db, period, did, deps.kpi)
+
+    async def per_day() -> DailySeries:
+        async with reading(request) as db:
+            return await daily_series(db, period, did, currency)
+
+    async def tests() -> list[ExperimentView]:
+        async with reading(request) as db:
+            return await experiment_views(
+                db,
+                period,
+                did,
+                labels=deps.labels,
+                controls=deps.controls,
+                min_trials=deps.kpi.min_sample_per_variant,
+            )
+
+    # Three read transactions at once: on SQLite (WAL) each has its own connection and
+    # thread, on PostgreSQL its own pooled connection; the page costs the slowest one.
+    report, series, views = await asyncio.gather(kpis(), per_day(), tests())
+    lift = next((c for v in views for c in v.results["reply"].comparisons), None)
+    days = series.days
+    charts = [
+        line_chart(
+            "Missed-call rate",
+            days,
+            [Series("missed / inbound", series.missed_rate, "s1")],
+            fmt=lambda v: f"{v * 100:.0f}%",
+            top=1.0,
+        ),
+        line_chart(
+            "Texts sent and delivered",
+            days,
+            [Series("sent", series.sent, "s1"), Series("delivered", series.delivered, "s2")],
+        ),
+        line_chart("Replies", days, [Series("replies", series.replies, "s3")]),
+        line_chart("Bookings", days, [Series("bookings", series.bookings, "s4")]),
+        line_chart(
+            f"Revenue ({currency})",
+            days,
+            [Series("revenue", series.revenue, "s5")],
+            fmt=lambda v: f"{v:,.0f}",
+        ),
+    ]
+    return render(
+        request,
+        "overview.html",
+        session,
+        report=report,
+        charts=charts,
+        period_text=text,
+        did=did or "",
+        lift=lift,
+        lift_definition=DEFINITIONS["ab_lift"],
+    )
+
+
+def _choice(request: web.Request, name: str, allowed: set[str]) -> str | None:
+    value = request.query.get(name, "").strip()
+    if not value:
+        return None
+    if value not in allowed:
+        raise web.HTTPBadRequest(text=f"{name}: must be one of {', '.join(sorted(allowed))}")
+    return value
+
+
+def _date(request: web.Request, name: str) -> date | None:
+    value = request.query.get(name, "").strip()
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name}: not a date (YYYY-MM-DD)") from None
+
+
+def call_filter(request: web.Request) -> CallFilter:
+    """The Calls filters from the query string; 400 on a bad value."""
+    outcome = _choice(request, "outcome", {o.value for o in Outcome})
+    action = _choice(request, "decision", {a.value for a in DecisionAction})
+    return CallFilter(
+        outcome=None if outcome is None else Outcome(outcome),
+        action=None if action is None else DecisionAction(action),
+        did=request.query.get("did", "").strip() or None,
+        since=_date(request, "from"),
+        until=_date(request, "to"),
+        search=request.query.get("q", "").strip() or None,
+    )
+
+
+async def calls(request: web.Request, session: Session) -> web.StreamResponse:
+    """GET /calls: every call, filtered and searched, newest first, 50 a page."""
+    flt = call_filter(request)
+    async with reading(request) as db:
+        try:
+            page = await list_calls(db, flt, PAGE_SIZE, request.query.get("cursor") or None)
+        except CursorError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+    query = {k: v for k, v in request.query.items() if k != "cursor" and v}
+    return render(
+        request,
+        "calls.html",
+        session,
+        page=page,
+        query=query,
+        outcomes=[o.value for o in Outcome],
+        decisions=[a.value for a in DecisionAction],
+        cursor=request.query.get("cursor", ""),
+    )
+
+
+async def call_page(request: web.Request, session: Session) -> web.StreamResponse:
+    """GET /calls/{id}: one call, its decision and the caller's thread."""
+    async with reading(request) as db:
+        found = await call_detail(db, int(request.match_info["call_id"]))
+    if found is None:
+        raise web.HTTPNotFound(text="no such call")
+    row, conversation = found
+    return render(request, "call.html", session, row=row, thread=conversation)
+
+
+async def conversations(request: web.Request, session: Session) -> web.StreamResponse:
+    """GET /conversations: callers we texted or heard from, latest first."""
+    search = request.query.get("q", "").strip() or None
+    async with reading(request) as db:
+        try:
+            page = await list_conversations(
+                db, PAGE_SIZE, request.query.get("cursor") or None, search
+            )
+        except CursorError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+    return render(request, "conversations.html", session, page=page, q=search or "")
+
+
+async def conversation(request: web.Request, session: Session) -> web.StreamResponse:
+    """GET /conversations/{e164}: the thread with one caller."""
+    async with reading(request) as db:
+        found = await thread(db, request.match_info["e164"])
+    if not found.items and not found.calls:
+        raise web.HTTPNotFound(text="no texts or calls with this number")
+    return render(request, "thread.html", session, thread=found)
+
+
+async def experiments(request: web.Request, session: Session) -> web.StreamResponse:
+    """GET /experiments: variants, rates with 95% intervals, lift, p-values, the 2x2 grid."""
+    deps = request.app[DEPS]
+    period, text, did = request_period(request)
+    async with reading(request) as db:
+        views = await experiment_views(
+            db,
+            period,
+            did,
+            labels=deps.labels,
+            controls=deps.controls,
+            min_trials=deps.kpi.min_sample_per_variant,
+        )
+    return render(
+        request,
+        "experiments.html",
+        session,
+        views=views,
+        metrics=JUDGED_ON,
+        period_text=text,
+        did=did or "",
+        min_trials=deps.kpi.min_sample_per_variant,
+    )
+
+
+def _number(request: web.Request, name: str, low: float, high: float) -> float | None:
+    value = request.query.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name}: not a number") from None
+    if not low <= number <= high:
+        raise web.HTTPBadRequest(text=f"{name}: must lie in [{low:g}, {high:g}]")
+    return number
+
+
+async def calculator(request: web.Request, session: Session) -> web.StreamResponse:
+    """GET /calculator: missed calls x close rate x average order value, from history."""
+    deps = request.app[DEPS]
+    period, text, did = request_period(request)
+    async with reading(request) as db:
+        history = await calculator_from_history(db, period, did, deps.kpi)
+    rate = _number(request, "close_rate", 0, 100)
+    value = _number(request, "aov", 0, 1e9)
+    missed = _number(request, "missed", 0, 1e9)
+    result = revenue_left_on_table(
+        history.missed_calls if missed is None else int(missed),
+        history.average_order_value if value is None else value,
+        deps.kpi.close_rate if rate is None else rate / 100,
+        deps.kpi.close_rate_band,
+        history.value_source if value is None else "entered",
+    )
+    return render(
+        request,
+        "calculator.html",
+        session,
+        result=result,
+        history=history,
+        period_text=text,
+        did=did or "",
+        currency=deps.kpi.currency.upper(),
+    )
+
+
+async def health(request: web.Request, session: Session) -> web.StreamResponse:
+    """GET /health: AMI and provider state, outbox depth by status, the latest errors."""
+    deps = request.app[DEPS]
+    live = None if deps.health is None else deps.health()
+    async with reading(request) as db:
+        depth = await outbox_depth(db)
+        errors, parked = await last_errors(db)
+    return render(
+        request, "health.html", session, live=live, depth=depth, errors=errors, parked=parked
+    )
+
+
+def add_page_routes(app: web.Application) -> None:
+    """Register the login routes and the pages on ``app``."""
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", page_guard(overview))
+    app.router.add_get("/calls", page_guard(calls))
+    app.router.add_get(r"/calls/{call_id:\d{1,18}}", page_guard(call_page))
+    app.router.add_get("/conversations", page_guard(conversations))
+    app.router.add_get(r"/conversations/{e164:\+?\d{1,15}}", page_guard(conversation))
+    app.router.add_get("/experiments", page_guard(experiments))
+    app.router.add_get("/calculator", page_guard(calculator))
+    app.router.add_get("/health", page_guard(health))
