@@ -45,7 +45,7 @@ def _load(engine: Engine) -> None:
     """The Master.csv rows as FreePBX stores them (calldate = start, linkedid, DID)."""
     rows = [
         {
-            "calldate": row.start.replace(tzinfo=None),
+            "calldate": row.start.strftime("%Y-%m-%d %H:%M:%S"),  # as SQL text: no adapter
             "clid": row.clid,
             "src": row.src,
             "dst": row.dst,
