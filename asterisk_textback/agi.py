@@ -146,12 +146,14 @@ class AgiTexter:
         on_queued: Callable[[], None],
         pbx: str = "default",
         clock: Callable[[], float] = time.time,
+        tracking_secret: str = "",
     ) -> None:
         self._loaded = loaded
         self._sessions = sessions
         self._on_queued = on_queued
         self._pbx = pbx
         self._clock = clock
+        self._tracking_secret = tracking_secret
 
     async def text(self, request: TextRequest) -> TextOutcome:
         """Decide, render and commit the text ``request`` asks for."""
@@ -211,7 +213,12 @@ class AgiTexter:
         if not decision.send:
             return TextOutcome(f"suppressed:{decision.reason}", decision.detail)
         draft = compose(
-            call, decision, settings, loaded.renderer, first_contact=hist.last_texted_at is None
+            call,
+            decision,
+            settings,
+            loaded.renderer,
+            first_contact=hist.last_texted_at is None,
+            tracking_secret=self._tracking_secret,
         )
         new = outbox.NewMessage(
             to_e164=draft.to,

@@ -8,6 +8,7 @@ from typing import Any
 
 from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.config import Settings
+from asterisk_textback.kpi.conversions import tracked_link
 from asterisk_textback.policy.decision import Decision
 from asterisk_textback.templates import Renderer, assign_variant, context_from_call
 
@@ -52,16 +53,27 @@ def compose(
     renderer: Renderer,
     *,
     first_contact: bool,
+    tracking_secret: str = "",
 ) -> Draft:
-    """Render the text ``decision`` asks for (which must be a send with a template)."""
+    """Render the text ``decision`` asks for (which must be a send with a template).
+
+    The booking link carries the call's tracking token (``kpi.conversions.call_token``),
+    signed with ``tracking_secret``, so a booking made through it names this call.
+    """
     if not decision.send or decision.template is None or decision.to is None:
         raise ValueError(f"call {call.linkedid}: decision is not a send: {decision.reason}")
     business = settings.business
+    link = business.booking_link or ""
+    if link:
+        link = tracked_link(
+            link,
+            pbx=call.pbx,
+            linkedid=call.linkedid,
+            ended_at=call.ended_at,
+            secret=tracking_secret,
+        )
     context = context_from_call(
-        call,
-        business_name=business.name,
-        booking_link=business.booking_link or "",
-        tz=business.zone,
+        call, business_name=business.name, booking_link=link, tz=business.zone
     )
     # Variants are assigned on the normalised number, so "212…" and "+1212…" agree.
     context = replace(context, caller_number=decision.to)

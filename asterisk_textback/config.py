@@ -3,7 +3,7 @@
 Every validation error names the offending key, e.g. ``pbx.port: Input should be a valid
 integer`` or ``business.hours.mon[0]: "25:00-26:00" is not a time range``. Sections: pbx,
 tracker, business, rules, suppression, templates, provider, consent, forwarding, database,
-dispatch, web, kpi, agi.
+dispatch, web, kpi, agi, bookings, crm.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from asterisk_textback.agi_settings import AgiSettings
 from asterisk_textback.consent import ConsentSettings
+from asterisk_textback.crm import CrmSettings
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.forwarding import ForwardingSettings
 from asterisk_textback.kpi.settings import KpiSettings
@@ -31,6 +32,7 @@ from asterisk_textback.policy.settings import (
 )
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.templates.settings import TemplatesSettings
+from asterisk_textback.web.bookings import BookingWebhookSettings
 from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.web.webhooks import WebhookServerSettings
 
@@ -211,6 +213,8 @@ class Settings(_Frozen):
     web: WebSettings = WebSettings()
     kpi: KpiConfig = KpiConfig()
     agi: AgiSettings = AgiSettings()
+    bookings: BookingWebhookSettings = BookingWebhookSettings()
+    crm: CrmSettings = CrmSettings()
 
     @field_validator("rules")
     @classmethod

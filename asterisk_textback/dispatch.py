@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -84,7 +84,9 @@ class Dispatcher:
         *,
         clock: Clock = time.time,
         worker_prefix: str = "worker",
+        on_sent: Callable[[list[int]], Awaitable[None]] | None = None,
     ) -> None:
+        self._on_sent = on_sent
         self._sessions = sessions
         self._provider = provider
         self._settings = settings
@@ -170,6 +172,8 @@ class Dispatcher:
                 async with self._sessions() as session:
                     await results.mark_sent_many(session, receipts, now=_utc(self._clock()))
                 self.stats.sent += len(receipts)
+                if self._on_sent is not None:
+                    await self._on_sent([r.message_id for r in receipts])
 
     async def _release(self, messages: list[Message]) -> None:
         async with self._sessions() as session:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from asterisk_textback.store.inbound import (
     StoredInbound,
     record_inbound,
 )
-from asterisk_textback.store.models import InboundKind
+from asterisk_textback.store.models import InboundKind, InboundMessage
 from asterisk_textback.store.outbox import NewMessage
 from asterisk_textback.templates.segments import count_segments
 
@@ -70,7 +70,9 @@ class Inbox:
         pending_max_age: timedelta = delivery.DEFAULT_PENDING_MAX_AGE,
         on_queued: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
+        on_inbound: Callable[[InboundMessage], Awaitable[None]] | None = None,
     ) -> None:
+        self._on_inbound = on_inbound
         self._sessions = sessions
         self._consent = consent
         self._business = business_name
@@ -146,6 +148,8 @@ class Inbox:
             return stored
         if stored.consent_changed:
             log.info("%s %s by text (%s)", sender, verdict.kind.value, verdict.keyword)
+        if self._on_inbound is not None:
+            await self._on_inbound(stored.inbound)
         if stored.confirmation is not None and self._on_queued is not None:
             self._on_queued()
         if verdict.kind is InboundKind.REPLY and self._forwarder is not None:

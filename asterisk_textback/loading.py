@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from asterisk_textback.config import Settings, load_settings
+from asterisk_textback.kpi.conversions import tracked_link
 from asterisk_textback.policy.settings import check_templates
 from asterisk_textback.templates import Renderer, sample_context, validate
 
@@ -24,11 +25,11 @@ def prepare(settings: Settings) -> Loaded:
     Rendering errors and over-long texts surface here, at start-up, naming the key.
     """
     business = settings.business
-    sample = sample_context(
-        business_name=business.name,
-        booking_link=business.booking_link or "",
-        tz=business.zone,
-    )
+    link = business.booking_link or ""
+    if link:
+        # Real links carry a tracking token: validate the segment count with one.
+        link = tracked_link(link, pbx="pbx", linkedid="0.0", ended_at=2.0**31, secret="")
+    sample = sample_context(business_name=business.name, booking_link=link, tz=business.zone)
     renderer = validate(settings.templates, sample)
     check_templates(settings, renderer)
     return Loaded(settings, renderer)

@@ -59,9 +59,11 @@ class Recorder:
         on_decided: OnDecided | None = None,
         clock: Callable[[], float] = time.time,
         lookup: LineLookup | None = None,
+        tracking_secret: str = "",
     ) -> None:
         self._loaded = loaded
         self._lookup = lookup
+        self._tracking_secret = tracking_secret
         self._sessions = sessions
         self._on_queued = on_queued
         self._on_decided = on_decided
@@ -128,6 +130,7 @@ class Recorder:
                 settings,
                 self._loaded.renderer,
                 first_contact=hist.last_texted_at is None,
+                tracking_secret=self._tracking_secret,
             )
             message = outbox.NewMessage(
                 to_e164=draft.to,

@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -29,13 +30,14 @@ from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.calls.tracker import CallTracker
 from asterisk_textback.catchup import CdrCatchUp
 from asterisk_textback.config import WebSettings
+from asterisk_textback.crm import CrmDispatcher, CrmHooks, CrmSecrets
 from asterisk_textback.dispatch import Dispatcher
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.forwarding import Forwarder, ForwardingSecrets
 from asterisk_textback.inbox import Inbox
 from asterisk_textback.listener import CallListener
 from asterisk_textback.loading import Loaded
-from asterisk_textback.pipeline import OnDecided, Recorder
+from asterisk_textback.pipeline import CallResult, OnDecided, Recorder
 from asterisk_textback.sms.registry import (
     Resources,
     build_lookup,
@@ -44,6 +46,7 @@ from asterisk_textback.sms.registry import (
 )
 from asterisk_textback.store import check_schema, create_engine, create_session_factory
 from asterisk_textback.templates.settings import TemplatesSettings
+from asterisk_textback.web.bookings import BookingSecrets, BookingService, add_booking_routes
 from asterisk_textback.web.dashboard import DashboardDeps, add_dashboard
 from asterisk_textback.web.health import add_health_route
 from asterisk_textback.web.webhooks import webhook_app
@@ -149,16 +152,27 @@ async def serve(
             # Texts over a SIP trunk leave through the first PBX's connection.
             connection = connections[0]
             provider = build_provider(settings.provider, Resources(http, env, connection))
+            booking_secrets = BookingSecrets.from_env(settings.bookings, env)
+            crm = CrmDispatcher(
+                settings.crm, CrmSecrets.from_env(settings.crm, env), sessions, http, clock=clock
+            )
+            hooks = CrmHooks(settings.crm, sessions, clock=clock, on_queued=crm.wake)
             dispatcher = Dispatcher(
-                sessions, provider, settings.dispatch, settings.provider, clock=clock
+                sessions,
+                provider,
+                settings.dispatch,
+                settings.provider,
+                clock=clock,
+                on_sent=hooks.texts_sent,
             )
             recorder = Recorder(
                 loaded,
                 sessions,
                 on_queued=dispatcher.wake,
-                on_decided=on_decided,
+                on_decided=_both(on_decided, hooks.on_decided),
                 clock=clock,
                 lookup=build_lookup(settings.provider, Resources(http, env, connection)),
+                tracking_secret=booking_secrets.tracking,
             )
             links = []
             catchups = []
@@ -170,14 +184,19 @@ async def serve(
                 links.append(PbxLink(pbx.name, conn, tracker, listener))
                 catchups.append(catchup)
             texter = AgiTexter(
-                loaded, sessions, on_queued=dispatcher.wake, pbx=settings.pbx.name, clock=clock
+                loaded,
+                sessions,
+                on_queued=dispatcher.wake,
+                pbx=settings.pbx.name,
+                clock=clock,
+                tracking_secret=booking_secrets.tracking,
             )
             agi = AgiServer(settings.agi, texter)
             parts = Parts(links, recorder, dispatcher, agi)
             runner = None
             if settings.web.enabled:
                 resources = Resources(http, env, connection)
-                app = _web_app(loaded, parts, sessions, resources, clock)
+                app = _web_app(loaded, parts, sessions, resources, clock, hooks, booking_secrets)
                 runner = await _start_web(settings.web, app)
             consumers = []
             for link in links:
@@ -189,6 +208,7 @@ async def serve(
                 await agi.start()
             recording = asyncio.create_task(recorder.run())
             sending = asyncio.create_task(dispatcher.run())
+            crm_posting = asyncio.create_task(crm.run())
             evicting = asyncio.create_task(_evict_loop([x.listener for x in links], clock))
             try:
                 if on_ready is not None:
@@ -211,6 +231,9 @@ async def serve(
                 await recording
                 dispatcher.stop()
                 await sending
+                await hooks.join()
+                crm.stop()
+                await crm_posting
                 await provider.close()
                 if runner is not None:
                     await runner.cleanup()
@@ -229,6 +252,8 @@ def _web_app(
     sessions: async_sessionmaker[AsyncSession],
     resources: Resources,
     clock: Callable[[], float],
+    hooks: CrmHooks,
+    booking_secrets: BookingSecrets,
 ) -> web.Application:
     """/healthz plus the provider's callbacks (delivery reports, replies, STOP)."""
     settings = loaded.settings
@@ -247,10 +272,25 @@ def _web_app(
         forwarder=forwarder,
         on_queued=wake,
         clock=clock,
+        on_inbound=hooks.inbound_received,
     )
     adapters = build_webhooks(settings.provider, resources)
     app = webhook_app(adapters, inbox, settings.web.webhooks, clock=clock)
     add_health_route(app, lambda: _health(parts))
+    business = settings.business
+    add_booking_routes(
+        app,
+        BookingService(
+            sessions,
+            settings.bookings,
+            booking_secrets,
+            region=business.default_region,
+            currency=settings.kpi.currency,
+            window=timedelta(days=settings.kpi.attribution_window_days),
+            clock=clock,
+            on_booking=hooks.booking_recorded,
+        ),
+    )
     board = settings.web.dashboard
     if board.enabled:
         deps = DashboardDeps(
@@ -265,6 +305,18 @@ def _web_app(
         )
         add_dashboard(app, deps)
     return app
+
+
+def _both(first: OnDecided | None, second: OnDecided) -> OnDecided:
+    """Call ``first`` (if any) then ``second`` for each decided call."""
+    if first is None:
+        return second
+
+    def both(result: CallResult) -> None:
+        first(result)
+        second(result)
+
+    return both
 
 
 def experiment_labels(

@@ -25,7 +25,10 @@ from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.schema import upgrade
 
 PG_SERVER = os.environ.get("TEXTBACK_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
-TABLES = "pending_delivery_reports, inbound_messages, messages, calls, contacts, experiments"
+TABLES = (
+    "crm_events, bookings, pending_delivery_reports, inbound_messages, messages, calls, "
+    "contacts, experiments"
+)
 
 
 class PgServer:

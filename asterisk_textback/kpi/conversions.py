@@ -6,9 +6,14 @@ the exact text, so no window applies), else by phone number: the latest text-bac
 booking's E.164 number that was delivered (or, without a delivery report, sent and not
 failed) no later than the booking and no earlier than ``window`` before it (last touch).
 
-Token format: ``<message id in base 36>-<6 base-32 characters of HMAC-SHA256(secret, id)>``,
-e.g. ``2n9c-k3xq7a``; carried in the link as ``?tb=<token>`` (see ``tracking_url``). The
-signature keeps a guessed or edited token from attributing revenue to the wrong call.
+Tokens, carried in the link as ``?tb=<token>`` (see ``tracking_url``); the HMAC keeps a
+guessed or edited token from attributing revenue to the wrong call:
+
+- call token (what texts carry): ``<call end, unix seconds, base 36>-<8 base-32 characters
+  of HMAC-SHA256(secret, "tb:<pbx>:<linkedid>")>``, e.g. ``t3a9xq-k3xq7a2b``. It is known
+  before any row exists (the text is rendered before the call and message rows are
+  inserted); it is resolved by the indexed ``calls.ended_at`` second, then the HMAC.
+- message token (older): ``<message id in base 36>-<6 base-32 characters>``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -26,17 +31,21 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.store.models import Booking, BookingStatus, Message, MessageStatus
+from asterisk_textback.store.models import Booking, BookingStatus, Call, Message, MessageStatus
 
 __all__ = [
     "TOKEN_PARAMS",
     "Attribution",
     "NewBooking",
     "attribute",
+    "call_token",
+    "link_tool",
     "make_token",
     "mark_booked",
+    "parse_call_token",
     "parse_token",
     "record_booking",
+    "tracked_link",
     "tracking_url",
 ]
 
@@ -44,6 +53,7 @@ TEXTBACK_KIND: Final = "textback"
 #: The query parameter that carries the token, per booking tool.
 TOKEN_PARAMS: Final = {"generic": "tb", "calcom": "metadata[tb]", "calendly": "utm_content"}
 _TOKEN = re.compile(r"^([0-9a-z]{1,13})-([a-z2-7]{6})$")
+_CALL_TOKEN = re.compile(r"^([0-9a-z]{1,8})-([a-z2-7]{8})$")
 _NOT_RECEIVED: Final = (
     MessageStatus.FAILED,
     MessageStatus.CANCELLED,
@@ -93,6 +103,38 @@ def tracking_url(url: str, token: str, tool: str = "generic") -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="[]")))
 
 
+def _call_signature(pbx: str, linkedid: str, secret: str) -> str:
+    mac = hmac.new(secret.encode(), f"tb:{pbx}:{linkedid}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(mac).decode()[:8].lower()
+
+
+def call_token(pbx: str, linkedid: str, ended_at: float, secret: str) -> str:
+    """The tracking token of the text about one call (derivable before any row exists)."""
+    return f"{_base36(max(0, int(ended_at)))}-{_call_signature(pbx, linkedid, secret)}"
+
+
+def parse_call_token(token: str) -> tuple[int, str] | None:
+    """(call end in unix seconds, signature) of a call token; None when it is not one."""
+    match = _CALL_TOKEN.match(token.strip().lower())
+    return None if match is None else (int(match[1], 36), match[2])
+
+
+def link_tool(url: str) -> str:
+    """Which booking tool a link points at (``TOKEN_PARAMS`` key), judged by its host."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "cal.com" or host.endswith((".cal.com", "cal.eu")):
+        return "calcom"
+    if host == "calendly.com" or host.endswith(".calendly.com"):
+        return "calendly"
+    return "generic"
+
+
+def tracked_link(url: str, *, pbx: str, linkedid: str, ended_at: float, secret: str) -> str:
+    """``url`` carrying the call's token in the parameter its booking tool passes on."""
+    token = call_token(pbx, linkedid, ended_at, secret)
+    return tracking_url(url, token, link_tool(url))
+
+
 @dataclass(frozen=True, slots=True)
 class NewBooking:
     """A booking as a webhook or the manual action reports it (parsed, not yet stored)."""
@@ -127,11 +169,10 @@ async def attribute(
     secret: str,
 ) -> Attribution | None:
     """Apply the attribution rule (token first, then phone within ``window``)."""
-    message_id = None if token is None else parse_token(token, secret)
-    if message_id is not None:
-        message = await session.get(Message, message_id)
-        if message is not None and message.call_id is not None:
-            return Attribution(message.call_id, message.id, "token")
+    if token is not None:
+        found = await _by_token(session, token, secret)
+        if found is not None:
+            return found
     if e164 is None:
         return None
     received = func.coalesce(Message.delivered_at, Message.sent_at)
@@ -156,6 +197,43 @@ async def attribute(
     return Attribution(int(row[0]), int(row[1]), "phone")
 
 
+async def _by_call_token(session: AsyncSession, token: str, secret: str) -> Attribution | None:
+    parsed = parse_call_token(token)
+    if parsed is None:
+        return None
+    second, signature = parsed
+    start = datetime.fromtimestamp(second, tz=UTC)
+    # Few calls end in one second: check each one's HMAC rather than store the token.
+    rows = await session.execute(
+        select(Call.id, Call.pbx, Call.linkedid).where(
+            Call.ended_at >= start, Call.ended_at < start + timedelta(seconds=1)
+        )
+    )
+    for call_id, pbx, linkedid in rows:
+        if hmac.compare_digest(signature, _call_signature(pbx, linkedid, secret)):
+            message_id = await session.scalar(
+                select(Message.id)
+                .where(Message.call_id == call_id)
+                .order_by((Message.kind == TEXTBACK_KIND).desc(), Message.id.desc())
+                .limit(1)
+            )
+            if message_id is not None:
+                return Attribution(int(call_id), int(message_id), "token")
+    return None
+
+
+async def _by_token(session: AsyncSession, token: str, secret: str) -> Attribution | None:
+    found = await _by_call_token(session, token, secret)
+    if found is not None:
+        return found
+    message_id = parse_token(token, secret)
+    if message_id is not None:
+        message = await session.get(Message, message_id)
+        if message is not None and message.call_id is not None:
+            return Attribution(message.call_id, message.id, "token")
+    return None
+
+
 async def _existing(session: AsyncSession, source: str, external_id: str) -> Booking | None:
     return await session.scalar(
         select(Booking).where(Booking.source == source, Booking.external_id == external_id)
@@ -165,7 +243,7 @@ async def _existing(session: AsyncSession, source: str, external_id: str) -> Boo
 def _update(row: Booking, new: NewBooking, now: datetime) -> None:
     row.status = new.status
     row.value_minor = new.value_minor if new.value_minor is not None else row.value_minor
-    row.currency = new.currency or row.currency
+    row.currency = new.currency.upper() if new.currency else row.currency
     row.starts_at = new.starts_at or row.starts_at
     row.e164 = row.e164 or new.e164
     row.token = row.token or new.token
@@ -233,22 +311,48 @@ async def mark_booked(
     currency: str | None,
     now: datetime,
 ) -> Booking:
-    """The dashboard's "mark booked + value" action: a manual booking on one call."""
-    e164 = await session.scalar(
-        select(Message.to_e164).where(Message.call_id == call_id).order_by(Message.id).limit(1)
-    )
-    row = Booking(
+    """The dashboard's "mark booked + value" action: one manual booking per call, attributed.
+
+    Marking the same call again updates its value instead of counting a second booking.
+    Raises ``LookupError`` for an unknown call.
+    """
+    call = await session.get(Call, call_id)
+    if call is None:
+        raise LookupError(f"no call {call_id}")
+    text = (
+        await session.execute(
+            select(Message.id, Message.to_e164)
+            .where(Message.call_id == call_id)
+            .order_by((Message.kind == TEXTBACK_KIND).desc(), Message.id.desc())
+            .limit(1)
+        )
+    ).first()
+    new = NewBooking(
         source="manual",
-        external_id=None,
+        external_id=f"call:{call_id}",
+        booked_at=now,
+        value_minor=value_minor,
+        currency=currency,
+        e164=call.caller_e164 if text is None else text[1],
+    )
+    row = await _existing(session, new.source, f"call:{call_id}")
+    if row is not None:
+        _update(row, new, now)
+        row.value_minor = value_minor
+        await session.commit()
+        return row
+    row = Booking(
+        source=new.source,
+        external_id=new.external_id,
         status=BookingStatus.BOOKED,
         value_minor=value_minor,
         currency=currency.upper() if currency else None,
         booked_at=now,
         starts_at=None,
-        e164=e164,
+        e164=new.e164,
         token=None,
         call_id=call_id,
-        message_id=None,
+        message_id=None if text is None else int(text[0]),
         attributed_by="manual",
         created_at=now,
         updated_at=now,

@@ -374,3 +374,43 @@ class Booking(Base):
 Index("ix_calls_ended_at", Call.ended_at)
 
 __all__ += ["Booking", "BookingStatus"]
+
+
+class CrmEventStatus(StrEnum):
+    """Delivery state of one CRM webhook post (one row per event and endpoint)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    #: Gave up after the last attempt; kept for the audit trail and the health page.
+    FAILED = "failed"
+
+
+class CrmEvent(Base):
+    """An outgoing CRM webhook: the signed JSON to post to one endpoint, and its retries."""
+
+    __tablename__ = "crm_events"
+    __table_args__ = (
+        # One row per event per endpoint: emitting the same event again is a no-op.
+        UniqueConstraint("endpoint", "idempotency_key", name="uq_crm_events_endpoint_key"),
+        # The worker's claim query: due rows by time.
+        Index("ix_crm_events_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(64))
+    #: Sent as the ``Idempotency-Key`` header, identical on every retry.
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[CrmEventStatus] = mapped_column(_string_enum(CrmEventStatus, 16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Due time; while ``sending`` it is the claim's lease (a crashed worker's row comes back).
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+__all__ += ["CrmEvent", "CrmEventStatus"]
