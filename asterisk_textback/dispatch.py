@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -70,6 +71,7 @@ class DispatchStats:
     recovered_unknown: int = 0
     expired: int = 0
     cancelled: int = 0
+    errors: int = 0
 
 
 class Dispatcher:
@@ -104,20 +106,24 @@ class Dispatcher:
         """A text was queued: let an idle worker look now instead of at the next poll."""
         self._wake.set()
 
-    async def run(self) -> None:
-        """Recover from a previous crash, then run the workers until :meth:`stop`."""
-        now = _utc(self._clock())
+    async def _recover(self, **which: Any) -> None:
         async with self._sessions() as session:
-            self.stats.recovered_unknown += await outbox.recover_after_crash(session, now)
-        if self.stats.recovered_unknown:
+            found = await outbox.recover_after_crash(session, _utc(self._clock()), **which)
+        self.stats.recovered_unknown += found
+        if found:
             log.warning(
-                "%d text(s) were mid-send when the last run stopped: marked unknown, not re-sent",
-                self.stats.recovered_unknown,
+                "%d text(s) were mid-send when a dispatcher stopped: marked unknown, not re-sent",
+                found,
             )
+
+    async def run(self) -> None:
+        """Recover this instance's texts from a previous crash, then run the workers."""
+        await self._recover(claimed_by_prefix=self._prefix)
         workers = [
             asyncio.create_task(self._worker(f"{self._prefix}-{i}"))
             for i in range(self._settings.workers)
         ]
+        workers.append(asyncio.create_task(self._housekeeping()))
         try:
             await asyncio.gather(*workers)
         finally:
@@ -139,22 +145,44 @@ class Dispatcher:
         if not self._stopping:
             self._wake.clear()
 
+    async def _housekeeping(self) -> None:
+        """Expire stale texts and take over texts of instances that died, on a timer.
+
+        Not before every claim: on SQLite each is a write transaction competing for the lock.
+        """
+        lease = timedelta(seconds=self._settings.claim_lease_seconds)
+        while not self._stopping:
+            try:
+                async with self._sessions() as session:
+                    self.stats.expired += await outbox.expire_due(session, _utc(self._clock()))
+                await self._recover(claimed_before=_utc(self._clock()) - lease)
+            except Exception:
+                log.exception("outbox housekeeping failed; retrying")
+            await self._idle(self._settings.expire_every_seconds)
+
     async def _worker(self, name: str) -> None:
         poll = self._settings.poll_seconds
         while not self._stopping:
-            now = self._clock()
-            if self.paused is not None and now < self._paused_until:
-                await self._idle(min(poll, self._paused_until - now))
-                continue
-            async with self._sessions() as session:
-                self.stats.expired += await outbox.expire_due(session, _utc(now))
-            claimed = await outbox.claim_due(
-                self._sessions, name, _utc(now), self._settings.batch_size
-            )
-            if not claimed:
+            try:
+                await self._work_once(name, poll)
+            except Exception:
+                # A database hiccup (locked, connection dropped) must not end sending for
+                # good: log it, wait a little, carry on. Rows in hand stay claimed and are
+                # recovered (never re-sent once sending_at is set).
+                self.stats.errors += 1
+                log.exception("dispatcher %s failed; retrying", name)
                 await self._idle(poll)
-                continue
-            await self._send_batch(claimed)
+
+    async def _work_once(self, name: str, poll: float) -> None:
+        now = self._clock()
+        if self.paused is not None and now < self._paused_until:
+            await self._idle(min(poll, self._paused_until - now))
+            return
+        claimed = await outbox.claim_due(self._sessions, name, _utc(now), self._settings.batch_size)
+        if not claimed:
+            await self._idle(poll)
+            return
+        await self._send_batch(claimed)
 
     async def _send_batch(self, claimed: list[Message]) -> None:
         receipts: list[results.SentReceipt] = []

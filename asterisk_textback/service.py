@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -164,6 +165,7 @@ async def serve(
                 settings.provider,
                 clock=clock,
                 on_sent=hooks.texts_sent,
+                worker_prefix=settings.dispatch.instance or socket.gethostname(),
             )
             recorder = Recorder(
                 loaded,

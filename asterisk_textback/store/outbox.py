@@ -213,7 +213,11 @@ async def _bulk_status(session: AsyncSession, where: Any, values: dict[str, Any]
 
 
 async def recover_after_crash(
-    session: AsyncSession, now: datetime, *, claimed_before: datetime | None = None
+    session: AsyncSession,
+    now: datetime,
+    *,
+    claimed_before: datetime | None = None,
+    claimed_by_prefix: str | None = None,
 ) -> int:
     """Resolve ``sending`` rows left by a stopped process; how many became ``unknown``.
 
@@ -226,6 +230,11 @@ async def recover_after_crash(
     where = Message.status == MessageStatus.SENDING
     if claimed_before is not None:
         where = and_(where, Message.claimed_at < claimed_before)
+    if claimed_by_prefix is not None:
+        # Only this instance's own workers ("<prefix>-<n>"): other instances sharing the
+        # database are alive and keep theirs.
+        pattern = claimed_by_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where = and_(where, Message.claimed_by.like(f"{pattern}-%", escape="\\"))
     never_left = {"status": MessageStatus.QUEUED, "claimed_by": None, "updated_at": now}
     await _bulk_status(session, and_(where, Message.sending_at.is_(None)), never_left)
     values = {"status": MessageStatus.UNKNOWN, "last_error": CRASH_ERROR, "updated_at": now}

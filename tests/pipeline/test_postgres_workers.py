@@ -145,8 +145,7 @@ async def test_four_dispatchers_send_10000_texts_exactly_once(pg_url: str) -> No
         ]
         runs = [asyncio.create_task(d.run()) for d in dispatchers]
         try:
-            # Dispatcher.run() resets every "sending" row it finds (it assumes it is alone),
-            # so the texts go in only once all four are past that step; see the xfail below.
+            # The texts go in once all four dispatchers are past their start-up recovery.
             async with asyncio.timeout(30):
                 for factory in factories:
                     await factory.past_recovery.wait()
@@ -177,12 +176,6 @@ async def test_four_dispatchers_send_10000_texts_exactly_once(pg_url: str) -> No
     assert sum(d.stats.sent for d in dispatchers) == MESSAGES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dispatch.Dispatcher.run() calls outbox.recover_after_crash without claimed_before: "
-    "a second instance starting on a shared database marks the first one's in-flight text "
-    "unknown although it is being sent",
-)
 async def test_second_dispatcher_starting_keeps_the_first_ones_text_in_flight(pg_url: str) -> None:
     """A text in flight at instance A must end ``sent`` when instance B starts meanwhile."""
     keys: Counter[str] = Counter()

@@ -312,3 +312,20 @@ async def test_mark_sent_many_records_every_sending_row_and_reports_the_rest(
         contact = await get_contact(session, "+12125550147")
         assert contact is not None
         assert contact.texts_today == 2
+
+
+async def test_recovery_by_instance_leaves_other_instances_alone(
+    session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
+) -> None:
+    async with session_factory() as session:
+        for key in ("mine", "theirs", "tricky"):
+            await _queue(session, make_message, now, key=key, send_at=now)
+    [mine] = await outbox.claim_due(session_factory, "pbx_1-0", now, 1)
+    [theirs] = await outbox.claim_due(session_factory, "pbx-1-0", now, 1)
+    [tricky] = await outbox.claim_due(session_factory, "pbxa1-0", now, 1)
+    async with session_factory() as session:
+        for message in (mine, theirs, tricky):
+            await results.mark_sending(session, message.id, now=now)
+        # "_" is a LIKE wildcard: it must match only itself.
+        assert await outbox.recover_after_crash(session, now, claimed_by_prefix="pbx_1") == 1
+        assert await _statuses(session) == {"unknown": 1, "sending": 2}
