@@ -252,6 +252,8 @@ class CrmHooks:
         ended = result.call
         if ended.direction is not Direction.INBOUND or ended.outcome not in _MISSED:
             return
+        if not self._wants(CrmEventType.MISSED_CALL):
+            return  # no endpoint takes it: spare the database the reads
         try:
             # The stored rows, not ``result``: a replayed call must describe the first decision.
             async with self._sessions() as session:
@@ -264,14 +266,21 @@ class CrmHooks:
         key = f"missed_call:{ended.pbx}:{ended.linkedid}"
         await self._emit(CrmEventType.MISSED_CALL, key, phone, call, text=_pick(text, _TEXT_FIELDS))
 
+    def _wants(self, event: CrmEventType) -> bool:
+        return any(event in endpoint.events for endpoint in self._settings.endpoints)
+
     def on_decided(self, result: CallResult) -> None:
         """``Recorder(on_decided=...)`` adapter: queues :meth:`call_decided` in a task."""
+        if not self._wants(CrmEventType.MISSED_CALL):
+            return
         task = asyncio.get_running_loop().create_task(self.call_decided(result))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def texts_sent(self, message_ids: Sequence[int]) -> None:
         """After ``mark_sent_many``: a ``text_sent`` event per text-back that left."""
+        if not self._wants(CrmEventType.TEXT_SENT):
+            return
         async with self._sessions() as session:
             rows = await session.execute(
                 select(Message, Call)
@@ -289,7 +298,7 @@ class CrmHooks:
         """After the inbox stored a text: ``reply`` for a reply, ``opt_out`` for a STOP."""
         kinds = {InboundKind.REPLY: CrmEventType.REPLY, InboundKind.STOP: CrmEventType.OPT_OUT}
         event = kinds.get(inbound.kind)
-        if event is None:
+        if event is None or not self._wants(event):
             return
         reply = _pick(inbound, _REPLY_FIELDS)
         call = await self._load_call(inbound.call_id)
@@ -297,6 +306,8 @@ class CrmHooks:
 
     async def booking_recorded(self, booking: Booking) -> None:
         """After a booking is stored or changed (webhook, API, dashboard): a ``booking`` event."""
+        if not self._wants(CrmEventType.BOOKING):
+            return
         details = _pick(booking, _BOOKING_FIELDS)
         # A change of status or value is a new event; a webhook retry is not.
         key = f"booking:{booking.id}:{booking.status}:{booking.value_minor}"
@@ -340,6 +351,8 @@ class CrmDispatcher:
 
     async def run(self) -> None:
         """Deliver due events until :meth:`stop`; errors are logged and retried."""
+        if not self._endpoints:
+            return  # nothing configured: no polling of the outbox at all
         while not self._stopping:
             try:
                 busy = await self.deliver_due() > 0

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,7 @@ class Recorder:
         clock: Callable[[], float] = time.time,
         lookup: LineLookup | None = None,
         tracking_secret: str = "",
+        lanes: int = 2,
     ) -> None:
         self._loaded = loaded
         self._lookup = lookup
@@ -68,23 +70,33 @@ class Recorder:
         self._on_queued = on_queued
         self._on_decided = on_decided
         self._clock = clock
-        self._queue: asyncio.Queue[CallEnded | None] = asyncio.Queue()
+        # Calls are recorded in a few lanes at once (reads overlap another lane's commit);
+        # every call of one number goes through the same lane, so they stay in order.
+        self._lanes: list[asyncio.Queue[CallEnded | None]] = [
+            asyncio.Queue() for _ in range(max(1, lanes))
+        ]
         self.recorded = 0
         self.errors = 0
 
     def submit(self, call: CallEnded) -> None:
         """Hand over a finished call (from the tracker's consumer; never blocks)."""
-        self._queue.put_nowait(call)
+        party = call.dialed_number if call.direction is Direction.OUTBOUND else call.caller_number
+        digits = "".join(ch for ch in party if ch.isdigit())[-10:]
+        lane = zlib.crc32(digits.encode()) % len(self._lanes)
+        self._lanes[lane].put_nowait(call)
 
     @property
     def backlog(self) -> int:
         """Calls waiting to be recorded."""
-        return self._queue.qsize()
+        return sum(q.qsize() for q in self._lanes)
 
     async def run(self) -> None:
         """Record calls until :meth:`stop`; everything submitted before it is recorded."""
+        await asyncio.gather(*(self._lane(q) for q in self._lanes))
+
+    async def _lane(self, queue: asyncio.Queue[CallEnded | None]) -> None:
         while True:
-            call = await self._queue.get()
+            call = await queue.get()
             if call is None:
                 return
             try:
@@ -96,7 +108,8 @@ class Recorder:
 
     def stop(self) -> None:
         """Finish the calls already submitted, then return from :meth:`run`."""
-        self._queue.put_nowait(None)
+        for queue in self._lanes:
+            queue.put_nowait(None)
 
     async def record(self, call: CallEnded) -> CallResult:
         """Decide about one call and commit the call row (and its text) in one transaction."""
@@ -104,16 +117,20 @@ class Recorder:
         now = self._clock()
         caller = parse_caller(call.caller_number, settings.business.default_region)
         party = caller.e164
-        async with self._sessions() as session:
-            handled = self._handled_number(call)
-            if handled is not None:
-                # Answered on a newer call, or an extension called them back: a text still
-                # waiting for its send time is no longer wanted.
+        handled = self._handled_number(call)
+        if handled is not None:
+            # Answered on a newer call, or an extension called them back: a text still
+            # waiting for its send time is no longer wanted.
+            async with self._sessions() as session:
                 await outbox.cancel_if_handled(session, handled, _utc(call.ended_at), now=_utc(now))
-                party = handled
-            hist = NO_HISTORY
-            if caller.e164 is not None and call.direction is Direction.INBOUND:
-                prefix = caller.rate_prefix(settings.suppression.rate_prefix_digits)
+            party = handled
+        hist = NO_HISTORY
+        if caller.e164 is not None and call.direction is Direction.INBOUND and call.missed:
+            prefix = caller.rate_prefix(settings.suppression.rate_prefix_digits)
+            async with self._sessions() as session:
+                # Reads only: on SQLite a DEFERRED transaction, so it does not queue behind
+                # (or hold up) the dispatcher's writes.
+                await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
                 hist = await history.contact_history(
                     session, caller.e164, rate_prefix=prefix, now=_utc(now)
                 )
