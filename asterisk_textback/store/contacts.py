@@ -135,7 +135,7 @@ async def record_texted_many(
     await connection.execute(upsert, [{"e164": e, "n": c} for e, c in sorted(counts.items())])
 
 
-def _texted_at() -> Any:
+def texted_at() -> Any:
     # A queued text counts from when it is due; a sent one from when it went out.
     return func.coalesce(Message.sent_at, Message.send_at)
 
@@ -148,7 +148,7 @@ async def texts_since(session: AsyncSession, e164: str, since: datetime) -> int:
         .where(
             Message.to_e164 == e164,
             Message.status.in_(COUNTED_STATUSES),
-            _texted_at() >= since,
+            texted_at() >= since,
         )
     )
     return int(count or 0)
@@ -157,7 +157,7 @@ async def texts_since(session: AsyncSession, e164: str, since: datetime) -> int:
 async def last_texted_at(session: AsyncSession, e164: str) -> datetime | None:
     """When ``e164`` was last texted (or is due to be), for cooldowns; None if never."""
     return await session.scalar(
-        select(func.max(_texted_at()).label("at")).where(
+        select(func.max(texted_at()).label("at")).where(
             Message.to_e164 == e164, Message.status.in_(COUNTED_STATUSES)
         )
     )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Direction, Outcome
 from asterisk_textback.policy.history import ContactHistory, RateSnapshot
-from asterisk_textback.store.contacts import get_contact, last_texted_at, texts_since
-from asterisk_textback.store.models import Call, Message, MessageStatus
+from asterisk_textback.store.contacts import COUNTED_STATUSES, texted_at
+from asterisk_textback.store.models import Call, Contact, Message, MessageStatus
 
 __all__ = ["RATE_WINDOW", "contact_history", "last_handled_at", "queued_since"]
 
@@ -47,19 +47,56 @@ def _epoch(at: datetime | None) -> float | None:
 async def contact_history(
     session: AsyncSession, e164: str, *, rate_prefix: str | None, now: datetime
 ) -> ContactHistory:
-    """Everything ``policy.decide`` needs to know about ``e164`` as of ``now``."""
-    contact = await get_contact(session, e164)
+    """Everything ``policy.decide`` needs to know about ``e164`` as of ``now``.
+
+    One statement of scalar subqueries (one round trip: the recorder runs this per call).
+    """
     since = now - RATE_WINDOW
+    texted = (Message.to_e164 == e164, Message.status.in_(COUNTED_STATUSES))
+    queued = (Message.created_at >= since, Message.status != MessageStatus.SUPPRESSED)
+    prefix_count = (
+        select(func.count())
+        .select_from(Message)
+        .where(*queued, Message.to_e164.startswith(rate_prefix or "", autoescape=True))
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(
+                select(Contact.opted_out).where(Contact.e164 == e164).scalar_subquery(),
+                select(Contact.sms_capable).where(Contact.e164 == e164).scalar_subquery(),
+                select(func.max(texted_at())).where(*texted).scalar_subquery(),
+                select(func.count())
+                .select_from(Message)
+                .where(*texted, texted_at() >= now - timedelta(hours=24))
+                .scalar_subquery(),
+                select(func.max(Call.ended_at))
+                .where(
+                    Call.caller_e164 == e164,
+                    or_(Call.outcome == Outcome.ANSWERED, Call.direction == Direction.OUTBOUND),
+                )
+                .scalar_subquery(),
+                select(func.count()).select_from(Message).where(*queued).scalar_subquery(),
+                prefix_count if rate_prefix else literal(0),
+            )
+        )
+    ).one()
+    opted_out, sms_capable, last_texted, texts_24h, handled, global_n, prefix_n = row
     return ContactHistory(
-        opted_out=contact.opted_out if contact is not None else False,
-        sms_capable=contact.sms_capable if contact is not None else None,
-        last_texted_at=_epoch(await last_texted_at(session, e164)),
-        texts_last_24h=await texts_since(session, e164, now - timedelta(hours=24)),
-        last_handled_at=_epoch(await last_handled_at(session, e164)),
+        opted_out=bool(opted_out),
+        sms_capable=sms_capable,
+        last_texted_at=_epoch(_as_utc(last_texted)),
+        texts_last_24h=int(texts_24h or 0),
+        last_handled_at=_epoch(_as_utc(handled)),
         rates=RateSnapshot(
-            global_last_minute=await queued_since(session, since),
-            prefix_last_minute=(
-                await queued_since(session, since, rate_prefix) if rate_prefix else 0
-            ),
+            global_last_minute=int(global_n or 0), prefix_last_minute=int(prefix_n or 0)
         ),
     )
+
+
+def _as_utc(value: datetime | str | None) -> datetime | None:
+    """Scalar subqueries lose the column type: SQLite hands back the stored text."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
