@@ -24,8 +24,8 @@ from asterisk_textback.errors import ProviderError
 from asterisk_textback.loading import Loaded
 from asterisk_textback.policy import NO_HISTORY, Decision, decide, parse_caller
 from asterisk_textback.sms.lookup import LineLookup
-from asterisk_textback.store import contacts, history, outbox
-from asterisk_textback.store.calls import CallDecision, record_call_and_enqueue
+from asterisk_textback.store import contacts, history, one_transaction, outbox
+from asterisk_textback.store.calls import CallDecision, Recorded, record_call_and_enqueue
 from asterisk_textback.store.models import DecisionAction, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,23 @@ class CallResult:
 
 
 OnDecided = Callable[[CallResult], None]
+
+#: At most this many calls are committed together.
+_GROUP_MAX = 50
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A call decided but not yet written."""
+
+    call: CallEnded
+    decision: Decision
+    draft: Draft | None
+    stored: CallDecision
+    message: outbox.NewMessage | None
+    party: str | None
+    handled: str | None
+    now: float
 
 
 class Recorder:
@@ -95,16 +112,58 @@ class Recorder:
         await asyncio.gather(*(self._lane(q) for q in self._lanes))
 
     async def _lane(self, queue: asyncio.Queue[CallEnded | None]) -> None:
-        while True:
-            call = await queue.get()
-            if call is None:
+        stopping = False
+        while not stopping:
+            first = await queue.get()
+            if first is None:
                 return
+            # Group commit: everything already waiting is recorded in one transaction.
+            batch = [first]
+            while len(batch) < _GROUP_MAX and not queue.empty():
+                nxt = queue.get_nowait()
+                if nxt is None:
+                    stopping = True
+                    break
+                batch.append(nxt)
+            await self._record_group(batch)
+
+    async def _record_group(self, calls: list[CallEnded]) -> None:
+        pending: list[_Pending] = []
+        numbers: set[str] = set()
+        for call in calls:
+            party = self._party(call)
+            if party is not None and party in numbers:
+                # A second call of the same number must see the first one's text and
+                # outcome (cooldown, handled): commit what we have before deciding it.
+                await self._write(pending)
+                pending, numbers = [], set()
             try:
-                await self.record(call)
+                pending.append(await self._decide(call))
             except Exception:
-                # The call stays unrecorded (and untexted); the next one must still go through.
                 self.errors += 1
-                log.exception("could not record call %s", call.linkedid)
+                log.exception("could not decide about call %s", call.linkedid)
+                continue
+            if party is not None:
+                numbers.add(party)
+        await self._write(pending)
+
+    async def _write(self, pending: list[_Pending]) -> None:
+        if not pending:
+            return
+        try:
+            async with self._sessions() as session, one_transaction(session):
+                stored = [await self._store(session, p) for p in pending]
+        except Exception:
+            if len(pending) == 1:
+                self.errors += 1
+                log.exception("could not record call %s", pending[0].call.linkedid)
+                return
+            # One bad call must not lose the others: record them one by one.
+            for p in pending:
+                await self._write([p])
+            return
+        for p, rec in zip(pending, stored, strict=True):
+            self._after(p, rec)
 
     def stop(self) -> None:
         """Finish the calls already submitted, then return from :meth:`run`."""
@@ -113,17 +172,25 @@ class Recorder:
 
     async def record(self, call: CallEnded) -> CallResult:
         """Decide about one call and commit the call row (and its text) in one transaction."""
+        pending = await self._decide(call)
+        async with self._sessions() as session:
+            rec = await self._store(session, pending)
+        return self._after(pending, rec)
+
+    def _party(self, call: CallEnded) -> str | None:
+        """The outside number a call is about (its caller, or whom an extension called)."""
+        handled = self._handled_number(call)
+        if handled is not None:
+            return handled
+        region = self._loaded.settings.business.default_region
+        return parse_caller(call.caller_number, region).e164
+
+    async def _decide(self, call: CallEnded) -> _Pending:
+        """Read the caller's history and decide; nothing is written yet."""
         settings = self._loaded.settings
         now = self._clock()
         caller = parse_caller(call.caller_number, settings.business.default_region)
-        party = caller.e164
         handled = self._handled_number(call)
-        if handled is not None:
-            # Answered on a newer call, or an extension called them back: a text still
-            # waiting for its send time is no longer wanted.
-            async with self._sessions() as session:
-                await outbox.cancel_if_handled(session, handled, _utc(call.ended_at), now=_utc(now))
-            party = handled
         hist = NO_HISTORY
         if caller.e164 is not None and call.direction is Direction.INBOUND and call.missed:
             prefix = caller.rate_prefix(settings.suppression.rate_prefix_digits)
@@ -168,17 +235,30 @@ class Recorder:
             template=None if draft is None else draft.template,
             variant=None if draft is None else draft.variant,
         )
-        async with self._sessions() as session:
-            rec = await record_call_and_enqueue(
-                session, call, stored, message, caller_e164=party, now=_utc(now)
+        party = handled if handled is not None else caller.e164
+        return _Pending(call, decision, draft, stored, message, party, handled, now)
+
+    async def _store(self, session: AsyncSession, p: _Pending) -> Recorded:
+        """Write one decided call (cancel what it handled, then the call and its text)."""
+        if p.handled is not None:
+            # Answered on a newer call, or an extension called them back: a text still
+            # waiting for its send time is no longer wanted.
+            await outbox.cancel_if_handled(
+                session, p.handled, _utc(p.call.ended_at), now=_utc(p.now)
             )
+        return await record_call_and_enqueue(
+            session, p.call, p.stored, p.message, caller_e164=p.party, now=_utc(p.now)
+        )
+
+    def _after(self, p: _Pending, rec: Recorded) -> CallResult:
+        """Once committed: wake the dispatcher, report the decision."""
         queued = (
             rec.created and rec.message is not None and rec.message.status is MessageStatus.QUEUED
         )
         self.recorded += 1
         if queued:
             self._on_queued()
-        result = CallResult(call, decision, draft, queued)
+        result = CallResult(p.call, p.decision, p.draft, queued)
         if self._on_decided is not None:
             with contextlib.suppress(Exception):
                 self._on_decided(result)

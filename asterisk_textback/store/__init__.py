@@ -5,6 +5,7 @@ helpers live in ``store.contacts``; ``schema.upgrade`` is ``asterisk-textback db
 """
 
 from asterisk_textback.store import contacts, delivery, inbound
+from asterisk_textback.store._dialect import one_transaction
 from asterisk_textback.store.calls import (
     CallDecision,
     Recorded,
@@ -103,6 +104,7 @@ __all__ = [
     "mark_sent",
     "mark_sent_many",
     "mark_unknown",
+    "one_transaction",
     "record_call_and_enqueue",
     "record_inbound",
     "recover_after_crash",

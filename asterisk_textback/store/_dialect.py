@@ -25,10 +25,33 @@ def insert(session: AsyncSession, model: type[Base]) -> sqlite.Insert | postgres
 
 @asynccontextmanager
 async def committing(session: AsyncSession) -> AsyncIterator[None]:
-    """Commit when the block succeeds; roll back on any error, so no half-write lingers."""
+    """Commit when the block succeeds; roll back on any error, so no half-write lingers.
+
+    Inside :func:`one_transaction` it does neither: the outer block commits everything once.
+    """
+    if session.info.get(_BATCH):
+        yield
+        return
     try:
         yield
         await session.commit()
     except BaseException:
         await session.rollback()
         raise
+
+
+_BATCH = "textback_one_transaction"
+
+
+@asynccontextmanager
+async def one_transaction(session: AsyncSession) -> AsyncIterator[None]:
+    """Run several committing store functions as one transaction (a group commit)."""
+    session.info[_BATCH] = True
+    try:
+        yield
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        session.info.pop(_BATCH, None)

@@ -174,3 +174,26 @@ async def test_a_call_answered_after_the_missed_one_was_already_handled(
     await recorder.record(answered)
     result = await recorder.record(missed)
     assert str(result.decision.reason) == "already_handled"
+
+
+async def test_group_commit_keeps_per_number_order(
+    session_factory: Sessions, traces_dir: Path
+) -> None:
+    """Calls waiting together are committed together, yet a number's calls stay in order."""
+    (missed,) = run(read_events(traces_dir / "direct-voicemail-left.ami"))
+    (answered,) = run(read_events(traces_dir / "direct-answered.ami"))
+    clock = Clock(missed.ended_at + 200)
+    recorder, woken = _recorder(session_factory, clock, send_delay_seconds=300, cooldown_hours=0)
+    others = [
+        replace(missed, linkedid=f"o{i}", caller_number=f"415555{1000 + i}") for i in range(30)
+    ]
+    later = replace(answered, started_at=missed.ended_at + 30, ended_at=missed.ended_at + 60)
+    for call in (missed, *others, later):  # all waiting before the recorder starts
+        recorder.submit(call)
+    recorder.stop()
+    await recorder.run()
+    assert recorder.recorded == 32
+    assert recorder.errors == 0
+    # The 2125550147 text was queued, then cancelled by the later answered call.
+    assert await _statuses(session_factory) == {"queued": 30, "cancelled": 1}
+    assert len(woken) == 31
