@@ -31,6 +31,7 @@ from asterisk_textback.sms.base import OutboundSms, Provider
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.store import contacts, outbox, results
 from asterisk_textback.store.models import Message
+from asterisk_textback.web.metrics import Histogram
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,8 @@ class Dispatcher:
         on_sent: Callable[[list[int]], Awaitable[None]] | None = None,
     ) -> None:
         self._on_sent = on_sent
+        #: Due time -> provider's acceptance, per text sent (``/metrics``).
+        self.latency = Histogram()
         self._sessions = sessions
         self._provider = provider
         self._settings = settings
@@ -240,6 +243,8 @@ class Dispatcher:
         if self.paused is not None:
             log.warning("provider %s accepts texts again: sending resumed", self._provider.name)
             self.paused = None
+        due = max(message.send_at, message.next_attempt_at).timestamp()
+        self.latency.observe(max(0.0, self._clock() - due))
         return results.SentReceipt(message.id, result.provider, result.provider_message_id)
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -94,6 +95,8 @@ class Recorder:
         ]
         self.recorded = 0
         self.errors = 0
+        #: Calls recorded since start, by outcome (``/metrics``).
+        self.outcomes: Counter[str] = Counter()
 
     def submit(self, call: CallEnded) -> None:
         """Hand over a finished call (from the tracker's consumer; never blocks)."""
@@ -256,6 +259,7 @@ class Recorder:
             rec.created and rec.message is not None and rec.message.status is MessageStatus.QUEUED
         )
         self.recorded += 1
+        self.outcomes[str(p.call.outcome)] += 1
         if queued:
             self._on_queued()
         result = CallResult(p.call, p.decision, p.draft, queued)

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +22,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,10 +48,12 @@ from asterisk_textback.sms.registry import (
     build_webhooks,
 )
 from asterisk_textback.store import check_schema, create_engine, create_session_factory
+from asterisk_textback.store.models import Message
 from asterisk_textback.templates.settings import TemplatesSettings
 from asterisk_textback.web.bookings import BookingSecrets, BookingService, add_booking_routes
 from asterisk_textback.web.dashboard import DashboardDeps, add_dashboard
 from asterisk_textback.web.health import add_health_route
+from asterisk_textback.web.metrics import MetricsSource, add_metrics_route
 from asterisk_textback.web.webhooks import webhook_app
 
 log = logging.getLogger(__name__)
@@ -279,6 +283,7 @@ def _web_app(
     adapters = build_webhooks(settings.provider, resources)
     app = webhook_app(adapters, inbox, settings.web.webhooks, clock=clock)
     add_health_route(app, lambda: _health(parts))
+    add_metrics_route(app, _metrics_source(parts, sessions))
     business = settings.business
     add_booking_routes(
         app,
@@ -307,6 +312,36 @@ def _web_app(
         )
         add_dashboard(app, deps)
     return app
+
+
+def _metrics_source(parts: Parts, sessions: async_sessionmaker[AsyncSession]) -> MetricsSource:
+    stats = parts.dispatcher.stats
+
+    def texts() -> Counter[str]:
+        return Counter(
+            sent=stats.sent,
+            retried=stats.retried,
+            failed=stats.failed,
+            unknown=stats.unknown,
+            cancelled=stats.cancelled,
+            expired=stats.expired,
+        )
+
+    async def depth() -> dict[str, int]:
+        async with sessions() as session:
+            await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            rows = await session.execute(
+                select(Message.status, func.count()).group_by(Message.status)
+            )
+            return {str(status): int(n) for status, n in rows}
+
+    return MetricsSource(
+        calls_by_outcome=lambda: dict(parts.recorder.outcomes),
+        texts_sent=texts,
+        send_latency=parts.dispatcher.latency,
+        ami_states=lambda: {p.name: str(p.connection.state) for p in parts.pbxes},
+        outbox_depth=depth,
+    )
 
 
 def _both(first: OnDecided | None, second: OnDecided) -> OnDecided:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from pathlib import Path
 
 import aiohttp
@@ -136,3 +137,49 @@ def test_web_passwd_prints_a_hash(
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "correct horse battery")
     assert main(["web", "passwd"]) == 0
     assert 'password_hash = "scrypt$' in capsys.readouterr().out
+
+
+async def test_metrics_in_prometheus_format(tmp_path: Path, traces_dir: Path) -> None:
+    from asterisk_textback.ami.tracefile import read_trace
+    from asterisk_textback.ami.workload import call_stream
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
+    await upgrade(url)
+    port = _free_port()
+    trace = read_trace(traces_dir / "direct-voicemail-left.ami")
+    frames = call_stream([trace], 1, rate=1, start_at=time.time() - 40, fresh_numbers=False)
+    async with AmiServer({"textback": "pw"}) as pbx:
+        settings = settings_from_mapping(
+            {
+                "pbx": {"port": pbx.port, "secret": "pw"},
+                "database": {"url": url},
+                "web": {"port": port},
+                "suppression": {"quiet_hours": False},
+            }
+        )
+        stop = asyncio.Event()
+        seen: dict[str, str] = {}
+
+        async def drive(parts: Parts) -> None:
+            await parts.connection.wait_ready()
+            await pbx.stream(frames)
+            async with asyncio.timeout(5):
+                while parts.dispatcher.stats.sent < 1:  # noqa: ASYNC110 - dispatcher counter
+                    await asyncio.sleep(0.02)
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"http://127.0.0.1:{port}/metrics") as resp,
+            ):
+                seen["type"] = resp.content_type
+                seen["body"] = await resp.text()
+            stop.set()
+
+        await serve(prepare(settings), stop, environ={}, on_ready=drive)
+    body = seen["body"]
+    assert seen["type"] == "text/plain"
+    assert 'textback_calls_total{outcome="missed_voicemail"} 1' in body
+    assert 'textback_texts_total{status="sent"} 1' in body
+    assert 'textback_ami_up{pbx="default",state="ready"} 1' in body
+    assert 'textback_outbox_messages{status="sent"} 1' in body
+    assert 'textback_send_latency_seconds_bucket{le="+Inf"} 1' in body
+    assert "textback_send_latency_seconds_count 1" in body
