@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,12 +33,13 @@ async def committing(session: AsyncSession) -> AsyncIterator[None]:
     if session.info.get(_BATCH):
         yield
         return
-    try:
-        yield
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
+    async with write_lock(session):
+        try:
+            yield
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
 
 
 _BATCH = "textback_one_transaction"
@@ -46,12 +48,32 @@ _BATCH = "textback_one_transaction"
 @asynccontextmanager
 async def one_transaction(session: AsyncSession) -> AsyncIterator[None]:
     """Run several committing store functions as one transaction (a group commit)."""
-    session.info[_BATCH] = True
-    try:
+    async with write_lock(session):
+        session.info[_BATCH] = True
+        try:
+            yield
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            session.info.pop(_BATCH, None)
+
+
+WRITE_LOCK = "textback_write_lock"
+
+
+@asynccontextmanager
+async def write_lock(session: AsyncSession) -> AsyncIterator[None]:
+    """On SQLite, one write transaction at a time within this process.
+
+    SQLite serializes writers anyway, but a writer that finds the lock taken sleeps in
+    growing steps (up to 100 ms) before trying again; queueing on an asyncio lock instead
+    hands the database over the moment it is free. No-op elsewhere (PostgreSQL).
+    """
+    lock: asyncio.Lock | None = session.info.get(WRITE_LOCK)
+    if lock is None:
         yield
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
-    finally:
-        session.info.pop(_BATCH, None)
+        return
+    async with lock:
+        yield

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.store._dialect import committing, dialect_of, insert
+from asterisk_textback.store._dialect import committing, dialect_of, insert, write_lock
 from asterisk_textback.store.models import CrmEvent, CrmEventStatus
 
 __all__ = ["NewCrmEvent", "add_events", "claim_due", "count_by_status", "finish"]
@@ -88,7 +88,7 @@ async def claim_due(
         "updated_at": now,
     }
     order = (CrmEvent.next_attempt_at, CrmEvent.id)
-    async with sessions() as session, session.begin():
+    async with sessions() as session, write_lock(session), session.begin():
         if dialect_of(session) == "postgresql":
             # Skip rows another worker has locked: concurrent claimers get disjoint sets.
             ids: Sequence[int] = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import event
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from asterisk_textback.errors import ConfigError
+from asterisk_textback.store._dialect import WRITE_LOCK
 
 __all__ = ["DEFAULT_URL", "create_engine", "create_session_factory"]
 
@@ -72,5 +74,11 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Session factory whose objects stay readable after commit (no lazy reloads in async)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Session factory whose objects stay readable after commit (no lazy reloads in async).
+
+    On SQLite its sessions share one in-process write lock (see ``_dialect.write_lock``).
+    """
+    info: dict[str, Any] = {}
+    if engine.dialect.name == "sqlite":
+        info[WRITE_LOCK] = asyncio.Lock()
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.store._dialect import committing, dialect_of, insert
+from asterisk_textback.store._dialect import committing, dialect_of, insert, write_lock
 from asterisk_textback.store.models import Call, Experiment, Message, MessageStatus
 
 __all__ = [
@@ -171,7 +171,7 @@ async def claim_due(
         "updated_at": now,
     }
     oldest_first = (Message.next_attempt_at, Message.id)
-    async with session_factory() as session, session.begin():
+    async with session_factory() as session, write_lock(session), session.begin():
         if dialect_of(session) == "postgresql":
             # Lock the rows we pick and skip rows another worker has locked: concurrent
             # claimers each get a disjoint set without waiting on each other.
