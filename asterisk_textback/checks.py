@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from asterisk_textback.ami.connection import AmiConnection
+from asterisk_textback.calls.contexts import ContextMatcher
 from asterisk_textback.config import PbxSettings
 from asterisk_textback.errors import AmiError, ProviderError, TextbackError
 from asterisk_textback.loading import Loaded
@@ -65,6 +66,46 @@ async def _ami(conn: AmiConnection, pbx: PbxSettings, label: str) -> CheckResult
     )
 
 
+_HOOK_CONTEXT = "textback-hangup"
+_WITH_CALLBACKS = frozenset({"twilio", "signalwire", "telnyx", "plivo", "vonage", "bandwidth"})
+
+
+async def _dialplan(conn: AmiConnection, loaded: Loaded, label: str) -> CheckResult:
+    """The trunk contexts of ``[tracker]`` exist; whether the optional hook is loaded."""
+    try:
+        contexts = await conn.dialplan_contexts()
+    except AmiError as exc:
+        return CheckResult(label, False, str(exc), "give the AMI user write=reporting")
+    patterns = loaded.settings.tracker.trunk_contexts
+    trunks = sorted(c for c in contexts if ContextMatcher(patterns)(c))
+    if not trunks:
+        return CheckResult(
+            label,
+            False,
+            f"no loaded context matches tracker.trunk_contexts {list(patterns)}",
+            "set tracker.trunk_contexts to your trunk's context (pjsip.conf context=)",
+        )
+    hook = "loaded" if _HOOK_CONTEXT in contexts else "not loaded (optional: dialplan/README.md)"
+    return CheckResult(label, True, f"trunk contexts {', '.join(trunks[:5])}; hook {hook}")
+
+
+def _webhooks(loaded: Loaded) -> CheckResult:
+    """Providers that call back need the public URL their signatures are computed over."""
+    settings = loaded.settings
+    name = settings.provider.name
+    if name not in _WITH_CALLBACKS:
+        return CheckResult("webhooks", True, f"{name}: no provider callbacks")
+    base = settings.web.webhooks.public_base_url
+    if base is None or not settings.web.enabled:
+        return CheckResult(
+            "webhooks",
+            False,
+            f"{name} delivery reports, replies and STOP need a public webhook URL",
+            "set [web.webhooks] public_base_url (behind your TLS proxy) and keep web enabled",
+        )
+    return CheckResult("webhooks", True, f"set {base}/webhooks/{name} in the {name} console")
+
+
 async def _provider(provider: Provider) -> CheckResult:
     verify: Callable[[], Awaitable[str]] | None = getattr(provider, "verify", None)
     if verify is None:
@@ -85,10 +126,13 @@ async def run_checks(loaded: Loaded, environ: Mapping[str, str] | None = None) -
     try:
         for pbx, conn in zip(pbxes, conns, strict=True):
             label = "ami" if len(pbxes) == 1 else f"ami {pbx.name}"
-            results.append(await _ami(conn, pbx, label))
+            results.append(ami := await _ami(conn, pbx, label))
+            if ami.ok:
+                results.append(await _dialplan(conn, loaded, label.replace("ami", "dialplan")))
         async with aiohttp.ClientSession() as http:
             provider = build_provider(loaded.settings.provider, Resources(http, env, conns[0]))
             results.append(await _provider(provider))
+        results.append(_webhooks(loaded))
     finally:
         for conn in conns:
             await conn.close()

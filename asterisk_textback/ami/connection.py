@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 ACTION_CLASSES: Mapping[str, tuple[str, ...]] = {
     "coreshowchannels": ("system", "reporting"),
     "messagesend": ("message",),
+    "showdialplan": ("config", "reporting"),
 }
 _REPR_LIMIT = 300
 
@@ -274,6 +275,15 @@ class AmiConnection:
             raise AmiError(f"CoreShowChannels on {self._where}: unexpected answer {result.raw}")
         self._check_reply("CoreShowChannels", result[0].raw)
         return channel_uniqueids(result)
+
+    async def dialplan_contexts(self) -> frozenset[str]:
+        """Every dialplan context the PBX has loaded (``ShowDialPlan``; for ``check``)."""
+        result = await self._request({"Action": "ShowDialPlan"})
+        if not isinstance(result, list):
+            self._check_reply("ShowDialPlan", result.raw)
+            return frozenset()
+        self._check_reply("ShowDialPlan", result[0].raw)
+        return frozenset(m.raw["Context"] for m in result if m.raw.get("Event") == "ListDialplan")
 
     def _check_reply(self, name: str, headers: Mapping[str, str]) -> None:
         if headers.get("Response") not in ("Error", "Fail", "Failure"):

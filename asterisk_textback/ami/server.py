@@ -147,6 +147,8 @@ class AmiServer:
         self.messages: list[dict[str, str]] = []
         #: When set, MessageSend to a PJSIP endpoint outside it fails like Asterisk does.
         self.message_endpoints: frozenset[str] | None = None
+        #: Contexts ShowDialPlan lists (the lab PBX's, by default).
+        self.dialplan_contexts: set[str] = {"from-trunk", "from-internal", "ext-local"}
 
     @property
     def port(self) -> int:
@@ -317,9 +319,29 @@ class AmiServer:
             return
         elif name == "messagesend":
             self._message_send(client, action, reply)
+        elif name == "showdialplan":
+            self._show_dialplan(client, reply)
+            return
         else:
             reply["Message"] = "Invalid/unknown command"
         client.transport.write(_encode(reply))
+
+    def _show_dialplan(self, client: _Client, reply: dict[str, str]) -> None:
+        """ShowDialPlan (write class config or reporting): one ListDialplan per context."""
+        assert client.account is not None
+        if not client.account.write & {"config", "reporting", "all"}:
+            reply["Message"] = "Permission denied"
+            client.transport.write(_encode(reply))
+            return
+        action_id = {"ActionID": reply["ActionID"]} if "ActionID" in reply else {}
+        reply.update(Response="Success", EventList="start", Message="DialPlan list will follow")
+        out = [_encode(reply)]
+        for context in sorted(self.dialplan_contexts):
+            item = {"Event": "ListDialplan", **action_id, "Context": context, "Extension": "s"}
+            out.append(_encode({**item, "Priority": "1", "Application": "NoOp"}))
+        done = {"Event": "ShowDialPlanComplete", **action_id, "EventList": "Complete"}
+        out.append(_encode({**done, "ListItems": str(len(self.dialplan_contexts))}))
+        client.transport.write(b"".join(out))
 
     def _message_send(self, client: _Client, action: dict[str, str], reply: dict[str, str]) -> None:
         """MessageSend needs write class ``message``; replies as manager.c does."""

@@ -20,7 +20,12 @@ def _loaded(tmp_path: Path, port: int, **provider: object) -> Loaded:
     return prepare(
         settings_from_mapping(
             {
-                "pbx": {"port": port, "username": "textback", "secret_env": "AMI_SECRET"},
+                "pbx": {
+                    "port": port,
+                    "username": "textback",
+                    "secret_env": "AMI_SECRET",
+                    "connect_timeout": 1.0,
+                },
                 "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 't.db'}"},
                 "provider": {"default_sender": "+15555550100", **provider},
             }
@@ -34,7 +39,8 @@ async def test_all_checks_pass_on_a_working_setup(tmp_path: Path) -> None:
         await upgrade(loaded.settings.database.url)
         results = await run_checks(loaded, {"AMI_SECRET": "s3cret"})
     report = format_results(results)
-    assert [r.name for r in results] == ["config", "database", "ami", "provider"]
+    names = [r.name for r in results]
+    assert names == ["config", "database", "ami", "dialplan", "provider", "webhooks"]
     assert all(r.ok for r in results), report
     assert "[PASS] ami: logged in to 127.0.0.1" in report
 
@@ -82,3 +88,28 @@ async def test_send_test_reports_the_mapped_error(tmp_path: Path) -> None:
         loaded = _loaded(tmp_path, 1, name="webhook", webhook={"url": gateway.url})
         with pytest.raises(ProviderNumberError):
             await send_test(loaded, "+12125550147", "hello", {})
+
+
+async def test_dialplan_check_finds_trunk_contexts_and_the_hook(tmp_path: Path) -> None:
+    async with AmiServer({"textback": "s3cret"}) as server:
+        loaded = _loaded(tmp_path, server.port)
+        results = {r.name: r for r in await run_checks(loaded, {"AMI_SECRET": "s3cret"})}
+        assert results["dialplan"].ok
+        assert "from-trunk" in results["dialplan"].detail
+        assert "hook not loaded" in results["dialplan"].detail
+        server.dialplan_contexts = {"from-pstn-textback", "textback-hangup", "from-internal"}
+        results = {r.name: r for r in await run_checks(loaded, {"AMI_SECRET": "s3cret"})}
+        assert "hook loaded" in results["dialplan"].detail
+        server.dialplan_contexts = {"carrier-in", "from-internal"}
+        results = {r.name: r for r in await run_checks(loaded, {"AMI_SECRET": "s3cret"})}
+    assert not results["dialplan"].ok
+    assert "tracker.trunk_contexts" in results["dialplan"].fix
+
+
+async def test_a_provider_with_callbacks_needs_the_public_url(tmp_path: Path) -> None:
+    loaded = _loaded(tmp_path, 1, name="twilio", twilio={"account_sid": "AC" + "0" * 32})
+    results = {
+        r.name: r for r in await run_checks(loaded, {"AMI_SECRET": "x", "TWILIO_AUTH_TOKEN": "t"})
+    }
+    assert not results["webhooks"].ok
+    assert "public_base_url" in results["webhooks"].fix
