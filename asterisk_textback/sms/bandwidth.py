@@ -10,7 +10,6 @@ https://dev.bandwidth.com/docs/messaging/errors.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hmac
 import json
 import time
@@ -31,6 +30,7 @@ from asterisk_textback.errors import (
     WebhookAuthError,
     WebhookPayloadError,
 )
+from asterisk_textback.sms._http import basic_auth_value
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -93,11 +93,6 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-def basic_auth(user: str, password: str) -> str:
-    """An ``Authorization: Basic`` header value (aiohttp's BasicAuth is deprecated)."""
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-
-
 def _json(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text) if text else {}
@@ -134,7 +129,7 @@ class BandwidthProvider:
         self._session = session
         self._clock = clock
         user = settings.client_id if settings.auth == "oauth" else settings.username
-        self._basic = basic_auth(user or "", secret)
+        self._basic = basic_auth_value(user or "", secret)
         base = str(settings.api_base_url).rstrip("/")
         self._url = f"{base}/api/v2/users/{settings.account_id}/messages"
         self._token: tuple[str, float] | None = None  # (access token, monotonic expiry)
@@ -300,7 +295,7 @@ class BandwidthWebhook:
                 "provider.bandwidth.callback_username/callback_password_env: "
                 "set the basic auth configured on the Bandwidth application"
             )
-        self._expected = basic_auth(username, password).encode()
+        self._expected = basic_auth_value(username, password).encode()
 
     def verify(self, request: WebhookRequest) -> None:
         """Raise WebhookAuthError unless the request carries our basic-auth credentials."""

@@ -17,7 +17,8 @@ import aiohttp
 from pydantic import Field, HttpUrl
 
 from asterisk_textback.errors import ProviderAuthError, ProviderError, ProviderTransientError
-from asterisk_textback.sms.twilio import Frozen, basic_auth, retry_after
+from asterisk_textback.sms._http import retry_after
+from asterisk_textback.sms.twilio import Frozen, basic_auth
 
 #: Line types that cannot receive an SMS; anything else (mobile, VoIP, toll-free, unknown)
 #: is tried, and a carrier rejection then marks the contact.

@@ -13,10 +13,8 @@ import hashlib
 import hmac
 import json
 import re
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Literal, NoReturn
 from urllib.parse import parse_qs, quote, urlparse, urlunparse
 
@@ -33,6 +31,7 @@ from asterisk_textback.errors import (
     WebhookAuthError,
     WebhookPayloadError,
 )
+from asterisk_textback.sms._http import retry_after
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -114,20 +113,6 @@ class PlivoSettings(BaseModel):
     timeout_seconds: float = Field(default=10.0, gt=0)
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
 def _error_text(text: str) -> str:
     try:
         error = json.loads(text).get("error") if text else None
@@ -142,7 +127,7 @@ def _raise_for(status: int, headers: Mapping[str, str], text: str) -> NoReturn:
     error = _error_text(text)
     detail = f"plivo: HTTP {status}: {error}"
     if status in (408, 429) or status >= 500:
-        raise ProviderTransientError(detail, _retry_after(headers))
+        raise ProviderTransientError(detail, retry_after(headers))
     if status in (401, 403, 404):
         raise ProviderAuthError(detail)  # wrong Auth ID/token or base URL: stop and tell
     if _OPTED_OUT.search(error):

@@ -12,11 +12,9 @@ import binascii
 import hashlib
 import json
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 from urllib.parse import quote
 
@@ -36,6 +34,7 @@ from asterisk_textback.errors import (
     WebhookAuthError,
     WebhookPayloadError,
 )
+from asterisk_textback.sms._http import retry_after
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -161,20 +160,6 @@ def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
 def _code_words(error: object) -> tuple[str | None, str]:
     first = _dict(error)
     words = " – ".join(str(first[k]) for k in ("title", "detail") if first.get(k))
@@ -202,7 +187,7 @@ def _raise_for(status: int, headers: Mapping[str, str], text: str) -> NoReturn:
     if kind is _F.AUTH:
         raise ProviderAuthError(detail)
     if kind is _F.TRANSIENT or status in (408, 429) or status >= 500:
-        raise ProviderTransientError(detail, _retry_after(headers))
+        raise ProviderTransientError(detail, retry_after(headers))
     if status in (401, 403, 404):
         raise ProviderAuthError(detail)  # wrong key, account or base URL: stop and tell
     raise ProviderError(detail)

@@ -13,9 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Iterable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -32,6 +30,7 @@ from asterisk_textback.errors import (
     WebhookAuthError,
     WebhookPayloadError,
 )
+from asterisk_textback.sms._http import basic_auth_value, retry_after
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -141,26 +140,9 @@ class TwilioSettings(Frozen):
     timeout_seconds: float = Field(default=10.0, gt=0)
 
 
-def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait per a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    value = headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
-
-
 def basic_auth(username: str, password: str) -> dict[str, str]:
     """HTTP basic auth headers (aiohttp 3.14 deprecates ``BasicAuth``)."""
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}", "Accept": "application/json"}
+    return {"Authorization": basic_auth_value(username, password), "Accept": "application/json"}
 
 
 def _error_code(data: Any) -> int | None:

@@ -9,7 +9,6 @@ Webhooks: https://developer.vonage.com/en/messages/concepts/signed-webhooks (HS2
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
@@ -36,6 +35,7 @@ from asterisk_textback.errors import (
     WebhookAuthError,
     WebhookPayloadError,
 )
+from asterisk_textback.sms._http import basic_auth_value
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -148,11 +148,6 @@ def _opted_out(problem: Mapping[str, Any]) -> bool:
     return any(word in text for word in _OPT_OUT_WORDS)
 
 
-def basic_auth(user: str, password: str) -> str:
-    """An ``Authorization: Basic`` header value (aiohttp's BasicAuth is deprecated)."""
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-
-
 def load_private_key(pem: str | bytes) -> RSAPrivateKey:
     """Parse the application's PEM private key, or raise :class:`ConfigError`."""
     try:
@@ -192,7 +187,7 @@ class VonageProvider:
         else:
             if not api_secret:
                 raise ConfigError("provider.vonage.api_secret_env: the API secret is empty")
-            self._basic = basic_auth(settings.api_key or "", api_secret)
+            self._basic = basic_auth_value(settings.api_key or "", api_secret)
 
     def _authorization(self) -> str:
         if self._key is None:
