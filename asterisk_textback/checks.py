@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -11,9 +12,17 @@ from dataclasses import dataclass
 import aiohttp
 
 from asterisk_textback.ami.connection import AmiConnection
+from asterisk_textback.ami.managerconf import UserReadLine, parse_getconfig, user_read_line
+from asterisk_textback.ami.privileges import (
+    TRACKER_CLASSES,
+    ClassVerdict,
+    PrivilegeObserver,
+    Verdict,
+)
+from asterisk_textback.ami.types import EventBatch, QueueItem
 from asterisk_textback.calls.contexts import ContextMatcher
 from asterisk_textback.config import PbxSettings
-from asterisk_textback.errors import AmiError, ProviderError, TextbackError
+from asterisk_textback.errors import AmiError, AmiPermissionError, ProviderError, TextbackError
 from asterisk_textback.loading import Loaded
 from asterisk_textback.policy import parse_caller
 from asterisk_textback.service import database_url
@@ -21,15 +30,22 @@ from asterisk_textback.sms.base import OutboundSms, Provider, SendResult
 from asterisk_textback.sms.registry import Resources, build_provider
 from asterisk_textback.store import check_schema, create_engine
 
+#: Seconds ``check`` watches AMI events for proof of the read classes (``--watch``).
+DEFAULT_WATCH = 5.0
+
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """One line of the report: what was checked, whether it passed, and the fix if not."""
+    """One line of the report: what was checked, whether it passed, and the fix if not.
+
+    ``warn``: passed, but something is worth the admin's attention (the fix says what).
+    """
 
     name: str
     ok: bool
     detail: str
     fix: str = ""
+    warn: bool = False
 
 
 async def _database(loaded: Loaded, env: Mapping[str, str]) -> CheckResult:
@@ -66,16 +82,185 @@ async def _ami(conn: AmiConnection, pbx: PbxSettings, label: str) -> CheckResult
     )
 
 
+#: Classes the tracker cannot classify without; "user" joins them once the hook is loaded.
+_REQUIRED = frozenset({"call", "agent"})
+_CLASS_USE = {
+    "call": "Newchannel/Dial*/Hangup: every call is classified from them",
+    "agent": "QueueCallerJoin/Abandon, AgentConnect: queue answered vs abandoned",
+    "user": "UserEvent(TextBack) of the dialplan hook",
+    "dialplan": "optional: Newexten/VarSet give the DID, VMSTATUS and a greeting hang-up's mailbox",
+}
+#: Where FreePBX keeps AMI users: manager.conf #includes the other two, in this order.
+_MANAGER_FILES = ("manager.conf", "manager_additional.conf", "manager_custom.conf")
+
+
+def _classes_fix(username: str) -> str:
+    return (
+        f"read = {','.join(TRACKER_CLASSES)} in the [{username}] section of "
+        "/etc/asterisk/manager_custom.conf (plain Asterisk: manager.conf), then "
+        "asterisk -rx 'manager reload'"
+    )
+
+
+def _severity(missing: list[str], hook_loaded: bool) -> tuple[bool, bool]:
+    """(ok, warn) for these missing classes: required ones fail, the others warn."""
+    required = _REQUIRED | ({"user"} if hook_loaded else set())
+    if any(name in required for name in missing):
+        return False, False
+    return True, bool(missing)
+
+
+class _ClassWatch:
+    """Feeds every event a connection receives (from its login on) to a PrivilegeObserver."""
+
+    def __init__(self, conn: AmiConnection) -> None:
+        self.observer = PrivilegeObserver()
+        self._settled = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self.started = loop.time()
+        self._task = loop.create_task(conn.run_consumer(self._handle), name="check: AMI events")
+
+    def _handle(self, item: QueueItem) -> None:
+        if isinstance(item, EventBatch):
+            for event in item.events:
+                self.observer.feed(event)
+            if self.observer.settled:
+                self._settled.set()
+
+    async def wait(self, seconds: float) -> float:
+        """Watch until ``seconds`` after login, or earlier once every class is decided."""
+        loop = asyncio.get_running_loop()
+        remaining = self.started + seconds - loop.time()
+        if remaining > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), remaining)
+        return loop.time() - self.started
+
+    async def stop(self) -> None:
+        """Stop consuming (the connection itself is closed by the caller)."""
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, AmiError):
+            await self._task
+
+
+async def _read_line_from_config(
+    conn: AmiConnection, username: str
+) -> tuple[UserReadLine | None, str]:
+    """The user's ``read =`` line via GetConfig, with where it was found; or None and why."""
+    previous = conn.permission_error
+    found: list[str] = []
+    categories = []
+    try:
+        for filename in _MANAGER_FILES:
+            try:
+                headers = await conn.send_action({"Action": "GetConfig", "Filename": filename})
+            except AmiPermissionError:
+                return None, "manager.conf is not readable: GetConfig needs write=system or config"
+            except AmiError:
+                continue  # no such file (plain Asterisk has no manager_custom.conf)
+            found.append(filename)
+            categories.extend(parse_getconfig(headers))
+            # GetConfig follows #include: a user found in manager.conf is complete.
+            if user_read_line(categories, username) is not None:
+                break
+    finally:
+        conn.permission_error = previous  # a refused probe is not a problem of the link
+    line = user_read_line(categories, username)
+    if line is None:
+        where = ", ".join(found) or "no manager file readable"
+        return None, f"no [{username}] section in {where} (users.conf or realtime?)"
+    return line, " + ".join(found)
+
+
+def _lacks(username: str, missing: list[str]) -> str:
+    return f"AMI user {username!r} lacks read class {', '.join(missing)}"
+
+
+def _from_config(
+    line: UserReadLine, where: str, username: str, label: str, hook_loaded: bool
+) -> CheckResult:
+    shown = "no read line" if line.value is None else f"read = {line.value}"
+    source = f"[{username}] in {where} (read with GetConfig): {shown}"
+    missing = [name for name in TRACKER_CLASSES if name not in line.classes]
+    if not missing:
+        return CheckResult(label, True, f"{source}; grants {', '.join(TRACKER_CLASSES)}")
+    lines = [_lacks(username, missing), *(f"{n}: {_CLASS_USE[n]}" for n in missing), source]
+    if line.value is not None and " " in line.value:
+        lines[-1] += " (Asterisk matches class names exactly: remove the spaces)"
+    ok, warn = _severity(missing, hook_loaded)
+    return CheckResult(label, ok, "\n".join(lines), _classes_fix(username), warn)
+
+
+def _from_events(
+    verdicts: list[ClassVerdict],
+    watched: float,
+    username: str,
+    label: str,
+    hook_loaded: bool,
+    why: str,
+) -> CheckResult:
+    def named(verdict: Verdict) -> list[str]:
+        return [v.name for v in verdicts if v.verdict is verdict]
+
+    missing, unseen = named(Verdict.MISSING), named(Verdict.NOT_SEEN)
+    received = named(Verdict.GRANTED)
+    verify = "place a test call during `check --watch 60` to verify"
+    if missing:
+        lines = [_lacks(username, missing)]
+    elif unseen:
+        lines = [f"not seen in {watched:.1f} s of events: {', '.join(unseen)}: {verify}"]
+    else:
+        lines = [f"events of every class needed arrived ({', '.join(received)})"]
+    lines += [
+        f"{v.name} ({_CLASS_USE[v.name]}): {v.evidence} (unless an eventfilter drops them)"
+        for v in verdicts
+        if v.verdict is Verdict.MISSING
+    ]
+    if missing or unseen:
+        lines.append(f"received in {watched:.1f} s: {', '.join(received) or 'none of them'}")
+    if missing and unseen:
+        lines.append(f"not seen (an idle PBX proves nothing): {', '.join(unseen)}: {verify}")
+    lines.append(f"(judged from events: {why})")
+    ok, warn = _severity(missing, hook_loaded)
+    fix = _classes_fix(username) if missing else ""
+    return CheckResult(label, ok, "\n".join(lines), fix, warn or bool(unseen))
+
+
+async def _read_classes(
+    conn: AmiConnection,
+    watch: _ClassWatch,
+    pbx: PbxSettings,
+    label: str,
+    seconds: float,
+    hook_loaded: bool,
+) -> CheckResult:
+    """The read classes the tracker needs: from manager.conf if readable, else from events."""
+    try:
+        line, where = await _read_line_from_config(conn, pbx.username)
+        if line is not None:
+            return _from_config(line, where, pbx.username, label, hook_loaded)
+        watched = await watch.wait(seconds)
+        verdicts = watch.observer.verdicts()
+        return _from_events(verdicts, watched, pbx.username, label, hook_loaded, where)
+    finally:
+        await watch.stop()
+
+
 _HOOK_CONTEXT = "textback-hangup"
 _WITH_CALLBACKS = frozenset({"twilio", "signalwire", "telnyx", "plivo", "vonage", "bandwidth"})
 
 
-async def _dialplan(conn: AmiConnection, loaded: Loaded, label: str) -> CheckResult:
+async def _dialplan(conn: AmiConnection, loaded: Loaded, label: str) -> tuple[CheckResult, bool]:
     """The trunk contexts of ``[tracker]`` exist; whether the optional hook is loaded."""
     try:
         contexts = await conn.dialplan_contexts()
     except AmiError as exc:
-        return CheckResult(label, False, str(exc), "give the AMI user write=reporting")
+        return CheckResult(label, False, str(exc), "give the AMI user write=reporting"), False
+    return _contexts(contexts, loaded, label), _HOOK_CONTEXT in contexts
+
+
+def _contexts(contexts: frozenset[str], loaded: Loaded, label: str) -> CheckResult:
+    """The trunk contexts of ``[tracker]`` among the loaded ones."""
     patterns = loaded.settings.tracker.trunk_contexts
     trunks = sorted(c for c in contexts if ContextMatcher(patterns)(c))
     if not trunks:
@@ -116,19 +301,31 @@ async def _provider(provider: Provider) -> CheckResult:
         return CheckResult("provider", False, f"{provider.name}: {exc}", "check [provider]")
 
 
-async def run_checks(loaded: Loaded, environ: Mapping[str, str] | None = None) -> list[CheckResult]:
-    """Every check, in order; a failing check does not stop the later ones."""
+async def run_checks(
+    loaded: Loaded, environ: Mapping[str, str] | None = None, *, watch: float = DEFAULT_WATCH
+) -> list[CheckResult]:
+    """Every check, in order; a failing check does not stop the later ones.
+
+    ``watch``: at most this many seconds of AMI events per PBX are examined for the read
+    classes when the AMI user may not read manager.conf (GetConfig).
+    """
     env = os.environ if environ is None else environ
     results = [CheckResult("config", True, "textback.toml is valid; templates render")]
     results.append(await _database(loaded, env))
     pbxes = loaded.settings.all_pbxes
-    conns = [AmiConnection(pbx, environ=env) for pbx in pbxes]
+    # Every event counts as evidence of its class, even those the tracker skips.
+    conns = [AmiConnection(pbx, environ=env, skip_events=frozenset()) for pbx in pbxes]
     try:
         for pbx, conn in zip(pbxes, conns, strict=True):
             label = "ami" if len(pbxes) == 1 else f"ami {pbx.name}"
             results.append(ami := await _ami(conn, pbx, label))
             if ami.ok:
-                results.append(await _dialplan(conn, loaded, label.replace("ami", "dialplan")))
+                # Start watching at once: the events of the dialplan check's time count too.
+                events = _ClassWatch(conn)
+                dialplan, hook = await _dialplan(conn, loaded, label.replace("ami", "dialplan"))
+                classes = label.replace("ami", "ami classes")
+                results.append(await _read_classes(conn, events, pbx, classes, watch, hook))
+                results.append(dialplan)
         async with aiohttp.ClientSession() as http:
             provider = build_provider(loaded.settings.provider, Resources(http, env, conns[0]))
             results.append(await _provider(provider))
@@ -140,11 +337,14 @@ async def run_checks(loaded: Loaded, environ: Mapping[str, str] | None = None) -
 
 
 def format_results(results: list[CheckResult]) -> str:
-    """A pass/fail list with the fix under each failure."""
+    """A PASS/WARN/FAIL list with the fix under each failure or warning."""
     lines = []
     for r in results:
-        lines.append(f"[{'PASS' if r.ok else 'FAIL'}] {r.name}: {r.detail}")
-        if not r.ok and r.fix:
+        status = "FAIL" if not r.ok else "WARN" if r.warn else "PASS"
+        first, *more = r.detail.split("\n")
+        lines.append(f"[{status}] {r.name}: {first}")
+        lines.extend(f"       {line}" for line in more)
+        if (not r.ok or r.warn) and r.fix:
             lines.append(f"       fix: {r.fix}")
     return "\n".join(lines)
 

@@ -1,7 +1,8 @@
 """A small but real AMI server: tests, ``asterisk-textback replay`` and benchmarks talk to it.
 
 It speaks the wire protocol like Asterisk 22 does for the actions we use (Login, Ping,
-Logoff, CoreShowChannels), streams recorded frames to every logged-in client, and can be
+Logoff, CoreShowChannels, ShowDialPlan, MessageSend, GetConfig of manager.conf), streams
+recorded frames to every logged-in client, filtered by each user's read classes, and can be
 told to misbehave (drop connections, refuse them, ignore pings) to exercise recovery.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from asterisk_textback.ami.framing import parse_frame
+from asterisk_textback.ami.managerconf import ConfigCategory, render_getconfig
 from asterisk_textback.ami.tracefile import frame_timestamp
 
 __all__ = ["AmiAccount", "AmiServer"]
@@ -25,6 +27,8 @@ BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 _CHUNK_BYTES = 64 * 1024
 #: Write classes Asterisk requires for CoreShowChannels (actions check *write* classes).
 CORESHOWCHANNELS_CLASSES = frozenset({"system", "reporting"})
+#: Write classes Asterisk requires for GetConfig (manager.c registers it system|config).
+GETCONFIG_CLASSES = frozenset({"system", "config"})
 _CHANNEL_FIELDS = (
     "Channel",
     "ChannelState",
@@ -322,6 +326,8 @@ class AmiServer:
         elif name == "showdialplan":
             self._show_dialplan(client, reply)
             return
+        elif name == "getconfig":
+            self._get_config(client, action, reply)
         else:
             reply["Message"] = "Invalid/unknown command"
         client.transport.write(_encode(reply))
@@ -342,6 +348,36 @@ class AmiServer:
         done = {"Event": "ShowDialPlanComplete", **action_id, "EventList": "Complete"}
         out.append(_encode({**done, "ListItems": str(len(self.dialplan_contexts))}))
         client.transport.write(b"".join(out))
+
+    def manager_conf(self) -> list[ConfigCategory]:
+        """The accounts as the ``[general]`` and user sections of a manager.conf."""
+        general = ConfigCategory("general", (("enabled", "yes"), ("port", "5038")))
+        users = [
+            ConfigCategory(
+                user,
+                (
+                    ("secret", acct.secret),
+                    *((("read", ",".join(sorted(acct.read))),) if acct.read else ()),
+                    *((("write", ",".join(sorted(acct.write))),) if acct.write else ()),
+                ),
+            )
+            for user, acct in self.accounts.items()
+        ]
+        return [general, *users]
+
+    def _get_config(self, client: _Client, action: dict[str, str], reply: dict[str, str]) -> None:
+        """GetConfig of manager.conf, answered and refused like manager.c's action_getconfig."""
+        assert client.account is not None
+        if not client.account.write & (GETCONFIG_CLASSES | {"all"}):
+            reply["Message"] = "Permission denied"
+        elif not action.get("Filename"):
+            reply["Message"] = "Filename not specified"
+        elif action["Filename"] != "manager.conf":
+            reply["Message"] = "Config file not found"
+        else:
+            wanted = action.get("Category")
+            cats = [c for c in self.manager_conf() if not wanted or c.name == wanted]
+            reply.update(Response="Success", **render_getconfig(cats))
 
     def _message_send(self, client: _Client, action: dict[str, str], reply: dict[str, str]) -> None:
         """MessageSend needs write class ``message``; replies as manager.c does."""
@@ -372,7 +408,9 @@ class AmiServer:
         client.account = account
         reply.update(Response="Success", Message="Authentication accepted")
         booted = {"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted"}
-        client.transport.write(_encode(reply) + _encode(booted))
+        # manager.c's action_login sends FullyBooted only to sessions that read "system".
+        extra = _encode(booted) if account.may_read(frozenset({"system"})) else b""
+        client.transport.write(_encode(reply) + extra)
         self._login_seen.set()
 
     def _core_show_channels(self, client: _Client, reply: dict[str, str]) -> None:

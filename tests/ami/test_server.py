@@ -122,8 +122,7 @@ async def test_least_privilege_account() -> None:
     async with AmiServer(accounts) as server:
         frames = read_trace(TRACES / "direct-answered.ami")
         client = await RawClient.connect(server)
-        await client.login("lp", "pw")
-        await client.next()  # FullyBooted
+        await client.login("lp", "pw")  # no FullyBooted: it is class system
         await server.stream(frames)
         await client.send(Action="CoreShowChannels", ActionID="c1")
         got = []
