@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from asterisk_textback import __version__
 from asterisk_textback.calls.model import CallEnded
-from asterisk_textback.checks import format_results, run_checks, send_test
+from asterisk_textback.cdr import CEL_CSV_COLUMNS, parse_columns
+from asterisk_textback.checks import DEFAULT_WATCH, format_results, run_checks, send_test
 from asterisk_textback.data import builtin_traces
 from asterisk_textback.demo import run_demo
 from asterisk_textback.dryrun import dry_run
@@ -104,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser("check", help="verify config, database, AMI login and provider")
     chk.add_argument("-c", "--config", type=Path, required=True, help="textback.toml")
+    chk.add_argument(
+        "--watch",
+        type=float,
+        default=DEFAULT_WATCH,
+        metavar="SECONDS",
+        help="when the AMI user cannot read manager.conf, watch events this long for proof "
+        f"of its read classes (default {DEFAULT_WATCH:g}; 60 with a test call to prove them all)",
+    )
 
     st = sub.add_parser("send-test", help="send one real text through the configured provider")
     st.add_argument("-c", "--config", type=Path, required=True, help="textback.toml")
@@ -129,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser(
         "report",
-        help="KPIs for a period (table, CSV or JSON), or answered/missed history from CDR",
+        help="KPIs for a period (table, CSV or JSON), or answered/missed history from CDR/CEL",
     )
     rep.add_argument("-c", "--config", type=Path, help="textback.toml (defaults otherwise)")
     rep.add_argument(
@@ -141,7 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--cdr-db", help="FreePBX asteriskcdrdb URL (read-only), e.g. mysql+pymysql://…"
     )
-    rep.add_argument("--cdr-tz", help="time zone of CDR times (default: business.timezone)")
+    rep.add_argument(
+        "--cel", type=Path, help="Asterisk cel_custom Master.csv: decides the calls it has"
+    )
+    rep.add_argument(
+        "--cel-columns",
+        help="column order of the CEL CSV as in cel_custom.conf, e.g. eventtype,eventtime,… "
+        "(default: Asterisk's sample mapping)",
+    )
+    rep.add_argument(
+        "--no-cel", action="store_true", help="with --cdr-db: ignore its cel table, CDR only"
+    )
+    rep.add_argument("--cdr-tz", help="time zone of CDR/CEL times (default: business.timezone)")
 
     wb = sub.add_parser("web", help="the dashboard")
     wb_sub = wb.add_subparsers(dest="web_command", required=True)
@@ -221,7 +241,7 @@ def _run_preview(args: argparse.Namespace) -> int:
 
 def _run_check(args: argparse.Namespace) -> int:
     loaded = load(args.config)
-    results = asyncio.run(run_checks(loaded))
+    results = asyncio.run(run_checks(loaded, watch=max(0.0, args.watch)))
     print(format_results(results))
     return 0 if all(r.ok for r in results) else 1
 
@@ -255,20 +275,37 @@ def _run_report(args: argparse.Namespace) -> int:
     settings = loaded.settings
     zone = settings.business.zone
     cdr_zone = ZoneInfo(args.cdr_tz) if args.cdr_tz else zone
-    use_db = args.cdr is None and args.cdr_db is None
+    use_db = args.cdr is None and args.cel is None and args.cdr_db is None
+    try:
+        columns = parse_columns(args.cel_columns) if args.cel_columns else CEL_CSV_COLUMNS
+    except ValueError as exc:
+        raise ConfigError(f"--cel-columns: {exc}") from None
     config = ReportConfig(
         database_url=database_url(loaded, os.environ) if use_db else None,
         kpi=settings.kpi.to_kpi_settings(),
         cdr_zone=cdr_zone,
+        cel_table=None if args.no_cel else "cel",
+        cel_columns=columns,
     )
     try:
         period = parse_period(args.period, datetime.now(zone), zone)
     except ValueError as exc:
         raise ConfigError(f"--period: {exc}") from None
-    progress = text_progress(sys.stderr) if sys.stderr.isatty() else None
+    tty = sys.stderr.isatty()
+    progress = text_progress(sys.stderr) if tty else None
+    cel_progress = text_progress(sys.stderr, "reading CEL") if tty else None
     return asyncio.run(
         run_report(
-            config, period, args.did, args.format, args.cdr, args.cdr_db, sys.stdout, progress
+            config,
+            period,
+            args.did,
+            args.format,
+            args.cdr,
+            args.cdr_db,
+            sys.stdout,
+            progress,
+            cel=args.cel,
+            cel_progress=cel_progress,
         )
     )
 

@@ -20,7 +20,15 @@ from sqlalchemy.pool import NullPool
 
 from asterisk_textback.cdr.model import INBOUND_CONTEXT_PREFIXES, CdrCall, CdrRow, group_calls
 
-__all__ = ["CDR_COLUMNS", "open_cdr_engine", "read_db_calls", "read_db_rows"]
+__all__ = [
+    "CDR_COLUMNS",
+    "aware_time",
+    "naive_local",
+    "open_cdr_engine",
+    "read_db_calls",
+    "read_db_rows",
+    "set_read_only",
+]
 
 #: Columns every ``cdr`` table has; ``linkedid``, ``did`` and ``sequence`` are optional.
 CDR_COLUMNS: Final = (
@@ -47,7 +55,8 @@ def open_cdr_engine(url: str) -> Engine:
     return create_engine(url, poolclass=NullPool)
 
 
-def _read_only(connection: Connection) -> None:
+def set_read_only(connection: Connection) -> None:
+    """Make the session refuse writes (MySQL/MariaDB, PostgreSQL)."""
     # A report must never be able to change the PBX's billing history.
     if connection.dialect.name in ("mysql", "mariadb"):
         connection.execute(text("SET SESSION TRANSACTION READ ONLY"))
@@ -55,16 +64,18 @@ def _read_only(connection: Connection) -> None:
         connection.execute(text("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"))
 
 
-def _aware(value: object, zone: tzinfo) -> datetime:
+def aware_time(value: object, zone: tzinfo) -> datetime:
+    """A database timestamp (naive local wall time, or text) as an aware UTC datetime."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if not isinstance(moment, datetime):
-        raise TypeError(f"calldate {value!r} is not a timestamp")
+        raise TypeError(f"{value!r} is not a timestamp")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC)
 
 
-def _naive_local(moment: datetime, zone: tzinfo) -> str:
+def naive_local(moment: datetime, zone: tzinfo) -> str:
+    """``moment`` as the naive local text CDR/CEL tables store and compare."""
     # CDR backends store local wall time without a zone; this text form compares correctly
     # with MySQL/MariaDB DATETIME, PostgreSQL timestamps and SQLite's text timestamps alike.
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
@@ -78,7 +89,7 @@ def read_db_rows(
     table_name: str = "cdr",
 ) -> Iterator[CdrRow]:
     """Yield CDR rows with ``start <= calldate < end`` in time order."""
-    _read_only(connection)
+    set_read_only(connection)
     present = {c["name"].lower() for c in inspect(connection).get_columns(table_name)}
     missing = [name for name in CDR_COLUMNS if name not in present]
     if missing:
@@ -87,9 +98,9 @@ def read_db_rows(
     table = Table(table_name, MetaData(), *(Column(name) for name in names))
     query = select(table)
     if start is not None:
-        query = query.where(table.c.calldate >= _naive_local(start, zone))
+        query = query.where(table.c.calldate >= naive_local(start, zone))
     if end is not None:
-        query = query.where(table.c.calldate < _naive_local(end, zone))
+        query = query.where(table.c.calldate < naive_local(end, zone))
     order = [table.c.calldate, table.c.sequence] if "sequence" in present else [table.c.calldate]
     result = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(
         query.order_by(*order)
@@ -104,7 +115,7 @@ def read_db_rows(
             dstchannel=str(row["dstchannel"] or ""),
             lastapp=str(row["lastapp"] or ""),
             lastdata=str(row["lastdata"] or ""),
-            start=_aware(row["calldate"], zone),
+            start=aware_time(row["calldate"], zone),
             answer=None,
             end=None,
             duration=int(row["duration"] or 0),

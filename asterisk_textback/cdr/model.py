@@ -13,22 +13,25 @@ only says a VoiceMail application ran.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Final, Protocol
+
+from asterisk_textback.calls.model import Reason
 
 __all__ = [
     "INBOUND_CONTEXT_PREFIXES",
+    "NO_NUMBER",
     "PERSON_APPS",
     "CdrCall",
     "CdrDirection",
     "CdrOutcome",
     "CdrRow",
-    "CdrSummary",
+    "ClassifiedCall",
     "classify",
+    "direction_of",
     "group_calls",
-    "summarize",
 ]
 
 #: Applications whose ANSWERED row with a destination channel means a person picked up.
@@ -45,7 +48,8 @@ INBOUND_CONTEXT_PREFIXES: Final = (
 )
 #: Destinations this short (or shorter) are extensions, not outside numbers.
 _MAX_EXTENSION_DIGITS: Final = 6
-_NO_NUMBER: Final = frozenset({"", "anonymous", "unknown", "restricted", "private", "withheld"})
+#: Caller numbers that are no number to text back.
+NO_NUMBER: Final = frozenset({"", "anonymous", "unknown", "restricted", "private", "withheld"})
 
 
 class CdrDirection(StrEnum):
@@ -129,13 +133,51 @@ class CdrCall:
     @property
     def textable(self) -> bool:
         """False when there is no caller number to text (anonymous, withheld)."""
-        return self.caller.strip().lower() not in _NO_NUMBER
+        return self.caller.strip().lower() not in NO_NUMBER
+
+    @property
+    def source(self) -> str:
+        """Which log classified the call."""
+        return "cdr"
+
+    @property
+    def reason(self) -> Reason | None:
+        """CDR does not tell why a call was missed reliably enough to say."""
+        return None
 
 
-def _direction(first: CdrRow, inbound_prefixes: tuple[str, ...]) -> CdrDirection:
-    if first.dcontext.lower().startswith(inbound_prefixes):
+class ClassifiedCall(Protocol):
+    """What a summary reads from a call, whether CDR or CEL classified it."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def direction(self) -> CdrDirection: ...
+    @property
+    def outcome(self) -> CdrOutcome: ...
+    @property
+    def reached_voicemail(self) -> bool: ...
+    @property
+    def caller(self) -> str: ...
+    @property
+    def did(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def textable(self) -> bool: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def reason(self) -> Reason | None: ...
+
+
+def direction_of(
+    context: str, dialled: str, inbound_prefixes: tuple[str, ...] = INBOUND_CONTEXT_PREFIXES
+) -> CdrDirection:
+    """Inbound by the entry context, else internal (extension dialled) or outbound."""
+    if context.lower().startswith(inbound_prefixes):
         return CdrDirection.INBOUND
-    digits = first.dst.lstrip("+")
+    digits = dialled.lstrip("+")
     if digits.isdigit() and len(digits) <= _MAX_EXTENSION_DIGITS:
         return CdrDirection.INTERNAL
     return CdrDirection.OUTBOUND
@@ -154,7 +196,7 @@ def classify(
     return CdrCall(
         key=key,
         rows=ordered,
-        direction=_direction(ordered[0], inbound_prefixes),
+        direction=direction_of(ordered[0].dcontext, ordered[0].dst, inbound_prefixes),
         outcome=CdrOutcome.ANSWERED if answered else CdrOutcome.MISSED,
         reached_voicemail=any(row.lastapp.lower() == "voicemail" for row in ordered),
     )
@@ -171,57 +213,3 @@ def group_calls(
         calls.setdefault(row.call_key, []).append(row)
     for key, call_rows in calls.items():
         yield classify(key, call_rows, inbound_prefixes)
-
-
-@dataclass(slots=True)
-class CdrSummary:
-    """Answered vs missed counts of inbound calls, overall and per DID."""
-
-    inbound: int = 0
-    answered: int = 0
-    missed: int = 0
-    #: Missed calls with a number to text (not anonymous).
-    missed_textable: int = 0
-    #: Missed calls that reached a VoiceMail application (message left or not).
-    missed_reached_voicemail: int = 0
-    internal: int = 0
-    outbound: int = 0
-    first_call: datetime | None = None
-    last_call: datetime | None = None
-    by_did: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    @property
-    def missed_rate(self) -> float | None:
-        """Missed / inbound calls; None with no inbound calls."""
-        return self.missed / self.inbound if self.inbound else None
-
-    def add(self, call: CdrCall) -> None:
-        """Count one classified call."""
-        if call.direction is CdrDirection.INTERNAL:
-            self.internal += 1
-            return
-        if call.direction is CdrDirection.OUTBOUND:
-            self.outbound += 1
-            return
-        started = call.started_at
-        self.first_call = started if self.first_call is None else min(self.first_call, started)
-        self.last_call = started if self.last_call is None else max(self.last_call, started)
-        self.inbound += 1
-        inbound, missed = self.by_did.get(call.did, (0, 0))
-        if call.outcome is CdrOutcome.ANSWERED:
-            self.answered += 1
-        else:
-            self.missed += 1
-            missed += 1
-            self.missed_textable += call.textable
-            self.missed_reached_voicemail += call.reached_voicemail
-        self.by_did[call.did] = (inbound + 1, missed)
-
-
-def summarize(calls: Iterable[CdrCall], did: str | None = None) -> CdrSummary:
-    """Count calls (optionally only those to ``did``) into a :class:`CdrSummary`."""
-    summary = CdrSummary()
-    for call in calls:
-        if did is None or call.did == did:
-            summary.add(call)
-    return summary

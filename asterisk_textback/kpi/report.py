@@ -1,22 +1,24 @@
-"""``asterisk-textback report``: KPIs, or CDR history, as a table, CSV or JSON."""
+"""``asterisk-textback report``: KPIs, or CDR/CEL history, as a table, CSV or JSON."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 from asterisk_textback.cdr import (
-    CdrCall,
+    CEL_CSV_COLUMNS,
     CdrSummary,
+    ClassifiedCall,
+    HistorySources,
     Progress,
-    read_calls,
-    read_db_calls,
+    iter_db_history,
+    iter_file_history,
     summarize,
 )
 from asterisk_textback.kpi.calculator import (
@@ -30,13 +32,18 @@ from asterisk_textback.kpi.periods import Period
 from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.store.engine import create_engine, create_session_factory
 
-__all__ = ["FORMATS", "VOICEMAIL_NOTE", "ReportConfig", "run_report", "text_progress"]
+__all__ = ["CEL_NOTE", "FORMATS", "VOICEMAIL_NOTE", "ReportConfig", "run_report", "text_progress"]
 
 FORMATS: Final = ("table", "csv", "json")
 VOICEMAIL_NOTE: Final = (
     "CDR counts answered vs missed reliably, but cannot tell a left voicemail from a "
-    "greeting hang-up (both show VoiceMail ANSWERED): that split needs the AMI record, CEL "
-    "or the voicemail spool. 'reached voicemail' counts both."
+    "greeting hang-up (both show VoiceMail ANSWERED): that split needs the AMI record "
+    "or the voicemail spool (CEL cannot tell either). 'reached voicemail' counts both."
+)
+CEL_NOTE: Final = (
+    "CEL decided the calls it has: answered means the caller was bridged with a phone (not "
+    "a queue, IVR, voicemail or Local channel answering), and missed calls have a reason. "
+    "Calls CEL does not have were classified from CDR."
 )
 _CSV_FIELDS: Final = ("key", "label", "value", "numerator", "denominator", "unit", "definition")
 
@@ -51,6 +58,10 @@ class ReportConfig:
     #: Zone of local CDR times (``cdr_csv`` without ``usegmtime``, ``asteriskcdrdb``).
     cdr_zone: tzinfo = UTC
     cdr_table: str = "cdr"
+    #: The CEL table next to the CDR table (FreePBX: ``cel``); None never reads CEL.
+    cel_table: str | None = "cel"
+    #: Column order of a ``cel_custom`` CSV (the mapping in ``cel_custom.conf``).
+    cel_columns: Sequence[str] = CEL_CSV_COLUMNS
 
 
 def text_progress(stream: TextIO, label: str = "reading CDR") -> Progress:
@@ -128,25 +139,11 @@ def _cdr_rows(summary: CdrSummary) -> list[tuple[str, str, str]]:
         ("Internal calls (not counted)", f"{summary.internal:,}", ""),
         ("Outbound calls (not counted)", f"{summary.outbound:,}", ""),
     ]
+    for reason, count in sorted(summary.missed_by_reason.items()):
+        rows.append((f"  Missed: {reason}", f"{count:,}", "from CEL"))
     for did, (inbound, missed) in sorted(summary.by_did.items()):
         rows.append((f"  DID {did}", f"{missed:,} missed of {inbound:,}", ""))
     return rows
-
-
-def _cdr_dict(summary: CdrSummary) -> dict[str, Any]:
-    return {
-        "inbound": summary.inbound,
-        "answered": summary.answered,
-        "missed": summary.missed,
-        "missed_rate": summary.missed_rate,
-        "missed_textable": summary.missed_textable,
-        "missed_reached_voicemail": summary.missed_reached_voicemail,
-        "internal": summary.internal,
-        "outbound": summary.outbound,
-        "first_call": None if summary.first_call is None else summary.first_call.isoformat(),
-        "last_call": None if summary.last_call is None else summary.last_call.isoformat(),
-        "by_did": {did: {"inbound": i, "missed": m} for did, (i, m) in summary.by_did.items()},
-    }
 
 
 def _write_csv(rows: list[dict[str, Any]], out: TextIO) -> None:
@@ -182,28 +179,37 @@ async def _cdr_summary(
     config: ReportConfig,
     period: Period | None,
     did: str | None,
-    cdr: Path | None,
+    files: tuple[Path | None, Path | None],
     cdr_db_url: str | None,
     progress: Progress | None,
-) -> CdrSummary:
-    def in_period(call: CdrCall) -> bool:
+    cel_progress: Progress | None,
+) -> tuple[CdrSummary, HistorySources]:
+    def in_period(call: ClassifiedCall) -> bool:
         return period is None or period.start <= call.started_at < period.end
 
-    if cdr is not None:
-        path = cdr
+    sources = HistorySources()
+    cdr, cel = files
+    if cdr is not None or cel is not None:
 
-        def from_file() -> CdrSummary:
-            calls = read_calls(path, config.cdr_zone, progress)
+        def from_files() -> CdrSummary:
+            calls = iter_file_history(
+                cdr, cel, config.cdr_zone, config.cel_columns, sources, progress, cel_progress
+            )
             return summarize(filter(in_period, calls), did)
 
-        return await asyncio.to_thread(from_file)
+        return await asyncio.to_thread(from_files), sources
     if cdr_db_url is None:
-        raise ValueError("give a CDR file or a CDR database URL")
+        raise ValueError("give a CDR/CEL file or a CDR database URL")
+    url = cdr_db_url
     start, end = (None, None) if period is None else (period.start, period.end)
-    calls = await asyncio.to_thread(
-        read_db_calls, cdr_db_url, start, end, config.cdr_zone, config.cdr_table
-    )
-    return summarize(calls, did)
+
+    def from_database() -> CdrSummary:
+        calls = iter_db_history(
+            url, start, end, config.cdr_zone, config.cdr_table, config.cel_table, sources
+        )
+        return summarize(calls, did)
+
+    return await asyncio.to_thread(from_database), sources
 
 
 async def _kpis(
@@ -230,20 +236,25 @@ async def run_report(
     cdr_db_url: str | None,
     out: TextIO,
     progress: Callable[[int, int], None] | None = None,
+    cel: Path | None = None,
+    cel_progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Write the KPI report (or, with ``cdr``/``cdr_db_url``, the CDR history); exit code."""
+    """Write the KPI report (or, with ``cdr``/``cel``/``cdr_db_url``, the call history);
+    return the exit code. CEL decides the calls it has, CDR the others."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     currency = config.kpi.currency.upper()
-    if cdr is not None or cdr_db_url is not None:
-        summary = await _cdr_summary(config, period, did, cdr, cdr_db_url, progress)
+    if cdr is not None or cel is not None or cdr_db_url is not None:
+        summary, sources = await _cdr_summary(
+            config, period, did, (cdr, cel), cdr_db_url, progress, cel_progress
+        )
         calculator = revenue_left_on_table(
             summary.missed,
             config.kpi.average_order_value,
             config.kpi.close_rate,
             config.kpi.close_rate_band,
         )
-        _write_cdr(summary, calculator, period, did, fmt, currency, out)
+        _write_cdr(summary, sources, calculator, period, did, fmt, currency, out)
         return 0
     if period is None:
         raise ValueError("the KPI report needs a period")
@@ -263,6 +274,7 @@ async def run_report(
 
 def _write_cdr(
     summary: CdrSummary,
+    sources: HistorySources,
     calculator: CalculatorResult,
     period: Period | None,
     did: str | None,
@@ -270,30 +282,46 @@ def _write_cdr(
     currency: str,
     out: TextIO,
 ) -> None:
+    notes = [CEL_NOTE, VOICEMAIL_NOTE] if sources.cel_calls else [VOICEMAIL_NOTE]
     if fmt == "json":
         data = {
-            "source": "cdr",
+            "source": "cel+cdr" if sources.cel_calls else "cdr",
+            "sources": sources.as_dict(),
             "period": None
             if period is None
             else {"start": period.start.isoformat(), "end": period.end.isoformat()},
             "did": did,
             "currency": currency,
-            "summary": _cdr_dict(summary),
+            "summary": summary.as_dict(),
             "calculator": calculator.as_dict(),
-            "notes": [VOICEMAIL_NOTE],
+            "notes": notes,
         }
         json.dump(data, out, indent=2)
         out.write("\n")
     elif fmt == "csv":
         rows = [
             {"section": "cdr", "key": key, "value": value}
-            for key, value in _cdr_dict(summary).items()
-            if key != "by_did"
+            for key, value in summary.as_dict().items()
+            if key not in ("by_did", "missed_by_reason")
+        ]
+        rows += [
+            {"section": "source", "key": key, "value": value}
+            for key, value in sources.as_dict().items()
+            if key != "cel_skipped_lines"
+        ]
+        rows += [
+            {"section": "cel", "key": f"missed_{reason}", "value": count}
+            for reason, count in sorted(summary.missed_by_reason.items())
         ]
         rows.append({"section": "note", "key": "voicemail", "definition": VOICEMAIL_NOTE})
+        if sources.cel_calls:
+            rows.append({"section": "note", "key": "cel", "definition": CEL_NOTE})
         _write_csv(rows + _calculator_csv(calculator), out)
     else:
         scope = "all history" if period is None else period.label()
-        _table(f"Calls from CDR, {scope}", _cdr_rows(summary), out)
+        log = "CEL + CDR" if sources.cel_calls else "CDR"
+        _table(f"Calls from {log}, {scope}", _cdr_rows(summary), out)
         _table("Missed call revenue calculator", _calculator_rows(calculator, currency), out)
-        out.write(f"Note: {VOICEMAIL_NOTE}\n")
+        out.write(f"Source: {sources.describe()}\n")
+        for note in notes:
+            out.write(f"Note: {note}\n")
