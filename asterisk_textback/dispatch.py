@@ -3,6 +3,12 @@
 Order of writes per text: claimed (``sending``) → ``sending_at`` committed → request to the
 provider → result recorded. A crash before ``sending_at`` puts the text back in the queue; a
 crash after it leaves it ``unknown`` (shown, never re-sent automatically).
+
+A claimed batch leaves in waves: the texts whose senders' rate slots come within
+:data:`WAVE_HORIZON` get ``sending_at`` in one transaction and go out concurrently, each at
+its slot; a text that must wait longer for its slot keeps ``sending_at`` unset until then, so a STOP that arrives meanwhile still cancels
+it. On SQLite, where writers queue one behind another, one commit per wave instead of one
+per text is what keeps a text's latency independent of how many calls are being recorded.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
+#: Texts whose rate slots come within this many seconds of a wave's first leave with it:
+#: one ``sending_at`` commit for all of them, each request still sent at its own slot.
+WAVE_HORIZON = 0.05
+
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
@@ -52,13 +62,28 @@ class SenderRateLimiter:
 
     async def acquire(self, sender: str) -> None:
         """Wait for ``sender``'s next slot."""
+        await sleep_until(self.reserve(sender), self._clock)
+
+    def reserve(self, sender: str, *, within: float | None = None) -> float | None:
+        """Take ``sender``'s next slot and return its time (epoch), without waiting.
+
+        With ``within``, only a slot that comes within that many seconds is taken; None
+        (nothing taken) otherwise.
+        """
         now = self._clock()
         slot = max(now, self._next.get(sender, now))
+        if within is not None and slot > now + within:
+            return None
         self._next[sender] = slot + self._interval
         if len(self._next) > 10_000:  # bounded: forget senders whose slots have passed
             self._next = {k: v for k, v in self._next.items() if v > now}
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        return slot
+
+
+async def sleep_until(when: float | None, clock: Clock) -> None:
+    """Sleep until epoch ``when`` by ``clock`` (not at all if it has passed, or is None)."""
+    if when is not None and when > (now := clock()):
+        await asyncio.sleep(when - now)
 
 
 @dataclass(slots=True)
@@ -189,15 +214,14 @@ class Dispatcher:
 
     async def _send_batch(self, claimed: list[Message]) -> None:
         receipts: list[results.SentReceipt] = []
+        rest = claimed
         try:
-            for index, message in enumerate(claimed):
+            while rest:
                 if self._stopping or (self.paused and self._clock() < self._paused_until):
-                    await self._release(claimed[index:])
+                    await self._release(rest)
                     break
-                await self._limiter.acquire(message.sender)
-                receipt = await self._send_one(message)
-                if receipt is not None:
-                    receipts.append(receipt)
+                wave, rest = await self._next_wave(rest)
+                receipts.extend(await self._send_wave(wave))
         finally:
             if receipts:
                 async with self._sessions() as session:
@@ -206,20 +230,48 @@ class Dispatcher:
                 if self._on_sent is not None:
                     await self._on_sent([r.message_id for r in receipts])
 
+    async def _next_wave(
+        self, pending: list[Message]
+    ) -> tuple[list[tuple[Message, float]], list[Message]]:
+        """The first text once its slot comes, with the ones after it whose slots come
+        within :data:`WAVE_HORIZON`; each with its slot."""
+        first = self._limiter.reserve(pending[0].sender)
+        await sleep_until(first, self._clock)
+        wave = [(pending[0], self._clock())]
+        for message in pending[1:]:
+            slot = self._limiter.reserve(message.sender, within=WAVE_HORIZON)
+            if slot is None:
+                break
+            wave.append((message, slot))
+        return wave, pending[len(wave) :]
+
+    async def _send_wave(self, wave: list[tuple[Message, float]]) -> list[results.SentReceipt]:
+        """Commit ``sending_at`` for the wave, then send each text concurrently at its slot."""
+        worker = wave[0][0].claimed_by or ""
+        async with self._sessions() as session:
+            marked = set(
+                await results.mark_sending_many(
+                    session, [m.id for m, _ in wave], claimed_by=worker, now=_utc(self._clock())
+                )
+            )
+        for message, _ in wave:
+            if message.id not in marked:
+                # Cancelled while it waited for its rate slot (STOP, or the caller was reached).
+                log.info("text %d not sent: no longer queued for %s", message.id, worker)
+                self.stats.cancelled += 1
+        sent = await asyncio.gather(
+            *(self._send_one(m, at=slot) for m, slot in wave if m.id in marked)
+        )
+        return [receipt for receipt in sent if receipt is not None]
+
     async def _release(self, messages: list[Message]) -> None:
         async with self._sessions() as session:
             ids = [m.id for m in messages]
             await outbox.release_claimed(session, ids, now=_utc(self._clock()))
 
-    async def _send_one(self, message: Message) -> results.SentReceipt | None:
-        async with self._sessions() as session:
-            try:
-                await results.mark_sending(session, message.id, now=_utc(self._clock()))
-            except results.MessageStateError as exc:
-                # Cancelled while it waited for its rate slot (STOP, or the caller was reached).
-                log.info("text %d not sent: %s", message.id, exc)
-                self.stats.cancelled += 1
-                return None
+    async def _send_one(self, message: Message, *, at: float) -> results.SentReceipt | None:
+        """One request to the provider at epoch ``at`` (``sending_at`` is committed)."""
+        await sleep_until(at, self._clock)
         sms = OutboundSms(
             message_id=message.id,
             idempotency_key=message.idempotency_key,

@@ -26,6 +26,7 @@ __all__ = [
     "mark_failed_permanent",
     "mark_failed_transient",
     "mark_sending",
+    "mark_sending_many",
     "mark_sent",
     "mark_sent_many",
     "mark_unknown",
@@ -77,6 +78,31 @@ async def mark_sending(session: AsyncSession, message_id: int, *, now: datetime)
         await _transition(
             session, message_id, (MessageStatus.SENDING,), "sending", {"sending_at": now}
         )
+
+
+async def mark_sending_many(
+    session: AsyncSession, message_ids: Sequence[int], *, claimed_by: str, now: datetime
+) -> list[int]:
+    """:func:`mark_sending` for a group that leaves together, in one transaction; commits.
+
+    Returns the ids marked. The others are no longer this worker's to send: cancelled while
+    they waited for their rate slot (STOP, the caller was reached), or taken back.
+    """
+    if not message_ids:
+        return []
+    async with committing(session):
+        marked = await session.scalars(
+            update(Message)
+            .where(
+                Message.id.in_(message_ids),
+                Message.status == MessageStatus.SENDING,
+                Message.claimed_by == claimed_by,
+            )
+            .values(sending_at=now)
+            .returning(Message.id)
+        )
+        ids = list(marked.all())
+    return ids
 
 
 async def mark_sent(

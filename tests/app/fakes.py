@@ -33,6 +33,9 @@ class FakeGateway:
     raw: list[bytes] = field(default_factory=list)
     script: list[Reply] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Requests being answered now, and the most there ever were at once.
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     async def handle(self, request: web.Request) -> web.Response:
         """Record the request and answer with the next scripted reply."""
@@ -42,8 +45,13 @@ class FakeGateway:
         self.requests.append(json.loads(data))
         self.arrived.set()
         reply = self.script.pop(0) if self.script else Reply()
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+        finally:
+            self.in_flight -= 1
         if reply.raw is not None:
             return web.Response(text=reply.raw, status=reply.status, headers=reply.headers)
         body = reply.body if reply.body is not None else {"id": f"gw-{len(self.requests)}"}

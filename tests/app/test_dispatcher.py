@@ -90,11 +90,56 @@ async def test_sent_once_with_idempotency_key_and_provider_id(session_factory: S
     async with fake_gateway() as gateway, _dispatching(session_factory, gateway):
         rows = await _until_settled(session_factory)
     assert [r.status for r in rows] == [MessageStatus.SENT] * 3
-    assert [r.provider_message_id for r in rows] == ["gw-1", "gw-2", "gw-3"]
-    assert [h["Idempotency-Key"] for h in gateway.headers] == ["test:0", "test:1", "test:2"]
-    assert gateway.requests[0]["to"] == "+12125551000"
-    assert gateway.requests[0]["from"] == "+15555550100"
+    # Each row holds the id the gateway gave to the request carrying that row's key.
+    keys = [h["Idempotency-Key"] for h in gateway.headers]
+    assert sorted(keys) == ["test:0", "test:1", "test:2"]
+    for row in rows:
+        assert row.provider_message_id == f"gw-{keys.index(row.idempotency_key) + 1}"
+    first = gateway.requests[keys.index("test:0")]
+    assert first["to"] == "+12125551000"
+    assert first["from"] == "+15555550100"
     assert len(gateway.requests) == 3
+
+
+async def test_texts_with_free_rate_slots_leave_together(session_factory: Sessions) -> None:
+    """One ``sending_at`` commit for the wave, then the requests go out concurrently."""
+    await _queue(session_factory, 6)
+    async with fake_gateway() as gateway:
+        gateway.script = [Reply(delay=0.3) for _ in range(6)]
+        started = time.monotonic()
+        async with _dispatching(session_factory, gateway):
+            rows = await _until_settled(session_factory)
+        took = time.monotonic() - started
+    assert [r.status for r in rows] == [MessageStatus.SENT] * 6
+    assert len({r.sending_at for r in rows}) == 1
+    assert gateway.max_in_flight == 6
+    assert took < 6 * 0.3
+
+
+async def test_a_text_waiting_for_its_slot_is_not_marked_sending(
+    session_factory: Sessions,
+) -> None:
+    """Two senders at 2 texts/s each: A1 and B1 leave at once, A2 and B2 half a second on."""
+    now = datetime.now(UTC)
+    async with session_factory() as session:
+        for i, sender in enumerate(["+15555550100", "+15555550101"] * 2):
+            new = outbox.NewMessage(
+                to_e164=f"+1212555{1000 + i}",
+                sender=sender,
+                body="Sorry we missed your call",
+                segments=1,
+                encoding="GSM-7",
+                send_at=now,
+                expires_at=now + timedelta(hours=1),
+            )
+            await outbox.enqueue(session, new, key=f"test:{i}", now=now)
+    async with fake_gateway() as gateway, _dispatching(session_factory, gateway, rate=2.0):
+        rows = await _until_settled(session_factory)
+    assert [r.status for r in rows] == [MessageStatus.SENT] * 4
+    first, second = rows[0].sending_at, rows[2].sending_at
+    assert first is not None and second is not None
+    assert rows[1].sending_at == first and rows[3].sending_at == second
+    assert (second - first).total_seconds() >= 0.45
 
 
 async def test_rate_limited_then_retried_after_retry_after(session_factory: Sessions) -> None:
@@ -143,7 +188,8 @@ async def test_auth_error_pauses_sending_and_keeps_the_text(session_factory: Ses
     await _queue(session_factory, 2)
     async with fake_gateway() as gateway:
         gateway.script = [Reply(401, {"error": "bad key"})]
-        async with _dispatching(session_factory, gateway) as dispatcher:
+        # 10/s: the second text's slot is not in the first one's wave (those leave together).
+        async with _dispatching(session_factory, gateway, rate=10.0) as dispatcher:
             async with asyncio.timeout(5):
                 while dispatcher.paused is None:  # noqa: ASYNC110 - state of the object under test
                     await asyncio.sleep(0.02)
