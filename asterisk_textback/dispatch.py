@@ -6,9 +6,10 @@ crash after it leaves it ``unknown`` (shown, never re-sent automatically).
 
 A claimed batch leaves in waves: the texts whose senders' rate slots come within
 :data:`WAVE_HORIZON` get ``sending_at`` in one transaction and go out concurrently, each at
-its slot; a text that must wait longer for its slot keeps ``sending_at`` unset until then, so a STOP that arrives meanwhile still cancels
-it. On SQLite, where writers queue one behind another, one commit per wave instead of one
-per text is what keeps a text's latency independent of how many calls are being recorded.
+its slot; a text that must wait longer keeps ``sending_at`` unset until then, so a STOP
+that arrives meanwhile still cancels it. On SQLite, where writers queue one behind another,
+one commit per wave instead of one per text keeps a text's latency independent of how many
+calls are being recorded.
 """
 
 from __future__ import annotations

@@ -137,8 +137,10 @@ async def test_a_text_waiting_for_its_slot_is_not_marked_sending(
         rows = await _until_settled(session_factory)
     assert [r.status for r in rows] == [MessageStatus.SENT] * 4
     first, second = rows[0].sending_at, rows[2].sending_at
-    assert first is not None and second is not None
-    assert rows[1].sending_at == first and rows[3].sending_at == second
+    assert first is not None
+    assert second is not None
+    assert rows[1].sending_at == first
+    assert rows[3].sending_at == second
     assert (second - first).total_seconds() >= 0.45
 
 
