@@ -227,17 +227,17 @@ async def _response_percentiles(
         .group_by(Call.id, Call.ended_at)
         .subquery()
     )
-    delay = _delay_seconds(session, first.c.first_sent, first.c.ended_at).label("delay")
-    count = int(await session.scalar(select(func.count()).select_from(first)) or 0)
+    delay = _delay_seconds(session, first.c.first_sent, first.c.ended_at)
+    # One pass over the cohort (not one per percentile): the delays, sorted here.
+    rows = await session.scalars(select(delay))
+    values = sorted(max(float(v), 0.0) for v in rows if v is not None)
     kpis = []
     for key, share in _PERCENTILES:
-        if not count:
+        if not values:
             kpis.append(Kpi(key, None, None, 0))
             continue
-        rank = max(math.ceil(share * count), 1)  # nearest-rank percentile
-        value = await session.scalar(select(delay).order_by(delay).offset(rank - 1).limit(1))
-        seconds = None if value is None else round(max(float(value), 0.0), 3)
-        kpis.append(Kpi(key, seconds, None, count))
+        rank = max(math.ceil(share * len(values)), 1)  # nearest-rank percentile
+        kpis.append(Kpi(key, round(values[rank - 1], 3), None, len(values)))
     return kpis
 
 

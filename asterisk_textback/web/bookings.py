@@ -11,7 +11,8 @@ the hash of its body. A route whose secret is not configured answers 404.
 - Calendly: ``Calendly-Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256(key, "<t>." + body)>``
   with ``t`` no further than ``calendly_tolerance_seconds`` from now;
 - API: ``Authorization: Bearer <token>``; ``{"call_id", "value", "currency"}`` marks a call
-  booked (the dashboard's action), any other body is read as the generic payload.
+  booked through :func:`book_call` (the dashboard's "Mark booked" form uses it too), any other
+  body is read as the generic payload.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ __all__ = [
     "BookingService",
     "BookingWebhookSettings",
     "add_booking_routes",
+    "amount_minor",
+    "book_call",
     "calendly_signature",
 ]
 
@@ -212,6 +215,10 @@ async def _store(service: BookingService, new: NewBooking) -> web.Response:
 async def _stored(service: BookingService, row: Booking) -> web.Response:
     if service.on_booking is not None:
         await service.on_booking(row)
+    return _answer(row)
+
+
+def _answer(row: Booking) -> web.Response:
     return web.json_response(
         {
             "booking_id": row.id,
@@ -255,16 +262,50 @@ async def handle_booking_webhook(request: web.Request) -> web.StreamResponse:
     return await _store(service, new)
 
 
-def _minor(value: Any, currency: str) -> int | None:
-    if value is None:
+#: The largest amount a manual booking may carry (in major units): a typo guard.
+MAX_AMOUNT: Final = Decimal(10) ** 9
+
+
+def amount_minor(value: Any, currency: str) -> int | None:
+    """An amount (``120.5``, ``"120.50"``) in ``currency``'s minor units; None for none.
+
+    ValueError, with a message fit for a person, when it is not a number, negative, beyond
+    :data:`MAX_AMOUNT` or more precise than the currency (``1.005`` dollars).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool):
+        raise ValueError("value is not a number")
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(value.strip() if isinstance(value, str) else str(value))
     except InvalidOperation:
-        raise web.HTTPBadRequest(text="value is not a number\n") from None
-    if not amount.is_finite() or amount < 0 or isinstance(value, bool):
-        raise web.HTTPBadRequest(text="value is not an amount\n")
-    return int(amount.scaleb(minor_exponent(currency)).to_integral_value())
+        raise ValueError("value is not a number") from None
+    if not amount.is_finite():
+        raise ValueError("value is not a number")
+    if amount < 0:
+        raise ValueError("value must not be negative")
+    if amount > MAX_AMOUNT:
+        raise ValueError(f"value must be at most {MAX_AMOUNT:,}")
+    minor = amount.scaleb(minor_exponent(currency))
+    if minor != minor.to_integral_value():
+        raise ValueError(f"value has more decimals than {currency} has")
+    return int(minor)
+
+
+async def book_call(
+    service: BookingService, call_id: int, *, value_minor: int | None, currency: str | None = None
+) -> Booking:
+    """Mark a call booked (the API's and the dashboard's action), then run the CRM hook.
+
+    Raises ``LookupError`` for an unknown call.
+    """
+    now = datetime.fromtimestamp(service.clock(), tz=UTC)
+    money = (currency or service.currency).upper()
+    async with service.sessions() as session:
+        row = await mark_booked(session, call_id, value_minor=value_minor, currency=money, now=now)
+    if service.on_booking is not None:
+        await service.on_booking(row)
+    return row
 
 
 async def handle_api_booking(request: web.Request) -> web.StreamResponse:
@@ -290,13 +331,15 @@ async def handle_api_booking(request: web.Request) -> web.StreamResponse:
     if not isinstance(call_id, int) or isinstance(call_id, bool):
         raise web.HTTPBadRequest(text="call_id must be an integer\n")
     currency = str(data.get("currency") or service.currency).upper()[:3]
-    value = _minor(data.get("value"), currency)
     try:
-        async with service.sessions() as session:
-            row = await mark_booked(session, call_id, value_minor=value, currency=currency, now=now)
+        value = amount_minor(data.get("value"), currency)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    try:
+        row = await book_call(service, call_id, value_minor=value, currency=currency)
     except LookupError:
         raise web.HTTPNotFound(text="no such call\n") from None
-    return await _stored(service, row)
+    return _answer(row)
 
 
 def add_booking_routes(app: web.Application, service: BookingService) -> None:

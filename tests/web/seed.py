@@ -76,7 +76,7 @@ def _text(to: str, at: datetime, variant: str | None) -> NewMessage:
     )
 
 
-async def _call(
+async def add_call(
     db: AsyncSession,
     n: int,
     outcome: Outcome,
@@ -88,6 +88,7 @@ async def _call(
     variant: str | None = None,
     suppress: str | None = None,
 ) -> int:
+    """Record one inbound call ending ``at`` (texted unless suppressed); its id."""
     text = None if suppress or number is None else _text(number, at, variant)
     decision = CallDecision(
         DecisionAction.SUPPRESS if text is None else DecisionAction.SEND,
@@ -114,20 +115,22 @@ async def _reply(db: AsyncSession, n: int, number: str, body: str, kind: Inbound
 async def seed(factory: async_sessionmaker[AsyncSession], extra_answered: int = 7) -> Seeded:
     """Five interesting calls plus ``extra_answered`` answered ones, a day apart."""
     async with factory() as db:
-        alice = await _call(
+        alice = await add_call(
             db, 1, Outcome.MISSED_VOICEMAIL, "+12125550101", "Alice Example", variant="control"
         )
-        xss = await _call(db, 2, Outcome.MISSED_NO_VOICEMAIL, "+12125550102", XSS_NAME, variant="b")
-        answered = await _call(
+        xss = await add_call(
+            db, 2, Outcome.MISSED_NO_VOICEMAIL, "+12125550102", XSS_NAME, variant="b"
+        )
+        answered = await add_call(
             db, 3, Outcome.ANSWERED, "+12125550103", "Bob Answered", suppress="answered"
         )
-        anonymous = await _call(
+        anonymous = await add_call(
             db, 4, Outcome.MISSED_NO_VOICEMAIL, None, "", did=OTHER_DID, suppress="anonymous"
         )
-        failed = await _call(db, 5, Outcome.MISSED_NO_VOICEMAIL, "+12125550105", "Carol Fail")
+        failed = await add_call(db, 5, Outcome.MISSED_NO_VOICEMAIL, "+12125550105", "Carol Fail")
         for k in range(extra_answered):
             at = T0 - timedelta(days=1, minutes=k)
-            await _call(
+            await add_call(
                 db,
                 100 + k,
                 Outcome.ANSWERED,

@@ -112,7 +112,7 @@ async def kpis(request: web.Request) -> web.StreamResponse:
     async with reading(request) as db:
         report = await compute_kpis(db, period, did, deps.kpi)
         calculator = await calculator_from_history(db, period, did, deps.kpi)
-        series = await daily_series(db, period, did, deps.kpi.currency.upper())
+        series = await daily_series(db, period, did, deps.kpi.currency.upper(), deps.zone)
     return web.json_response(
         {**report.as_dict(), "calculator": calculator.as_dict(), "daily": series.as_dict()}
     )

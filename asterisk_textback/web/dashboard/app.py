@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.kpi.definitions import Kpi, Unit
+from asterisk_textback.kpi.metrics import minor_exponent
 from asterisk_textback.kpi.periods import Period, parse_period
 from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.web.dashboard.auth import LoginLimiter, Session, SessionStore, tokens_equal
@@ -181,6 +182,14 @@ def _percent(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value * 100:.{digits}f}%"
 
 
+def _money(minor: int | None, currency: str | None) -> str:
+    if minor is None:
+        return "value unknown"
+    code = (currency or "").upper()
+    digits = minor_exponent(code)
+    return f"{minor / 10**digits:,.{digits}f} {code}".rstrip()
+
+
 def _when(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -198,6 +207,7 @@ def build_jinja() -> jinja2.Environment:
     env.filters["when"] = _when
     env.globals["shown"] = shown
     env.globals["basis"] = _kpi_basis
+    env.globals["money"] = _money
     return env
 
 

@@ -51,8 +51,16 @@ _CALL_FILTERS = [
     _query("outcome", "Call outcome.", {"type": "string", "enum": [o.value for o in Outcome]}),
     _query("decision", "Policy decision.", {"type": "string", "enum": ["send", "suppress"]}),
     _DID,
-    _query("from", "First UTC day (YYYY-MM-DD).", {"type": "string", "format": "date"}),
-    _query("to", "Last UTC day, included (YYYY-MM-DD).", {"type": "string", "format": "date"}),
+    _query(
+        "from",
+        "First day (YYYY-MM-DD) in the business's time zone.",
+        {"type": "string", "format": "date"},
+    ),
+    _query(
+        "to",
+        "Last day, included (YYYY-MM-DD), in the business's time zone.",
+        {"type": "string", "format": "date"},
+    ),
     _query("q", "Search the number or the caller name.", {"type": "string"}),
 ]
 
@@ -173,7 +181,10 @@ _SCHEMAS: dict[str, Any] = {
             "currency": {"type": "string"},
             "kpis": {"type": "array", "items": _ref("Kpi")},
             "calculator": {"type": "object", "description": "The revenue calculator."},
-            "daily": {"type": "object", "description": "Per-UTC-day series."},
+            "daily": {
+                "type": "object",
+                "description": "Series per day in the business's time zone.",
+            },
         },
     },
     "Experiments": {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -80,9 +80,11 @@ class CallFilter:
     since: date | None = None
     until: date | None = None
     search: str | None = None
+    #: The zone of ``since`` and ``until`` (the business's, like the Overview's days).
+    zone: tzinfo = UTC
 
     def clauses(self) -> list[ColumnElement[bool]]:
-        """WHERE clauses for these filters (dates are whole UTC days, ``until`` included)."""
+        """WHERE clauses for these filters (dates are whole local days, ``until`` included)."""
         clauses: list[ColumnElement[bool]] = []
         if self.outcome is not None:
             clauses.append(Call.outcome == self.outcome)
@@ -91,9 +93,9 @@ class CallFilter:
         if self.did:
             clauses.append(Call.did == self.did)
         if self.since is not None:
-            clauses.append(Call.ended_at >= datetime.combine(self.since, time(), UTC))
+            clauses.append(Call.ended_at >= datetime.combine(self.since, time(), self.zone))
         if self.until is not None:
-            end = datetime.combine(self.until + timedelta(days=1), time(), UTC)
+            end = datetime.combine(self.until + timedelta(days=1), time(), self.zone)
             clauses.append(Call.ended_at < end)
         if self.search:
             needle = self.search.strip()

@@ -26,6 +26,7 @@ from asterisk_textback.web.dashboard.app import (
     request_period,
 )
 from asterisk_textback.web.dashboard.auth import Session, tokens_equal, verify_password
+from asterisk_textback.web.dashboard.booking import call_page, mark_booked
 from asterisk_textback.web.dashboard.charts import Series, line_chart
 from asterisk_textback.web.dashboard.csrf import (
     LOGIN_COOKIE,
@@ -41,7 +42,7 @@ from asterisk_textback.web.dashboard.series import (
     last_errors,
     outbox_depth,
 )
-from asterisk_textback.web.dashboard.threads import call_detail, list_conversations, thread
+from asterisk_textback.web.dashboard.threads import list_conversations, thread
 
 __all__ = ["add_page_routes"]
 
@@ -142,7 +143,7 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
 
     async def per_day() -> DailySeries:
         async with reading(request) as db:
-            return await daily_series(db, period, did, currency)
+            return await daily_series(db, period, did, currency, deps.zone)
 
     async def tests() -> list[ExperimentView]:
         async with reading(request) as db:
@@ -223,6 +224,7 @@ def call_filter(request: web.Request) -> CallFilter:
         since=_date(request, "from"),
         until=_date(request, "to"),
         search=request.query.get("q", "").strip() or None,
+        zone=request.app[DEPS].zone,
     )
 
 
@@ -245,16 +247,6 @@ async def calls(request: web.Request, session: Session) -> web.StreamResponse:
         decisions=[a.value for a in DecisionAction],
         cursor=request.query.get("cursor", ""),
     )
-
-
-async def call_page(request: web.Request, session: Session) -> web.StreamResponse:
-    """GET /calls/{id}: one call, its decision and the caller's thread."""
-    async with reading(request) as db:
-        found = await call_detail(db, int(request.match_info["call_id"]))
-    if found is None:
-        raise web.HTTPNotFound(text="no such call")
-    row, conversation = found
-    return render(request, "call.html", session, row=row, thread=conversation)
 
 
 async def conversations(request: web.Request, session: Session) -> web.StreamResponse:
@@ -365,6 +357,7 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/", page_guard(overview))
     app.router.add_get("/calls", page_guard(calls))
     app.router.add_get(r"/calls/{call_id:\d{1,18}}", page_guard(call_page))
+    app.router.add_post(r"/calls/{call_id:\d{1,18}}/booking", page_guard(mark_booked))
     app.router.add_get("/conversations", page_guard(conversations))
     app.router.add_get(r"/conversations/{e164:\+?\d{1,15}}", page_guard(conversation))
     app.router.add_get("/experiments", page_guard(experiments))

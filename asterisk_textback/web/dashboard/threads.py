@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import and_, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.store.models import Call, Contact, InboundMessage, Message, MessageStatus
+from asterisk_textback.store.models import (
+    Booking,
+    Call,
+    Contact,
+    InboundMessage,
+    Message,
+    MessageStatus,
+)
 from asterisk_textback.web.dashboard.queries import (
     CallRow,
     CursorError,
@@ -23,6 +30,7 @@ __all__ = [
     "ConversationRow",
     "Thread",
     "ThreadItem",
+    "call_bookings",
     "call_detail",
     "list_conversations",
     "list_messages",
@@ -38,6 +46,14 @@ async def call_detail(session: AsyncSession, call_id: int) -> tuple[CallRow, Thr
         return None
     (row,) = await decorate(session, [call])
     return row, await thread(session, call.caller_e164 or "")
+
+
+async def call_bookings(session: AsyncSession, call_id: int) -> list[Booking]:
+    """The bookings credited to a call, newest first."""
+    rows = await session.scalars(
+        select(Booking).where(Booking.call_id == call_id).order_by(Booking.id.desc()).limit(20)
+    )
+    return list(rows)
 
 
 @dataclass(frozen=True, slots=True)
