@@ -9,6 +9,7 @@ by guessing: a number that does not come out valid is not texted.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -120,8 +121,14 @@ def _valid(candidate: str, region: str) -> phonenumbers.PhoneNumber | None:
     return number if phonenumbers.is_valid_number(number) else None
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_caller(raw: str, default_region: str) -> CallerNumber:
-    """Normalise and classify a raw caller ID, reading national numbers in ``default_region``."""
+    """Normalise and classify a raw caller ID, reading national numbers in ``default_region``.
+
+    Memoised (a pure function of its arguments, with an immutable result): each call's
+    number is read by the tracker's consumer, the policy and the recorder, and phonenumbers
+    is the costliest part of deciding about a call.
+    """
     text = raw.strip()
     if text.lower() in ANONYMOUS_IDS:
         return CallerNumber(raw, NumberKind.ANONYMOUS)

@@ -9,11 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import CallEnded
-from asterisk_textback.store._dialect import committing, insert
+from asterisk_textback.store._dialect import bind, committing, dialect_of, insert_returning
 from asterisk_textback.store.models import Call, DecisionAction, Message
 from asterisk_textback.store.outbox import NewMessage, idempotency_key, insert_message
 
 __all__ = ["CallDecision", "Recorded", "get_call", "record_call_and_enqueue"]
+
+_CALL_KEY = ("pbx", "linkedid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,34 +62,30 @@ async def record_call_and_enqueue(
     nothing and returns the rows stored the first time, so a call never gets two texts.
     """
     async with committing(session):
-        stmt = (
-            insert(session, Call)
-            .values(
-                pbx=call.pbx,
-                linkedid=call.linkedid,
-                direction=call.direction,
-                outcome=call.outcome,
-                reason=call.reason,
-                caller_number=call.caller_number,
-                caller_e164=caller_e164,
-                caller_name=call.caller_name,
-                did=call.did,
-                queue=call.queue,
-                mailbox=call.mailbox,
-                answered_by=call.answered_by,
-                started_at=_utc(call.started_at),
-                ended_at=_utc(call.ended_at),
-                ring_seconds=call.ring_seconds,
-                action=decision.action,
-                suppress_reason=decision.suppress_reason,
-                template=decision.template,
-                variant=decision.variant,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[Call.pbx, Call.linkedid])
-            .returning(Call)
-        )
-        row = (await session.scalars(stmt)).one_or_none()
+        values = {
+            "pbx": call.pbx,
+            "linkedid": call.linkedid,
+            "direction": call.direction,
+            "outcome": call.outcome,
+            "reason": call.reason,
+            "caller_number": call.caller_number,
+            "caller_e164": caller_e164,
+            "caller_name": call.caller_name,
+            "did": call.did,
+            "queue": call.queue,
+            "mailbox": call.mailbox,
+            "answered_by": call.answered_by,
+            "started_at": _utc(call.started_at),
+            "ended_at": _utc(call.ended_at),
+            "ring_seconds": call.ring_seconds,
+            "action": decision.action,
+            "suppress_reason": decision.suppress_reason,
+            "template": decision.template,
+            "variant": decision.variant,
+            "created_at": now,
+        }
+        stmt = insert_returning(dialect_of(session), Call, tuple(values), _CALL_KEY)
+        row = (await session.scalars(stmt, bind(values))).one_or_none()
         if row is None:
             recorded = await _already_recorded(session, call, message)
         else:

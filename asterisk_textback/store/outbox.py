@@ -22,8 +22,16 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
-from asterisk_textback.store._dialect import committing, dialect_of, insert, write_lock
+from asterisk_textback.store._dialect import (
+    bind,
+    committing,
+    dialect_of,
+    insert,
+    insert_returning,
+    write_lock,
+)
 from asterisk_textback.store.models import Call, Experiment, Message, MessageStatus
 
 __all__ = [
@@ -74,36 +82,36 @@ async def insert_message(
     """Insert unless ``key`` exists: the new row, or None on conflict; does not commit."""
     if new.status not in (MessageStatus.QUEUED, MessageStatus.SUPPRESSED):
         raise ValueError(f"a new message is queued or suppressed, not {new.status.value}")
-    stmt = (
-        insert(session, Message)
-        .values(
-            idempotency_key=key,
-            call_id=call_id,
-            kind=new.kind,
-            to_e164=new.to_e164,
-            sender=new.sender,
-            body=new.body,
-            segments=new.segments,
-            encoding=new.encoding,
-            template=new.template,
-            variant=new.variant,
-            status=new.status,
-            send_at=new.send_at,
-            expires_at=new.expires_at,
-            attempts=0,
-            next_attempt_at=new.send_at,
-            provider=new.provider,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[Message.idempotency_key])
-        .returning(Message)
-    )
-    message = (await session.scalars(stmt)).one_or_none()
+    values = {
+        "idempotency_key": key,
+        "call_id": call_id,
+        "kind": new.kind,
+        "to_e164": new.to_e164,
+        "sender": new.sender,
+        "body": new.body,
+        "segments": new.segments,
+        "encoding": new.encoding,
+        "template": new.template,
+        "variant": new.variant,
+        "status": new.status,
+        "send_at": new.send_at,
+        "expires_at": new.expires_at,
+        "attempts": 0,
+        "next_attempt_at": new.send_at,
+        "provider": new.provider,
+        "created_at": now,
+        "updated_at": now,
+    }
+    stmt = insert_returning(dialect_of(session), Message, tuple(values), ("idempotency_key",))
+    message = (await session.scalars(stmt, bind(values))).one_or_none()
     if message is not None and new.experiment is not None and new.variant is not None:
         experiment_id = await _assign(session, new.experiment, new.variant, now)
-        message.experiment_id = experiment_id
-        await session.flush()
+        # A Core UPDATE, and the loaded row told it is current: no unit-of-work flush.
+        await session.execute(
+            update(Message).where(Message.id == message.id).values(experiment_id=experiment_id),
+            execution_options={"synchronize_session": False},
+        )
+        set_committed_value(message, "experiment_id", experiment_id)
     return message
 
 
