@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import TypeVar, cast
 
 from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from asterisk_textback.store.models import Base
 
@@ -26,16 +28,26 @@ def insert(session: AsyncSession, model: type[Base]) -> sqlite.Insert | postgres
     return sqlite.insert(model)
 
 
-@functools.cache
+_Row = TypeVar("_Row", bound=Base)
+
+
 def insert_returning(
-    dialect: str, model: type[Base], columns: tuple[str, ...], conflict: tuple[str, ...]
-) -> sqlite.Insert | postgresql.Insert:
+    dialect: str, model: type[_Row], columns: tuple[str, ...], conflict: tuple[str, ...]
+) -> ReturningInsert[_Row]:
     """``INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING model``, built once per dialect.
 
-    Each column takes the bind parameter ``p_<column>``. Rows are written on hot paths (a
-    call, its text): building and cache-keying an ORM INSERT of twenty values per row cost
-    more CPU than the database's own work; a statement built once is compiled once.
+    Each column takes the bind parameter ``p_<column>`` (see :func:`bind`). Rows are written
+    on hot paths (a call, its text): building and cache-keying an ORM INSERT of twenty values
+    per row cost more CPU than the database's own work; a statement built once is compiled
+    once.
     """
+    return cast("ReturningInsert[_Row]", _insert_returning(dialect, model, columns, conflict))
+
+
+@functools.cache
+def _insert_returning(
+    dialect: str, model: type[Base], columns: tuple[str, ...], conflict: tuple[str, ...]
+) -> object:
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
         make(model)
@@ -45,7 +57,7 @@ def insert_returning(
     )
 
 
-def bind(values: dict[str, object]) -> dict[str, object]:
+def bind(values: Mapping[str, object]) -> dict[str, object]:
     """Parameters for a statement of :func:`insert_returning`."""
     return {f"p_{name}": value for name, value in values.items()}
 
