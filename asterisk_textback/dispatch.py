@@ -124,6 +124,7 @@ class Dispatcher:
         self._clock = clock
         self._limiter = SenderRateLimiter(provider_settings.rate_per_second, clock)
         self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._stopping = False
         self._prefix = worker_prefix
         self.stats = DispatchStats()
@@ -165,6 +166,7 @@ class Dispatcher:
     def stop(self) -> None:
         """Finish the text in hand, put the rest of the batch back, and return from run()."""
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
     async def _idle(self, seconds: float) -> None:
@@ -187,7 +189,11 @@ class Dispatcher:
                 await self._recover(claimed_before=_utc(self._clock()) - lease)
             except Exception:
                 log.exception("outbox housekeeping failed; retrying")
-            await self._idle(self._settings.expire_every_seconds)
+            # Not woken by queued texts (each would cost two write transactions): by the clock,
+            # or by stop().
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._settings.expire_every_seconds):
+                    await self._stopped.wait()
 
     async def _worker(self, name: str) -> None:
         poll = self._settings.poll_seconds

@@ -78,7 +78,7 @@ def install(probe: Probe) -> None:
     _wrap(pipeline, "record_call_and_enqueue", probe, "recorder.record_call_and_enqueue")
     _wrap(outbox, "claim_due", probe, "dispatch.claim_due")
     _wrap(outbox, "expire_due", probe, "dispatch.expire_due")
-    _wrap(results, "mark_sending", probe, "dispatch.mark_sending")
+    _wrap(results, "mark_sending_many", probe, "dispatch.mark_sending_many")
     _wrap(results, "mark_sent_many", probe, "dispatch.mark_sent_many")
     _wrap(WebhookProvider, "send", probe, "dispatch.provider_send")
 
