@@ -255,6 +255,7 @@ def write_config(
     suppression: Mapping[str, Any] | None = None,
     dispatch: Mapping[str, Any] | None = None,
     web_port: int | None = None,
+    provider: Mapping[str, Any] | None = None,
 ) -> Path:
     """A ``textback.toml`` texting every missed inbound caller at once through the fake."""
     sections: dict[str, dict[str, Any]] = {
@@ -280,7 +281,12 @@ def write_config(
             "send_delay_seconds": 0,
             **(suppression or {}),
         },
-        "provider": {"name": "webhook", "default_sender": SENDER, "rate_per_second": 100000},
+        "provider": {
+            "name": "webhook",
+            "default_sender": SENDER,
+            "rate_per_second": 100000,
+            **(provider or {}),
+        },
         "provider.webhook": {"url": gateway_url, "timeout_seconds": 5},
         "database": {"url": database_url},
         "dispatch": {"poll_seconds": 0.2, **(dispatch or {})},

@@ -147,6 +147,9 @@ async def test_sigterm_finishes_the_text_in_hand_and_requeues_the_rest(tmp_path:
             gateway_url=gateway.url,
             database_url=sqlite_url(db),
             dispatch={"workers": 1, "batch_size": 50},
+            # 10/s: each text is its own wave (texts whose rate slots fall within 50 ms leave
+            # together), so at SIGTERM one text is in hand and the rest of the batch is not.
+            provider={"rate_per_second": 10},
         )
         service = ServiceProcess(config, tmp_path / "service.log")
         try:
