@@ -13,7 +13,6 @@ their line number and skipped: one bad write must not lose a year of history.
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Final
 
 from asterisk_textback.cdr.cel import CelCall, CelEvent
 from asterisk_textback.cdr.celclassify import group_cel
-from asterisk_textback.cdr.csvfile import Progress
+from asterisk_textback.cdr.csvfile import Progress, csv_records
 from asterisk_textback.cdr.model import INBOUND_CONTEXT_PREFIXES
 
 __all__ = ["CEL_CSV_COLUMNS", "CelReadStats", "parse_columns", "read_cel_calls", "read_cel_events"]
@@ -55,7 +54,6 @@ CEL_CSV_COLUMNS: Final = (
 )
 _REQUIRED: Final = ("eventtype", "eventtime", "channame", "uniqueid")
 _ALIASES: Final = {"eventextra": "extra", "bridgepeer": "peer", "channel": "channame"}
-_PROGRESS_EVERY: Final = 5000
 _TIME_FORMATS: Final = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")
 
 
@@ -126,37 +124,20 @@ def read_cel_events(
     stats: CelReadStats | None = None,
 ) -> Iterator[CelEvent]:
     """Yield the events of a ``cel_custom`` CSV in file order, skipping malformed lines."""
-    total, done = path.stat().st_size, 0
     stats = stats if stats is not None else CelReadStats()
     stats.skipped = stats.skipped if stats.skipped is not None else []
-    with path.open("rb") as raw:
-
-        def lines() -> Iterator[str]:
-            nonlocal done
-            for chunk in raw:
-                done += len(chunk)
-                yield chunk.decode("utf-8", errors="replace")
-
-        reader = csv.reader(lines())
-        for fields in reader:
-            line = reader.line_num
-            if not fields or fields == [""]:
-                continue
-            if line == 1 and fields[0].strip().lower() == "eventtype":
-                columns = parse_columns(",".join(fields))
-                continue
-            try:
-                event = _event(fields, columns, zone)
-            except ValueError as exc:
-                log.warning("%s line %d skipped: %s", path, line, exc)
-                stats.skipped.append(line)
-                continue
-            stats.events += 1
-            yield event
-            if progress is not None and stats.events % _PROGRESS_EVERY == 0:
-                progress(done, total)
-    if progress is not None:
-        progress(total, total)
+    for line, fields in csv_records(path, progress):
+        if line == 1 and fields[0].strip().lower() == "eventtype":
+            columns = parse_columns(",".join(fields))
+            continue
+        try:
+            event = _event(fields, columns, zone)
+        except ValueError as exc:
+            log.warning("%s line %d skipped: %s", path, line, exc)
+            stats.skipped.append(line)
+            continue
+        stats.events += 1
+        yield event
 
 
 def read_cel_calls(

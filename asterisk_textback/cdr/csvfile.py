@@ -17,7 +17,7 @@ from typing import Final
 
 from asterisk_textback.cdr.model import INBOUND_CONTEXT_PREFIXES, CdrCall, CdrRow, group_calls
 
-__all__ = ["CdrFormatError", "Progress", "read_calls", "read_rows"]
+__all__ = ["CdrFormatError", "Progress", "csv_records", "read_calls", "read_rows"]
 
 #: Called with (bytes read so far, file size) every few thousand rows and at the end.
 Progress = Callable[[int, int], None]
@@ -78,8 +78,8 @@ def _row(fields: list[str], zone: tzinfo, line: int) -> CdrRow:
     )
 
 
-def read_rows(path: Path, zone: tzinfo = UTC, progress: Progress | None = None) -> Iterator[CdrRow]:
-    """Yield the rows of a ``cdr_csv`` file in file order (blank lines skipped)."""
+def csv_records(path: Path, progress: Progress | None = None) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each non-blank CSV record of ``path``, with byte progress."""
     total = path.stat().st_size
     done = 0
     with path.open("rb") as raw:
@@ -90,14 +90,20 @@ def read_rows(path: Path, zone: tzinfo = UTC, progress: Progress | None = None) 
                 done += len(chunk)
                 yield chunk.decode("utf-8", errors="replace")
 
-        for count, fields in enumerate(csv.reader(lines()), start=1):
-            if not fields or fields == [""]:
-                continue
-            yield _row(fields, zone, count)
+        reader = csv.reader(lines())
+        for count, fields in enumerate(reader, start=1):
+            if fields and fields != [""]:
+                yield reader.line_num, fields
             if progress is not None and count % _PROGRESS_EVERY == 0:
                 progress(done, total)
     if progress is not None:
         progress(total, total)
+
+
+def read_rows(path: Path, zone: tzinfo = UTC, progress: Progress | None = None) -> Iterator[CdrRow]:
+    """Yield the rows of a ``cdr_csv`` file in file order (blank lines skipped)."""
+    for line, fields in csv_records(path, progress):
+        yield _row(fields, zone, line)
 
 
 def read_calls(
