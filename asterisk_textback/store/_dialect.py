@@ -71,13 +71,8 @@ async def committing(session: AsyncSession) -> AsyncIterator[None]:
     if session.info.get(_BATCH):
         yield
         return
-    async with write_lock(session):
-        try:
-            yield
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with one_transaction(session):
+        yield
 
 
 _BATCH = "textback_one_transaction"
