@@ -202,7 +202,12 @@ class Recorder:
                 # (or hold up) the dispatcher's writes.
                 await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
                 hist = await history.contact_history(
-                    session, caller.e164, rate_prefix=prefix, now=_utc(now)
+                    session,
+                    caller.e164,
+                    rate_prefix=prefix,
+                    now=_utc(now),
+                    global_cap=settings.suppression.global_rate_per_minute,
+                    prefix_cap=settings.suppression.per_prefix_rate_per_minute,
                 )
         decision = decide(call, hist, settings, now)
         lookup_wanted = decision.send and decision.to is not None and self._lookup is not None

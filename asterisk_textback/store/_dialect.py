@@ -6,11 +6,12 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql.dml import ReturningInsert
 
 from asterisk_textback.store.models import Base
@@ -31,35 +32,51 @@ def insert(session: AsyncSession, model: type[Base]) -> sqlite.Insert | postgres
 _Row = TypeVar("_Row", bound=Base)
 
 
-def insert_returning(
-    dialect: str, model: type[_Row], columns: tuple[str, ...], conflict: tuple[str, ...]
-) -> ReturningInsert[_Row]:
-    """``INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING model``, built once per dialect.
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class (for statements built once, without the ORM)."""
+    return cast(Table, model.__table__)
 
-    Each column takes the bind parameter ``p_<column>`` (see :func:`bind`). Rows are written
-    on hot paths (a call, its text): building and cache-keying an ORM INSERT of twenty values
-    per row cost more CPU than the database's own work; a statement built once is compiled
-    once.
+
+async def insert_row(
+    session: AsyncSession,
+    model: type[_Row],
+    values: Mapping[str, object],
+    conflict: tuple[str, ...],
+) -> _Row | None:
+    """``INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING *``: the new row, or None.
+
+    Rows are written on hot paths (a call, its text), where building, cache-keying and
+    running an ORM bulk INSERT of twenty values cost more CPU than the database's own work.
+    Here the Core statement is built once per dialect and column set, and the row comes
+    back as a detached object of ``model`` holding the stored values (no session identity,
+    so it is never flushed again).
     """
-    return cast("ReturningInsert[_Row]", _insert_returning(dialect, model, columns, conflict))
+    stmt = _insert_returning(dialect_of(session), model, tuple(values), conflict)
+    connection = await session.connection()
+    result = await connection.execute(stmt, {f"p_{name}": v for name, v in values.items()})
+    row = result.mappings().one_or_none()
+    return None if row is None else detached(model, row)
+
+
+def detached(model: type[_Row], row: Mapping[str, Any]) -> _Row:
+    """A ``model`` object holding a row read with Core: detached, never flushed again."""
+    instance = model(**row)
+    make_transient_to_detached(instance)
+    return instance
 
 
 @functools.cache
 def _insert_returning(
     dialect: str, model: type[Base], columns: tuple[str, ...], conflict: tuple[str, ...]
-) -> object:
+) -> ReturningInsert[Any]:
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = table_of(model)
     return (
-        make(model)
+        make(table)
         .values({name: bindparam(f"p_{name}") for name in columns})
         .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(model)
+        .returning(*table.c)
     )
-
-
-def bind(values: Mapping[str, object]) -> dict[str, object]:
-    """Parameters for a statement of :func:`insert_returning`."""
-    return {f"p_{name}": value for name, value in values.items()}
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import CallEnded
-from asterisk_textback.store._dialect import bind, committing, dialect_of, insert_returning
+from asterisk_textback.store._dialect import committing, insert_row
 from asterisk_textback.store.models import Call, DecisionAction, Message
 from asterisk_textback.store.outbox import NewMessage, idempotency_key, insert_message
 
@@ -84,8 +84,7 @@ async def record_call_and_enqueue(
             "variant": decision.variant,
             "created_at": now,
         }
-        stmt = insert_returning(dialect_of(session), Call, tuple(values), _CALL_KEY)
-        row = (await session.scalars(stmt, bind(values))).one_or_none()
+        row = await insert_row(session, Call, values, _CALL_KEY)
         if row is None:
             recorded = await _already_recorded(session, call, message)
         else:

@@ -7,14 +7,16 @@ on SQLite every transaction holds the write lock (see ``engine.py``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.store._dialect import committing, insert
+from asterisk_textback.store._dialect import committing, dialect_of, insert, table_of
 from asterisk_textback.store.models import Contact, Message, MessageStatus
 
 __all__ = [
@@ -108,9 +110,24 @@ async def record_texted_many(
     """Bump texting counters for ``counts[e164]`` texts sent at ``now``; does not commit."""
     if not counts:
         return
-    day = now.date()
+    connection = await session.connection()
+    params = [
+        {"e164": e, "n": c, "t_now": now, "t_day": now.date()} for e, c in sorted(counts.items())
+    ]
+    # Core executemany on the session's connection: one statement, one row per number.
+    await connection.execute(_texted_statement(dialect_of(session)), params)
+
+
+@functools.cache
+def _texted_statement(dialect: str) -> Any:
+    """The counters' upsert, built once per dialect (it runs for every batch of texts)."""
+    table = table_of(Contact)
+    c = table.c
     n = bindparam("n", type_=Integer)
-    stmt = insert(session, Contact).values(
+    now = bindparam("t_now", type_=c.updated_at.type)
+    day = bindparam("t_day", type_=c.texts_day.type)
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = make(table).values(
         e164=bindparam("e164", type_=String),
         opted_out=False,
         texts_today=n,
@@ -120,19 +137,16 @@ async def record_texted_many(
         created_at=now,
         updated_at=now,
     )
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[Contact.e164],
+    return stmt.on_conflict_do_update(
+        index_elements=[c.e164],
         set_={
-            "texts_today": case((Contact.texts_day == day, Contact.texts_today + n), else_=n),
+            "texts_today": case((c.texts_day == day, c.texts_today + n), else_=n),
             "texts_day": day,
             "last_texted_at": now,
-            "first_contact_at": func.coalesce(Contact.first_contact_at, now),
+            "first_contact_at": func.coalesce(c.first_contact_at, now),
             "updated_at": now,
         },
     )
-    # Core executemany on the session's connection: one statement, one row per number.
-    connection = await session.connection()
-    await connection.execute(upsert, [{"e164": e, "n": c} for e, c in sorted(counts.items())])
 
 
 def texted_at() -> Any:

@@ -15,21 +15,23 @@ Functions that change data commit their own transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from asterisk_textback.store._dialect import (
-    bind,
     committing,
+    detached,
     dialect_of,
-    insert,
-    insert_returning,
+    insert_row,
+    table_of,
     write_lock,
 )
 from asterisk_textback.store.models import Call, Experiment, Message, MessageStatus
@@ -102,30 +104,48 @@ async def insert_message(
         "created_at": now,
         "updated_at": now,
     }
-    stmt = insert_returning(dialect_of(session), Message, tuple(values), ("idempotency_key",))
-    message = (await session.scalars(stmt, bind(values))).one_or_none()
+    message = await insert_row(session, Message, values, ("idempotency_key",))
     if message is not None and new.experiment is not None and new.variant is not None:
-        experiment_id = await _assign(session, new.experiment, new.variant, now)
-        # A Core UPDATE, and the loaded row told it is current: no unit-of-work flush.
-        await session.execute(
-            update(Message).where(Message.id == message.id).values(experiment_id=experiment_id),
-            execution_options={"synchronize_session": False},
+        connection = await session.connection()
+        assigned = await connection.execute(
+            _assign_statement(dialect_of(session)),
+            {"x_name": new.experiment, "x_variant": new.variant, "x_now": now},
+        )
+        experiment_id = int(assigned.scalar_one())
+        await connection.execute(
+            _SET_EXPERIMENT, {"x_id": message.id, "x_experiment": experiment_id}
         )
         set_committed_value(message, "experiment_id", experiment_id)
     return message
 
 
-async def _assign(session: AsyncSession, name: str, variant: str, now: datetime) -> int:
-    stmt = (
-        insert(session, Experiment)
-        .values(name=name, variant=variant, assigned=1, created_at=now)
-        .on_conflict_do_update(
-            index_elements=[Experiment.name, Experiment.variant],
-            set_={"assigned": Experiment.assigned + 1},
+#: Link a message to its experiment row (built once: this runs for every A/B text).
+_SET_EXPERIMENT = (
+    update(table_of(Message))
+    .where(table_of(Message).c.id == bindparam("x_id"))
+    .values(experiment_id=bindparam("x_experiment"))
+)
+
+
+@functools.cache
+def _assign_statement(dialect: str) -> Any:
+    """Count one more text for a variant (creating its row): its experiment id."""
+    table = table_of(Experiment)
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        make(table)
+        .values(
+            name=bindparam("x_name"),
+            variant=bindparam("x_variant"),
+            assigned=1,
+            created_at=bindparam("x_now", type_=table.c.created_at.type),
         )
-        .returning(Experiment.id)
+        .on_conflict_do_update(
+            index_elements=[table.c.name, table.c.variant],
+            set_={"assigned": table.c.assigned + 1},
+        )
+        .returning(table.c.id)
     )
-    return int((await session.execute(stmt)).scalar_one())
 
 
 async def _by_key(session: AsyncSession, key: str) -> Message | None:
@@ -164,52 +184,81 @@ async def claim_due(
     worker_id: str,
     now: datetime,
     limit: int,
+    *,
+    leaves_now: Callable[[Message], bool] | None = None,
 ) -> list[Message]:
     """Atomically move up to ``limit`` due ``queued`` messages to ``sending`` for this worker.
 
     Each due message is handed to exactly one caller, however many workers or processes
     claim at once. Rows past ``expires_at`` are never claimed.
+
+    ``leaves_now`` is asked about each claimed message, oldest first; those it accepts get
+    ``sending_at`` in the same transaction (see ``results.mark_sending_many``), so a text
+    that can go at once costs one commit before its request instead of two.
     """
-    claim_values: dict[str, Any] = {
-        "status": MessageStatus.SENDING,
-        "claimed_by": worker_id,
-        "claimed_at": now,
-        "sending_at": None,
-        "attempts": Message.attempts + 1,
-        "updated_at": now,
-    }
-    oldest_first = (Message.next_attempt_at, Message.id)
+    params = {"c_worker": worker_id, "c_now": now, "c_limit": limit}
     async with session_factory() as session, write_lock(session), session.begin():
-        if dialect_of(session) == "postgresql":
-            # Lock the rows we pick and skip rows another worker has locked: concurrent
-            # claimers each get a disjoint set without waiting on each other.
-            ids: Sequence[int] = (
-                await session.scalars(
-                    select(Message.id)
-                    .where(_due(now))
-                    .order_by(*oldest_first)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not ids:
-                return []
-            where: Any = Message.id.in_(ids)
-        else:
-            # SQLite serializes writers (BEGIN IMMEDIATE): one statement is atomic enough.
-            where = Message.id.in_(
-                select(Message.id).where(_due(now)).order_by(*oldest_first).limit(limit)
-            )
-        claimed = await session.scalars(
-            update(Message)
-            .where(where, Message.status == MessageStatus.QUEUED)
-            .values(claim_values)
-            .returning(Message)
-            .execution_options(populate_existing=True)
-        )
-        messages = list(claimed.all())
-    messages.sort(key=lambda m: (m.next_attempt_at, m.id))
+        connection = await session.connection()
+        rows = (await connection.execute(_claim_statement(dialect_of(session)), params)).mappings()
+        messages = sorted((detached(Message, dict(row)) for row in rows), key=_oldest_first)
+        leaving = [m.id for m in messages if leaves_now is not None and leaves_now(m)]
+        if leaving:
+            await connection.execute(_LEAVING, {"c_ids": leaving, "c_now": now})
+            for message in messages:
+                if message.id in leaving:
+                    set_committed_value(message, "sending_at", now)
     return messages
+
+
+def _oldest_first(message: Message) -> tuple[datetime, int]:
+    return message.next_attempt_at, message.id
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    """Claim the oldest due rows for a worker: one UPDATE … RETURNING, built once.
+
+    On PostgreSQL the inner SELECT locks the rows it picks and skips rows another worker has
+    locked, so concurrent claimers each get a disjoint set without waiting on each other; on
+    SQLite writers are serialized (BEGIN IMMEDIATE) and one statement is atomic enough.
+    """
+    table = table_of(Message)
+    c = table.c
+    now = bindparam("c_now", type_=c.updated_at.type)
+    due = and_(
+        c.status == MessageStatus.QUEUED,
+        c.next_attempt_at <= now,
+        or_(c.expires_at.is_(None), c.expires_at > now),
+    )
+    pick = select(c.id).where(due).order_by(c.next_attempt_at, c.id).limit(bindparam("c_limit"))
+    if dialect == "postgresql":
+        # A CTE is evaluated once; an IN (subquery … LIMIT) may be re-run by the planner's
+        # join and hand out more rows than the limit.
+        picked = pick.with_for_update(skip_locked=True).cte("picked")
+        chosen: Any = c.id == picked.c.id
+    else:
+        chosen = c.id.in_(pick.scalar_subquery())
+    return (
+        update(table)
+        .where(chosen, c.status == MessageStatus.QUEUED)
+        .values(
+            status=MessageStatus.SENDING,
+            claimed_by=bindparam("c_worker"),
+            claimed_at=now,
+            sending_at=None,
+            attempts=c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*table.c)
+    )
+
+
+#: ``sending_at`` for the claimed texts that leave at once.
+_LEAVING = (
+    update(table_of(Message))
+    .where(table_of(Message).c.id.in_(bindparam("c_ids", expanding=True)))
+    .values(sending_at=bindparam("c_now", type_=table_of(Message).c.sending_at.type))
+)
 
 
 async def _bulk_status(session: AsyncSession, where: Any, values: dict[str, Any]) -> int:

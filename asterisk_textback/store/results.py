@@ -6,6 +6,7 @@ nothing.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from sqlalchemy import and_, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.errors import TextbackError
-from asterisk_textback.store._dialect import committing, dialect_of
+from asterisk_textback.store._dialect import committing, dialect_of, table_of
 from asterisk_textback.store.contacts import record_texted, record_texted_many
 from asterisk_textback.store.models import Message, MessageStatus
 
@@ -149,38 +150,48 @@ async def mark_sent_many(
     if not by_id:
         return []
     async with committing(session):
-        query = select(Message.id, Message.to_e164).where(
-            Message.id.in_(by_id), Message.status == MessageStatus.SENDING
+        connection = await session.connection()
+        found = await connection.execute(
+            _sending_statement(dialect_of(session)), {"s_ids": list(by_id)}
         )
-        if dialect_of(session) == "postgresql":
-            query = query.with_for_update()  # nobody else may change them until we commit
-        sending = {message_id: to for message_id, to in await session.execute(query)}
+        sending = {message_id: to for message_id, to in found}
         if sending:
-            # Executed on the connection: a Core executemany, not an ORM bulk update.
-            stmt = (
-                update(Message)
-                .where(Message.id == bindparam("b_id"))
-                .values(
-                    status=MessageStatus.SENT,
-                    sent_at=now,
-                    updated_at=now,
-                    provider=bindparam("b_provider"),
-                    provider_message_id=bindparam("b_provider_message_id"),
-                    last_error=None,
-                )
-            )
             params = [
                 {
                     "b_id": message_id,
+                    "b_now": now,
                     "b_provider": by_id[message_id].provider,
                     "b_provider_message_id": by_id[message_id].provider_message_id,
                 }
                 for message_id in sending
             ]
-            connection = await session.connection()
-            await connection.execute(stmt, params)
+            await connection.execute(_MARK_SENT, params)  # a Core executemany
             await record_texted_many(session, Counter(sending.values()), now=now)
     return [message_id for message_id in by_id if message_id not in sending]
+
+
+@functools.cache
+def _sending_statement(dialect: str) -> Any:
+    """The texts among ``s_ids`` still ``sending`` (locked until commit on PostgreSQL)."""
+    c = table_of(Message).c
+    query = select(c.id, c.to_e164).where(
+        c.id.in_(bindparam("s_ids", expanding=True)), c.status == MessageStatus.SENDING
+    )
+    return query.with_for_update() if dialect == "postgresql" else query
+
+
+_MARK_SENT = (
+    update(table_of(Message))
+    .where(table_of(Message).c.id == bindparam("b_id"))
+    .values(
+        status=MessageStatus.SENT,
+        sent_at=bindparam("b_now", type_=table_of(Message).c.sent_at.type),
+        updated_at=bindparam("b_now", type_=table_of(Message).c.updated_at.type),
+        provider=bindparam("b_provider"),
+        provider_message_id=bindparam("b_provider_message_id"),
+        last_error=None,
+    )
+)
 
 
 async def mark_failed_transient(

@@ -69,3 +69,28 @@ async def test_prefix_wildcards_are_escaped(
     await enqueue(session, make_message(to_e164="+12125550000"), key="x", now=now)
     assert await queued_since(session, now, "+1%") == 0
     assert await queued_since(session, now, "+1") == 1
+
+
+async def test_rate_counts_stop_at_the_cap_and_are_skipped_when_off(
+    session: AsyncSession, make_message: Callable[..., NewMessage], now: datetime
+) -> None:
+    """Only "is the cap reached" matters: the last minute's texts are counted up to it."""
+    for n in range(5):
+        await enqueue(session, make_message(to_e164=f"+1212555000{n}"), key=f"x{n}", now=now)
+    await enqueue(session, make_message(to_e164="+447700900123"), key="uk", now=now)
+
+    async def rates(global_cap: int | None, prefix_cap: int | None) -> RateSnapshot:
+        history = await contact_history(
+            session,
+            NUMBER,
+            rate_prefix="+1212",
+            now=now,
+            global_cap=global_cap,
+            prefix_cap=prefix_cap,
+        )
+        return history.rates
+
+    assert await rates(None, None) == RateSnapshot(global_last_minute=6, prefix_last_minute=5)
+    assert await rates(3, 2) == RateSnapshot(global_last_minute=3, prefix_last_minute=2)
+    assert await rates(60, 10) == RateSnapshot(global_last_minute=6, prefix_last_minute=5)
+    assert await rates(0, 0) == RateSnapshot(global_last_minute=0, prefix_last_minute=0)

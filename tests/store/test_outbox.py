@@ -117,6 +117,30 @@ async def test_claim_takes_due_rows_oldest_first_and_skips_future_and_expired(
     assert await outbox.claim_due(session_factory, "w", now, 10) == []
 
 
+async def test_claim_marks_sending_the_texts_that_leave_at_once(
+    session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
+) -> None:
+    """``leaves_now`` is asked in claim order; its texts get ``sending_at`` in the claim."""
+    async with session_factory() as session:
+        for n in range(3):
+            await _queue(session, make_message, now, key=f"k{n}", to_e164=f"+1212555000{n}")
+    asked: list[str] = []
+
+    def leaves_now(message: Message) -> bool:
+        asked.append(message.idempotency_key)
+        return message.idempotency_key != "k1"
+
+    a, b, c = await outbox.claim_due(session_factory, "w", now, 10, leaves_now=leaves_now)
+    assert asked == ["k0", "k1", "k2"]
+    assert (a.sending_at, b.sending_at, c.sending_at) == (now, None, now)
+    async with session_factory() as session:
+        stored = {m.idempotency_key: m.sending_at for m in await session.scalars(select(Message))}
+        assert stored == {"k0": now, "k1": None, "k2": now}
+        # A crash now: the two that may have left are unknown, the other is queued again.
+        assert await outbox.recover_after_crash(session, now) == 2
+        assert await _statuses(session) == {"unknown": 2, "queued": 1}
+
+
 async def test_mark_sent_records_the_provider_and_counts_the_contact(
     session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
 ) -> None:
