@@ -4,12 +4,13 @@ Order of writes per text: claimed (``sending``) → ``sending_at`` committed →
 provider → result recorded. A crash before ``sending_at`` puts the text back in the queue; a
 crash after it leaves it ``unknown`` (shown, never re-sent automatically).
 
-A claimed batch leaves in waves: the texts whose senders' rate slots come within
-:data:`WAVE_HORIZON` get ``sending_at`` in one transaction and go out concurrently, each at
-its slot; a text that must wait longer keeps ``sending_at`` unset until then, so a STOP
-that arrives meanwhile still cancels it. On SQLite, where writers queue one behind another,
-one commit per wave instead of one per text keeps a text's latency independent of how many
-calls are being recorded.
+Texts whose senders' rate slots come within :data:`WAVE_HORIZON` get ``sending_at`` in the
+claim's own transaction and go out at once, concurrently, each at its slot; the rest of a
+batch leaves in waves, each with one ``sending_at`` commit, and a text that must wait keeps
+``sending_at`` unset until then, so a STOP that arrives meanwhile still cancels it. The
+provider's acceptances are written by a :class:`ReceiptWriter`, many per transaction, while
+the worker claims the next texts. On SQLite, where writers queue one behind another, a
+text's latency is then one commit plus the request, however many calls are being recorded.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from asterisk_textback.errors import (
     ProviderOutcomeUnknownError,
     ProviderTransientError,
 )
+from asterisk_textback.receipts import ReceiptWriter
 from asterisk_textback.sms.base import OutboundSms, Provider
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.store import contacts, outbox, results
@@ -115,7 +117,6 @@ class Dispatcher:
         worker_prefix: str = "worker",
         on_sent: Callable[[list[int]], Awaitable[None]] | None = None,
     ) -> None:
-        self._on_sent = on_sent
         #: Due time -> provider's acceptance, per text sent (``/metrics``).
         self.latency = Histogram()
         self._sessions = sessions
@@ -128,6 +129,8 @@ class Dispatcher:
         self._stopping = False
         self._prefix = worker_prefix
         self.stats = DispatchStats()
+        self._on_sent = on_sent
+        self.receipts = ReceiptWriter(sessions, clock=clock, on_sent=self._recorded)
         #: Why sending is paused (credentials/registration refused); None while sending.
         self.paused: str | None = None
         self._paused_until = 0.0
@@ -154,6 +157,7 @@ class Dispatcher:
             for i in range(self._settings.workers)
         ]
         workers.append(asyncio.create_task(self._housekeeping()))
+        writer = asyncio.create_task(self.receipts.run())
         try:
             await asyncio.gather(*workers)
         finally:
@@ -162,6 +166,9 @@ class Dispatcher:
             for task in workers:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # Every text the workers sent is recorded before run() returns.
+            self.receipts.close()
+            await writer
 
     def stop(self) -> None:
         """Finish the text in hand, put the rest of the batch back, and return from run()."""
@@ -213,29 +220,44 @@ class Dispatcher:
         if self.paused is not None and now < self._paused_until:
             await self._idle(min(poll, self._paused_until - now))
             return
-        claimed = await outbox.claim_due(self._sessions, name, _utc(now), self._settings.batch_size)
+        slots: dict[int, float] = {}
+
+        def leaves_now(message: Message) -> bool:
+            if self._stopping or self.paused is not None:
+                return False
+            slot = self._limiter.reserve(message.sender, within=WAVE_HORIZON)
+            if slot is not None:
+                slots[message.id] = slot
+            return slot is not None
+
+        claimed = await outbox.claim_due(
+            self._sessions, name, _utc(now), self._settings.batch_size, leaves_now=leaves_now
+        )
         if not claimed:
             await self._idle(poll)
             return
-        await self._send_batch(claimed)
+        await self._send_batch(claimed, slots)
 
-    async def _send_batch(self, claimed: list[Message]) -> None:
-        receipts: list[results.SentReceipt] = []
-        rest = claimed
-        try:
-            while rest:
-                if self._stopping or (self.paused and self._clock() < self._paused_until):
-                    await self._release(rest)
-                    break
-                wave, rest = await self._next_wave(rest)
-                receipts.extend(await self._send_wave(wave))
-        finally:
-            if receipts:
-                async with self._sessions() as session:
-                    await results.mark_sent_many(session, receipts, now=_utc(self._clock()))
-                self.stats.sent += len(receipts)
-                if self._on_sent is not None:
-                    await self._on_sent([r.message_id for r in receipts])
+    async def _send_batch(self, claimed: list[Message], slots: dict[int, float]) -> None:
+        """Send the texts that left with the claim, then the rest wave by wave."""
+        leaving = [(m, slots[m.id]) for m in claimed if m.sending_at is not None and m.id in slots]
+        rest = [m for m in claimed if m.sending_at is None]
+        self._sent(await self._send_all(leaving))
+        while rest:
+            if self._stopping or (self.paused and self._clock() < self._paused_until):
+                await self._release(rest)
+                break
+            wave, rest = await self._next_wave(rest)
+            self._sent(await self._send_wave(wave))
+
+    def _sent(self, receipts: list[results.SentReceipt]) -> None:
+        self.receipts.add(receipts)
+
+    async def _recorded(self, message_ids: list[int]) -> None:
+        """Texts the provider accepted are now stored as ``sent``: count them, tell the hooks."""
+        self.stats.sent += len(message_ids)
+        if self._on_sent is not None:
+            await self._on_sent(message_ids)
 
     async def _next_wave(
         self, pending: list[Message]
@@ -266,9 +288,11 @@ class Dispatcher:
                 # Cancelled while it waited for its rate slot (STOP, or the caller was reached).
                 log.info("text %d not sent: no longer queued for %s", message.id, worker)
                 self.stats.cancelled += 1
-        sent = await asyncio.gather(
-            *(self._send_one(m, at=slot) for m, slot in wave if m.id in marked)
-        )
+        return await self._send_all([(m, slot) for m, slot in wave if m.id in marked])
+
+    async def _send_all(self, texts: list[tuple[Message, float]]) -> list[results.SentReceipt]:
+        """Send each text (``sending_at`` committed) concurrently at its slot."""
+        sent = await asyncio.gather(*(self._send_one(m, at=slot) for m, slot in texts))
         return [receipt for receipt in sent if receipt is not None]
 
     async def _release(self, messages: list[Message]) -> None:
