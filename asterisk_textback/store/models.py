@@ -243,7 +243,7 @@ class Contact(Base):
 
 
 class Experiment(Base):
-    """One variant of an A/B test and how many messages were assigned to it."""
+    """One variant of an A/B test; its texts are the messages whose ``experiment_id`` is it."""
 
     __tablename__ = "experiments"
     __table_args__ = (UniqueConstraint("name", "variant", name="uq_experiments_name_variant"),)
@@ -251,6 +251,8 @@ class Experiment(Base):
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64))
     variant: Mapped[str] = mapped_column(String(64))
+    #: Not maintained (0): a per-text counter here was a hot row that deadlocked concurrent
+    #: recorders on PostgreSQL. Count ``messages.experiment_id`` instead.
     assigned: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
 

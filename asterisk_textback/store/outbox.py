@@ -84,6 +84,9 @@ async def insert_message(
     """Insert unless ``key`` exists: the new row, or None on conflict; does not commit."""
     if new.status not in (MessageStatus.QUEUED, MessageStatus.SUPPRESSED):
         raise ValueError(f"a new message is queued or suppressed, not {new.status.value}")
+    experiment_id = None
+    if new.experiment is not None and new.variant is not None:
+        experiment_id = await _experiment_id(session, new.experiment, new.variant, now)
     values = {
         "idempotency_key": key,
         "call_id": call_id,
@@ -95,6 +98,7 @@ async def insert_message(
         "encoding": new.encoding,
         "template": new.template,
         "variant": new.variant,
+        "experiment_id": experiment_id,
         "status": new.status,
         "send_at": new.send_at,
         "expires_at": new.expires_at,
@@ -104,32 +108,35 @@ async def insert_message(
         "created_at": now,
         "updated_at": now,
     }
-    message = await insert_row(session, Message, values, ("idempotency_key",))
-    if message is not None and new.experiment is not None and new.variant is not None:
-        connection = await session.connection()
-        assigned = await connection.execute(
-            _assign_statement(dialect_of(session)),
-            {"x_name": new.experiment, "x_variant": new.variant, "x_now": now},
-        )
-        experiment_id = int(assigned.scalar_one())
-        await connection.execute(
-            _SET_EXPERIMENT, {"x_id": message.id, "x_experiment": experiment_id}
-        )
-        set_committed_value(message, "experiment_id", experiment_id)
-    return message
+    return await insert_row(session, Message, values, ("idempotency_key",))
 
 
-#: Link a message to its experiment row (built once: this runs for every A/B text).
-_SET_EXPERIMENT = (
-    update(table_of(Message))
-    .where(table_of(Message).c.id == bindparam("x_id"))
-    .values(experiment_id=bindparam("x_experiment"))
+async def _experiment_id(session: AsyncSession, name: str, variant: str, now: datetime) -> int:
+    """The id of a variant's experiment row, created on its first text.
+
+    Read first, and created with ON CONFLICT DO NOTHING: no row lock on an existing row.
+    (A counter bumped per text made every A/B text lock its variant's row until commit, and
+    two recorder transactions bumping two variants in opposite orders deadlocked on
+    PostgreSQL; a variant's texts are counted from ``messages.experiment_id`` instead.)
+    """
+    connection = await session.connection()
+    params = {"x_name": name, "x_variant": variant, "x_now": now}
+    found = (await connection.execute(_FIND_EXPERIMENT, params)).scalar_one_or_none()
+    if found is None:
+        await connection.execute(_create_experiment(dialect_of(session)), params)
+        found = (await connection.execute(_FIND_EXPERIMENT, params)).scalar_one()
+    return int(found)
+
+
+_FIND_EXPERIMENT = select(table_of(Experiment).c.id).where(
+    table_of(Experiment).c.name == bindparam("x_name"),
+    table_of(Experiment).c.variant == bindparam("x_variant"),
 )
 
 
 @functools.cache
-def _assign_statement(dialect: str) -> Any:
-    """Count one more text for a variant (creating its row): its experiment id."""
+def _create_experiment(dialect: str) -> Any:
+    """A variant's experiment row, unless it exists (built once per dialect)."""
     table = table_of(Experiment)
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
@@ -137,14 +144,10 @@ def _assign_statement(dialect: str) -> Any:
         .values(
             name=bindparam("x_name"),
             variant=bindparam("x_variant"),
-            assigned=1,
+            assigned=0,
             created_at=bindparam("x_now", type_=table.c.created_at.type),
         )
-        .on_conflict_do_update(
-            index_elements=[table.c.name, table.c.variant],
-            set_={"assigned": table.c.assigned + 1},
-        )
-        .returning(table.c.id)
+        .on_conflict_do_nothing(index_elements=[table.c.name, table.c.variant])
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Outcome
+from asterisk_textback.store import one_transaction
 from asterisk_textback.store.calls import CallDecision, get_call, record_call_and_enqueue
 from asterisk_textback.store.models import Call, DecisionAction, Experiment, Message, MessageStatus
 from asterisk_textback.store.outbox import NewMessage
@@ -112,7 +114,7 @@ async def test_a_failure_after_the_call_row_rolls_back_the_call_too(
     assert await _count(session, Call) == 0
 
 
-async def test_experiment_assignments_are_counted_and_linked(
+async def test_experiment_assignments_are_linked_once_per_text(
     session: AsyncSession,
     make_call: Callable[..., CallEnded],
     make_message: Callable[..., NewMessage],
@@ -129,11 +131,52 @@ async def test_experiment_assignments_are_counted_and_linked(
         session, make_call(linkedid="1.0"), SEND, repeat, caller_e164=None, now=now
     )
     rows = (await session.scalars(select(Experiment).order_by(Experiment.variant))).all()
-    assert [(e.name, e.variant, e.assigned) for e in rows] == [
-        ("greeting", "a", 2),
-        ("greeting", "b", 1),
-    ]
-    linked = await session.scalar(
-        select(func.count()).select_from(Message).where(Message.experiment_id == rows[0].id)
+    assert [(e.name, e.variant) for e in rows] == [("greeting", "a"), ("greeting", "b")]
+    linked = await session.execute(
+        select(Message.experiment_id, func.count())
+        .group_by(Message.experiment_id)
+        .order_by(Message.experiment_id)
     )
-    assert linked == 2
+    assert list(linked) == [(rows[0].id, 2), (rows[1].id, 1)]
+
+
+async def test_group_commits_linking_variants_in_opposite_orders_do_not_deadlock(
+    session_factory: async_sessionmaker[AsyncSession],
+    make_call: Callable[..., CallEnded],
+    make_message: Callable[..., NewMessage],
+    now: datetime,
+) -> None:
+    """Two recorder lanes, each committing a group: one texts variant a then b, the other b
+    then a. On PostgreSQL both transactions are open at once; neither may wait on the other
+    (a per-variant counter row locked until commit deadlocked here, one second each time).
+    On SQLite the write lock runs them one after the other."""
+    async with session_factory() as session:
+        for n, variant in enumerate("ab"):
+            text = make_message(experiment="greeting", variant=variant)
+            call = make_call(linkedid=f"0.{n}")
+            await record_call_and_enqueue(session, call, SEND, text, caller_e164=None, now=now)
+    halfway = {"x": asyncio.Event(), "y": asyncio.Event()}
+
+    async def lane(tag: str, other: str, variants: str) -> None:
+        async with session_factory() as session, one_transaction(session):
+            for n, variant in enumerate(variants):
+                text = make_message(experiment="greeting", variant=variant)
+                call = make_call(linkedid=f"{tag}.{n}")
+                await record_call_and_enqueue(session, call, SEND, text, caller_e164=None, now=now)
+                if n == 0:
+                    halfway[tag].set()
+                    # PostgreSQL: wait for the other lane's first text (SQLite: it cannot
+                    # start until this transaction ends, so do not wait long).
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(halfway[other].wait(), 0.3)
+
+    async with asyncio.timeout(5):
+        await asyncio.gather(lane("x", "y", "ab"), lane("y", "x", "ba"))
+    async with session_factory() as session:
+        linked = await session.execute(
+            select(Experiment.variant, func.count())
+            .join(Message, Message.experiment_id == Experiment.id)
+            .group_by(Experiment.variant)
+            .order_by(Experiment.variant)
+        )
+        assert list(linked) == [("a", 3), ("b", 3)]
