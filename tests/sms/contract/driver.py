@@ -27,7 +27,7 @@ SMS = OutboundSms(
     body="Sorry we missed your call. Reply here or call back.",
 )
 #: The adapter's timeout in the contract, and how late the fake answers to exceed it.
-TIMEOUT, LATE = 0.15, 0.5
+TIMEOUT, LATE = 0.5, 1.2
 
 
 class Scenario(StrEnum):
