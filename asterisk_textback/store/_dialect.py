@@ -24,9 +24,12 @@ def dialect_of(session: AsyncSession) -> str:
 
 def insert(session: AsyncSession, model: type[Base]) -> sqlite.Insert | postgresql.Insert:
     """An INSERT that supports ``ON CONFLICT`` (both backends spell it the same way)."""
-    if dialect_of(session) == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
+    return insert_for(dialect_of(session), model)
+
+
+def insert_for(dialect: str, into: type[Base] | Table) -> sqlite.Insert | postgresql.Insert:
+    """:func:`insert` by dialect name, for statements built once per dialect."""
+    return postgresql.insert(into) if dialect == "postgresql" else sqlite.insert(into)
 
 
 _Row = TypeVar("_Row", bound=Base)
@@ -69,10 +72,9 @@ def detached(model: type[_Row], row: Mapping[str, Any]) -> _Row:
 def _insert_returning(
     dialect: str, model: type[Base], columns: tuple[str, ...], conflict: tuple[str, ...]
 ) -> ReturningInsert[Any]:
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = table_of(model)
     return (
-        make(table)
+        insert_for(dialect, table)
         .values({name: bindparam(f"p_{name}") for name in columns})
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*table.c)

@@ -13,10 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.store._dialect import committing, dialect_of, insert, table_of
+from asterisk_textback.store._dialect import committing, dialect_of, insert, insert_for, table_of
 from asterisk_textback.store.models import Contact, Message, MessageStatus
 
 __all__ = [
@@ -126,8 +125,7 @@ def _texted_statement(dialect: str) -> Any:
     n = bindparam("n", type_=Integer)
     now = bindparam("t_now", type_=c.updated_at.type)
     day = bindparam("t_day", type_=c.texts_day.type)
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = make(table).values(
+    stmt = insert_for(dialect, table).values(
         e164=bindparam("e164", type_=String),
         opted_out=False,
         texts_today=n,

@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -30,6 +29,7 @@ from asterisk_textback.store._dialect import (
     committing,
     detached,
     dialect_of,
+    insert_for,
     insert_row,
     table_of,
     write_lock,
@@ -138,9 +138,8 @@ _FIND_EXPERIMENT = select(table_of(Experiment).c.id).where(
 def _create_experiment(dialect: str) -> Any:
     """A variant's experiment row, unless it exists (built once per dialect)."""
     table = table_of(Experiment)
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        make(table)
+        insert_for(dialect, table)
         .values(
             name=bindparam("x_name"),
             variant=bindparam("x_variant"),
@@ -174,7 +173,8 @@ async def enqueue(
     return message, created
 
 
-def _due(now: datetime) -> Any:
+def _due(now: Any) -> Any:
+    """Queued, due by ``now`` (a time or a bind parameter) and not past its max age."""
     return and_(
         Message.status == MessageStatus.QUEUED,
         Message.next_attempt_at <= now,
@@ -204,9 +204,9 @@ async def claim_due(
         connection = await session.connection()
         rows = (await connection.execute(_claim_statement(dialect_of(session)), params)).mappings()
         messages = sorted((detached(Message, dict(row)) for row in rows), key=_oldest_first)
-        leaving = [m.id for m in messages if leaves_now is not None and leaves_now(m)]
+        leaving = {m.id for m in messages if leaves_now is not None and leaves_now(m)}
         if leaving:
-            await connection.execute(_LEAVING, {"c_ids": leaving, "c_now": now})
+            await connection.execute(_LEAVING, {"c_ids": sorted(leaving), "c_now": now})
             for message in messages:
                 if message.id in leaving:
                     set_committed_value(message, "sending_at", now)
@@ -228,12 +228,9 @@ def _claim_statement(dialect: str) -> Any:
     table = table_of(Message)
     c = table.c
     now = bindparam("c_now", type_=c.updated_at.type)
-    due = and_(
-        c.status == MessageStatus.QUEUED,
-        c.next_attempt_at <= now,
-        or_(c.expires_at.is_(None), c.expires_at > now),
+    pick = (
+        select(c.id).where(_due(now)).order_by(c.next_attempt_at, c.id).limit(bindparam("c_limit"))
     )
-    pick = select(c.id).where(due).order_by(c.next_attempt_at, c.id).limit(bindparam("c_limit"))
     if dialect == "postgresql":
         # A CTE is evaluated once; an IN (subquery … LIMIT) may be re-run by the planner's
         # join and hand out more rows than the limit.
