@@ -201,15 +201,9 @@ class AgiTexter:
         number = parse_caller(request.to, settings.business.default_region)
         hist = NO_HISTORY
         if number.e164 is not None:
-            prefix = number.rate_prefix(settings.suppression.rate_prefix_digits)
             async with self._sessions() as session:
-                hist = await history.contact_history(
-                    session,
-                    number.e164,
-                    rate_prefix=prefix,
-                    now=_utc(now),
-                    global_cap=settings.suppression.global_rate_per_minute,
-                    prefix_cap=settings.suppression.per_prefix_rate_per_minute,
+                hist = await history.history_for_policy(
+                    session, number, settings.suppression, now=_utc(now)
                 )
             hist = replace(hist, last_handled_at=None)  # the caller is on the line, asking
         decision = decide(

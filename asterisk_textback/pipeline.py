@@ -196,18 +196,12 @@ class Recorder:
         handled = self._handled_number(call)
         hist = NO_HISTORY
         if caller.e164 is not None and call.direction is Direction.INBOUND and call.missed:
-            prefix = caller.rate_prefix(settings.suppression.rate_prefix_digits)
             async with self._sessions() as session:
                 # Reads only: on SQLite a DEFERRED transaction, so it does not queue behind
                 # (or hold up) the dispatcher's writes.
                 await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
-                hist = await history.contact_history(
-                    session,
-                    caller.e164,
-                    rate_prefix=prefix,
-                    now=_utc(now),
-                    global_cap=settings.suppression.global_rate_per_minute,
-                    prefix_cap=settings.suppression.per_prefix_rate_per_minute,
+                hist = await history.history_for_policy(
+                    session, caller, settings.suppression, now=_utc(now)
                 )
         decision = decide(call, hist, settings, now)
         lookup_wanted = decision.send and decision.to is not None and self._lookup is not None

@@ -11,10 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Direction, Outcome
 from asterisk_textback.policy.history import ContactHistory, RateSnapshot
+from asterisk_textback.policy.numbers import CallerNumber
+from asterisk_textback.policy.settings import SuppressionSettings
 from asterisk_textback.store.contacts import COUNTED_STATUSES, texted_at
 from asterisk_textback.store.models import Call, Contact, Message, MessageStatus
 
-__all__ = ["RATE_WINDOW", "RateCap", "contact_history", "last_handled_at", "queued_since"]
+__all__ = [
+    "RATE_WINDOW",
+    "RateCap",
+    "contact_history",
+    "history_for_policy",
+    "last_handled_at",
+    "queued_since",
+]
 
 #: The window of the global and per-prefix rate caps.
 RATE_WINDOW = timedelta(seconds=60)
@@ -88,6 +97,23 @@ async def contact_history(
         rates=RateSnapshot(
             global_last_minute=int(global_n or 0), prefix_last_minute=int(prefix_n or 0)
         ),
+    )
+
+
+async def history_for_policy(
+    session: AsyncSession, number: CallerNumber, suppression: SuppressionSettings, *, now: datetime
+) -> ContactHistory:
+    """:func:`contact_history` of a valid number, read as ``suppression`` needs it: its rate
+    prefix, and the caps counted only up to their limits (0: off, not counted)."""
+    if number.e164 is None:
+        raise ValueError(f"{number.raw!r} is not a valid number: it has no history")
+    return await contact_history(
+        session,
+        number.e164,
+        rate_prefix=number.rate_prefix(suppression.rate_prefix_digits),
+        now=now,
+        global_cap=suppression.global_rate_per_minute,
+        prefix_cap=suppression.per_prefix_rate_per_minute,
     )
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
+from asterisk_textback.policy import parse_caller
 from asterisk_textback.policy.history import ContactHistory, RateSnapshot
+from asterisk_textback.policy.settings import SuppressionSettings
 from asterisk_textback.store import contacts
 from asterisk_textback.store.calls import CallDecision, record_call_and_enqueue
-from asterisk_textback.store.history import contact_history, queued_since
+from asterisk_textback.store.history import contact_history, history_for_policy, queued_since
 from asterisk_textback.store.models import DecisionAction, MessageStatus
 from asterisk_textback.store.outbox import NewMessage, enqueue
 
@@ -94,3 +97,24 @@ async def test_rate_counts_stop_at_the_cap_and_are_skipped_when_off(
     assert await rates(3, 2) == RateSnapshot(global_last_minute=3, prefix_last_minute=2)
     assert await rates(60, 10) == RateSnapshot(global_last_minute=6, prefix_last_minute=5)
     assert await rates(0, 0) == RateSnapshot(global_last_minute=0, prefix_last_minute=0)
+
+
+async def test_history_for_policy_reads_with_the_settings_prefix_and_caps(
+    session: AsyncSession, make_message: Callable[..., NewMessage], now: datetime
+) -> None:
+    for n in range(3):
+        await enqueue(session, make_message(to_e164=f"+1212555000{n}"), key=f"x{n}", now=now)
+    await enqueue(session, make_message(to_e164="+13105550000"), key="la", now=now)
+    suppression = SuppressionSettings(
+        global_rate_per_minute=2, per_prefix_rate_per_minute=0, rate_prefix_digits=3
+    )
+    number = parse_caller(NUMBER, "US")
+    history = await history_for_policy(session, number, suppression, now=now)
+    assert history.rates == RateSnapshot(global_last_minute=2, prefix_last_minute=0)
+    counted = SuppressionSettings(
+        global_rate_per_minute=10, per_prefix_rate_per_minute=10, rate_prefix_digits=3
+    )
+    history = await history_for_policy(session, number, counted, now=now)
+    assert history.rates == RateSnapshot(global_last_minute=4, prefix_last_minute=3)
+    with pytest.raises(ValueError, match="'anonymous' is not a valid number"):
+        await history_for_policy(session, parse_caller("anonymous", "US"), counted, now=now)
