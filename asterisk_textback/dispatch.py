@@ -240,18 +240,16 @@ class Dispatcher:
 
     async def _send_batch(self, claimed: list[Message], slots: dict[int, float]) -> None:
         """Send the texts that left with the claim, then the rest wave by wave."""
-        leaving = [(m, slots[m.id]) for m in claimed if m.sending_at is not None and m.id in slots]
-        rest = [m for m in claimed if m.sending_at is None]
-        self._sent(await self._send_all(leaving))
+        # ``slots`` holds exactly the texts whose ``sending_at`` the claim committed.
+        leaving = [(m, slots[m.id]) for m in claimed if m.id in slots]
+        rest = [m for m in claimed if m.id not in slots]
+        self.receipts.add(await self._send_all(leaving))
         while rest:
             if self._stopping or (self.paused and self._clock() < self._paused_until):
                 await self._release(rest)
                 break
             wave, rest = await self._next_wave(rest)
-            self._sent(await self._send_wave(wave))
-
-    def _sent(self, receipts: list[results.SentReceipt]) -> None:
-        self.receipts.add(receipts)
+            self.receipts.add(await self._send_wave(wave))
 
     async def _recorded(self, message_ids: list[int]) -> None:
         """Texts the provider accepted are now stored as ``sent``: count them, tell the hooks."""
