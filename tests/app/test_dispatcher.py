@@ -8,7 +8,6 @@ import hmac
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from sqlalchemy import select
@@ -18,31 +17,13 @@ from asterisk_textback.config import DispatchSettings
 from asterisk_textback.dispatch import Dispatcher
 from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
 from asterisk_textback.sms.webhook import WebhookProvider
-from asterisk_textback.store import contacts, outbox
+from asterisk_textback.store import contacts
 from asterisk_textback.store.models import Message, MessageStatus
 from tests.app.fakes import FakeGateway, Reply, fake_gateway
+from tests.app.queued import queue_texts
 
 Sessions = async_sessionmaker[AsyncSession]
 FAST = DispatchSettings(workers=1, batch_size=10, retry_min_seconds=0.2, poll_seconds=0.05)
-
-
-async def _queue(sessions: Sessions, n: int, *, sender: str = "+15555550100") -> list[int]:
-    now = datetime.now(UTC)
-    ids = []
-    async with sessions() as session:
-        for i in range(n):
-            new = outbox.NewMessage(
-                to_e164=f"+1212555{1000 + i}",
-                sender=sender,
-                body=f"Sorry we missed your call ({i})",
-                segments=1,
-                encoding="GSM-7",
-                send_at=now,
-                expires_at=now + timedelta(hours=1),
-            )
-            message, _ = await outbox.enqueue(session, new, key=f"test:{i}", now=now)
-            ids.append(message.id)
-    return ids
 
 
 async def _rows(sessions: Sessions) -> list[Message]:
@@ -86,7 +67,7 @@ async def _until_settled(sessions: Sessions, seconds: float = 5.0) -> list[Messa
 
 
 async def test_sent_once_with_idempotency_key_and_provider_id(session_factory: Sessions) -> None:
-    await _queue(session_factory, 3)
+    await queue_texts(session_factory, 3)
     async with fake_gateway() as gateway, _dispatching(session_factory, gateway):
         rows = await _until_settled(session_factory)
     assert [r.status for r in rows] == [MessageStatus.SENT] * 3
@@ -103,7 +84,7 @@ async def test_sent_once_with_idempotency_key_and_provider_id(session_factory: S
 
 async def test_texts_with_free_rate_slots_leave_together(session_factory: Sessions) -> None:
     """One ``sending_at`` commit for the wave, then the requests go out concurrently."""
-    await _queue(session_factory, 6)
+    await queue_texts(session_factory, 6)
     async with fake_gateway() as gateway:
         gateway.script = [Reply(delay=0.3) for _ in range(6)]
         started = time.monotonic()
@@ -120,19 +101,7 @@ async def test_a_text_waiting_for_its_slot_is_not_marked_sending(
     session_factory: Sessions,
 ) -> None:
     """Two senders at 2 texts/s each: A1 and B1 leave at once, A2 and B2 half a second on."""
-    now = datetime.now(UTC)
-    async with session_factory() as session:
-        for i, sender in enumerate(["+15555550100", "+15555550101"] * 2):
-            new = outbox.NewMessage(
-                to_e164=f"+1212555{1000 + i}",
-                sender=sender,
-                body="Sorry we missed your call",
-                segments=1,
-                encoding="GSM-7",
-                send_at=now,
-                expires_at=now + timedelta(hours=1),
-            )
-            await outbox.enqueue(session, new, key=f"test:{i}", now=now)
+    await queue_texts(session_factory, 4, senders=("+15555550100", "+15555550101"))
     async with fake_gateway() as gateway, _dispatching(session_factory, gateway, rate=2.0):
         rows = await _until_settled(session_factory)
     assert [r.status for r in rows] == [MessageStatus.SENT] * 4
@@ -145,7 +114,7 @@ async def test_a_text_waiting_for_its_slot_is_not_marked_sending(
 
 
 async def test_rate_limited_then_retried_after_retry_after(session_factory: Sessions) -> None:
-    (mid,) = await _queue(session_factory, 1)
+    (mid,) = await queue_texts(session_factory, 1)
     async with fake_gateway() as gateway:
         gateway.script = [Reply(429, {"error": "rate"}, {"Retry-After": "0.5"}), Reply(503)]
         started = time.monotonic()
@@ -162,7 +131,7 @@ async def test_rate_limited_then_retried_after_retry_after(session_factory: Sess
 
 
 async def test_landline_marks_the_contact_no_sms(session_factory: Sessions) -> None:
-    await _queue(session_factory, 1)
+    await queue_texts(session_factory, 1)
     async with fake_gateway() as gateway:
         gateway.script = [Reply(400, {"error": "landline"})]
         async with _dispatching(session_factory, gateway):
@@ -175,7 +144,7 @@ async def test_landline_marks_the_contact_no_sms(session_factory: Sessions) -> N
 
 
 async def test_opted_out_at_the_carrier_opts_the_contact_out(session_factory: Sessions) -> None:
-    await _queue(session_factory, 1)
+    await queue_texts(session_factory, 1)
     async with fake_gateway() as gateway:
         gateway.script = [Reply(400, {"error": "opted_out"})]
         async with _dispatching(session_factory, gateway):
@@ -187,7 +156,7 @@ async def test_opted_out_at_the_carrier_opts_the_contact_out(session_factory: Se
 
 
 async def test_auth_error_pauses_sending_and_keeps_the_text(session_factory: Sessions) -> None:
-    await _queue(session_factory, 2)
+    await queue_texts(session_factory, 2)
     async with fake_gateway() as gateway:
         gateway.script = [Reply(401, {"error": "bad key"})]
         # 10/s: the second text's slot is not in the first one's wave (those leave together).
@@ -203,7 +172,7 @@ async def test_auth_error_pauses_sending_and_keeps_the_text(session_factory: Ses
 
 
 async def test_timeout_is_unknown_never_resent(session_factory: Sessions) -> None:
-    await _queue(session_factory, 1)
+    await queue_texts(session_factory, 1)
     async with fake_gateway() as gateway:
         gateway.script = [Reply(delay=1.0)]
         async with _dispatching(session_factory, gateway, http_timeout=0.2):
@@ -216,7 +185,7 @@ async def test_timeout_is_unknown_never_resent(session_factory: Sessions) -> Non
 async def test_hmac_signature_lets_the_gateway_check_the_sender(
     session_factory: Sessions,
 ) -> None:
-    await _queue(session_factory, 1)
+    await queue_texts(session_factory, 1)
     async with fake_gateway() as gateway, _dispatching(session_factory, gateway, key=b"k3y"):
         await _until_settled(session_factory)
     expected = hmac.new(b"k3y", gateway.raw[0], hashlib.sha256).hexdigest()
@@ -224,7 +193,7 @@ async def test_hmac_signature_lets_the_gateway_check_the_sender(
 
 
 async def test_per_sender_rate_limit_spaces_texts(session_factory: Sessions) -> None:
-    await _queue(session_factory, 4)
+    await queue_texts(session_factory, 4)
     async with fake_gateway() as gateway:
         started = time.monotonic()
         async with _dispatching(session_factory, gateway, rate=10.0):
@@ -234,7 +203,7 @@ async def test_per_sender_rate_limit_spaces_texts(session_factory: Sessions) -> 
 
 
 async def test_stop_puts_claimed_but_unsent_texts_back(session_factory: Sessions) -> None:
-    await _queue(session_factory, 5)
+    await queue_texts(session_factory, 5)
     async with fake_gateway() as gateway, _dispatching(session_factory, gateway, rate=2.0):
         async with asyncio.timeout(5):
             await gateway.arrived.wait()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -15,6 +15,7 @@ from asterisk_textback.receipts import ReceiptWriter
 from asterisk_textback.store import outbox
 from asterisk_textback.store.models import Message, MessageStatus
 from asterisk_textback.store.results import SentReceipt
+from tests.app.queued import queue_texts
 
 Sessions = async_sessionmaker[AsyncSession]
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -22,18 +23,7 @@ NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 async def _claimed(sessions: Sessions, n: int) -> list[int]:
     """``n`` texts claimed with ``sending_at`` set, as a worker holds them mid-send."""
-    async with sessions() as session:
-        for i in range(n):
-            new = outbox.NewMessage(
-                to_e164=f"+1212555{1000 + i}",
-                sender="+15555550100",
-                body="Sorry we missed your call",
-                segments=1,
-                encoding="GSM-7",
-                send_at=NOW,
-                expires_at=NOW + timedelta(hours=1),
-            )
-            await outbox.enqueue(session, new, key=f"r:{i}", now=NOW)
+    await queue_texts(sessions, n, now=NOW)
     claimed = await outbox.claim_due(sessions, "w-0", NOW, n, leaves_now=lambda _m: True)
     return [m.id for m in claimed]
 
