@@ -86,10 +86,7 @@ async def _serve(pipe: Connection, calls: int, rate: float) -> None:
     # future: the policy sends at max(now, call end + delay).
     work = build_workload(load_traces(), calls, rate=rate, start_at=time.time(), max_gap=MAX_GAP)
     last_of = {pos: work.numbers[i] for i, pos in work.final_hangup.items() if i in work.numbers}
-    first_of: dict[int, int] = {}
-    for i, linkedid in work.linkedids.items():
-        needle = linkedid.encode()
-        first_of[next(p for p, f in enumerate(work.frames) if needle in f)] = i
+    first_of = {pos: i for i, pos in work.first_frame.items()}
     result = Streamed(calls=calls)
 
     def on_written(index: int, at: float) -> None:
@@ -132,6 +129,10 @@ async def database(kind: str, pg_server: str) -> AsyncIterator[str]:
             await upgrade(url)
             yield url
         finally:
+            opened = await admin.fetchval(
+                "SELECT sessions FROM pg_stat_database WHERE datname = $1", name
+            )
+            print(f"  postgresql connections opened on {name} (service and bench): {opened}")
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
@@ -208,21 +209,37 @@ class PipelineResult:
 
     calls_per_s: float
     latencies_ms: list[float]
-    #: Per text: last Hangup written -> the recorder picking the call up.
-    to_recorder_ms: list[float]
+    #: Per text (ms): hangup -> recorder picks the call up -> worker claims it -> gateway.
+    stages: list[tuple[float, float, float]]
     texts: int
     statuses: dict[str, int]
 
 
-async def _decided_at(url: str) -> dict[str, float]:
-    """Caller number (10 digits) -> when the recorder picked its call up (``calls.created_at``)."""
+@dataclass(frozen=True, slots=True)
+class Stamps:
+    """One text's service-side timestamps (epoch seconds), read back from the database."""
+
+    #: The recorder picked the call up (``calls.created_at``).
+    decided: float
+    #: A dispatcher worker claimed the text (``messages.claimed_at``).
+    claimed: float
+
+
+async def _stamps(url: str) -> dict[str, Stamps]:
+    """Caller number (10 digits) -> when the recorder and the dispatcher handled its text."""
     engine = create_engine(url)
     try:
         async with create_session_factory(engine)() as session:
             rows = await session.execute(
-                select(Message.to_e164, Call.created_at).join(Call, Message.call_id == Call.id)
+                select(Message.to_e164, Call.created_at, Message.claimed_at).join(
+                    Call, Message.call_id == Call.id
+                )
             )
-            return {to.removeprefix("+1"): at.timestamp() for to, at in rows.all()}
+            return {
+                to.removeprefix("+1"): Stamps(decided.timestamp(), claimed.timestamp())
+                for to, decided, claimed in rows.all()
+                if claimed is not None
+            }
     finally:
         await engine.dispose()
 
@@ -268,21 +285,28 @@ async def pipeline_phase(
             proc.kill()
             proc.join()
     latencies = []
-    to_recorder = []
-    decided = await _decided_at(url)
+    stages = []
+    stamps = await _stamps(url)
     for received in gateway.requests:
         number = received.to.removeprefix("+1")
         written = streamed.hangup_written.get(number)
         if written is not None:
             latencies.append((received.at - written) * 1000.0)
-            if number in decided:
-                to_recorder.append((decided[number] - written) * 1000.0)
+            at = stamps.get(number)
+            if at is not None:
+                stages.append(
+                    (
+                        (at.decided - written) * 1000.0,
+                        (at.claimed - at.decided) * 1000.0,
+                        (received.at - at.claimed) * 1000.0,
+                    )
+                )
     firsts = sorted(streamed.first_written.values())
     span = firsts[-1] - firsts[0]
     return PipelineResult(
         calls_per_s=(len(firsts) - 1) / span if span > 0 else 0.0,
         latencies_ms=latencies,
-        to_recorder_ms=to_recorder,
+        stages=stages,
         texts=len(gateway.requests),
         statuses=await _statuses(url),
     )
@@ -351,17 +375,29 @@ async def main_async(args: argparse.Namespace) -> None:
         f"send latency ms: p50={_percentile(lat, 0.5):.1f} p90={_percentile(lat, 0.9):.1f} "
         f"p99={_percentile(lat, 0.99):.1f} max={max(lat):.1f} mean={statistics.fmean(lat):.1f}"
     )
-    rec = result.to_recorder_ms
-    print(
-        f"  of which hangup -> recorder picks the call up: p50={_percentile(rec, 0.5):.1f} "
-        f"p99={_percentile(rec, 0.99):.1f} max={max(rec):.1f}"
-    )
+    _print_stages(result.stages)
     print(f"throughput: {args.texts} pre-queued texts drained in {seconds:.2f}s")
     print(f"throughput texts_per_s={per_s:.0f} db={args.db}")
     print(
         f"pipeline calls_per_s={result.calls_per_s:.1f} send_p50_ms={_percentile(lat, 0.5):.1f} "
         f"send_p99_ms={_percentile(lat, 0.99):.1f} db={args.db}"
     )
+
+
+_STAGES = ("hangup -> recorder", "recorder -> claimed", "claimed -> gateway")
+
+
+def _print_stages(stages: Sequence[tuple[float, float, float]]) -> None:
+    """Each stage's p50/p99/max, and the slowest texts split by stage (where time went)."""
+    for i, name in enumerate(_STAGES):
+        part = [s[i] for s in stages]
+        print(
+            f"  {name}: p50={_percentile(part, 0.5):.1f} p99={_percentile(part, 0.99):.1f} "
+            f"max={max(part):.1f} ms"
+        )
+    for slow in sorted(stages, key=sum, reverse=True)[:3]:
+        split = ", ".join(f"{name} {ms:.1f}" for name, ms in zip(_STAGES, slow, strict=True))
+        print(f"  slow text {sum(slow):.1f} ms: {split}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

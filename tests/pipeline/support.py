@@ -36,6 +36,14 @@ _AREAS = (
     "212", "415", "617", "312", "713", "206", "305", "404", "503", "720",
     "202", "303", "602", "702", "801", "919", "512", "614", "615", "704",
     "816", "913", "971", "978", "904", "860", "847", "818", "813", "832",
+    # More US area codes for long benchmark runs (10,000 distinct callers in all).
+    "201", "203", "205", "207", "208", "209", "210", "213", "214", "215",
+    "216", "217", "218", "219", "220", "223", "224", "225", "227", "228",
+    "229", "231", "234", "239", "240", "248", "251", "252", "253", "254",
+    "256", "260", "262", "267", "269", "270", "272", "274", "276", "279",
+    "281", "301", "302", "304", "307", "308", "309", "310", "313", "314",
+    "315", "316", "317", "318", "319", "320", "321", "323", "325", "330",
+    "334", "336", "337", "339", "347", "351", "352", "360", "361", "385",
 )  # fmt: skip
 _ID_RE = re.compile(rb"^[A-Za-z]*(?:Uniqueid|Linkedid): \d+\.\d*?(\d{6})\r$", re.MULTILINE)
 _LINKEDID_RE = re.compile(rb"^Linkedid: ([^\r]+)\r$", re.MULTILINE)
@@ -45,7 +53,7 @@ _LOGIN_TIMEOUT = 60.0
 
 
 def unique_number(index: int) -> str:
-    """The made-up 10-digit caller number of call ``index`` (distinct for 3,000 calls)."""
+    """The made-up 10-digit caller number of call ``index`` (distinct for 10,000 calls)."""
     area, rest = divmod(index, 100)
     if area >= len(_AREAS):
         raise ValueError(f"only {len(_AREAS) * 100} distinct numbers; call {index} asked")
@@ -69,6 +77,8 @@ class Workload:
     final_hangup: dict[int, int] = field(default_factory=dict)
     #: Call index -> its Linkedid (the root channel's, as the tracker reports it).
     linkedids: dict[int, str] = field(default_factory=dict)
+    #: Call index -> index in ``frames`` of its first frame.
+    first_frame: dict[int, int] = field(default_factory=dict)
 
     def event_count(self) -> int:
         """How many frames the stream holds."""
@@ -109,6 +119,7 @@ def build_workload(
             frame = frame.replace(old, new.encode())
         if frame.startswith(_HANGUP):
             work.final_hangup[index] = position
+        work.first_frame.setdefault(index, position)
         if index not in work.linkedids:
             linked = _LINKEDID_RE.search(frame)
             if linked is not None:
