@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import json
 import sys
 import time
@@ -33,6 +34,8 @@ class Probe:
     def __init__(self) -> None:
         self.steps: dict[str, list[float]] = {}
         self.submitted: dict[str, float] = {}
+        #: Set by the first call handed to the recorder: loop lag counts from then on.
+        self.live = False
 
     def add(self, name: str, seconds: float) -> None:
         """Record one duration."""
@@ -87,6 +90,7 @@ def install(probe: Probe) -> None:
 
     def timed_submit(self: pipeline.Recorder, call: CallEnded) -> None:
         probe.submitted[call.linkedid] = time.perf_counter()
+        probe.live = True
         submit(self, call)
 
     async def timed_record(self: pipeline.Recorder, call: CallEnded) -> pipeline.CallResult:
@@ -107,7 +111,8 @@ def install(probe: Probe) -> None:
             while True:
                 began = time.perf_counter()
                 await asyncio.sleep(0.005)
-                probe.add("loop.lag", time.perf_counter() - began - 0.005)
+                if probe.live:  # not start-up work (heap.settle, connecting)
+                    probe.add("loop.lag", time.perf_counter() - began - 0.005)
 
         watcher = asyncio.create_task(watch())
         try:
@@ -116,6 +121,17 @@ def install(probe: Probe) -> None:
             watcher.cancel()
 
     setattr(cli, "serve", serve_with_lag)  # noqa: B010
+    collecting: dict[int, float] = {}
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        # Each collection's pause, per generation: a full one stops the event loop.
+        if phase == "start":
+            collecting[info["generation"]] = time.perf_counter()
+        elif (began := collecting.pop(info["generation"], None)) is not None:
+            when = "" if probe.live else ".before_first_call"
+            probe.add(f"gc.gen{info['generation']}{when}", time.perf_counter() - began)
+
+    gc.callbacks.append(on_gc)
 
 
 def main() -> int:
