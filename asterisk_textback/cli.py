@@ -201,7 +201,7 @@ def _run_service(args: argparse.Namespace) -> int:
     async def go() -> None:
         stop = asyncio.Event()
         install_signal_handlers(stop)
-        await serve(loaded, stop)
+        await serve(loaded, stop, settle_heap=True)
 
     asyncio.run(go())
     return 0

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback import heap
 from asterisk_textback.agi import AgiServer, AgiTexter
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
@@ -141,8 +142,14 @@ async def serve(
     on_decided: OnDecided | None = None,
     on_ready: Callable[[Parts], Awaitable[None]] | None = None,
     clock: Callable[[], float] = time.time,
+    settle_heap: bool = False,
 ) -> Parts:
-    """Run the whole service until ``stop`` is set; return its parts (for their counters)."""
+    """Run the whole service until ``stop`` is set; return its parts (for their counters).
+
+    ``settle_heap``: once everything is built, and before the first AMI event, keep the
+    start-up objects out of later garbage collections (:func:`heap.settle`). The ``run``
+    command does; callers that serve many times in one process (tests) should not.
+    """
     settings = loaded.settings
     env = os.environ if environ is None else environ
     engine = create_engine(database_url(loaded, env))
@@ -204,6 +211,8 @@ async def serve(
                 resources = Resources(http, env, connection)
                 app = _web_app(loaded, parts, sessions, resources, clock, hooks, booking_secrets)
                 runner = await _start_web(settings.web, app)
+            if settle_heap:
+                heap.settle()
             consumers = []
             for link in links:
                 await link.connection.start()

@@ -320,11 +320,20 @@ def sqlite_url(path: Path) -> str:
 class ServiceProcess:
     """``python -m asterisk_textback run -c CONFIG`` as a child process, logs to a file."""
 
-    def __init__(self, config: Path, log_path: Path, *, python_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        config: Path,
+        log_path: Path,
+        *,
+        python_args: Sequence[str] = (),
+        cli_args: Sequence[str] = (),
+    ) -> None:
         self.config = config
         self.log_path = log_path
         #: Interpreter options before ``-m asterisk_textback`` (e.g. a profiler).
         self.python_args = tuple(python_args)
+        #: Options before ``run`` (e.g. ``-v``).
+        self.cli_args = tuple(cli_args)
         self.proc: asyncio.subprocess.Process | None = None
         self._log: IO[bytes] | None = None
 
@@ -336,6 +345,7 @@ class ServiceProcess:
             *self.python_args,
             "-m",
             "asterisk_textback",
+            *self.cli_args,
             "run",
             "-c",
             str(self.config),
