@@ -50,11 +50,7 @@ def _cut(work: Workload) -> tuple[int, set[int], set[int]]:
     """Where to stop streaming: (frame count, calls ended before it, calls still open)."""
     cut = max(work.final_hangup[i] for i in range(FINISHED)) + 1
     ended = {i for i, pos in work.final_hangup.items() if pos < cut}
-    started = set()
-    for frame in work.frames[:cut]:
-        for i, linkedid in work.linkedids.items():
-            if i not in ended and linkedid.encode() in frame:
-                started.add(i)
+    started = {i for i, pos in work.first_frame.items() if pos < cut and i not in ended}
     return cut, ended, started
 
 
