@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 def settle() -> int:
     """Collect once, then leave every object alive now out of later collections.
 
-    Call it once the service has started (never per request): objects frozen here are only
-    freed by reference counting, so whatever exists now should live until the process ends.
+    Call it once, when the service is built and before it takes work (never per request):
+    objects frozen here are only freed by reference counting, so whatever exists now should
+    live until the process ends.
     Returns how many objects were frozen.
     """
     began = time.perf_counter()
