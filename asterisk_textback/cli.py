@@ -161,7 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--no-cel", action="store_true", help="with --cdr-db: ignore its cel table, CDR only"
     )
-    rep.add_argument("--cdr-tz", help="time zone of CDR/CEL times (default: business.timezone)")
+    rep.add_argument(
+        "--cdr-tz",
+        help="time zone of CDR/CEL times (default: pbx.cdr_timezone; UTC when cdr.conf has "
+        "usegmtime=yes, else the PBX's own zone)",
+    )
 
     wb = sub.add_parser("web", help="the dashboard")
     wb_sub = wb.add_subparsers(dest="web_command", required=True)
@@ -270,11 +274,21 @@ def _run_optout(args: argparse.Namespace) -> int:
     )
 
 
+def _zone(name: str, key: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise ConfigError(f"{key}: {name!r} is not a known time zone (e.g. UTC)") from None
+
+
 def _run_report(args: argparse.Namespace) -> int:
     loaded = load(args.config)
     settings = loaded.settings
     zone = settings.business.zone
-    cdr_zone = ZoneInfo(args.cdr_tz) if args.cdr_tz else zone
+    if args.cdr_tz:
+        cdr_zone = _zone(args.cdr_tz, "--cdr-tz")
+    else:
+        cdr_zone = _zone(settings.pbx.cdr_timezone, "pbx.cdr_timezone")
     use_db = args.cdr is None and args.cel is None and args.cdr_db is None
     try:
         columns = parse_columns(args.cel_columns) if args.cel_columns else CEL_CSV_COLUMNS

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Final, Protocol
 
 from asterisk_textback.calls.model import Reason
+from asterisk_textback.cdr.locallegs import fold_local_legs
 
 __all__ = [
     "INBOUND_CONTEXT_PREFIXES",
@@ -206,10 +207,11 @@ def group_calls(
     rows: Iterable[CdrRow],
     inbound_prefixes: tuple[str, ...] = INBOUND_CONTEXT_PREFIXES,
 ) -> Iterator[CdrCall]:
-    """Group rows by call id (order of first appearance) and classify each call."""
+    """Group rows by call id (order of first appearance), fold Local legs into the call that
+    dialled them, and classify each call."""
     # Rows of concurrent calls interleave in the file, so a call is only complete at the end.
     calls: dict[str, list[CdrRow]] = {}
     for row in rows:
         calls.setdefault(row.call_key, []).append(row)
-    for key, call_rows in calls.items():
+    for key, call_rows in fold_local_legs(calls).items():
         yield classify(key, call_rows, inbound_prefixes)

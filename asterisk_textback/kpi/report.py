@@ -141,9 +141,28 @@ def _cdr_rows(summary: CdrSummary) -> list[tuple[str, str, str]]:
     ]
     for reason, count in sorted(summary.missed_by_reason.items()):
         rows.append((f"  Missed: {reason}", f"{count:,}", "from CEL"))
-    for did, (inbound, missed) in sorted(summary.by_did.items()):
-        rows.append((f"  DID {did}", f"{missed:,} missed of {inbound:,}", ""))
     return rows
+
+
+def _did_table(summary: CdrSummary, out: TextIO) -> None:
+    """Inbound and missed calls per DID, one column per figure, right-aligned under headers."""
+    if not summary.by_did:
+        return
+    header = ("DID", "Inbound", "Missed", "Missed rate")
+    body = [
+        (did, f"{inbound:,}", f"{missed:,}", f"{missed * 100 / inbound:.1f}%" if inbound else "n/a")
+        for did, (inbound, missed) in sorted(summary.by_did.items())
+    ]
+    widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
+    title = "Calls by DID"
+    out.write(f"{title}\n{'=' * len(title)}\n")
+    for row in (header, *body):
+        first = f"{row[0]:<{widths[0]}}"
+        rest = "  ".join(
+            f"{cell:>{width}}" for cell, width in zip(row[1:], widths[1:], strict=True)
+        )
+        out.write(f"{first}  {rest}\n")
+    out.write("\n")
 
 
 def _write_csv(rows: list[dict[str, Any]], out: TextIO) -> None:
@@ -321,6 +340,7 @@ def _write_cdr(
         scope = "all history" if period is None else period.label()
         log = "CEL + CDR" if sources.cel_calls else "CDR"
         _table(f"Calls from {log}, {scope}", _cdr_rows(summary), out)
+        _did_table(summary, out)
         _table("Missed call revenue calculator", _calculator_rows(calculator, currency), out)
         out.write(f"Source: {sources.describe()}\n")
         for note in notes:

@@ -153,14 +153,13 @@ def _followme_cel() -> list[list[str]]:
 
 
 def test_cdr_says_answered_where_cel_sees_a_voicemail(tmp_path: Path) -> None:
-    """CDR alone counts the follow-me call answered (and its Local half as a second, internal
-    call); CEL sees the caller bridged only to a Local half whose other half ran VoiceMail."""
+    """CDR alone counts the follow-me call answered (its Local half's rows folded into it);
+    CEL sees the caller bridged only to a Local half whose other half ran VoiceMail."""
     cdr_file = tmp_path / "cdr.csv"
     cdr_file.write_text(FOLLOWME_CDR, encoding="utf-8")
     cdr_calls = list(read_calls(cdr_file))
     assert [(c.direction, c.outcome) for c in cdr_calls] == [
         (CdrDirection.INBOUND, CdrOutcome.ANSWERED),
-        (CdrDirection.INTERNAL, CdrOutcome.MISSED),
     ]
     cel_file = _write(tmp_path / "cel.csv", _followme_cel())
     (call,) = read_cel_calls(cel_file)
@@ -173,8 +172,8 @@ def test_cdr_says_answered_where_cel_sees_a_voicemail(tmp_path: Path) -> None:
     assert call.answered_by is None
     sources = HistorySources()
     merged = list(iter_file_history(cdr_file, cel_file, sources=sources))
-    assert [m.source for m in merged] == ["cel"]  # both CDR calls are this one CEL call
-    assert (sources.cel_calls, sources.cdr_calls, sources.cdr_superseded) == (1, 0, 2)
+    assert [m.source for m in merged] == ["cel"]  # the CDR call is this one CEL call
+    assert (sources.cel_calls, sources.cdr_calls, sources.cdr_superseded) == (1, 0, 1)
     assert summarize(merged).missed == 1
 
 
