@@ -19,8 +19,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -101,6 +102,21 @@ class DispatchStats:
     expired: int = 0
     cancelled: int = 0
     errors: int = 0
+    #: Retries by cause (:func:`retry_cause`): ``/metrics`` ``textback_send_retries_total``.
+    retries_by_cause: Counter[str] = field(default_factory=Counter)
+
+
+def retry_cause(exc: ProviderError) -> str:
+    """Why a text is tried again: ``auth`` (sending paused), ``throttled`` (the provider said
+    when to retry), ``connection`` (no answer: raised from a network error), else
+    ``transient`` (a temporary refusal such as a 5xx)."""
+    if isinstance(exc, ProviderAuthError):
+        return "auth"
+    if isinstance(exc, ProviderTransientError) and exc.retry_after is not None:
+        return "throttled"
+    if exc.__cause__ is not None:
+        return "connection"
+    return "transient"
 
 
 class Dispatcher:
@@ -117,7 +133,8 @@ class Dispatcher:
         worker_prefix: str = "worker",
         on_sent: Callable[[list[int]], Awaitable[None]] | None = None,
     ) -> None:
-        #: Due time -> provider's acceptance, per text sent (``/metrics``).
+        #: First due time (the call's end plus any delay) -> the provider's acceptance, per
+        #: text sent, across retries: an outage shows as the time it held the text.
         self.latency = Histogram()
         self._sessions = sessions
         self._provider = provider
@@ -324,8 +341,8 @@ class Dispatcher:
         if self.paused is not None:
             log.warning("provider %s accepts texts again: sending resumed", self._provider.name)
             self.paused = None
-        due = max(message.send_at, message.next_attempt_at).timestamp()
-        self.latency.observe(max(0.0, self._clock() - due))
+        # From the first due time, not this attempt's: retries must not hide an outage.
+        self.latency.observe(max(0.0, self._clock() - message.send_at.timestamp()))
         return results.SentReceipt(message.id, result.provider, result.provider_message_id)
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
@@ -343,12 +360,14 @@ class Dispatcher:
                     session, message.id, now=now, error=error, backoff=backoff
                 )
                 self.stats.retried += 1
+                self.stats.retries_by_cause[retry_cause(exc)] += 1
             elif isinstance(exc, ProviderAuthError):
                 # Not the text's fault: keep it queued and stop hammering the provider.
                 backoff = timedelta(seconds=self._settings.retry_max_seconds)
                 await results.mark_failed_transient(
                     session, message.id, now=now, error=error, backoff=backoff
                 )
+                self.stats.retries_by_cause[retry_cause(exc)] += 1
                 self.paused = error
                 self._paused_until = self._clock() + backoff.total_seconds()
                 log.error("sending paused for %s: %s", backoff, error)

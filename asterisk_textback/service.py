@@ -350,6 +350,7 @@ def _metrics_source(parts: Parts, sessions: async_sessionmaker[AsyncSession]) ->
         send_latency=parts.dispatcher.latency,
         ami_states=lambda: {p.name: str(p.connection.state) for p in parts.pbxes},
         outbox_depth=depth,
+        send_retries=lambda: dict(stats.retries_by_cause),
     )
 
 

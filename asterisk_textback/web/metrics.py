@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-#: Seconds from a text's due time to the provider accepting it.
-LATENCY_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+#: Seconds from a text's first due time to the provider accepting it (outages reach minutes).
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -48,6 +50,8 @@ class MetricsSource:
     send_latency: Histogram
     ami_states: Callable[[], Mapping[str, str]]
     outbox_depth: Callable[[], Awaitable[Mapping[str, int]]]
+    #: Texts put back for another try, by cause (``connection``, ``throttled``, ...).
+    send_retries: Callable[[], Mapping[str, int]] = dict
 
 
 def _escape(value: str) -> str:
@@ -69,7 +73,14 @@ async def render(source: MetricsSource) -> str:
     for status, n in sorted(source.texts_sent().items()):
         lines.append(f'textback_texts_total{{status="{_escape(status)}"}} {n}')
     lines += [
-        "# HELP textback_send_latency_seconds From a text's due time to the provider's answer.",
+        "# HELP textback_send_retries_total Sends tried again later, by cause.",
+        "# TYPE textback_send_retries_total counter",
+        *(
+            f'textback_send_retries_total{{cause="{_escape(cause)}"}} {n}'
+            for cause, n in sorted(source.send_retries().items())
+        ),
+        "# HELP textback_send_latency_seconds From a text's first due time (the call's end "
+        "plus any delay) to the provider's answer, across retries.",
         "# TYPE textback_send_latency_seconds histogram",
         *source.send_latency.lines("textback_send_latency_seconds"),
         "# HELP textback_ami_up 1 when the AMI connection is logged in, per PBX.",

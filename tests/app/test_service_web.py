@@ -183,3 +183,4 @@ async def test_metrics_in_prometheus_format(tmp_path: Path, traces_dir: Path) ->
     assert 'textback_outbox_messages{status="sent"} 1' in body
     assert 'textback_send_latency_seconds_bucket{le="+Inf"} 1' in body
     assert "textback_send_latency_seconds_count 1" in body
+    assert "# TYPE textback_send_retries_total counter" in body
