@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from asterisk_textback import __version__
+from asterisk_textback import __version__, logsafe
 from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.cdr import CEL_CSV_COLUMNS, parse_columns
 from asterisk_textback.checks import DEFAULT_WATCH, format_results, run_checks, send_test
@@ -53,7 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Text back the callers an Asterisk/FreePBX system did not answer.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging: -v each call's classification, -vv also SQL statements",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     rp = sub.add_parser(
@@ -85,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="the service: listen to the PBX, text missed callers")
     run.add_argument("-c", "--config", type=Path, required=True, help="textback.toml")
+    run.add_argument(
+        "--log-pii",
+        action="store_true",
+        help="log callers' numbers in full and, with -vv, SQL parameters (masked otherwise)",
+    )
 
     demo = sub.add_parser(
         "demo",
@@ -339,8 +350,9 @@ def _run_web_passwd() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # ``run`` says what it does with each call at INFO; the other commands print results.
+    default = logging.INFO if args.command == "run" else logging.WARNING
+    logsafe.setup(args.verbose, default=default, log_pii=getattr(args, "log_pii", False))
     try:
         if args.command == "replay":
             return _run_replay(args)

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.activity import log_text_failed, log_text_sent
 from asterisk_textback.config import DispatchSettings
 from asterisk_textback.errors import (
     ProviderAuthError,
@@ -104,6 +105,14 @@ class DispatchStats:
     errors: int = 0
     #: Retries by cause (:func:`retry_cause`): ``/metrics`` ``textback_send_retries_total``.
     retries_by_cause: Counter[str] = field(default_factory=Counter)
+
+
+def _next_step(exc: ProviderError) -> str:
+    if isinstance(exc, ProviderTransientError | ProviderAuthError):
+        return "not sent, will retry"
+    if isinstance(exc, ProviderOutcomeUnknownError):
+        return "may have been sent (unknown, not retried)"
+    return "failed"
 
 
 def retry_cause(exc: ProviderError) -> str:
@@ -342,7 +351,16 @@ class Dispatcher:
             log.warning("provider %s accepts texts again: sending resumed", self._provider.name)
             self.paused = None
         # From the first due time, not this attempt's: retries must not hide an outage.
-        self.latency.observe(max(0.0, self._clock() - message.send_at.timestamp()))
+        latency = max(0.0, self._clock() - message.send_at.timestamp())
+        self.latency.observe(latency)
+        log_text_sent(
+            message.id,
+            message.to_e164,
+            result.provider,
+            result.provider_message_id,
+            latency,
+            message.attempts,  # the claim counted this attempt
+        )
         return results.SentReceipt(message.id, result.provider, result.provider_message_id)
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
@@ -381,4 +399,4 @@ class Dispatcher:
                     await contacts.mark_no_sms(session, message.to_e164, now=now)
                 elif isinstance(exc, ProviderOptedOutError):
                     await contacts.opt_out(session, message.to_e164, now=now, source="provider")
-        log.warning("text %d to %s not sent: %s", message.id, message.to_e164, error)
+        log_text_failed(message.id, message.to_e164, _next_step(exc), error)

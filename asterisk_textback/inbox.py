@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.consent import ConsentSettings, classify
 from asterisk_textback.forwarding import Forwarder
+from asterisk_textback.logsafe import phone
 from asterisk_textback.policy import parse_caller
 from asterisk_textback.sms.base import DeliveryReport, InboundSms, WebhookEvent
 from asterisk_textback.store import delivery
@@ -147,7 +148,7 @@ class Inbox:
             log.info("inbound %s/%s already stored", sms.provider, sms.provider_message_id)
             return stored
         if stored.consent_changed:
-            log.info("%s %s by text (%s)", sender, verdict.kind.value, verdict.keyword)
+            log.info("%s %s by text (%s)", phone(sender), verdict.kind.value, verdict.keyword)
         if self._on_inbound is not None:
             await self._on_inbound(stored.inbound)
         if stored.confirmation is not None and self._on_queued is not None:

@@ -19,10 +19,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.activity import log_call
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome
 from asterisk_textback.compose import Draft, compose
 from asterisk_textback.errors import ProviderError
 from asterisk_textback.loading import Loaded
+from asterisk_textback.logsafe import phone
 from asterisk_textback.policy import NO_HISTORY, Decision, decide, parse_caller
 from asterisk_textback.sms.lookup import LineLookup
 from asterisk_textback.store import contacts, history, one_transaction, outbox
@@ -259,6 +261,8 @@ class Recorder:
         )
         self.recorded += 1
         self.outcomes[str(p.call.outcome)] += 1
+        message_id = None if rec.message is None else rec.message.id
+        log_call(p.call, p.decision, message_id=message_id, queued=queued, created=rec.created)
         if queued:
             self._on_queued()
         result = CallResult(p.call, p.decision, p.draft, queued)
@@ -282,7 +286,7 @@ class Recorder:
         try:
             info = await self._lookup(e164)
         except ProviderError as exc:
-            log.warning("line-type lookup of %s failed (texting anyway): %s", e164, exc)
+            log.warning("line-type lookup of %s failed (texting anyway): %s", phone(e164), exc)
             return False
         async with self._sessions() as session:
             await contacts.record_line_type(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from asterisk_textback.logsafe import MaskNumbers
 
 TRACES = Path(__file__).parent / "fixtures" / "traces"
 
@@ -26,3 +30,13 @@ def trace_names() -> list[str]:
 def traces_dir() -> Path:
     """Directory of the recorded AMI traces copied from shared/ami-traces."""
     return TRACES
+
+
+@pytest.fixture(autouse=True)
+def _logs_unmasked_between_tests() -> Iterator[None]:
+    """``main()`` masks numbers on the root handlers (pytest's too): undo it after each test,
+    so one test's ``logsafe.setup`` never rewrites the log records another test reads."""
+    yield
+    for handler in logging.getLogger().handlers:
+        for mask_filter in [f for f in handler.filters if isinstance(f, MaskNumbers)]:
+            handler.removeFilter(mask_filter)

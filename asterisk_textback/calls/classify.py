@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from asterisk_textback.calls.explain import log_reasoning
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.calls.state import CallState
 from asterisk_textback.calls.userevent import apply_report
@@ -99,7 +100,7 @@ def classify(st: CallState, direction: Direction, ended_at: float, pbx: str) -> 
     if st.first_ring_at is not None:
         ring_seconds = max(0.0, (ring_end if ring_end is not None else ended_at) - st.first_ring_at)
     did = (st.from_did or st.did_exten) if direction is Direction.INBOUND else ""
-    return CallEnded(
+    ended = CallEnded(
         linkedid=st.linkedid,
         direction=direction,
         outcome=outcome,
@@ -117,3 +118,5 @@ def classify(st: CallState, direction: Direction, ended_at: float, pbx: str) -> 
         dialed_number=(st.dialed_number or st.did_exten) if direction is Direction.OUTBOUND else "",
         excluded=st.hook is not None and st.hook.excluded,
     )
+    log_reasoning(st, ended)  # run -v: why, for the admin following this call
+    return ended

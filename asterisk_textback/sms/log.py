@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from asterisk_textback.logsafe import phone
 from asterisk_textback.sms.base import OutboundSms, SendResult
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,9 @@ class LogProvider:
     async def send(self, sms: OutboundSms) -> SendResult:
         """Log the text instead of sending it."""
         self.sent += 1
-        log.info("text (not sent, log provider) to %s from %s: %s", sms.to, sms.sender, sms.body)
+        log.info(
+            "text (not sent, log provider) to %s from %s: %s", phone(sms.to), sms.sender, sms.body
+        )
         return SendResult(provider=self.name, provider_message_id=f"log-{sms.idempotency_key}")
 
     async def close(self) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from asterisk_textback import logsafe
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.store._dialect import WRITE_LOCK
 
@@ -27,8 +28,15 @@ def create_engine(
     echo: bool = False,
     busy_timeout_ms: int = 5000,
     pool_pre_ping: bool = True,
+    hide_parameters: bool | None = None,
 ) -> AsyncEngine:
-    """Create an async engine for a ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://`` URL."""
+    """Create an async engine for a ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://`` URL.
+
+    ``hide_parameters``: SQL parameters (callers' numbers, message bodies) are left out of
+    logged statements and of error messages; by default unless ``run --log-pii`` was given.
+    """
+    if hide_parameters is None:
+        hide_parameters = not logsafe.showing_pii()
     parsed = make_url(url)
     if parsed.drivername not in _SUPPORTED_DRIVERS:
         raise ConfigError(
@@ -37,8 +45,10 @@ def create_engine(
         )
     if parsed.drivername == "postgresql+asyncpg":
         # Pre-ping survives server restarts at the cost of one round trip per checkout.
-        return _create_async_engine(parsed, echo=echo, pool_pre_ping=pool_pre_ping)
-    engine = _create_async_engine(parsed, echo=echo)
+        return _create_async_engine(
+            parsed, echo=echo, pool_pre_ping=pool_pre_ping, hide_parameters=hide_parameters
+        )
+    engine = _create_async_engine(parsed, echo=echo, hide_parameters=hide_parameters)
     _configure_sqlite(engine, busy_timeout_ms)
     return engine
 
