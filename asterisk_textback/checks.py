@@ -205,12 +205,17 @@ def _from_events(
     missing, unseen = named(Verdict.MISSING), named(Verdict.NOT_SEEN)
     received = named(Verdict.GRANTED)
     verify = "place a test call during `check --watch 60` to verify"
+    # Only the dialplan hook sends UserEvents: without it no test call can show `user`.
+    hookless = ["user"] if "user" in unseen and not hook_loaded else []
+    unseen = [name for name in unseen if name not in hookless]
     if missing:
         lines = [_lacks(username, missing)]
     elif unseen:
         lines = [f"not seen in {watched:.1f} s of events: {', '.join(unseen)}: {verify}"]
-    else:
+    elif not hookless:
         lines = [f"events of every class needed arrived ({', '.join(received)})"]
+    else:
+        lines = [f"events arrived for {', '.join(received) or 'none of the classes'}"]
     lines += [
         f"{v.name} ({_CLASS_USE[v.name]}): {v.evidence} (unless an eventfilter drops them)"
         for v in verdicts
@@ -220,6 +225,11 @@ def _from_events(
         lines.append(f"received in {watched:.1f} s: {', '.join(received) or 'none of them'}")
     if missing and unseen:
         lines.append(f"not seen (an idle PBX proves nothing): {', '.join(unseen)}: {verify}")
+    if hookless:
+        lines.append(
+            "user: only the dialplan hook sends its events, and it is not loaded: no test "
+            "call can show it; grant read=user when you install the hook (dialplan/README.md)"
+        )
     lines.append(f"(judged from events: {why})")
     ok, warn = _severity(missing, hook_loaded)
     fix = _classes_fix(username) if missing else ""
@@ -255,7 +265,8 @@ async def _dialplan(conn: AmiConnection, loaded: Loaded, label: str) -> tuple[Ch
     try:
         contexts = await conn.dialplan_contexts()
     except AmiError as exc:
-        return CheckResult(label, False, str(exc), "give the AMI user write=reporting"), False
+        fix = "give the AMI user write=reporting (or config): ShowDialPlan needs one of them"
+        return CheckResult(label, False, str(exc), fix), False
     return _contexts(contexts, loaded, label), _HOOK_CONTEXT in contexts
 
 

@@ -146,6 +146,13 @@ async def test_a_user_without_dialplan_is_told_so(tmp_path: Path) -> None:
     assert FIX in result.fix
 
 
+async def test_an_idle_pbx_with_the_hook_asks_for_a_test_call_for_user(tmp_path: Path) -> None:
+    result, _ = await _check(tmp_path, _account(TRACKER_CLASSES), watch=0.6, hook=True)
+    assert result.warn
+    assert "not seen in 0.6 s of events: call, agent, user, dialplan" in result.detail
+    assert "only the dialplan hook" not in result.detail
+
+
 async def test_a_user_without_call_fails_naming_call(tmp_path: Path) -> None:
     trace = TRACES / "ringgroup-voicemail-left.ami"
     result, _ = await _check(tmp_path, _account({"agent", "user", "dialplan"}), trace, watch=1.5)
@@ -168,7 +175,9 @@ async def test_an_idle_pbx_warns_that_nothing_was_seen(tmp_path: Path) -> None:
     report = format_results([result])
     assert result.ok, report
     assert result.warn, report
-    assert "not seen in 0.6 s of events: call, agent, user, dialplan" in result.detail
+    # Without the hook nothing sends UserEvents: a test call cannot show `user`.
+    assert "not seen in 0.6 s of events: call, agent, dialplan: place a test call" in report
+    assert "user: only the dialplan hook sends its events, and it is not loaded" in report
     assert "check --watch 60" in result.detail
     assert "lacks" not in result.detail
     assert elapsed >= 0.6  # the whole window was watched
