@@ -1,8 +1,10 @@
 """FastAGI: the dialplan asks for a text ("press 1 for our booking link"), gets a status back.
 
 ``AGI(agi://127.0.0.1:4573/textback?template=booking&to=${CALLERID(num)}&delay=60)`` —
-``template`` is required; ``to`` defaults to the channel's caller ID, ``delay`` (seconds)
-to 0, ``did`` (which line's sender number to text from) to the channel's DNID. The answer
+``template`` is required and must name a template that exists (``booking`` is not built in:
+define ``[templates.booking]``; an unknown one answers ``error`` and is logged); ``to``
+defaults to the channel's caller ID, ``delay`` (seconds) to 0, ``did`` (which line's sender
+number to text from) to the channel's DNID. The answer
 is the channel variable ``TEXTBACK_STATUS``: ``queued``, ``suppressed:<reason>`` or ``error``.
 
 The request goes through the same ``policy.decide`` as a missed call, minus what only judges
