@@ -38,7 +38,9 @@ class SipTrunkSettings(_Frozen):
 
     #: The PJSIP endpoint of the trunk (``[trunk]`` in pjsip.conf).
     endpoint: str = Field(min_length=1)
-    #: The carrier's SIP host for the Request-URI user part, e.g. ``sms.carrier.example``.
+    #: The carrier's SIP host (``host`` or ``host:port``), e.g. ``sms.carrier.example:5060``:
+    #: the MESSAGE is sent to ``sip:+1…@carrier_host`` through the endpoint, not to the
+    #: trunk's contact or AOR.
     carrier_host: str = Field(min_length=1)
     #: Host part of the From URI (the PBX's domain or IP as the carrier knows it).
     from_host: str = Field(min_length=1)
