@@ -46,6 +46,7 @@ from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.compose import compose
 from asterisk_textback.config import Settings
 from asterisk_textback.loading import Loaded
+from asterisk_textback.logsafe import phone
 from asterisk_textback.policy import NO_HISTORY, PolicySettings, RuleSettings, decide, parse_caller
 from asterisk_textback.store import history, outbox
 from asterisk_textback.store.models import Message
@@ -243,7 +244,8 @@ class AgiTexter:
             except Exception:
                 # The text is committed: the dispatcher's next poll sends it anyway.
                 log.exception("waking the dispatcher failed")
-        return TextOutcome(QUEUED, f"to {draft.to}" if created else "already queued", message.id)
+        detail = f"to {phone(draft.to)}" if created else "already queued"  # a log line
+        return TextOutcome(QUEUED, detail, message.id)
 
 
 class AgiState(StrEnum):

@@ -118,7 +118,10 @@ def setup(verbosity: int, *, default: int = logging.WARNING, log_pii: bool = Fal
     SQL statements only from ``-vv`` (their parameters only with ``log_pii``); numbers
     masked unless ``log_pii``."""
     level = max(logging.DEBUG, default - 10 * verbosity)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Libraries (aiosqlite, asyncio, ...) get DEBUG only at -vv: `run -v` is our reasoning.
+    libraries = logging.DEBUG if verbosity >= 2 else max(level, logging.INFO)
+    logging.basicConfig(level=libraries, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("asterisk_textback").setLevel(level)
     # SQLAlchemy logs each statement at INFO: only on request, whatever the default.
     logging.getLogger("sqlalchemy").setLevel(logging.INFO if verbosity >= 2 else logging.WARNING)
     # aiohttp logs each HTTP request at INFO (webhook callers' addresses): from -v.

@@ -34,9 +34,11 @@ def traces_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _logs_unmasked_between_tests() -> Iterator[None]:
-    """``main()`` masks numbers on the root handlers (pytest's too): undo it after each test,
-    so one test's ``logsafe.setup`` never rewrites the log records another test reads."""
+    """``main()`` masks numbers on the root handlers (pytest's too) and sets our loggers'
+    level: undo it after each test, so one test's ``logsafe.setup`` never changes the log
+    records another test reads."""
     yield
+    logging.getLogger("asterisk_textback").setLevel(logging.NOTSET)
     for handler in logging.getLogger().handlers:
         for mask_filter in [f for f in handler.filters if isinstance(f, MaskNumbers)]:
             handler.removeFilter(mask_filter)

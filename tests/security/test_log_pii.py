@@ -189,3 +189,11 @@ def test_filter_is_not_installed_twice(log_output: io.StringIO) -> None:
         h for h in logging.getLogger().handlers if getattr(h, "stream", None) is log_output
     )
     assert sum(isinstance(f, logsafe.MaskNumbers) for f in handler.filters) == 1
+
+
+def test_run_v_turns_on_our_debug_reasoning() -> None:
+    logsafe.setup(1, default=logging.INFO)
+    assert logging.getLogger("asterisk_textback.calls.tracker").isEnabledFor(logging.DEBUG)
+    logsafe.setup(0, default=logging.INFO)
+    assert logging.getLogger("asterisk_textback.activity").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("asterisk_textback.calls.tracker").isEnabledFor(logging.DEBUG)
