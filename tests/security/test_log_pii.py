@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from asterisk_textback import logsafe
+from asterisk_textback.ami.framing import FrameParser
 from asterisk_textback.cli import build_parser
 from asterisk_textback.config import DispatchSettings
 from asterisk_textback.dispatch import Dispatcher
@@ -197,3 +198,14 @@ def test_run_v_turns_on_our_debug_reasoning() -> None:
     logsafe.setup(0, default=logging.INFO)
     assert logging.getLogger("asterisk_textback.activity").isEnabledFor(logging.INFO)
     assert not logging.getLogger("asterisk_textback.calls.tracker").isEnabledFor(logging.DEBUG)
+
+
+def test_a_broken_ami_frame_warning_has_no_full_number(log_output: io.StringIO) -> None:
+    """The AMI parser logs a frame it cannot use (a hostile PBX's bytes) at WARNING."""
+    frame = b"Channel: PJSIP/trunk-00000001\r\nCallerIDNum: 4155550199\r\n\r\n"
+    events, _ = FrameParser().feed(frame)
+    assert events == []
+    out = log_output.getvalue()
+    assert " WARNING asterisk_textback.ami.framing: skipping AMI frame" in out
+    assert "•••••0199" in out
+    assert "4155550199" not in out
