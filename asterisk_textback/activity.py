@@ -12,6 +12,12 @@ from __future__ import annotations
 import logging
 
 from asterisk_textback.calls.model import CallEnded, Direction
+from asterisk_textback.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderOutcomeUnknownError,
+    ProviderTransientError,
+)
 from asterisk_textback.logsafe import phone
 from asterisk_textback.policy import Decision
 
@@ -87,6 +93,14 @@ def log_text_sent(
     )
 
 
-def log_text_failed(message_id: int, to: str, outcome: str, error: str) -> None:
-    """One WARNING line for a text the provider did not take (and what happens next)."""
-    log.warning("text %d to %s %s: %s", message_id, phone(to), outcome, error)
+def _next_step(exc: ProviderError) -> str:
+    if isinstance(exc, ProviderTransientError | ProviderAuthError):
+        return "not sent, will retry"
+    if isinstance(exc, ProviderOutcomeUnknownError):
+        return "may have been sent (unknown, not retried)"
+    return "failed"
+
+
+def log_text_failed(message_id: int, to: str, exc: ProviderError, error: str) -> None:
+    """One WARNING line for a text the provider did not take, and what happens next."""
+    log.warning("text %d to %s %s: %s", message_id, phone(to), _next_step(exc), error)

@@ -107,14 +107,6 @@ class DispatchStats:
     retries_by_cause: Counter[str] = field(default_factory=Counter)
 
 
-def _next_step(exc: ProviderError) -> str:
-    if isinstance(exc, ProviderTransientError | ProviderAuthError):
-        return "not sent, will retry"
-    if isinstance(exc, ProviderOutcomeUnknownError):
-        return "may have been sent (unknown, not retried)"
-    return "failed"
-
-
 def retry_cause(exc: ProviderError) -> str:
     """Why a text is tried again: ``auth`` (sending paused), ``throttled`` (the provider said
     when to retry), ``connection`` (no answer: raised from a network error), else
@@ -399,4 +391,4 @@ class Dispatcher:
                     await contacts.mark_no_sms(session, message.to_e164, now=now)
                 elif isinstance(exc, ProviderOptedOutError):
                     await contacts.opt_out(session, message.to_e164, now=now, source="provider")
-        log_text_failed(message.id, message.to_e164, _next_step(exc), error)
+        log_text_failed(message.id, message.to_e164, exc, error)
