@@ -1,7 +1,8 @@
 """The log an admin follows: one INFO line per finished call and one per text.
 
 ``call 1795757485.73 (default): inbound missed_voicemail/no_answer from +1•••••0124 to DID
-5550800 -> text 7 queued (rule 'missed', template missed_voicemail, due in 5 s)``, then
+5550800 -> text 7 queued (rule 'missed', template missed_voicemail, due … UTC, 5 s after
+the call)``, then
 ``text 7 to +1•••••0124 sent via twilio id SM… in 5.03 s (attempt 1)``. The call's id and
 the text's id tie the lines together (``-v`` adds the tracker's reasoning for the call under
 the same id). Numbers are masked unless ``run --log-pii``.
@@ -10,6 +11,7 @@ the same id). Numbers are masked unless ``run --log-pii``.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from asterisk_textback.calls.model import CallEnded, Direction
 from asterisk_textback.errors import (
@@ -64,8 +66,10 @@ def log_call(
         if decision.template:
             why.append(f"template {decision.template}")
         if decision.send_at is not None:
-            delay = max(0.0, decision.send_at - call.ended_at)
-            why.append(f"due in {delay:.0f} s" + (" (quiet hours)" if decision.deferred else ""))
+            due = datetime.fromtimestamp(decision.send_at, UTC)
+            after = max(0.0, decision.send_at - call.ended_at)
+            quiet = ", quiet hours" if decision.deferred else ""
+            why.append(f"due {due:%Y-%m-%d %H:%M:%S} UTC, {after:.0f} s after the call{quiet}")
         state = "queued" if queued else "not queued"
         log.info("%s -> text %s %s (%s)", head, message_id, state, ", ".join(why))
         return

@@ -28,11 +28,14 @@ CALLER = "2125550147"
 MASKED = "+1•••••0147"
 
 
-async def _serve_one_call(tmp_path: Path, traces_dir: Path) -> str:
-    """Run the service on one missed call until its text is sent; the call's Linkedid."""
+async def _serve_one_call(
+    tmp_path: Path, traces_dir: Path, name: str = "direct-voicemail-left.ami", texted: bool = True
+) -> str:
+    """Run the service on one recorded call until it is recorded (and its text sent, when
+    ``texted``); the call's Linkedid."""
     url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
     await upgrade(url)
-    trace = read_trace(traces_dir / "direct-voicemail-left.ami")
+    trace = read_trace(traces_dir / name)
     frames = call_stream([trace], 1, rate=1, start_at=time.time() - 40, fresh_numbers=False)
     first = re.search(rb"Linkedid: (\S+)", b"".join(frames))
     assert first is not None
@@ -57,7 +60,9 @@ async def _serve_one_call(tmp_path: Path, traces_dir: Path) -> str:
             await parts.connection.wait_ready()
             await pbx.stream(frames)
             async with asyncio.timeout(5):
-                while parts.dispatcher.stats.sent < 1:  # noqa: ASYNC110 - dispatcher counter
+                while parts.recorder.recorded < 1 or (  # noqa: ASYNC110 - counters
+                    texted and parts.dispatcher.stats.sent < 1
+                ):
                     await asyncio.sleep(0.02)
             stop.set()
 
@@ -81,7 +86,8 @@ async def test_one_info_line_per_call_and_per_text(
     assert re.fullmatch(
         rf"call {re.escape(linkedid)} \(default\): inbound missed_voicemail/no_answer "
         rf"from {re.escape(MASKED)} to DID 5550100, voicemail \S+ -> text (\d+) queued "
-        r"\(rule '[^']+', template \S+, due in \d+ s\)",
+        r"\(rule '[^']+', template \S+, due \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, "
+        r"\d+ s after the call\)",
         call,
     ), call
     message_id = re.search(r"-> text (\d+) queued", call)
@@ -116,3 +122,15 @@ async def test_verbose_adds_the_trackers_reasoning_for_the_call(
     assert "VMSTATUS SUCCESS" in line
     assert "caller •••••0147" in line  # as the PBX sent it (national), masked
     assert CALLER not in line
+
+
+async def test_a_call_not_texted_says_why(
+    tmp_path: Path, traces_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    name = "anonymous-caller-hangup-ringing.ami"
+    linkedid = await _serve_one_call(tmp_path, traces_dir, name, texted=False)
+    (line,) = [m for m in _lines(caplog, logging.INFO) if m.startswith(f"call {linkedid} ")]
+    assert "inbound missed_no_voicemail/caller_hangup from " in line
+    assert line.endswith("-> not texted: anonymous") or "-> not texted: anonymous:" in line
+    assert not any(m.startswith("text ") for m in _lines(caplog, logging.INFO))
