@@ -35,6 +35,9 @@ from asterisk_textback.web.dashboard import hash_password
 
 log = logging.getLogger("asterisk_textback")
 
+#: Files and directories the commands create are private to the user running them.
+PRIVATE_UMASK = 0o077
+
 
 def _pace(value: str) -> float:
     try:
@@ -327,6 +330,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The database (and its -wal/-shm), exports and any log file hold callers' numbers and
+    # replies: whatever a command creates is readable by the service user only (0600/0700),
+    # whatever the caller's umask (FreePBX's www-data must not read them).
+    umask = os.umask(PRIVATE_UMASK)
+    try:
+        return _dispatch(args)
+    finally:
+        os.umask(umask)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "replay":
             return _run_replay(args)
