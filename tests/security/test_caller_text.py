@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.crm import CrmEventType
 from asterisk_textback.forwarding import (
     EmailSettings,
     Forwarder,
@@ -30,6 +31,10 @@ from asterisk_textback.templates.render import Renderer
 from asterisk_textback.templates.segments import to_gsm7
 from asterisk_textback.templates.settings import TemplatesSettings
 from asterisk_textback.textsafe import header_value
+from tests.crm.conftest import Receiver
+from tests.crm.support import Clock as CrmClock
+from tests.crm.support import build
+from tests.crm.support import settings as crm_settings
 from tests.inbound.helpers import CALLER, DID, T0, SmtpServer, add_call
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -193,3 +198,26 @@ def test_render_never_exceeds_max_segments_for_hostile_names() -> None:
     for name in names:
         segments, _, _ = _render(name)
         assert segments <= 2, name
+
+
+async def test_crm_headers_are_clean(sessions: Sessions) -> None:
+    recv = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", recv.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = str(server.make_url("/hook"))
+            hooks, dispatcher = build(
+                crm_settings(("crm", url, tuple(CrmEventType))), sessions, http, CrmClock()
+            )
+            # The key of a missed call holds the PBX's Linkedid: a hostile PBX chooses it.
+            key = "missed_call:default:1.2\u2028X-Evil: 1\x0b"
+            await hooks.emit(CrmEventType.MISSED_CALL, key, {"contact": {"phone": CALLER}})
+            assert await dispatcher.deliver_due() == 1
+    finally:
+        await server.close()
+    [(headers, _)] = recv.posts
+    assert headers["Idempotency-Key"] == "missed_call:default:1.2 X-Evil: 1"
+    assert "X-Evil" not in headers
