@@ -25,6 +25,15 @@ from tests.security.helpers import run_service
 HOUR = 3600.0
 DAY = 24 * HOUR
 TRACE = TRACES / "direct-voicemail-left.ami"
+#: Every recorded missed call with a voicemail: texted whatever the call's length (the
+#: misdial minimum applies to hang-ups, and a fast stream makes every call short).
+MISSED = [
+    "direct-voicemail-left.ami",
+    "direct-busy-voicemail-left.ami",
+    "local-ringgroup-voicemail-left.ami",
+    "queue-timeout-voicemail-left.ami",
+    "ringgroup-voicemail-left.ami",
+]
 
 
 def _one_call(start_at: float) -> list[bytes]:
@@ -36,23 +45,32 @@ def _sent(parts: Parts) -> bool:
 
 
 @pytest.mark.parametrize("skew", [-2 * HOUR, DAY], ids=["2h-behind", "1day-ahead"])
-async def test_missed_call_is_texted_on_time_whatever_the_pbx_clock(
+async def test_missed_calls_are_texted_on_time_whatever_the_pbx_clock(
     tmp_path: Path, skew: float, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # The recorded call as the PBX stamps it: ending about now on its own (wrong) clock.
-    frames = _one_call(time.time() + skew - 10)
+    # The recorded calls as the PBX stamps them: ending about now on its own (wrong) clock,
+    # each from a different caller so no cooldown or cap gets in the way.
+    traces = [read_trace(TRACES / name) for name in MISSED]
+    frames = call_stream(traces, len(traces), rate=10, start_at=time.time() + skew - 10)
     streamed_at = time.time()
     with caplog.at_level(logging.WARNING, logger="asterisk_textback.ami.clock"):
-        out = await run_service(tmp_path, frames, _sent)
-    (call,) = out.calls
-    (text,) = out.texts
-    assert call.outcome.value == "missed_voicemail"
-    assert text.sent_at is not None
-    # Call times and the text follow this server's clock, not the PBX's.
-    assert abs(call.ended_at.timestamp() - streamed_at) < 5
-    assert 0 <= text.sent_at.timestamp() - streamed_at < 5
-    assert text.send_at.timestamp() - streamed_at < 5
-    assert text.expires_at is None or text.expires_at.timestamp() > streamed_at + 60
+        out = await run_service(
+            tmp_path,
+            frames,
+            lambda parts: parts.dispatcher.stats.sent >= len(traces),
+            # One sender: let it send them all at once instead of one a second.
+            extra={"provider": {"rate_per_second": 50}},
+        )
+    assert [c.outcome.value for c in out.calls] == ["missed_voicemail"] * len(traces)
+    assert len(out.texts) == len(traces)
+    for call in out.calls:
+        # Call times follow this server's clock, not the PBX's.
+        assert abs(call.ended_at.timestamp() - streamed_at) < 5
+    for text in out.texts:
+        assert text.sent_at is not None
+        assert 0 <= text.sent_at.timestamp() - streamed_at < 3
+        assert text.send_at.timestamp() - streamed_at < 3
+        assert text.expires_at is None or text.expires_at.timestamp() > streamed_at + 60
     # Logged once, with the offset and the fix.
     warnings = [r.getMessage() for r in caplog.records if "clock is" in r.getMessage()]
     assert len(warnings) == 1, warnings
