@@ -45,11 +45,15 @@ def test_db_upgrade_creates_the_database_0600(tmp_path: Path) -> None:
     assert os.umask(0o022) == 0o022  # the command put the caller's umask back
 
 
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "left-0644-by-an-old-version"])
 @pytest.mark.usefixtures("permissive_umask")
-async def test_wal_and_shm_are_0600_and_old_files_are_fixed(tmp_path: Path) -> None:
+async def test_database_wal_and_shm_are_0600_without_the_cli(
+    tmp_path: Path, existing: bool
+) -> None:
     db = tmp_path / "t.db"
-    db.touch(mode=0o644)  # left world-readable by an older version
-    db.chmod(0o644)
+    if existing:
+        db.touch()
+        db.chmod(0o644)
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
     try:
         async with engine.begin() as conn:
