@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from asterisk_textback.ami.clock import NTP_FIX, measure_offset, skew_detail
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.managerconf import UserReadLine, parse_getconfig, user_read_line
 from asterisk_textback.ami.privileges import (
@@ -80,6 +81,20 @@ async def _ami(conn: AmiConnection, pbx: PbxSettings, label: str) -> CheckResult
         f"logged in to {pbx.host}:{pbx.port} as {pbx.username} "
         f"(AMI {conn.version}); {len(alive)} channel(s) up",
     )
+
+
+async def _clock(conn: AmiConnection, pbx: PbxSettings, label: str) -> CheckResult:
+    try:
+        offset = await measure_offset(conn)
+    except AmiError as exc:
+        return CheckResult(label, True, f"not measured: {exc}", warn=True)
+    if offset is None:
+        return CheckResult(label, True, "the PBX's Ping reply has no Timestamp", warn=True)
+    detail = skew_detail(pbx.name, offset)
+    if abs(offset) <= pbx.max_clock_skew:
+        return CheckResult(label, True, f"{detail} (pbx.max_clock_skew {pbx.max_clock_skew:g})")
+    why = f"{detail}: call times come from this server's clock instead"
+    return CheckResult(label, True, why, NTP_FIX, warn=True)
 
 
 #: Classes the tracker cannot classify without; "user" joins them once the hook is loaded.
@@ -331,6 +346,7 @@ async def run_checks(
             label = "ami" if len(pbxes) == 1 else f"ami {pbx.name}"
             results.append(ami := await _ami(conn, pbx, label))
             if ami.ok:
+                results.append(await _clock(conn, pbx, label.replace("ami", "pbx clock")))
                 # Start watching at once: the events of the dialplan check's time count too.
                 events = _ClassWatch(conn)
                 dialplan, hook = await _dialplan(conn, loaded, label.replace("ami", "dialplan"))

@@ -35,6 +35,9 @@ from asterisk_textback.web.dashboard import hash_password
 
 log = logging.getLogger("asterisk_textback")
 
+#: Files and directories the commands create are private to the user running them.
+PRIVATE_UMASK = 0o077
+
 
 def _pace(value: str) -> float:
     try:
@@ -353,6 +356,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ``run`` says what it does with each call at INFO; the other commands print results.
     default = logging.INFO if args.command == "run" else logging.WARNING
     logsafe.setup(args.verbose, default=default, log_pii=getattr(args, "log_pii", False))
+    # The database (and its -wal/-shm), exports and any log file hold callers' numbers and
+    # replies: whatever a command creates is readable by the service user only (0600/0700),
+    # whatever the caller's umask (FreePBX's www-data must not read them).
+    umask = os.umask(PRIVATE_UMASK)
+    try:
+        return _dispatch(args)
+    finally:
+        os.umask(umask)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "replay":
             return _run_replay(args)

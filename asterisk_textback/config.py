@@ -83,6 +83,9 @@ class PbxSettings(_Frozen):
     reconnect_min: float = Field(default=0.5, gt=0)
     reconnect_max: float = Field(default=30.0, gt=0)
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: An event's ``Timestamp`` further than this from our clock (or not a number) is
+    #: replaced by the time we read it: a PBX clock that lies cannot age or delay texts.
+    max_clock_skew: float = Field(default=60.0, gt=0, le=86_400)
     #: Catch-up after an AMI outage: the PBX's cdr_csv file (readable by this service)…
     cdr_csv: str | None = None
     #: …or an environment variable holding a read-only URL of FreePBX's ``asteriskcdrdb``

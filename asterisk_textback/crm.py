@@ -44,6 +44,7 @@ from asterisk_textback.store.models import (
     InboundMessage,
     Message,
 )
+from asterisk_textback.textsafe import header_value
 
 if TYPE_CHECKING:  # the pipeline imports the settings this module defines
     from asterisk_textback.pipeline import CallResult
@@ -399,8 +400,8 @@ class CrmDispatcher:
         body, stamp = row.payload.encode(), int(self._clock())
         headers = {
             "Content-Type": "application/json",
-            "Idempotency-Key": row.idempotency_key,
-            EVENT_HEADER: row.event,
+            "Idempotency-Key": header_value(row.idempotency_key),  # holds the PBX's Linkedid
+            EVENT_HEADER: header_value(row.event),
             TIMESTAMP_HEADER: str(stamp),
             SIGNATURE_HEADER: sign(self._keys[endpoint.name], stamp, body),
         }

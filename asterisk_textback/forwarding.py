@@ -32,6 +32,7 @@ from asterisk_textback.store import inbound as store_inbound
 from asterisk_textback.store.models import Call, InboundMessage
 from asterisk_textback.store.outbox import NewMessage, enqueue
 from asterisk_textback.templates.segments import count_segments
+from asterisk_textback.textsafe import header_value
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,8 @@ class EmailChannel:
 
     def _message(self, reply: ForwardedReply) -> EmailMessage:
         message = EmailMessage()
-        message["Subject"] = f"Text reply from {reply.who}"
+        # The caller chose their name: one U+2028 in it made every retry raise for 72 h.
+        message["Subject"] = header_value(f"Text reply from {reply.who}")
         message["From"] = self._settings.from_address
         message["To"] = ", ".join(self._settings.to)
         message["X-Textback-Reply-Id"] = str(reply.inbound_id)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from asterisk_textback.ami.clock import PbxClock
 from asterisk_textback.ami.types import AmiEvent, EventBatch, QueueItem
 from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.calls.tracker import CallTracker
+from asterisk_textback.config import PbxSettings
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,10 @@ class CallListener:
 
     A failure on one event (in the tracker or in ``on_call``) is logged with that event and
     counted; the next event is processed as usual.
+
+    Given the ``pbx`` it listens to, an event's ``Timestamp`` is judged against when it was
+    read (see :class:`PbxClock`) and removed, so the tracker times the call by the trusted
+    time; without it (``replay``), the recorded ``Timestamp`` is the time.
     """
 
     def __init__(
@@ -32,8 +38,11 @@ class CallListener:
         *,
         on_event: Callable[[AmiEvent], None] | None = None,
         on_resync: OnResync | None = None,
+        pbx: PbxSettings | None = None,
     ) -> None:
         self.tracker = tracker
+        #: Judges the PBX's clock (None: trust every ``Timestamp``, as ``replay`` must).
+        self.clock = None if pbx is None else PbxClock(pbx.max_clock_skew, pbx.name)
         self._on_call = on_call
         self._on_event = on_event
         self._on_resync = on_resync
@@ -46,11 +55,16 @@ class CallListener:
             self._last_received = item.received_at
             feed = self.tracker.feed
             on_event = self._on_event
+            clock = self.clock
+            received_at = item.received_at
             for event in item.events:
                 try:
+                    at = received_at
+                    if clock is not None:
+                        at = clock.event_time(event.pop("Timestamp", None), received_at)
                     if on_event is not None:
                         on_event(event)
-                    for call in feed(event, item.received_at):
+                    for call in feed(event, at):
                         self._emit(call)
                 except Exception:
                     self.errors += 1

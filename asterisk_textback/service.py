@@ -193,7 +193,7 @@ async def serve(
                 tracker = CallTracker(settings.tracker, pbx=pbx.name)
                 catchup = CdrCatchUp(pbx, recorder.submit, env)
                 on_resync = catchup.on_resync if catchup.configured else None
-                listener = CallListener(tracker, recorder.submit, on_resync=on_resync)
+                listener = CallListener(tracker, recorder.submit, on_resync=on_resync, pbx=pbx)
                 links.append(PbxLink(pbx.name, conn, tracker, listener))
                 catchups.append(catchup)
             texter = AgiTexter(

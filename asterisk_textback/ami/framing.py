@@ -13,7 +13,15 @@ from itertools import repeat
 
 from asterisk_textback.ami.types import AmiEvent
 
-__all__ = ["DEFAULT_SKIP_EVENTS", "TRACKED_VARIABLES", "FrameParser", "ParserStats", "parse_frame"]
+__all__ = [
+    "DEFAULT_SKIP_EVENTS",
+    "IDENTITY_KEYS",
+    "TRACKED_VARIABLES",
+    "FrameParser",
+    "ParserStats",
+    "parse_frame",
+    "repeated_identity_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +45,27 @@ TRACKED_VARIABLES: frozenset[str] = frozenset(
     {"DIALSTATUS", "VMSTATUS", "VM_MESSAGEFILE", "FROM_DID", "__FROM_DID", "QUEUESTATUS"}
 )
 
+#: Headers that say whose call an event is about. Asterisk writes each once per frame; a
+#: second one means a value carried a raw line break (a caller name ``Eve\r\nCallerIDNum:
+#: +1…`` from a broken channel driver or a hostile PBX) and the frame cannot be trusted.
+IDENTITY_KEYS: tuple[str, ...] = (
+    "CallerIDNum",
+    "CallerIDName",
+    "Uniqueid",
+    "Linkedid",
+    "Channel",
+    "Exten",
+    "Context",
+)
+
 _BANNER_PREFIX = b"Asterisk Call Manager/"
+#: Where a frame starts; after garbage, parsing resumes at the first of these.
+_FRAME_STARTS = ("Event: ", "Response: ")
+_RAW_FRAME_STARTS = (b"\nEvent: ", b"\nResponse: ")
 _REPR_LIMIT = 200
-#: Bytes kept when discarding an oversized frame, so a terminator split across reads is seen.
-_TAIL_KEEP = 3
+#: Bytes kept when discarding an oversized frame, so a terminator or a frame start
+#: (``\nResponse: ``) split across reads is seen.
+_TAIL_KEEP = 10
 
 #: One reply in wire order: (number of events of the same read that preceded it, frame).
 Reply = tuple[int, AmiEvent]
@@ -56,22 +81,42 @@ class ParserStats:
     skipped: int = 0
     garbage: int = 0
     oversized: int = 0
+    #: Frames dropped because an identity key (``IDENTITY_KEYS``) appeared twice.
+    repeated: int = 0
 
     @property
     def dropped(self) -> int:
-        """Frames not delivered: filtered by name, garbage or oversized."""
-        return self.skipped + self.garbage + self.oversized
+        """Frames not delivered: filtered by name, garbage, oversized or repeated keys."""
+        return self.skipped + self.garbage + self.oversized + self.repeated
 
 
 def parse_frame(frame: str, eol: str = "\r\n") -> AmiEvent:
-    """Parse the ``Key: value`` lines of one decoded frame."""
+    """Parse the ``Key: value`` lines of one decoded frame (a repeated key keeps its last)."""
+    return _parse(frame, eol)[0]
+
+
+def repeated_identity_key(frame: str, eol: str = "\r\n") -> str | None:
+    """The first of ``IDENTITY_KEYS`` that occurs on more than one line of ``frame``."""
+    for key in IDENTITY_KEYS:
+        line = eol + key + ":"
+        if frame.count(line) + frame.startswith(line[len(eol) :]) > 1:
+            return key
+    return None
+
+
+def _parse(frame: str, eol: str) -> tuple[AmiEvent, bool]:
+    """The headers, and whether every line was a distinct key (else: check for repeats)."""
     lines = frame.split(eol)
     try:
         # Fast path: every line is "Key: value" (virtually all Asterisk output); the map over
         # C-level str.split beats a Python loop by about a third.
-        return dict(map(str.split, lines, repeat(": "), repeat(1)))
+        headers = dict(map(str.split, lines, repeat(": "), repeat(1)))
     except ValueError:
-        pass
+        return _parse_lines(lines), False
+    return headers, len(headers) == len(lines)
+
+
+def _parse_lines(lines: list[str]) -> AmiEvent:
     headers: AmiEvent = {}
     for line in lines:
         key, sep, value = line.partition(": ")
@@ -176,7 +221,9 @@ class FrameParser:
                         if (frame[start:stop] if stop > 0 else frame[start:]) not in keep_vars:
                             skipped += 1
                             continue
-                headers = parse_frame(frame, eol)
+                headers, distinct = _parse(frame, eol)
+                if not distinct and self._repeats(frame, eol, headers):
+                    continue
                 if "ActionID" in headers:
                     replies.append((len(events), headers))
                 else:
@@ -185,7 +232,11 @@ class FrameParser:
             frame = frame.strip("\r\n")
             if not frame:
                 continue
-            headers = parse_frame(frame, eol)
+            if not frame.startswith(_FRAME_STARTS):
+                frame = self._skip_leading_garbage(frame, eol)
+            headers, distinct = _parse(frame, eol)
+            if not distinct and self._repeats(frame, eol, headers):
+                continue
             if "Response" in headers:
                 replies.append((len(events), headers))
             elif "Event" in headers:
@@ -201,6 +252,35 @@ class FrameParser:
         stats.replies += len(replies)
         stats.skipped += skipped
         return events, replies
+
+    def _repeats(self, frame: str, eol: str, headers: AmiEvent) -> bool:
+        """Log and count a frame whose identity key repeats; True if it must be dropped."""
+        key = repeated_identity_key(frame, eol)
+        if key is None:
+            return False
+        self.stats.repeated += 1
+        # The values are the caller's (numbers, names): name the frame, not its content.
+        log.warning(
+            "dropping AMI %s frame (Uniqueid %s): header %s appears more than once, "
+            "a value carried a raw line break",
+            _short(headers.get("Event") or headers.get("Response") or "?"),
+            _short(headers.get("Uniqueid", "?")),
+            key,
+        )
+        return True
+
+    def _skip_leading_garbage(self, frame: str, eol: str) -> str:
+        """Cut bytes glued before a frame's first line so they cannot swallow that frame."""
+        starts = [i + len(eol) for m in _FRAME_STARTS if (i := frame.find(eol + m)) >= 0]
+        if not starts:
+            first = frame.split(eol, 1)[0]
+            starts = [i for m in _FRAME_STARTS if (i := first.find(m)) > 0]
+        if not starts:
+            return frame  # no frame in here: reported as garbage below
+        cut = min(starts)
+        self.stats.garbage += 1
+        log.warning("skipping garbage before an AMI frame: %s", _short(frame[:cut]))
+        return frame[cut:]
 
     def _take_banner(self, buf: bytes) -> bytes:
         line, found, rest = buf.partition(b"\n")
@@ -225,6 +305,8 @@ class FrameParser:
 
     def _skip_oversized(self, buf: bytes) -> bytes:
         ends = [i + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := buf.find(sep)) >= 0]
+        # A frame starting before the end of the garbage: resume there, do not swallow it.
+        ends += [i + 1 for start in _RAW_FRAME_STARTS if (i := buf.find(start)) >= 0]
         if not ends:
             return buf[-_TAIL_KEEP:]
         self._discarding = False
@@ -240,6 +322,10 @@ class FrameParser:
                     self._max,
                     _short(raw[:_REPR_LIMIT]),
                 )
+                # A valid frame right after the oversized garbage survives.
+                start = max(raw.rfind(m) for m in _RAW_FRAME_STARTS)
+                if start >= 0 and len(raw) - start <= self._max:
+                    kept.append(raw[start + 1 :])
             else:
                 kept.append(raw)
         return sep.join(kept)

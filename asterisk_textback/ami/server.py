@@ -141,6 +141,8 @@ class AmiServer:
         self._login_seen = asyncio.Event()
         #: Set False to stop answering Ping (simulates a half-open connection).
         self.answer_pings = True
+        #: Seconds this PBX's clock is ahead (negative: behind), as its Ping replies show.
+        self.clock_offset = 0.0
         #: Set False to abort every new connection right away (simulates a PBX restarting).
         self.accept_connections = True
         #: ``time.monotonic()`` of every TCP connection accepted (or refused).
@@ -312,7 +314,8 @@ class AmiServer:
         elif name == "ping":
             if not self.answer_pings:
                 return
-            reply.update(Response="Success", Ping="Pong", Timestamp=f"{time.time():.6f}")
+            now = time.time() + self.clock_offset
+            reply.update(Response="Success", Ping="Pong", Timestamp=f"{now:.6f}")
         elif name == "logoff":
             reply.update(Response="Goodbye", Message="Thanks for all the fish.")
             client.transport.write(_encode(reply))

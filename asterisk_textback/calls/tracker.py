@@ -11,6 +11,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
+from asterisk_textback.ami.clock import finite_seconds
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.calls.classify import classify
 from asterisk_textback.calls.contexts import ContextMatcher
@@ -83,13 +84,11 @@ class CallTracker:
         """
         self.stats.events += 1
         name = event.get("Event", "")
-        ts = now
         raw_ts = event.get("Timestamp")
-        if raw_ts:
-            try:
-                ts = float(raw_ts)
-            except ValueError:
-                self.stats.malformed += 1
+        ts = now if not raw_ts else finite_seconds(raw_ts)
+        if ts is None:  # unparsable, "nan", "inf": not a time
+            self.stats.malformed += 1
+            ts = now
         done: list[CallEnded] = []
         if self.stats.events % _EVICT_EVERY == 0:
             done.extend(self.evict(ts))

@@ -22,6 +22,7 @@ from asterisk_textback.errors import (
 )
 from asterisk_textback.sms.base import OutboundSms, SendResult
 from asterisk_textback.sms.settings import WebhookSettings
+from asterisk_textback.textsafe import header_value
 
 SIGNATURE_HEADER = "X-Textback-Signature"
 _NUMBER_ERRORS = frozenset({"invalid_number", "landline", "not_sms_capable", "unreachable"})
@@ -78,7 +79,7 @@ class WebhookProvider:
         headers = {
             **s.headers,
             "Content-Type": content_type,
-            IDEMPOTENCY_HEADER: sms.idempotency_key,
+            IDEMPOTENCY_HEADER: header_value(sms.idempotency_key),
         }
         if self._key is not None:
             digest = hmac.new(self._key, data, hashlib.sha256).hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -49,15 +50,33 @@ def create_engine(
             parsed, echo=echo, pool_pre_ping=pool_pre_ping, hide_parameters=hide_parameters
         )
     engine = _create_async_engine(parsed, echo=echo, hide_parameters=hide_parameters)
-    _configure_sqlite(engine, busy_timeout_ms)
+    database = parsed.database
+    private = None if not database or database == ":memory:" else Path(database)
+    _configure_sqlite(engine, busy_timeout_ms, private)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+def _make_private(path: Path) -> None:
+    """Make the database file and its -wal/-shm readable by their owner only (0600)."""
+    # SQLite creates -wal and -shm with the database file's mode, so doing this before the
+    # journal_mode PRAGMA covers them too; the loop fixes ones left by an older version.
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if name.stat().st_mode & 0o077:
+                name.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # not ours (e.g. a shared read-only copy): leave it be
+            continue
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, private: Path | None) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if private is not None:
+            _make_private(private)
         # Take transaction control away from the driver so that "begin" below is ours, and
         # so that the PRAGMAs run outside a transaction (foreign_keys is ignored inside one).
         dbapi_connection.isolation_level = None

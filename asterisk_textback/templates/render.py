@@ -23,7 +23,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.templates.context import MessageContext, first_name, sample_context
 from asterisk_textback.templates.footer import needs_footer, with_footer
-from asterisk_textback.templates.segments import SegmentInfo, count_segments, smart_encode
+from asterisk_textback.templates.segments import (
+    SegmentInfo,
+    count_segments,
+    smart_encode,
+    to_gsm7,
+)
 from asterisk_textback.templates.settings import TemplatesSettings, VariantSettings
 from asterisk_textback.templates.variants import assign_variant
 
@@ -210,6 +215,24 @@ class Renderer:
             compiled = next(c for c in candidates if c.variant.name == chosen)
         except StopIteration:
             raise ConfigError(f"templates.{template}: no variant named {chosen!r}") from None
+        text = self._render(template, compiled, context, first_contact)
+        if text.segments <= self._settings.max_segments or not context.caller_name:
+            return text
+        # The caller chose the name: it must not make the text longer than the business
+        # allowed ("Zoë" turns a whole text into UCS-2). Spell it in GSM-7 when that is
+        # faithful, else leave it out (validate() proved every text fits without a name).
+        name = to_gsm7(context.caller_name)
+        if name is not None and name != context.caller_name:
+            spelled = self._render(
+                template, compiled, replace(context, caller_name=name), first_contact
+            )
+            if spelled.segments <= self._settings.max_segments:
+                return spelled
+        return self._render(template, compiled, replace(context, caller_name=""), first_contact)
+
+    def _render(
+        self, template: str, compiled: _Compiled, context: MessageContext, first_contact: bool
+    ) -> RenderedText:
         try:
             body = _tidy(compiled.template.render(context.variables()))
         except Exception as exc:

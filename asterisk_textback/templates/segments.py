@@ -9,6 +9,7 @@ surrogate pair may be split across parts, so counting packs characters greedily.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -54,6 +55,22 @@ _SMART_MAP: Final = {
     ord("\u00bb"): '"',
 }
 
+# Letters whose faithful GSM-7 form is not what Unicode decomposition gives.
+_TRANSLIT_MAP: Final = {
+    ord("ł"): "l",
+    ord("Ł"): "L",
+    ord("đ"): "d",
+    ord("Đ"): "D",
+    ord("ð"): "d",
+    ord("Ð"): "D",
+    ord("ı"): "i",
+    ord("œ"): "oe",
+    ord("Œ"): "OE",
+    ord("þ"): "th",
+    ord("Þ"): "Th",
+    ord("ĸ"): "k",
+}
+
 Encoding = Literal["GSM-7", "UCS-2"]
 
 
@@ -72,6 +89,28 @@ class SegmentInfo:
 def is_gsm7(text: str) -> bool:
     """True when every character is in the GSM-7 default alphabet or its extension table."""
     return all(ch in _GSM7_BASIC or ch in _GSM7_EXTENSION for ch in text)
+
+
+def to_gsm7(text: str) -> str | None:
+    """``text`` in GSM-7 when each character has a faithful form ("Zoë" → "Zoe"), else None.
+
+    Characters already in GSM-7 stay (é, ü, ñ…); others lose their accents (NFKD without
+    combining marks) or use a known spelling (ł → l, œ → oe); a script GSM-7 cannot write
+    (王, Ж) has no faithful form.
+    """
+    out = []
+    for ch in smart_encode(text):
+        if ch in _GSM7_BASIC or ch in _GSM7_EXTENSION:
+            out.append(ch)
+            continue
+        base = ch.translate(_TRANSLIT_MAP)
+        if base == ch:
+            decomposed = unicodedata.normalize("NFKD", ch)
+            base = "".join(c for c in decomposed if not unicodedata.combining(c))
+        if not base or not is_gsm7(base):
+            return None
+        out.append(base)
+    return "".join(out)
 
 
 def smart_encode(text: str) -> str:

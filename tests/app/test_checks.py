@@ -40,7 +40,16 @@ async def test_all_checks_pass_on_a_working_setup(tmp_path: Path) -> None:
         results = await run_checks(loaded, {"AMI_SECRET": "s3cret"})
     report = format_results(results)
     names = [r.name for r in results]
-    assert names == ["config", "database", "ami", "ami classes", "dialplan", "provider", "webhooks"]
+    assert names == [
+        "config",
+        "database",
+        "ami",
+        "pbx clock",
+        "ami classes",
+        "dialplan",
+        "provider",
+        "webhooks",
+    ]
     assert all(r.ok for r in results), report
     assert "[PASS] ami: logged in to 127.0.0.1" in report
     # The default account may run GetConfig (write=all): its read line is read, not guessed.
