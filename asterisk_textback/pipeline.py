@@ -48,6 +48,19 @@ class CallResult:
 
 OnDecided = Callable[[CallResult], None]
 
+
+def both_decided(first: OnDecided | None, second: OnDecided) -> OnDecided:
+    """Call ``first`` (if any) then ``second`` for each decided call."""
+    if first is None:
+        return second
+
+    def both(result: CallResult) -> None:
+        first(result)
+        second(result)
+
+    return both
+
+
 #: At most this many calls are committed together.
 _GROUP_MAX = 50
 
@@ -97,6 +110,10 @@ class Recorder:
         self.errors = 0
         #: Calls recorded since start, by outcome (``/metrics``).
         self.outcomes: Counter[str] = Counter()
+
+    def use(self, loaded: Loaded, lookup: LineLookup | None) -> None:
+        """Decide calls submitted from now on with a reloaded config (``SIGHUP``)."""
+        self._loaded, self._lookup = loaded, lookup
 
     def submit(self, call: CallEnded) -> None:
         """Hand over a finished call (from the tracker's consumer; never blocks)."""
@@ -190,7 +207,9 @@ class Recorder:
 
     async def _decide(self, call: CallEnded) -> _Pending:
         """Read the caller's history and decide; nothing is written yet."""
-        settings = self._loaded.settings
+        # One config for the whole decision, even if a reload swaps it during an await.
+        loaded, lookup = self._loaded, self._lookup
+        settings = loaded.settings
         now = self._clock()
         caller = parse_caller(call.caller_number, settings.business.default_region)
         handled = self._handled_number(call)
@@ -204,8 +223,8 @@ class Recorder:
                     session, caller, settings.suppression, now=_utc(now)
                 )
         decision = decide(call, hist, settings, now)
-        lookup_wanted = decision.send and decision.to is not None and self._lookup is not None
-        if lookup_wanted and await self._looked_up_landline(str(decision.to), now):
+        wanted = decision.send and decision.to is not None
+        if wanted and lookup is not None and await self._landline(str(decision.to), now, lookup):
             decision = decide(call, replace(hist, sms_capable=False), settings, now)
         draft = None
         message = None
@@ -214,7 +233,7 @@ class Recorder:
                 call,
                 decision,
                 settings,
-                self._loaded.renderer,
+                loaded.renderer,
                 first_contact=hist.last_texted_at is None,
                 tracking_secret=self._tracking_secret,
             )
@@ -267,12 +286,11 @@ class Recorder:
                 self._on_decided(result)
         return result
 
-    async def _looked_up_landline(self, e164: str, now: float) -> bool:
+    async def _landline(self, e164: str, now: float, lookup: LineLookup) -> bool:
         """Look the line type up (unless a recent answer is stored); True if it takes no texts.
 
         A failed lookup never blocks the text: it is an optimisation, not a gate.
         """
-        assert self._lookup is not None
         cache = timedelta(days=self._loaded.settings.provider.lookup.cache_days)
         async with self._sessions() as session:
             contact = await contacts.get_contact(session, e164)
@@ -280,7 +298,7 @@ class Recorder:
         if checked is not None and checked > _utc(now) - cache:
             return contact is not None and contact.sms_capable is False
         try:
-            info = await self._lookup(e164)
+            info = await lookup(e164)
         except ProviderError as exc:
             log.warning("line-type lookup of %s failed (texting anyway): %s", e164, exc)
             return False
