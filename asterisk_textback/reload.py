@@ -142,6 +142,10 @@ class Reloader:
             if self._retiring:
                 await asyncio.gather(*self._retiring, return_exceptions=True)
 
+    def health(self) -> dict[str, int]:
+        """Reloads applied and refused since start (``/healthz``)."""
+        return {"applied": self.applied, "refused": self.refused}
+
     def stop(self) -> None:
         """Take no more reloads: :meth:`run` returns once the one under way is done."""
         self._stopping.set()

@@ -95,6 +95,8 @@ class Parts:
     recorder: Recorder
     dispatcher: Dispatcher
     agi: AgiServer
+    #: Applies SIGHUP reloads (set once serve() has built it).
+    reloader: Reloader | None = None
 
     @property
     def connection(self) -> AmiConnection:
@@ -125,6 +127,7 @@ def _health(parts: Parts) -> tuple[bool, dict[str, Any]]:
         "calls_recorded": parts.recorder.recorded,
         "record_backlog": parts.recorder.backlog,
         "sending_paused": parts.dispatcher.paused,
+        "config_reloads": None if parts.reloader is None else parts.reloader.health(),
         "agi": {"state": str(parts.agi.state), "queued": parts.agi.stats.queued},
         "texts": {
             "sent": parts.dispatcher.stats.sent,
@@ -222,7 +225,7 @@ async def serve(
             web_listener = WebListener()
             if settings.web.enabled:
                 await web_listener.start(web_app(loaded), settings.web.host, settings.web.port)
-            reloader = Reloader(
+            parts.reloader = reloader = Reloader(
                 loaded,
                 parts,
                 load_config=load_config or (lambda: loaded),
