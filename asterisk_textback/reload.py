@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 #: Sections read once at start-up: a changed one is named in a warning and waits for a restart.
 RESTART_ONLY = ("database", "dispatch", "crm")
+_REUSE_PORT = hasattr(socket, "SO_REUSEPORT")
 #: Sections the web app (webhooks, inbox, dashboard, bookings) is built from.
 WEB_SECTIONS = ("web", "provider", "consent", "forwarding", "bookings", "business", "kpi")
 
@@ -54,15 +56,21 @@ class WebListener:
         self._runner: web.AppRunner | None = None
 
     async def start(self, app: web.Application, host: str, port: int) -> None:
-        """Listen on ``host:port`` with ``app`` (stop the running one first)."""
+        """Listen on ``host:port`` with ``app``, then stop the app running before.
+
+        With SO_REUSEPORT the new socket binds next to the old one on the same port, so
+        a reload does not refuse a single webhook or health check.
+        """
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port).start()
+            await web.TCPSite(runner, host, port, reuse_port=_REUSE_PORT).start()
         except BaseException:
             await runner.cleanup()
             raise
-        self._runner = runner
+        old, self._runner = self._runner, runner
+        if old is not None:
+            await old.cleanup()
         log.info("web on http://%s:%d (/healthz, /webhooks/…)", host, port)
 
     async def stop(self) -> None:
@@ -258,14 +266,19 @@ class Reloader:
         log.info("config reload: AMI link %r restarted with its new settings", link.name)
 
     async def _restart_web(self, app: web.Application | None, s: Settings) -> None:
-        await self._web.stop()
         if app is None:
+            await self._web.stop()
             log.info("config reload: web listener stopped (web.enabled = false)")
             return
         try:
             await self._web.start(app, s.web.host, s.web.port)
         except OSError as exc:
-            log.error("config reload: web cannot listen on %s:%d: %s", s.web.host, s.web.port, exc)
+            log.error(
+                "config reload: web cannot listen on %s:%d (%s); still on the old address",
+                s.web.host,
+                s.web.port,
+                exc,
+            )
 
     async def _restart_agi(self, s: Settings) -> None:
         await self._parts.agi.stop()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from asterisk_textback.ami.server import AmiServer
@@ -242,3 +244,62 @@ async def test_changed_link_is_restarted_and_an_unchanged_one_is_not(tmp_path: P
     ]
     assert [(t.key.split(":")[0], t.to[-10:]) for t in gateway.texts] == [(PBX_NAME, number)]
     assert parts.recorder.recorded == 2
+
+
+async def test_web_listener_moves_without_refusing_a_request(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reload rebuilding the web app answers every health check meanwhile; a new
+    ``web.port`` moves the listener."""
+    db = tmp_path / "t.db"
+    await upgrade(sqlite_url(db))
+    path = tmp_path / "textback.toml"
+    first, second = _free_port(), _free_port()
+    async with BodyGateway() as gateway, AmiServer({AMI_USER: AMI_SECRET}) as server:
+        args = {"ami_port": server.port, "gateway_url": gateway.url, "database_url": sqlite_url(db)}
+        config(path, marker="OLD", web_port=first, **args)
+        reload = asyncio.Event()
+        answers: list[int] = []
+
+        async def poll(http: aiohttp.ClientSession, port: int, until: Callable[[], bool]) -> None:
+            while not until():
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        answers.append(resp.status)
+                except aiohttp.ClientError:
+                    answers.append(0)
+
+        async def drive(parts: Parts) -> None:
+            await parts.connection.wait_ready()
+            reloader = parts.reloader
+            assert reloader is not None
+            async with aiohttp.ClientSession() as http:
+                config(path, marker="NEW", web_port=first, **args)
+                polling = asyncio.create_task(poll(http, first, lambda: reloader.applied == 1))
+                await asyncio.sleep(0.2)
+                reload.set()
+                await polling
+                assert answers
+                assert set(answers) == {200}
+                config(path, marker="NEW", web_port=second, **args)
+                reload.set()
+                await _until(lambda: reloader.applied == 2, "the second reload")
+                async with http.get(f"http://127.0.0.1:{second}/healthz") as resp:
+                    health = await resp.json()
+                assert health["config_reloads"] == {"applied": 2, "refused": 0}
+                with pytest.raises(aiohttp.ClientConnectionError):
+                    await http.get(f"http://127.0.0.1:{first}/healthz")
+
+        with caplog.at_level(logging.INFO, logger="asterisk_textback.reload"):
+            await _serve(path, reload, drive)
+    starts = [r for r in caplog.records if r.getMessage().startswith("web on http")]
+    assert [r.getMessage().split()[2] for r in starts] == [
+        f"http://127.0.0.1:{port}" for port in (first, first, second)
+    ]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
