@@ -303,3 +303,75 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def test_trunk_contexts_apply_to_calls_that_end_after_the_reload(tmp_path: Path) -> None:
+    """Calls from a context not yet listed as a trunk are not texted; once it is, they are.
+
+    As on a plain Asterisk (no FreePBX ``FROM_DID``), the trunk context alone says inbound.
+    """
+    db = tmp_path / "t.db"
+    await upgrade(sqlite_url(db))
+    recorded = read_trace(TRACES / "ringgroup-novm-caller-hangup-ringing.ami")
+    trace = [f for f in recorded if b"Variable: __FROM_DID" not in f]
+    assert len(trace) < len(recorded)
+    work = build_workload([trace], 8, rate=0.2, start_at=time.time() - 60, max_gap=0.1)
+    cut = max(work.final_hangup[i] for i in range(4)) + 1
+    assert all(work.first_frame[i] >= cut for i in range(4, 8))
+    path = tmp_path / "textback.toml"
+    only_pstn = '\n[tracker]\ntrunk_contexts = ["from-pstn"]\n'
+    async with BodyGateway() as gateway, AmiServer({AMI_USER: AMI_SECRET}) as server:
+        args = {"ami_port": server.port, "gateway_url": gateway.url, "database_url": sqlite_url(db)}
+        config(path, marker="OLD", extra=only_pstn, **args)
+        reload = asyncio.Event()
+
+        async def drive(parts: Parts) -> None:
+            await parts.connection.wait_ready()
+            await server.stream(work.frames[:cut])
+            await _settled(parts, db, 4)
+            config(path, marker="OLD", **args)  # the default trunk contexts: from-trunk*
+            reload.set()
+            assert parts.reloader is not None
+            await _until(lambda: parts.reloader.applied == 1, "the reload")
+            await server.stream(work.frames[cut:])
+            await _settled(parts, db, 8)
+
+        await _serve(path, reload, drive)
+    rows = query(db, "SELECT caller_number, direction FROM calls")
+    direction = {number[-10:]: d for number, d in rows}
+    assert [direction[work.numbers[i]] for i in range(8)] == ["outbound"] * 4 + ["inbound"] * 4
+    assert sorted(t.to[-10:] for t in gateway.texts) == sorted(work.numbers[i] for i in range(4, 8))
+
+
+async def test_changed_agi_settings_restart_the_fastagi_listener(tmp_path: Path) -> None:
+    """A new ``agi.port``: the old listener closes, the new one listens; no other change."""
+    db = tmp_path / "t.db"
+    await upgrade(sqlite_url(db))
+    path = tmp_path / "textback.toml"
+    first, second = _free_port(), _free_port()
+    async with BodyGateway() as gateway, AmiServer({AMI_USER: AMI_SECRET}) as server:
+        args = {"ami_port": server.port, "gateway_url": gateway.url, "database_url": sqlite_url(db)}
+        config(path, marker="OLD", extra=f"\n[agi]\nenabled = true\nport = {first}\n", **args)
+        reload = asyncio.Event()
+
+        async def drive(parts: Parts) -> None:
+            await parts.connection.wait_ready()
+            old = parts.agi
+            assert old.port == first
+            link = parts.connection
+            config(path, marker="OLD", extra=f"\n[agi]\nenabled = true\nport = {second}\n", **args)
+            reload.set()
+            assert parts.reloader is not None
+            await _until(lambda: parts.reloader.applied == 1, "the reload")
+            assert str(old.state) == "closed"
+            assert parts.agi is not old
+            assert parts.agi.port == second
+            _, writer = await asyncio.open_connection("127.0.0.1", second)
+            writer.close()
+            await writer.wait_closed()
+            with pytest.raises(ConnectionRefusedError):
+                await asyncio.open_connection("127.0.0.1", first)
+            assert parts.connection is link
+            assert link.stats.logins == 1
+
+        await _serve(path, reload, drive)
