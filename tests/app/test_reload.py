@@ -375,3 +375,12 @@ async def test_changed_agi_settings_restart_the_fastagi_listener(tmp_path: Path)
             assert link.stats.logins == 1
 
         await _serve(path, reload, drive)
+
+
+def test_systemd_unit_reloads_with_sighup() -> None:
+    """``systemctl reload`` sends the SIGHUP that ``run`` handles."""
+    unit = (
+        Path(__file__).resolve().parents[2] / "contrib" / "asterisk-textback.service"
+    ).read_text()
+    lines = [line.strip() for line in unit.splitlines()]
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in lines
