@@ -160,9 +160,10 @@ class Reloader:
 
     async def reload(self) -> bool:
         """Re-read the config and apply it; False (logged at ERROR) if it was refused."""
+        old = self.current.settings
         try:
             new = self._load()
-            await self._apply(new)
+            relinks, app = await self._swap(new)
         except ConfigError as exc:
             self.refused += 1
             log.error("config reload refused, the previous config keeps running: %s", exc)
@@ -171,10 +172,22 @@ class Reloader:
             self.refused += 1
             log.error("config reload failed, the previous config keeps running: %r", exc)
             return False
-        self.applied += 1
+        # Then the listeners whose settings changed, one at a time.
+        try:
+            for index, conn in relinks.items():
+                await self._relink(index, conn)
+            s = new.settings
+            if app is not None or (old.web.enabled and not s.web.enabled):
+                await self._restart_web(app, s)
+            if old.agi != s.agi:
+                await self._restart_agi(s)
+        except Exception as exc:
+            log.error("config reloaded, but restarting a listener failed: %r", exc)
+        self.applied += 1  # counted once done: a test or probe may then look at the listeners
         return True
 
-    async def _apply(self, new: Loaded) -> None:
+    async def _swap(self, new: Loaded) -> tuple[dict[int, AmiConnection], web.Application | None]:
+        """Build what the new config needs, then swap it in; what remains to restart."""
         old, s = self.current.settings, new.settings
         changed = [name for name in type(s).model_fields if getattr(old, name) != getattr(s, name)]
         for section in RESTART_ONLY:
@@ -214,13 +227,7 @@ class Reloader:
         self._lookup = lookup
         self.current = new
         log.info("config reloaded; changed: %s", ", ".join(changed) or "nothing")
-        # Then the listeners whose settings changed, one at a time.
-        for index, conn in relinks.items():
-            await self._relink(index, conn)
-        if app is not None or ("web" in changed and not s.web.enabled):
-            await self._restart_web(app, s)
-        if "agi" in changed:
-            await self._restart_agi(s)
+        return relinks, app
 
     async def _new_links(self, old: Settings, s: Settings) -> dict[int, AmiConnection]:
         """Logged-in replacements for the links whose settings changed, by index."""
