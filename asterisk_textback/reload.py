@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 #: Sections read once at start-up: a changed one is named in a warning and waits for a restart.
 RESTART_ONLY = ("database", "dispatch", "crm")
 _REUSE_PORT = hasattr(socket, "SO_REUSEPORT")
+#: How long a closing web app may take to finish requests in progress (systemd's stop
+#: timeout in the unit is 30 s, so aiohttp's default of 60 s was never reached anyway).
+WEB_DRAIN_SECONDS = 10.0
 #: Sections the web app (webhooks, inbox, dashboard, bookings) is built from.
 WEB_SECTIONS = ("web", "provider", "consent", "forwarding", "bookings", "business", "kpi")
 
@@ -54,6 +57,7 @@ class WebListener:
 
     def __init__(self) -> None:
         self._runner: web.AppRunner | None = None
+        self._draining: set[asyncio.Task[None]] = set()
 
     async def start(self, app: web.Application, host: str, port: int) -> None:
         """Listen on ``host:port`` with ``app``, then stop the app running before.
@@ -61,7 +65,7 @@ class WebListener:
         With SO_REUSEPORT the new socket binds next to the old one on the same port, so
         a reload does not refuse a single webhook or health check.
         """
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=WEB_DRAIN_SECONDS)
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port, reuse_port=_REUSE_PORT).start()
@@ -69,15 +73,20 @@ class WebListener:
             await runner.cleanup()
             raise
         old, self._runner = self._runner, runner
-        if old is not None:
-            await old.cleanup()
         log.info("web on http://%s:%d (/healthz, /webhooks/…)", host, port)
+        if old is not None:
+            # The old app finishes its requests in the background; the new one serves.
+            task = asyncio.create_task(old.cleanup())
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
 
     async def stop(self) -> None:
-        """Stop listening (safe when not started)."""
+        """Stop listening (safe when not started), old apps still draining included."""
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        if self._draining:
+            await asyncio.gather(*self._draining, return_exceptions=True)
 
 
 async def follow_link(parts: Parts, index: int) -> None:

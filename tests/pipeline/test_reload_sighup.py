@@ -31,7 +31,6 @@ from tests.pipeline.support import (
     sqlite_url,
     status_counts,
     wait_logged_in,
-    wait_until_quiet,
 )
 
 CALLS = 400
@@ -47,13 +46,24 @@ def _free_port() -> int:
 async def _reloads(port: int) -> dict[str, Any]:
     try:
         async with (
-            aiohttp.ClientSession() as http,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http,
             http.get(f"http://127.0.0.1:{port}/healthz") as resp,
         ):
             health: dict[str, Any] = await resp.json()
-    except aiohttp.ClientError:
+    except (aiohttp.ClientError, TimeoutError):
         return {}
     return health.get("config_reloads") or {}
+
+
+async def _all_recorded_and_sent(db: Path) -> None:
+    """Every call of the replay stored and nothing left queued or sending (at most 60 s)."""
+    async with asyncio.timeout(60):
+        while True:
+            ((calls,),) = await asyncio.to_thread(query, db, "SELECT count(*) FROM calls")
+            counts = await asyncio.to_thread(status_counts, db)
+            if calls >= CALLS and not counts["queued"] + counts["sending"]:
+                return
+            await asyncio.sleep(0.1)
 
 
 async def test_sighup_during_a_100_calls_per_second_replay(tmp_path: Path) -> None:
@@ -93,7 +103,7 @@ async def test_sighup_during_a_100_calls_per_second_replay(tmp_path: Path) -> No
             applied_written = streamer.written
             assert not streaming.done(), "the replay ended before the reload: make it longer"
             await streaming
-            await wait_until_quiet(db, settle=0.5)
+            await _all_recorded_and_sent(db)
             assert await service.signal(signal.SIGTERM) == 0, service.log_tail()
         finally:
             await service.ensure_stopped()
