@@ -48,6 +48,8 @@ _REUSE_PORT = hasattr(socket, "SO_REUSEPORT")
 #: How long a closing web app may take to finish requests in progress (systemd's stop
 #: timeout in the unit is 30 s, so aiohttp's default of 60 s was never reached anyway).
 WEB_DRAIN_SECONDS = 10.0
+#: PBX settings of the CDR catch-up, not of the AMI link: read at start-up only.
+CATCHUP_FIELDS = frozenset({"cdr_csv", "cdr_db_url_env", "cdr_timezone"})
 #: Sections the web app (webhooks, inbox, dashboard, bookings) is built from.
 WEB_SECTIONS = ("web", "provider", "consent", "forwarding", "bookings", "business", "kpi")
 
@@ -253,9 +255,14 @@ class Reloader:
         relinks: dict[int, AmiConnection] = {}
         for index, link in enumerate(self._parts.pbxes):
             pbx = next((p for p in s.all_pbxes if p.name == link.name), None)
-            if pbx is None or pbx == link.connection.settings:
+            if pbx is None:
                 continue
             key = "pbx" if index == 0 else f"pbxes[{index - 1}]"
+            now, was = pbx.model_dump(), link.connection.settings.model_dump()
+            if any(now[f] != was[f] for f in CATCHUP_FIELDS):
+                log.warning("config reload: %s.cdr_* changed; it applies after a restart", key)
+            if all(now[f] == was[f] for f in now if f not in CATCHUP_FIELDS):
+                continue
             try:
                 await _probe(pbx, self._connection(pbx, None), key)
             except BaseException:

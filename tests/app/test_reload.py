@@ -384,3 +384,37 @@ def test_systemd_unit_reloads_with_sighup() -> None:
     ).read_text()
     lines = [line.strip() for line in unit.splitlines()]
     assert "ExecReload=/bin/kill -HUP $MAINPID" in lines
+
+
+async def test_settings_read_at_start_only_are_named_and_the_link_is_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``[dispatch]`` and ``pbx.cdr_timezone`` changed: a warning each, no AMI reconnect."""
+    db = tmp_path / "t.db"
+    await upgrade(sqlite_url(db))
+    path = tmp_path / "textback.toml"
+    async with BodyGateway() as gateway, AmiServer({AMI_USER: AMI_SECRET}) as server:
+        args = {"ami_port": server.port, "gateway_url": gateway.url, "database_url": sqlite_url(db)}
+        config(path, marker="OLD", **args)
+        reload = asyncio.Event()
+
+        async def drive(parts: Parts) -> None:
+            await parts.connection.wait_ready()
+            link = parts.connection
+            text = path.read_text().replace("poll_seconds = 0.2", "poll_seconds = 0.3")
+            text = text.replace("[pbx]\n", '[pbx]\ncdr_timezone = "America/New_York"\n')
+            path.write_text(text)
+            reload.set()
+            assert parts.reloader is not None
+            await _until(lambda: parts.reloader.applied == 1, "the reload")
+            assert parts.connection is link
+            assert link.stats.logins == 1
+
+        with caplog.at_level(logging.WARNING, logger="asterisk_textback.reload"):
+            await _serve(path, reload, drive)
+    warned = sorted(r.getMessage() for r in caplog.records if r.name.endswith("reload"))
+    assert warned == [
+        "config reload: [dispatch] changed; it applies after a restart",
+        "config reload: pbx.cdr_* changed; it applies after a restart",
+    ]
+    assert len(server.connection_times) == 1
