@@ -103,7 +103,8 @@ class Recorder:
         self._clock = clock
         # Calls are recorded in a few lanes at once (reads overlap another lane's commit);
         # every call of one number goes through the same lane, so they stay in order.
-        self._lanes: list[asyncio.Queue[CallEnded | None]] = [
+        # Each call travels with the config in force when it was handed over (SIGHUP).
+        self._lanes: list[asyncio.Queue[tuple[CallEnded, Loaded] | None]] = [
             asyncio.Queue() for _ in range(max(1, lanes))
         ]
         self.recorded = 0
@@ -120,7 +121,7 @@ class Recorder:
         party = call.dialed_number if call.direction is Direction.OUTBOUND else call.caller_number
         digits = "".join(ch for ch in party if ch.isdigit())[-10:]
         lane = zlib.crc32(digits.encode()) % len(self._lanes)
-        self._lanes[lane].put_nowait(call)
+        self._lanes[lane].put_nowait((call, self._loaded))
 
     @property
     def backlog(self) -> int:
@@ -131,7 +132,7 @@ class Recorder:
         """Record calls until :meth:`stop`; everything submitted before it is recorded."""
         await asyncio.gather(*(self._lane(q) for q in self._lanes))
 
-    async def _lane(self, queue: asyncio.Queue[CallEnded | None]) -> None:
+    async def _lane(self, queue: asyncio.Queue[tuple[CallEnded, Loaded] | None]) -> None:
         stopping = False
         while not stopping:
             first = await queue.get()
@@ -147,10 +148,10 @@ class Recorder:
                 batch.append(nxt)
             await self._record_group(batch)
 
-    async def _record_group(self, calls: list[CallEnded]) -> None:
+    async def _record_group(self, calls: list[tuple[CallEnded, Loaded]]) -> None:
         pending: list[_Pending] = []
         numbers: set[str] = set()
-        for call in calls:
+        for call, loaded in calls:
             party = self._party(call)
             if party is not None and party in numbers:
                 # A second call of the same number must see the first one's text and
@@ -158,7 +159,7 @@ class Recorder:
                 await self._write(pending)
                 pending, numbers = [], set()
             try:
-                pending.append(await self._decide(call))
+                pending.append(await self._decide(call, loaded))
             except Exception:
                 self.errors += 1
                 log.exception("could not decide about call %s", call.linkedid)
@@ -192,7 +193,7 @@ class Recorder:
 
     async def record(self, call: CallEnded) -> CallResult:
         """Decide about one call and commit the call row (and its text) in one transaction."""
-        pending = await self._decide(call)
+        pending = await self._decide(call, self._loaded)
         async with self._sessions() as session:
             rec = await self._store(session, pending)
         return self._after(pending, rec)
@@ -205,10 +206,9 @@ class Recorder:
         region = self._loaded.settings.business.default_region
         return parse_caller(call.caller_number, region).e164
 
-    async def _decide(self, call: CallEnded) -> _Pending:
+    async def _decide(self, call: CallEnded, loaded: Loaded) -> _Pending:
         """Read the caller's history and decide; nothing is written yet."""
-        # One config for the whole decision, even if a reload swaps it during an await.
-        loaded, lookup = self._loaded, self._lookup
+        lookup = self._lookup
         settings = loaded.settings
         now = self._clock()
         caller = parse_caller(call.caller_number, settings.business.default_region)

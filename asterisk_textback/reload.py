@@ -173,7 +173,8 @@ class Reloader:
         """Re-read the config and apply it; False (logged at ERROR) if it was refused."""
         old = self.current.settings
         try:
-            new = self._load()
+            # Parsing and trial-rendering take a while: off the loop, so calls keep flowing.
+            new = await asyncio.to_thread(self._load)
             relinks, app = await self._swap(new)
         except ConfigError as exc:
             self.refused += 1
