@@ -4,8 +4,8 @@ Order is what makes a reload safe: the new config is loaded and validated, and e
 it needs is built (provider, AMI connections logged in, web app), before anything running
 is touched; a failure anywhere refuses the whole reload with the key named, and the old
 config keeps running. Then the parts read per call and per text (policy, templates, the
-provider, trunk contexts) are swapped with no ``await`` in between, so each call is decided
-wholly by the old config or wholly by the new one. Last, listeners whose settings changed
+provider, trunk contexts) are swapped with no ``await`` in between; each call is decided
+wholly by the config in force when it ended. Last, listeners whose settings changed
 are restarted one at a time: an AMI link is closed (every event it had delivered is still
 consumed) and its replacement resyncs from CoreShowChannels, so the tracker keeps its open
 calls; the old provider is closed once its requests in flight have finished.
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 #: Sections read once at start-up: a changed one is named in a warning and waits for a restart.
 RESTART_ONLY = ("database", "dispatch", "crm")
-_REUSE_PORT = hasattr(socket, "SO_REUSEPORT")
 #: How long a closing web app may take to finish requests in progress (systemd's stop
 #: timeout in the unit is 30 s, so aiohttp's default of 60 s was never reached anyway).
 WEB_DRAIN_SECONDS = 10.0
@@ -59,22 +58,30 @@ class WebListener:
 
     def __init__(self) -> None:
         self._runner: web.AppRunner | None = None
+        self._address: tuple[str, int] | None = None
+        self._sockets: list[socket.socket] = []
         self._draining: set[asyncio.Task[None]] = set()
 
     async def start(self, app: web.Application, host: str, port: int) -> None:
         """Listen on ``host:port`` with ``app``, then stop the app running before.
 
-        With SO_REUSEPORT the new socket binds next to the old one on the same port, so
-        a reload does not refuse a single webhook or health check.
+        On the same address the new app accepts from the very listening sockets the old
+        one used (duplicated descriptors), so a reload refuses no webhook or health check.
         """
+        same = self._runner is not None and self._address == (host, port)
+        sockets = [sock.dup() for sock in self._sockets] if same else _listen(host, port)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=WEB_DRAIN_SECONDS)
-        await runner.setup()
         try:
-            await web.TCPSite(runner, host, port, reuse_port=_REUSE_PORT).start()
+            await runner.setup()
+            for sock in sockets:
+                await web.SockSite(runner, sock).start()
         except BaseException:
             await runner.cleanup()
+            for sock in sockets:
+                sock.close()
             raise
         old, self._runner = self._runner, runner
+        self._address, self._sockets = (host, port), sockets
         log.info("web on http://%s:%d (/healthz, /webhooks/…)", host, port)
         if old is not None:
             # The old app finishes its requests in the background; the new one serves.
@@ -85,10 +92,33 @@ class WebListener:
     async def stop(self) -> None:
         """Stop listening (safe when not started), old apps still draining included."""
         runner, self._runner = self._runner, None
+        self._address, self._sockets = None, []
         if runner is not None:
-            await runner.cleanup()
+            await runner.cleanup()  # closes its listening sockets
         if self._draining:
             await asyncio.gather(*self._draining, return_exceptions=True)
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for ``host:port`` (every address the host resolves to), as
+    ``asyncio.start_server`` would bind them."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(128)
+            sock.setblocking(False)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 async def follow_link(parts: Parts, index: int) -> None:
