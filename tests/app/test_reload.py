@@ -88,6 +88,7 @@ async def _serve(
         ('\n[tracker]\ntrunk_contexts = "from-trunk"\n', "tracker.trunk_contexts"),
         ('\n[templates.promo]\nvariants = [{name = "x", body = "{{ oops"}]\n', "templates.promo"),
     ],
+    ids=["wrong-type", "template-syntax"],
 )
 async def test_invalid_config_is_refused_and_the_old_one_keeps_texting(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, bad: str, key: str
