@@ -158,6 +158,10 @@ class AgiTexter:
         self._clock = clock
         self._tracking_secret = tracking_secret
 
+    def use(self, loaded: Loaded) -> None:
+        """Serve requests arriving from now on with a reloaded config (``SIGHUP``)."""
+        self._loaded = loaded
+
     async def text(self, request: TextRequest) -> TextOutcome:
         """Decide, render and commit the text ``request`` asks for."""
         try:

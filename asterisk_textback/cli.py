@@ -217,9 +217,11 @@ def _run_service(args: argparse.Namespace) -> int:
     loaded = load(args.config)
 
     async def go() -> None:
-        stop = asyncio.Event()
-        install_signal_handlers(stop)
-        await serve(loaded, stop, settle_heap=True)
+        stop, reload = asyncio.Event(), asyncio.Event()
+        install_signal_handlers(stop, reload)
+        await serve(
+            loaded, stop, settle_heap=True, reload=reload, load_config=lambda: load(args.config)
+        )
 
     asyncio.run(go())
     return 0

@@ -65,6 +65,10 @@ class SenderRateLimiter:
         self._clock = clock
         self._next: dict[str, float] = {}
 
+    def set_rate(self, rate_per_second: float) -> None:
+        """Space the next slots by a new rate (a reloaded ``provider.rate_per_second``)."""
+        self._interval = 1.0 / rate_per_second
+
     async def acquire(self, sender: str) -> None:
         """Wait for ``sender``'s next slot."""
         await sleep_until(self.reserve(sender), self._clock)
@@ -152,6 +156,10 @@ class Dispatcher:
         #: Why sending is paused (credentials/registration refused); None while sending.
         self.paused: str | None = None
         self._paused_until = 0.0
+
+    def use_provider_settings(self, provider_settings: ProviderSettings) -> None:
+        """Apply a reloaded ``[provider]`` rate (the provider itself is swapped by its owner)."""
+        self._limiter.set_rate(provider_settings.rate_per_second)
 
     def wake(self) -> None:
         """A text was queued: let an idle worker look now instead of at the next poll."""

@@ -50,6 +50,19 @@ class CallResult:
 
 OnDecided = Callable[[CallResult], None]
 
+
+def both_decided(first: OnDecided | None, second: OnDecided) -> OnDecided:
+    """Call ``first`` (if any) then ``second`` for each decided call."""
+    if first is None:
+        return second
+
+    def both(result: CallResult) -> None:
+        first(result)
+        second(result)
+
+    return both
+
+
 #: At most this many calls are committed together.
 _GROUP_MAX = 50
 
@@ -92,7 +105,8 @@ class Recorder:
         self._clock = clock
         # Calls are recorded in a few lanes at once (reads overlap another lane's commit);
         # every call of one number goes through the same lane, so they stay in order.
-        self._lanes: list[asyncio.Queue[CallEnded | None]] = [
+        # Each call travels with the config in force when it was handed over (SIGHUP).
+        self._lanes: list[asyncio.Queue[tuple[CallEnded, Loaded] | None]] = [
             asyncio.Queue() for _ in range(max(1, lanes))
         ]
         self.recorded = 0
@@ -100,12 +114,16 @@ class Recorder:
         #: Calls recorded since start, by outcome (``/metrics``).
         self.outcomes: Counter[str] = Counter()
 
+    def use(self, loaded: Loaded, lookup: LineLookup | None) -> None:
+        """Decide calls submitted from now on with a reloaded config (``SIGHUP``)."""
+        self._loaded, self._lookup = loaded, lookup
+
     def submit(self, call: CallEnded) -> None:
         """Hand over a finished call (from the tracker's consumer; never blocks)."""
         party = call.dialed_number if call.direction is Direction.OUTBOUND else call.caller_number
         digits = "".join(ch for ch in party if ch.isdigit())[-10:]
         lane = zlib.crc32(digits.encode()) % len(self._lanes)
-        self._lanes[lane].put_nowait(call)
+        self._lanes[lane].put_nowait((call, self._loaded))
 
     @property
     def backlog(self) -> int:
@@ -116,7 +134,7 @@ class Recorder:
         """Record calls until :meth:`stop`; everything submitted before it is recorded."""
         await asyncio.gather(*(self._lane(q) for q in self._lanes))
 
-    async def _lane(self, queue: asyncio.Queue[CallEnded | None]) -> None:
+    async def _lane(self, queue: asyncio.Queue[tuple[CallEnded, Loaded] | None]) -> None:
         stopping = False
         while not stopping:
             first = await queue.get()
@@ -132,10 +150,10 @@ class Recorder:
                 batch.append(nxt)
             await self._record_group(batch)
 
-    async def _record_group(self, calls: list[CallEnded]) -> None:
+    async def _record_group(self, calls: list[tuple[CallEnded, Loaded]]) -> None:
         pending: list[_Pending] = []
         numbers: set[str] = set()
-        for call in calls:
+        for call, loaded in calls:
             party = self._party(call)
             if party is not None and party in numbers:
                 # A second call of the same number must see the first one's text and
@@ -143,7 +161,7 @@ class Recorder:
                 await self._write(pending)
                 pending, numbers = [], set()
             try:
-                pending.append(await self._decide(call))
+                pending.append(await self._decide(call, loaded))
             except Exception:
                 self.errors += 1
                 log.exception("could not decide about call %s", call.linkedid)
@@ -177,7 +195,7 @@ class Recorder:
 
     async def record(self, call: CallEnded) -> CallResult:
         """Decide about one call and commit the call row (and its text) in one transaction."""
-        pending = await self._decide(call)
+        pending = await self._decide(call, self._loaded)
         async with self._sessions() as session:
             rec = await self._store(session, pending)
         return self._after(pending, rec)
@@ -190,9 +208,10 @@ class Recorder:
         region = self._loaded.settings.business.default_region
         return parse_caller(call.caller_number, region).e164
 
-    async def _decide(self, call: CallEnded) -> _Pending:
+    async def _decide(self, call: CallEnded, loaded: Loaded) -> _Pending:
         """Read the caller's history and decide; nothing is written yet."""
-        settings = self._loaded.settings
+        lookup = self._lookup
+        settings = loaded.settings
         now = self._clock()
         caller = parse_caller(call.caller_number, settings.business.default_region)
         handled = self._handled_number(call)
@@ -206,8 +225,8 @@ class Recorder:
                     session, caller, settings.suppression, now=_utc(now)
                 )
         decision = decide(call, hist, settings, now)
-        lookup_wanted = decision.send and decision.to is not None and self._lookup is not None
-        if lookup_wanted and await self._looked_up_landline(str(decision.to), now):
+        wanted = decision.send and decision.to is not None
+        if wanted and lookup is not None and await self._landline(str(decision.to), now, lookup):
             decision = decide(call, replace(hist, sms_capable=False), settings, now)
         draft = None
         message = None
@@ -216,7 +235,7 @@ class Recorder:
                 call,
                 decision,
                 settings,
-                self._loaded.renderer,
+                loaded.renderer,
                 first_contact=hist.last_texted_at is None,
                 tracking_secret=self._tracking_secret,
             )
@@ -271,12 +290,11 @@ class Recorder:
                 self._on_decided(result)
         return result
 
-    async def _looked_up_landline(self, e164: str, now: float) -> bool:
+    async def _landline(self, e164: str, now: float, lookup: LineLookup) -> bool:
         """Look the line type up (unless a recent answer is stored); True if it takes no texts.
 
         A failed lookup never blocks the text: it is an optimisation, not a gate.
         """
-        assert self._lookup is not None
         cache = timedelta(days=self._loaded.settings.provider.lookup.cache_days)
         async with self._sessions() as session:
             contact = await contacts.get_contact(session, e164)
@@ -284,7 +302,7 @@ class Recorder:
         if checked is not None and checked > _utc(now) - cache:
             return contact is not None and contact.sms_capable is False
         try:
-            info = await self._lookup(e164)
+            info = await lookup(e164)
         except ProviderError as exc:
             log.warning("line-type lookup of %s failed (texting anyway): %s", phone(e164), exc)
             return False

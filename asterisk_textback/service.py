@@ -33,7 +33,6 @@ from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.calls.tracker import CallTracker
 from asterisk_textback.catchup import CdrCatchUp
-from asterisk_textback.config import WebSettings
 from asterisk_textback.crm import CrmDispatcher, CrmHooks, CrmSecrets
 from asterisk_textback.dispatch import Dispatcher
 from asterisk_textback.errors import ConfigError
@@ -41,16 +40,18 @@ from asterisk_textback.forwarding import Forwarder, ForwardingSecrets
 from asterisk_textback.inbox import Inbox
 from asterisk_textback.listener import CallListener
 from asterisk_textback.loading import Loaded
-from asterisk_textback.pipeline import CallResult, OnDecided, Recorder
+from asterisk_textback.pipeline import OnDecided, Recorder, both_decided
+from asterisk_textback.reload import Reloader, WebListener, follow_link
 from asterisk_textback.sms.registry import (
     Resources,
     build_lookup,
     build_provider,
     build_webhooks,
 )
+from asterisk_textback.sms.swap import SwappableProvider
 from asterisk_textback.store import check_schema, create_engine, create_session_factory
 from asterisk_textback.store.models import Message
-from asterisk_textback.templates.settings import TemplatesSettings
+from asterisk_textback.templates.settings import experiment_labels
 from asterisk_textback.web.bookings import BookingSecrets, BookingService, add_booking_routes
 from asterisk_textback.web.dashboard import DashboardDeps, add_dashboard
 from asterisk_textback.web.health import add_health_route
@@ -94,6 +95,8 @@ class Parts:
     recorder: Recorder
     dispatcher: Dispatcher
     agi: AgiServer
+    #: Applies SIGHUP reloads (set once serve() has built it).
+    reloader: Reloader | None = None
 
     @property
     def connection(self) -> AmiConnection:
@@ -124,6 +127,7 @@ def _health(parts: Parts) -> tuple[bool, dict[str, Any]]:
         "calls_recorded": parts.recorder.recorded,
         "record_backlog": parts.recorder.backlog,
         "sending_paused": parts.dispatcher.paused,
+        "config_reloads": None if parts.reloader is None else parts.reloader.health(),
         "agi": {"state": str(parts.agi.state), "queued": parts.agi.stats.queued},
         "texts": {
             "sent": parts.dispatcher.stats.sent,
@@ -143,8 +147,12 @@ async def serve(
     on_ready: Callable[[Parts], Awaitable[None]] | None = None,
     clock: Callable[[], float] = time.time,
     settle_heap: bool = False,
+    reload: asyncio.Event | None = None,
+    load_config: Callable[[], Loaded] | None = None,
 ) -> Parts:
     """Run the whole service until ``stop`` is set; return its parts (for their counters).
+
+    ``reload`` (set by SIGHUP) re-reads the config with ``load_config`` (:mod:`.reload`).
 
     ``settle_heap``: once everything is built, and before the first AMI event, keep the
     start-up objects out of later garbage collections (:func:`heap.settle`). The ``run``
@@ -163,7 +171,10 @@ async def serve(
             ]
             # Texts over a SIP trunk leave through the first PBX's connection.
             connection = connections[0]
-            provider = build_provider(settings.provider, Resources(http, env, connection))
+            provider = SwappableProvider(
+                build_provider(settings.provider, Resources(http, env, connection))
+            )
+            lookup = build_lookup(settings.provider, Resources(http, env, connection))
             booking_secrets = BookingSecrets.from_env(settings.bookings, env)
             crm = CrmDispatcher(
                 settings.crm, CrmSecrets.from_env(settings.crm, env), sessions, http, clock=clock
@@ -182,9 +193,9 @@ async def serve(
                 loaded,
                 sessions,
                 on_queued=dispatcher.wake,
-                on_decided=_both(on_decided, hooks.on_decided),
+                on_decided=both_decided(on_decided, hooks.on_decided),
                 clock=clock,
-                lookup=build_lookup(settings.provider, Resources(http, env, connection)),
+                lookup=lookup,
                 tracking_secret=booking_secrets.tracking,
             )
             links = []
@@ -206,25 +217,40 @@ async def serve(
             )
             agi = AgiServer(settings.agi, texter)
             parts = Parts(links, recorder, dispatcher, agi)
-            runner = None
+
+            def web_app(current: Loaded) -> web.Application:
+                resources = Resources(http, env, parts.connection)
+                return _web_app(current, parts, sessions, resources, clock, hooks, booking_secrets)
+
+            web_listener = WebListener()
             if settings.web.enabled:
-                resources = Resources(http, env, connection)
-                app = _web_app(loaded, parts, sessions, resources, clock, hooks, booking_secrets)
-                runner = await _start_web(settings.web, app)
+                await web_listener.start(web_app(loaded), settings.web.host, settings.web.port)
+            parts.reloader = reloader = Reloader(
+                loaded,
+                parts,
+                load_config=load_config or (lambda: loaded),
+                provider=provider,
+                lookup=lookup,
+                texter=texter,
+                web_listener=web_listener,
+                web_app=web_app,
+                http=http,
+                environ=env,
+                clock=clock,
+            )
             if settle_heap:
                 heap.settle()
             consumers = []
-            for link in links:
+            for index, link in enumerate(links):
                 await link.connection.start()
-                consumers.append(
-                    asyncio.create_task(link.connection.run_consumer(link.listener.handle))
-                )
+                consumers.append(asyncio.create_task(follow_link(parts, index)))
             if settings.agi.enabled:
                 await agi.start()
             recording = asyncio.create_task(recorder.run())
             sending = asyncio.create_task(dispatcher.run())
             crm_posting = asyncio.create_task(crm.run())
             evicting = asyncio.create_task(_evict_loop([x.listener for x in links], clock))
+            reloading = asyncio.create_task(reloader.run(reload or asyncio.Event()))
             try:
                 if on_ready is not None:
                     await on_ready(parts)
@@ -234,12 +260,14 @@ async def serve(
             finally:
                 log.info("stopping: no new AMI events; recording and sending what is in hand")
                 evicting.cancel()
-                for link in links:
+                reloader.stop()
+                await reloading  # a reload under way is finished first
+                for link in parts.pbxes:
                     await link.connection.close()
                 for consumer in consumers:
                     with contextlib.suppress(Exception):
                         await consumer  # a fatal AMI error was logged by the connection
-                await agi.stop()  # texts it queued while stopping still go out below
+                await parts.agi.stop()  # texts it queued while stopping still go out below
                 for catchup in catchups:
                     await catchup.drain()
                 recorder.stop()
@@ -250,8 +278,7 @@ async def serve(
                 crm.stop()
                 await crm_posting
                 await provider.close()
-                if runner is not None:
-                    await runner.cleanup()
+                await web_listener.stop()
             for consumer in consumers:
                 failure = consumer.exception() if consumer.done() else None
                 if failure is not None:
@@ -354,37 +381,6 @@ def _metrics_source(parts: Parts, sessions: async_sessionmaker[AsyncSession]) ->
     )
 
 
-def _both(first: OnDecided | None, second: OnDecided) -> OnDecided:
-    """Call ``first`` (if any) then ``second`` for each decided call."""
-    if first is None:
-        return second
-
-    def both(result: CallResult) -> None:
-        first(result)
-        second(result)
-
-    return both
-
-
-def experiment_labels(
-    templates: TemplatesSettings,
-) -> dict[tuple[str, str], tuple[str | None, str | None]]:
-    """(experiment, variant) -> (hook, cta), for the dashboard's 2x2 view."""
-    return {
-        (templates.experiment_name(name), variant.name): (variant.hook, variant.cta)
-        for name, spec in templates.templates.items()
-        for variant in spec.variants
-    }
-
-
-async def _start_web(web_settings: WebSettings, app: web.Application) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, web_settings.host, web_settings.port).start()
-    log.info("web on http://%s:%d (/healthz, /webhooks/…)", web_settings.host, web_settings.port)
-    return runner
-
-
 async def _evict_loop(listeners: list[CallListener], clock: Callable[[], float]) -> None:
     while True:
         await asyncio.sleep(_EVICT_EVERY_SECONDS)
@@ -392,9 +388,12 @@ async def _evict_loop(listeners: list[CallListener], clock: Callable[[], float])
             listener.evict(clock())
 
 
-def install_signal_handlers(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set ``stop`` (graceful shutdown)."""
+def install_signal_handlers(stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
+    """SIGTERM and SIGINT set ``stop`` (graceful shutdown); SIGHUP sets ``reload``."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    if reload is not None:
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGHUP, reload.set)

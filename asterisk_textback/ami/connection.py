@@ -98,7 +98,10 @@ class AmiConnection:
         on_state_change: Callable[[ConnectionState], None] | None = None,
         jitter: float = 0.1,
         rng: random.Random | None = None,
+        resync_from: float | None = None,
     ) -> None:
+        """``resync_from``: this connection replaces one closed at that epoch (a reload),
+        so its first login resyncs too, blind since then."""
         self.settings = settings
         self.skip_events = skip_events
         #: VarSet events are delivered only for these variables (None: every VarSet); pass
@@ -118,7 +121,8 @@ class AmiConnection:
         self._supervisor: asyncio.Task[None] | None = None
         self._fatal: AmiError | None = None
         self._last_batch_at: float | None = None
-        self._blind_since: float | None = None
+        self._blind_since: float | None = resync_from
+        self._resync_first = resync_from is not None
         #: Set when an action was refused for lack of a class (e.g. the resync).
         self.permission_error: AmiPermissionError | None = None
 
@@ -372,7 +376,7 @@ class AmiConnection:
                 continue
             delay = s.reconnect_min  # reset only once a login succeeded
             self.stats.logins += 1
-            if self.stats.logins > 1:
+            if self.stats.logins > 1 or self._resync_first:
                 self.stats.reconnects += 1
                 protocol.resync_action = Action({"Action": "CoreShowChannels"})
                 self._manager.send_action(protocol.resync_action)

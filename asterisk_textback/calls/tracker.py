@@ -71,6 +71,12 @@ class CallTracker:
 
     # -- public API ---------------------------------------------------------------------
 
+    def use_settings(self, settings: TrackerSettings) -> None:
+        """Apply a reloaded ``[tracker]`` (contexts, bounds); open calls are kept."""
+        self._settings = settings
+        self._is_trunk = ContextMatcher(settings.trunk_contexts)
+        self._is_internal = ContextMatcher(settings.internal_contexts)
+
     @property
     def open_calls(self) -> int:
         """How many calls are being followed right now."""

@@ -146,3 +146,14 @@ class TemplatesSettings(BaseModel):
     def experiment_name(self, name: str) -> str:
         """The experiment key used to assign variants of template ``name``."""
         return self.template(name).experiment or name
+
+
+def experiment_labels(
+    templates: TemplatesSettings,
+) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """(experiment, variant) -> (hook, cta), for the dashboard's 2x2 view."""
+    return {
+        (templates.experiment_name(name), variant.name): (variant.hook, variant.cta)
+        for name, spec in templates.templates.items()
+        for variant in spec.variants
+    }
