@@ -1,19 +1,28 @@
-"""Catch-up after an AMI outage: calls that ended unseen are read back from the CDR.
+"""Catch-up after an AMI outage: calls the events cannot decide are read back from the CDR.
 
 After a reconnect the tracker knows which calls it lost sight of (their channels are gone)
 and the gap (last event before the drop → the resync). The CDR — ``cdr_csv``'s Master.csv
 or FreePBX's ``asteriskcdrdb`` — has every call that ended meanwhile: each is classified
 (answered vs missed; the CDR cannot tell a left voicemail) and recorded under its Linkedid,
 so a call the live path already recorded is never recorded, or texted, twice.
+
+A call that was up across the outage and ended ``unknown`` (no answer seen, no hook report)
+waits for its CDR row: Asterisk writes it when the call ends, or later in batch mode
+(cdr.conf ``batch=yes``), so the CDR is polled, with a growing interval, for at most
+``pbx.cdr_wait_seconds``; only then is the call recorded ``unknown``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
@@ -32,6 +41,9 @@ _DIRECTIONS = {
 }
 #: Read this much before the gap too: a call's CDR row is stamped with its start.
 _LOOKBACK_SECONDS = 3600.0
+#: Polling for a lost call's CDR row: first interval, doubled up to this.
+_POLL_FIRST = 0.5
+_POLL_MAX = 10.0
 
 
 def cdr_call_ended(call: CdrCall, pbx: str) -> CallEnded:
@@ -58,18 +70,30 @@ def cdr_call_ended(call: CdrCall, pbx: str) -> CallEnded:
 
 
 class CdrCatchUp:
-    """Reads one PBX's CDR for an outage window and hands the calls found on."""
+    """Reads one PBX's CDR for an outage window or a lost call, and hands the calls on."""
 
     def __init__(
         self,
         pbx: PbxSettings,
         submit: Callable[[CallEnded], None],
         environ: Mapping[str, str],
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        poll_every: float = _POLL_FIRST,
     ) -> None:
         self._pbx = pbx
         self._submit = submit
+        self._clock = clock
+        self._sleep = sleep
+        self._poll_every = poll_every
         self._zone = ZoneInfo(pbx.cdr_timezone)
         self._tasks: set[asyncio.Task[int]] = set()
+        #: Linkedid -> (the unknown call, when to stop waiting for its CDR row).
+        self._waiting: dict[str, tuple[CallEnded, float]] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._closing = False
+        self.stats = CatchUpStats()
         self._db_url: str | None = None
         if pbx.cdr_db_url_env:
             try:
@@ -84,16 +108,45 @@ class CdrCatchUp:
         """Whether a CDR source is set for this PBX."""
         return self._db_url is not None or self._pbx.cdr_csv is not None
 
+    def submit(self, call: CallEnded) -> None:
+        """The listener's ``on_call``: a call the events could not decide waits for the CDR."""
+        if call.reason is Reason.CONNECTION_LOST and self.configured:
+            self._wait([call])
+        else:
+            self._submit(call)
+
+    def oldest_pending(self) -> float | None:
+        """Start of the oldest call still waiting for its CDR row (the mark must stay before)."""
+        return min((c.started_at for c, _ in self._waiting.values()), default=None)
+
     def on_resync(self, lost: list[CallEnded], since: float, until: float) -> None:
         """The listener's resync hook: resolve in the background (the consumer never waits)."""
-        task = asyncio.get_running_loop().create_task(self.resolve(lost, since, until))
+        if not self.configured:
+            for call in lost:
+                self._submit(call)  # no CDR: they stay unknown
+            return
+        self._spawn(self.resolve(lost, since, until))
+
+    def _spawn(self, work: Coroutine[Any, Any, int]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
-        """Wait for catch-ups in progress (on shutdown, before the recorder stops)."""
+        """On shutdown: finish catch-ups in progress, one last look for the waiting calls.
+
+        Calls whose CDR row is still missing are not recorded: the start-up catch-up of the
+        next run reads them (the mark stays before them).
+        """
+        self._closing = True
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if self._waiting:
+            await self._poll_once(final=True)
 
     def _read(self, since: float, until: float) -> list[CdrCall]:
         start = datetime.fromtimestamp(since - _LOOKBACK_SECONDS, tz=UTC)
@@ -101,32 +154,114 @@ class CdrCatchUp:
         if self._db_url is not None:
             return read_db_calls(self._db_url, start, end, self._zone)
         assert self._pbx.cdr_csv is not None
-        return [c for c in read_calls(Path(self._pbx.cdr_csv), self._zone) if c.started_at >= start]
+        path = Path(self._pbx.cdr_csv)
+        if not path.exists():
+            return []  # cdr_csv creates the file on the first call it logs
+        return [c for c in read_calls(path, self._zone) if c.started_at >= start]
+
+    async def _found(self, since: float, until: float) -> list[CallEnded]:
+        try:
+            found = await asyncio.to_thread(self._read, since, until)
+        except Exception:
+            self.stats.read_errors += 1
+            log.exception("reading the CDR of %s failed", self._pbx.name)
+            return []
+        return [cdr_call_ended(c, self._pbx.name) for c in found]
 
     async def resolve(self, lost: Iterable[CallEnded], since: float, until: float) -> int:
         """Replace lost calls by their CDR version, add the calls that ended in the gap.
 
-        Every call is handed to ``submit`` once; lost calls the CDR does not know stay
-        ``unknown``. Returns how many calls came from the CDR.
+        Every call is handed to ``submit`` once; a lost call the CDR does not know yet waits
+        for its row (bounded). Returns how many calls the gap added from the CDR.
         """
         lost_calls = list(lost)
-        try:
-            found = await asyncio.to_thread(self._read, since, until)
-        except Exception:
-            log.exception("CDR catch-up for %s failed; lost calls stay unknown", self._pbx.name)
-            found = []
-        from_cdr: dict[str, CallEnded] = {}
-        for cdr_call in found:
-            ended = cdr_call_ended(cdr_call, self._pbx.name)
-            if since <= ended.ended_at <= until:
-                from_cdr[ended.linkedid] = ended
+        found = await self._found(since, until)
+        by_id = {c.linkedid: c for c in found}
+        missing = []
         for lost_call in lost_calls:
-            self._submit(from_cdr.pop(lost_call.linkedid, lost_call))
-        recovered = len(from_cdr)
-        for recovered_call in sorted(from_cdr.values(), key=lambda c: c.ended_at):
+            cdr = by_id.pop(lost_call.linkedid, None)
+            if lost_call.reason is not Reason.CONNECTION_LOST:
+                self._submit(lost_call)  # decided by what was seen (an answer, the hook)
+            elif cdr is None:
+                missing.append(lost_call)
+            else:
+                self._resolved(cdr)
+        gap = sorted((c for c in by_id.values() if since <= c.ended_at <= until), key=_end)
+        for recovered_call in gap:
             self._submit(recovered_call)
-        if found:
+        if missing:
+            self._wait(missing)
+        if gap:
             log.warning(
-                "AMI outage on %s: %d call(s) recovered from the CDR", self._pbx.name, recovered
+                "AMI outage on %s: %d call(s) recovered from the CDR", self._pbx.name, len(gap)
             )
-        return recovered
+        self.stats.recovered += len(gap)
+        return len(gap)
+
+    async def recover(self, since: float, until: float) -> list[CallEnded]:
+        """Every call the CDR has ending in ``[since, until]``, submitted (start-up catch-up)."""
+        calls = sorted(
+            (c for c in await self._found(since, until) if since <= c.ended_at <= until), key=_end
+        )
+        for call in calls:
+            self._submit(call)
+        return calls
+
+    def _resolved(self, call: CallEnded) -> None:
+        self.stats.resolved += 1
+        log.info(
+            "call %s on %s resolved from the CDR after an AMI outage: %s",
+            call.linkedid,
+            self._pbx.name,
+            call.outcome,
+        )
+        self._submit(call)
+
+    def _wait(self, calls: list[CallEnded]) -> None:
+        deadline = self._clock() + self._pbx.cdr_wait_seconds
+        for call in calls:
+            self._waiting.setdefault(call.linkedid, (call, deadline))
+        if not self._closing and (self._poller is None or self._poller.done()):
+            self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    async def _poll(self) -> None:
+        interval = self._poll_every
+        while self._waiting:
+            await self._poll_once(final=False)
+            if self._waiting:
+                await self._sleep(interval)
+                interval = min(interval * 2, _POLL_MAX)
+
+    async def _poll_once(self, *, final: bool) -> None:
+        since = min(c.started_at for c, _ in self._waiting.values())
+        by_id = {c.linkedid: c for c in await self._found(since, self._clock())}
+        now = self._clock()
+        for linkedid, (call, deadline) in list(self._waiting.items()):
+            cdr = by_id.get(linkedid)
+            if cdr is not None:
+                del self._waiting[linkedid]
+                self._resolved(cdr)
+            elif now >= deadline and not final:
+                del self._waiting[linkedid]
+                self.stats.unresolved += 1
+                log.warning(
+                    "call %s on %s: no hook report and no CDR row after %.0f s; recorded unknown",
+                    linkedid,
+                    self._pbx.name,
+                    self._pbx.cdr_wait_seconds,
+                )
+                self._submit(call)
+
+
+def _end(call: CallEnded) -> float:
+    return call.ended_at
+
+
+@dataclass(slots=True)
+class CatchUpStats:
+    """What the CDR catch-up did (``/healthz``)."""
+
+    resolved: int = 0
+    recovered: int = 0
+    unresolved: int = 0
+    read_errors: int = 0

@@ -90,6 +90,9 @@ class PbxSettings(_Frozen):
     cdr_db_url_env: str | None = None
     #: Zone of the CDR's local times (cdr_csv without usegmtime, asteriskcdrdb).
     cdr_timezone: str = "UTC"
+    #: A call up across an AMI outage that no answer or hook report decides waits this long
+    #: for its CDR row (cdr.conf batch mode writes late) before it is recorded ``unknown``.
+    cdr_wait_seconds: float = Field(default=300.0, ge=0, le=86_400)
 
     def resolved_secret(self, environ: Mapping[str, str]) -> str:
         """The AMI secret, from ``secret_env`` when set, else ``secret``."""
