@@ -1,0 +1,108 @@
+"""Start-up catch-up: calls missed while the service was down come back from the CDR, once."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+
+from asterisk_textback.ami.server import AmiServer
+from asterisk_textback.ami.tracefile import read_trace
+from asterisk_textback.config import settings_from_mapping
+from asterisk_textback.loading import prepare
+from asterisk_textback.service import Parts, serve
+from asterisk_textback.store import create_engine, create_session_factory
+from asterisk_textback.store.marks import get_mark
+from asterisk_textback.store.models import Call, Message
+from tests.app.blip_support import cdr_row, copies
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _settings(url: str, ami_port: int, cdr: Path, web_port: int | None = None) -> Any:
+    return settings_from_mapping(
+        {
+            "pbx": {"name": "office", "port": ami_port, "username": "tb", "secret": "pw"}
+            | {"cdr_csv": str(cdr), "reconnect_min": 0.05},
+            "database": {"url": url},
+            "web": {"enabled": web_port is not None, "port": web_port or 8080},
+            "provider": {"rate_per_second": 10_000},
+            "suppression": {"quiet_hours": False, "misdial_min_seconds": 0, "max_age_minutes": 30},
+        }
+    )
+
+
+async def _texts(url: str) -> tuple[list[Call], list[Message]]:
+    engine = create_engine(url)
+    try:
+        async with create_session_factory(engine)() as session:
+            calls = list((await session.scalars(select(Call))).all())
+            texts = list((await session.scalars(select(Message))).all())
+            return calls, texts
+    finally:
+        await engine.dispose()
+
+
+async def test_calls_missed_while_down_are_texted_once_on_start(
+    db_url: str, tmp_path: Path
+) -> None:
+    cdr = tmp_path / "Master.csv"
+    missed = read_trace(FIXTURES / "traces" / "ringgroup-novm-caller-hangup-ringing.ami")
+    (live,) = copies(missed, 1, end_at=time.time())
+    # Ended before the last stop, and more than max_age (30 min) ago: never read back.
+    (stale,) = copies(missed, 1, end_at=time.time() - 3600, first=10)
+    web_port = _free_port()
+    async with AmiServer({"tb": "pw"}) as pbx:
+        # First life: one call seen live, then a graceful stop (the mark is saved).
+        stop = asyncio.Event()
+
+        async def first(parts: Parts) -> None:
+            await parts.connection.wait_ready()
+            await pbx.stream(live.frames)
+            async with asyncio.timeout(10):
+                while parts.dispatcher.stats.sent < 1:  # noqa: ASYNC110 - a counter
+                    await asyncio.sleep(0.02)
+            stop.set()
+
+        await serve(prepare(_settings(db_url, pbx.port, cdr)), stop, environ={}, on_ready=first)
+        engine = create_engine(db_url)
+        async with create_session_factory(engine)() as session:
+            mark = await get_mark(session, "office")
+        await engine.dispose()
+        assert mark is not None and mark < time.time()
+        await asyncio.sleep(1.1)  # cdr_csv times have whole seconds
+        down = copies(missed, 3, end_at=time.time(), first=1)
+        # While down: Asterisk wrote the rows of every call (the live one's too).
+        cdr.write_text("".join(cdr_row(c, "NO ANSWER") for c in (stale, live, *down)))
+        stop = asyncio.Event()
+        health: dict[str, Any] = {}
+
+        async def second(parts: Parts) -> None:
+            async with asyncio.timeout(10):
+                while parts.dispatcher.stats.sent < len(down):  # noqa: ASYNC110 - a counter
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # a duplicate would show up now
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{web_port}/healthz") as resp:
+                    health.update(await resp.json())
+            stop.set()
+
+        settings = _settings(db_url, pbx.port, cdr, web_port)
+        await serve(prepare(settings), stop, environ={}, on_ready=second)
+    calls, texts = await _texts(db_url)
+    assert sorted(c.linkedid for c in calls) == sorted(c.linkedid for c in (live, *down))
+    assert Counter(t.to_e164 for t in texts) == {f"+1{c.number}": 1 for c in (live, *down)}
+    report = health["catchup"]["office"]
+    assert (report["state"], report["calls"], report["missed"]) == ("done", 4, 4)
