@@ -26,9 +26,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
-from asterisk_textback.cdr.csvfile import read_calls
-from asterisk_textback.cdr.database import read_db_calls
-from asterisk_textback.cdr.model import CdrCall, CdrDirection, CdrOutcome
+from asterisk_textback.cdr.cel import CelCall
+from asterisk_textback.cdr.history import iter_db_history, iter_file_history
+from asterisk_textback.cdr.model import CdrCall, CdrDirection, CdrOutcome, ClassifiedCall
 from asterisk_textback.config import PbxSettings
 from asterisk_textback.errors import ConfigError
 
@@ -69,6 +69,39 @@ def cdr_call_ended(call: CdrCall, pbx: str) -> CallEnded:
     )
 
 
+def cel_call_ended(call: CelCall, pbx: str) -> CallEnded:
+    """A ``CallEnded`` from CEL: who answered, and why a missed call was missed.
+
+    CEL cannot tell a left voicemail from a greeting hang-up: missed calls are
+    ``missed_no_voicemail`` (with the mailbox reached, if any), as from the CDR.
+    """
+    answered = call.outcome is CdrOutcome.ANSWERED
+    return CallEnded(
+        linkedid=call.key,
+        direction=_DIRECTIONS.get(call.direction, Direction.OUTBOUND),
+        outcome=Outcome.ANSWERED if answered else Outcome.MISSED_NO_VOICEMAIL,
+        reason=Reason.ANSWERED if answered else call.reason,
+        caller_number=call.caller,
+        caller_name=call.caller_name,
+        did=call.did if call.direction is CdrDirection.INBOUND else "",
+        queue=None,
+        mailbox=None if answered else call.mailbox,
+        started_at=call.started_at.timestamp(),
+        ended_at=call.ended_at.timestamp(),
+        ring_seconds=0.0,
+        answered_by=call.answered_by,
+        pbx=pbx,
+    )
+
+
+def history_call_ended(call: ClassifiedCall, pbx: str) -> CallEnded:
+    """A ``CallEnded`` from whichever log classified the call (CEL where it has it)."""
+    if isinstance(call, CelCall):
+        return cel_call_ended(call, pbx)
+    assert isinstance(call, CdrCall)
+    return cdr_call_ended(call, pbx)
+
+
 class CdrCatchUp:
     """Reads one PBX's CDR for an outage window or a lost call, and hands the calls on."""
 
@@ -106,7 +139,7 @@ class CdrCatchUp:
     @property
     def configured(self) -> bool:
         """Whether a CDR source is set for this PBX."""
-        return self._db_url is not None or self._pbx.cdr_csv is not None
+        return self._db_url is not None or bool(self._pbx.cdr_csv or self._pbx.cel_csv)
 
     def submit(self, call: CallEnded) -> None:
         """The listener's ``on_call``: a call the events could not decide waits for the CDR."""
@@ -148,16 +181,17 @@ class CdrCatchUp:
         if self._waiting:
             await self._poll_once(final=True)
 
-    def _read(self, since: float, until: float) -> list[CdrCall]:
+    def _read(self, since: float, until: float) -> list[ClassifiedCall]:
+        """The calls started in the window, from CEL where it has them, else from CDR."""
         start = datetime.fromtimestamp(since - _LOOKBACK_SECONDS, tz=UTC)
         end = datetime.fromtimestamp(until, tz=UTC)
-        if self._db_url is not None:
-            return read_db_calls(self._db_url, start, end, self._zone)
-        assert self._pbx.cdr_csv is not None
-        path = Path(self._pbx.cdr_csv)
-        if not path.exists():
-            return []  # cdr_csv creates the file on the first call it logs
-        return [c for c in read_calls(path, self._zone) if c.started_at >= start]
+        if self._db_url is not None:  # its ``cel`` table is used when it has events
+            return list(iter_db_history(self._db_url, start, end, self._zone))
+        # cdr_csv / cel_custom create their file on the first call they log.
+        cdr = _existing(self._pbx.cdr_csv)
+        cel = _existing(self._pbx.cel_csv)
+        calls = iter_file_history(cdr, cel, self._zone) if cdr or cel else ()
+        return [c for c in calls if c.started_at >= start]
 
     async def _found(self, since: float, until: float) -> list[CallEnded]:
         try:
@@ -166,7 +200,7 @@ class CdrCatchUp:
             self.stats.read_errors += 1
             log.exception("reading the CDR of %s failed", self._pbx.name)
             return []
-        return [cdr_call_ended(c, self._pbx.name) for c in found]
+        return [history_call_ended(c, self._pbx.name) for c in found]
 
     async def resolve(self, lost: Iterable[CallEnded], since: float, until: float) -> int:
         """Replace lost calls by their CDR version, add the calls that ended in the gap.
@@ -251,6 +285,10 @@ class CdrCatchUp:
                     self._pbx.cdr_wait_seconds,
                 )
                 self._submit(call)
+
+
+def _existing(path: str | None) -> Path | None:
+    return Path(path) if path is not None and Path(path).exists() else None
 
 
 def _end(call: CallEnded) -> float:

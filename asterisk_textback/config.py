@@ -88,6 +88,9 @@ class PbxSettings(_Frozen):
     #: …or an environment variable holding a read-only URL of FreePBX's ``asteriskcdrdb``
     #: (``mysql+pymysql://textback:…@127.0.0.1/asteriskcdrdb``).
     cdr_db_url_env: str | None = None
+    #: With ``cdr_csv``: the ``cel_custom`` CSV (sample column order, or a header line), when
+    #: CEL is logged: it tells who answered and why a call was missed better than CDR.
+    cel_csv: str | None = None
     #: Zone of the CDR's local times (cdr_csv without usegmtime, asteriskcdrdb).
     cdr_timezone: str = "UTC"
     #: A call up across an AMI outage that no answer or hook report decides waits this long
