@@ -148,6 +148,11 @@ class CdrCatchUp:
         else:
             self._submit(call)
 
+    @property
+    def waiting(self) -> int:
+        """How many calls are waiting for their CDR row."""
+        return len(self._waiting)
+
     def oldest_pending(self) -> float | None:
         """Start of the oldest call still waiting for its CDR row (the mark must stay before)."""
         return min((c.started_at for c, _ in self._waiting.values()), default=None)

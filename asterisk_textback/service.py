@@ -122,7 +122,7 @@ def _health(parts: Parts) -> tuple[bool, dict[str, Any]]:
         "record_backlog": parts.recorder.backlog,
         "sending_paused": parts.dispatcher.paused,
         "agi": {"state": str(parts.agi.state), "queued": parts.agi.stats.queued},
-        "catchup": parts.startup.report if parts.startup is not None else {},
+        "catchup": parts.startup.health() if parts.startup is not None else {},
         "texts": {
             "sent": parts.dispatcher.stats.sent,
             "retried": parts.dispatcher.stats.retried,

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +76,16 @@ class StartupCatchUp:
         #: Per PBX, what the catch-up did (``/healthz`` ``catchup``).
         self.report: dict[str, dict[str, Any]] = {
             link.name: {"state": "pending"} for link in self._links
+        }
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Per PBX: the start-up catch-up's report, and what the outage catch-up did."""
+        return {
+            link.name: {
+                **self.report[link.name],
+                "after_outages": {**asdict(link.catchup.stats), "waiting": link.catchup.waiting},
+            }
+            for link in self._links
         }
 
     async def catch_up(self) -> None:

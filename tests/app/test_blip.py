@@ -114,6 +114,12 @@ async def _run(tmp_path: Path, folder: str, lost: int, *, with_cdr: bool) -> Non
     finally:
         await engine.dispose()
     assert parts.connection.stats.reconnects == 1
+    assert parts.startup is not None
+    (outages,) = (h["after_outages"] for h in parts.startup.health().values())
+    assert (outages["unresolved"], outages["waiting"]) == (0, 0)
+    if with_cdr:  # the cut calls the events could not decide came from their CDR rows
+        assert outages["resolved"] > 0
+        print(f"resolved from the CDR: {outages['resolved']} of {len(calls)} cut calls")
     assert sorted(c.linkedid for c in stored) == sorted(c.linkedid for c in calls)
     assert Counter(c.outcome.value for c in stored) == {"missed_no_voicemail": len(calls)}
     per_number = Counter(t.to_e164 for t in texts)

@@ -20,7 +20,7 @@ from asterisk_textback.service import Parts, serve
 from asterisk_textback.store import create_engine, create_session_factory
 from asterisk_textback.store.marks import get_mark
 from asterisk_textback.store.models import Call, Message
-from tests.app.blip_support import cdr_row, copies
+from tests.app.blip_support import Copy, cdr_row, copies
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -60,7 +60,7 @@ async def test_calls_missed_while_down_are_texted_once_on_start(
 ) -> None:
     cdr = tmp_path / "Master.csv"
     missed = read_trace(FIXTURES / "traces" / "ringgroup-novm-caller-hangup-ringing.ami")
-    (live,) = copies(missed, 1, end_at=time.time())
+    lives: list[Copy] = []
     # Ended before the last stop, and more than max_age (30 min) ago: never read back.
     (stale,) = copies(missed, 1, end_at=time.time() - 3600, first=10)
     web_port = _free_port()
@@ -70,13 +70,15 @@ async def test_calls_missed_while_down_are_texted_once_on_start(
 
         async def first(parts: Parts) -> None:
             await parts.connection.wait_ready()
-            await pbx.stream(live.frames)
+            lives.extend(copies(missed, 1, end_at=time.time()))  # ends while we watch
+            await pbx.stream(lives[0].frames)
             async with asyncio.timeout(10):
                 while parts.dispatcher.stats.sent < 1:  # noqa: ASYNC110 - a counter
                     await asyncio.sleep(0.02)
             stop.set()
 
         await serve(prepare(_settings(db_url, pbx.port, cdr)), stop, environ={}, on_ready=first)
+        (live,) = lives
         engine = create_engine(db_url)
         async with create_session_factory(engine)() as session:
             mark = await get_mark(session, "office")
@@ -107,3 +109,10 @@ async def test_calls_missed_while_down_are_texted_once_on_start(
     assert Counter(t.to_e164 for t in texts) == {f"+1{c.number}": 1 for c in (live, *down)}
     report = health["catchup"]["office"]
     assert (report["state"], report["calls"], report["missed"]) == ("done", 4, 4)
+    assert report["after_outages"] == {
+        "resolved": 0,
+        "recovered": 0,
+        "unresolved": 0,
+        "read_errors": 0,
+        "waiting": 0,
+    }
