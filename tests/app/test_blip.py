@@ -11,10 +11,12 @@ present (its UserEvent decides, no CDR configured), and the hook absent with ``c
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from asterisk_textback.ami.server import AmiServer
@@ -28,7 +30,12 @@ from asterisk_textback.store.schema import upgrade
 from tests.app.blip_support import Copy, cdr_row, copies
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-TRACE = "ringgroup-novm-caller-hangup-ringing.ami"
+MANIFEST = json.loads((FIXTURES / "traces" / "manifest.json").read_text())["traces"]
+#: A ring group: the case the live Asterisk showed. The FreePBX-style Local ring group
+#: (local-ringgroup-voicemail-left.ami, 218 cuts) passes too but takes ~15 s here; every
+#: cut of it is covered without sockets in tests/calls/test_blip.py.
+TRACES = ["ringgroup-novm-caller-hangup-ringing.ami"]
+MISSED = {"missed_voicemail", "missed_no_voicemail"}
 
 
 async def _quiet(parts: Parts, still: float = 0.3) -> None:
@@ -43,10 +50,10 @@ def _ended_by(copy: Copy, upto: int) -> bool:
     return upto >= len(copy.frames)
 
 
-async def _run(tmp_path: Path, folder: str, lost: int, *, with_cdr: bool) -> None:
+async def _run(tmp_path: Path, trace: str, folder: str, lost: int, *, with_cdr: bool) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
     await upgrade(url)
-    frames = read_trace(FIXTURES / folder / TRACE)
+    frames = read_trace(FIXTURES / folder / trace)
     calls = copies(frames, len(frames) + 1, end_at=time.time())
     cdr = tmp_path / "Master.csv"
     pbx_section: dict[str, object] = {"reconnect_min": 0.05, "reconnect_max": 0.2}
@@ -121,14 +128,20 @@ async def _run(tmp_path: Path, folder: str, lost: int, *, with_cdr: bool) -> Non
         assert outages["resolved"] > 0
         print(f"resolved from the CDR: {outages['resolved']} of {len(calls)} cut calls")
     assert sorted(c.linkedid for c in stored) == sorted(c.linkedid for c in calls)
-    assert Counter(c.outcome.value for c in stored) == {"missed_no_voicemail": len(calls)}
+    outcomes = Counter(c.outcome.value for c in stored)
+    if with_cdr:  # the CDR cannot tell a left voicemail: either missed outcome
+        assert set(outcomes) <= MISSED
+    else:  # the hook's report tells exactly what the events would have
+        assert outcomes == {MANIFEST[trace]["calls"][0]["outcome"]: len(calls)}
     per_number = Counter(t.to_e164 for t in texts)
     assert per_number == {f"+1{c.number}": 1 for c in calls}  # each once, none twice
 
 
-async def test_hook_present_every_cut_texted_once(tmp_path: Path) -> None:
-    await _run(tmp_path, "hooked", 0, with_cdr=False)
+@pytest.mark.parametrize("trace", TRACES)
+async def test_hook_present_every_cut_texted_once(tmp_path: Path, trace: str) -> None:
+    await _run(tmp_path, trace, "hooked", 0, with_cdr=False)
 
 
-async def test_hook_absent_cdr_row_every_cut_texted_once(tmp_path: Path) -> None:
-    await _run(tmp_path, "traces", 2, with_cdr=True)
+@pytest.mark.parametrize("trace", TRACES)
+async def test_hook_absent_cdr_row_every_cut_texted_once(tmp_path: Path, trace: str) -> None:
+    await _run(tmp_path, trace, "traces", 2, with_cdr=True)
