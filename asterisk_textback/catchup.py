@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ _LOOKBACK_SECONDS = 3600.0
 #: Polling for a lost call's CDR row: first interval, doubled up to this.
 _POLL_FIRST = 0.5
 _POLL_MAX = 10.0
+_HANDED_MAX = 20_000
 
 
 def cdr_call_ended(call: CdrCall, pbx: str) -> CallEnded:
@@ -125,6 +127,10 @@ class CdrCatchUp:
         #: Linkedid -> (the unknown call, when to stop waiting for its CDR row).
         self._waiting: dict[str, tuple[CallEnded, float]] = {}
         self._poller: asyncio.Task[None] | None = None
+        #: Outage windows re-read for rows written late: (since, until, stop re-reading at).
+        self._windows: list[tuple[float, float, float]] = []
+        #: Linkedids already handed on from the CDR (bounded): each call goes on once.
+        self._handed: OrderedDict[str, None] = OrderedDict()
         self._closing = False
         self.stats = CatchUpStats()
         self._db_url: str | None = None
@@ -154,8 +160,9 @@ class CdrCatchUp:
         return len(self._waiting)
 
     def oldest_pending(self) -> float | None:
-        """Start of the oldest call still waiting for its CDR row (the mark must stay before)."""
-        return min((c.started_at for c, _ in self._waiting.values()), default=None)
+        """Start of the oldest call or outage still waiting for CDR rows (the mark stays before)."""
+        starts = [c.started_at for c, _ in self._waiting.values()]
+        return min(starts + [since for since, _, _ in self._windows], default=None)
 
     def on_resync(self, lost: list[CallEnded], since: float, until: float) -> None:
         """The listener's resync hook: resolve in the background (the consumer never waits)."""
@@ -226,16 +233,26 @@ class CdrCatchUp:
             else:
                 self._resolved(cdr)
         gap = sorted((c for c in by_id.values() if since <= c.ended_at <= until), key=_end)
-        for recovered_call in gap:
-            self._submit(recovered_call)
-        if missing:
-            self._wait(missing)
-        if gap:
+        recovered = sum(self._hand_on(c) for c in gap)
+        # Rows of calls that ended just before the reconnect may come later (batch mode).
+        self._windows.append((since, until, self._clock() + self._pbx.cdr_wait_seconds))
+        self._wait(missing)
+        if recovered:
             log.warning(
-                "AMI outage on %s: %d call(s) recovered from the CDR", self._pbx.name, len(gap)
+                "AMI outage on %s: %d call(s) recovered from the CDR", self._pbx.name, recovered
             )
-        self.stats.recovered += len(gap)
-        return len(gap)
+        return recovered
+
+    def _hand_on(self, call: CallEnded) -> bool:
+        """Submit a call that ended unseen during an outage, unless it already was."""
+        if call.linkedid in self._handed or call.linkedid in self._waiting:
+            return False
+        self._handed[call.linkedid] = None
+        if len(self._handed) > _HANDED_MAX:
+            self._handed.popitem(last=False)
+        self.stats.recovered += 1
+        self._submit(call)
+        return True
 
     async def recover(self, since: float, until: float) -> list[CallEnded]:
         """Every call the CDR has ending in ``[since, until]``, submitted (start-up catch-up)."""
@@ -247,6 +264,7 @@ class CdrCatchUp:
         return calls
 
     def _resolved(self, call: CallEnded) -> None:
+        self._handed[call.linkedid] = None
         self.stats.resolved += 1
         log.info(
             "call %s on %s resolved from the CDR after an AMI outage: %s",
@@ -260,20 +278,24 @@ class CdrCatchUp:
         deadline = self._clock() + self._pbx.cdr_wait_seconds
         for call in calls:
             self._waiting.setdefault(call.linkedid, (call, deadline))
-        if not self._closing and (self._poller is None or self._poller.done()):
+        idle = self._poller is None or self._poller.done()
+        if idle and not self._closing and (self._waiting or self._windows):
             self._poller = asyncio.get_running_loop().create_task(self._poll())
 
     async def _poll(self) -> None:
         interval = self._poll_every
-        while self._waiting:
+        while self._waiting or self._windows:
             await self._poll_once(final=False)
-            if self._waiting:
+            if self._waiting or self._windows:
                 await self._sleep(interval)
                 interval = min(interval * 2, _POLL_MAX)
 
     async def _poll_once(self, *, final: bool) -> None:
-        since = min(c.started_at for c, _ in self._waiting.values())
-        by_id = {c.linkedid: c for c in await self._found(since, self._clock())}
+        since = self.oldest_pending()
+        if since is None:
+            return
+        found = await self._found(since, self._clock())
+        by_id = {c.linkedid: c for c in found}
         now = self._clock()
         for linkedid, (call, deadline) in list(self._waiting.items()):
             cdr = by_id.get(linkedid)
@@ -290,6 +312,11 @@ class CdrCatchUp:
                     self._pbx.cdr_wait_seconds,
                 )
                 self._submit(call)
+        for call in sorted(found, key=_end):
+            if any(lo <= call.ended_at <= hi for lo, hi, _ in self._windows):
+                self._hand_on(call)
+        if not final:
+            self._windows = [w for w in self._windows if now < w[2]]
 
 
 def _existing(path: str | None) -> Path | None:

@@ -135,3 +135,28 @@ async def test_stopping_leaves_waiting_calls_for_the_next_start(tmp_path: Path) 
     await catchup.drain()
     assert got == []  # not recorded unknown: the start-up catch-up reads it next time
     assert catchup.oldest_pending() == lost.started_at  # so the saved mark stays before it
+
+
+async def test_a_call_wholly_inside_the_outage_whose_row_comes_late(tmp_path: Path) -> None:
+    """Batch mode: at the reconnect its row is not written yet; a later read finds it, once."""
+    end = 1_796_000_000.0
+    (copy,) = copies(read_trace(FIXTURES / "traces" / TRACE), 1, end_at=end)
+    cdr = tmp_path / "Master.csv"
+    got: list[CallEnded] = []
+    fake = FakeTime(end + 2)
+
+    async def pbx_writes_late(seconds: float) -> None:
+        await fake.sleep(seconds)
+        if len(fake.sleeps) == 2:
+            cdr.write_text(cdr_row(copy, "NO ANSWER"))
+
+    pbx = PbxSettings(cdr_csv=str(cdr), cdr_wait_seconds=60)
+    catchup = CdrCatchUp(pbx, got.append, {}, clock=fake.clock, sleep=pbx_writes_late)
+    assert await catchup.resolve([], end - 30, end + 1) == 0  # nothing there yet
+    async with asyncio.timeout(5):
+        while not got:  # noqa: ASYNC110 - the poller has no event to wait on
+            await asyncio.sleep(0.01)
+    await catchup.drain()
+    (call,) = got
+    assert (call.linkedid, call.outcome) == (copy.linkedid, Outcome.MISSED_NO_VOICEMAIL)
+    assert catchup.stats.recovered == 1
