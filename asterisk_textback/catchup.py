@@ -46,6 +46,7 @@ _LOOKBACK_SECONDS = 3600.0
 _POLL_FIRST = 0.5
 _POLL_MAX = 10.0
 _HANDED_MAX = 20_000
+_CDR_RESOLUTION = 1.0
 
 
 def cdr_call_ended(call: CdrCall, pbx: str) -> CallEnded:
@@ -127,8 +128,9 @@ class CdrCatchUp:
         #: Linkedid -> (the unknown call, when to stop waiting for its CDR row).
         self._waiting: dict[str, tuple[CallEnded, float]] = {}
         self._poller: asyncio.Task[None] | None = None
-        #: Outage windows re-read for rows written late: (since, until, stop re-reading at).
-        self._windows: list[tuple[float, float, float]] = []
+        #: Windows re-read for rows written late: calls that ended in ``[since, until]``
+        #: (and started before ``started_before``) are handed on, until ``stop_at``.
+        self._windows: list[_Window] = []
         #: Linkedids already handed on from the CDR (bounded): each call goes on once.
         self._handed: OrderedDict[str, None] = OrderedDict()
         self._closing = False
@@ -162,7 +164,7 @@ class CdrCatchUp:
     def oldest_pending(self) -> float | None:
         """Start of the oldest call or outage still waiting for CDR rows (the mark stays before)."""
         starts = [c.started_at for c, _ in self._waiting.values()]
-        return min(starts + [since for since, _, _ in self._windows], default=None)
+        return min(starts + [w.since for w in self._windows], default=None)
 
     def on_resync(self, lost: list[CallEnded], since: float, until: float) -> None:
         """The listener's resync hook: resolve in the background (the consumer never waits)."""
@@ -232,10 +234,12 @@ class CdrCatchUp:
                 missing.append(lost_call)
             else:
                 self._resolved(cdr)
-        gap = sorted((c for c in by_id.values() if since <= c.ended_at <= until), key=_end)
+        window = _Window(since, until, self._clock() + self._pbx.cdr_wait_seconds)
+        gap = sorted((c for c in by_id.values() if window.holds(c)), key=_end)
         recovered = sum(self._hand_on(c) for c in gap)
+        self.stats.recovered += recovered
         # Rows of calls that ended just before the reconnect may come later (batch mode).
-        self._windows.append((since, until, self._clock() + self._pbx.cdr_wait_seconds))
+        self._windows.append(window)
         self._wait(missing)
         if recovered:
             log.warning(
@@ -250,18 +254,29 @@ class CdrCatchUp:
         self._handed[call.linkedid] = None
         if len(self._handed) > _HANDED_MAX:
             self._handed.popitem(last=False)
-        self.stats.recovered += 1
         self._submit(call)
         return True
 
     async def recover(self, since: float, until: float) -> list[CallEnded]:
-        """Every call the CDR has ending in ``[since, until]``, submitted (start-up catch-up)."""
+        """Every call the CDR has ending in ``[since, until]``, submitted (start-up catch-up).
+
+        Calls up at ``until`` (the start) are joined mid-call by the tracker, which never
+        reports those: the calls that started before it and end within ``cdr_wait_seconds``
+        after are read from the CDR as they end.
+        """
         calls = sorted(
             (c for c in await self._found(since, until) if since <= c.ended_at <= until), key=_end
         )
         for call in calls:
-            self._submit(call)
+            self._hand_on(call)
+        self.watch_up_at(until)
         return calls
+
+    def watch_up_at(self, start: float) -> None:
+        """Read the calls up at ``start`` from the CDR as they end (for cdr_wait_seconds)."""
+        wait = self._pbx.cdr_wait_seconds
+        self._windows.append(_Window(start, start + wait, self._clock() + wait, start))
+        self._kick()
 
     def _resolved(self, call: CallEnded) -> None:
         self._handed[call.linkedid] = None
@@ -278,6 +293,10 @@ class CdrCatchUp:
         deadline = self._clock() + self._pbx.cdr_wait_seconds
         for call in calls:
             self._waiting.setdefault(call.linkedid, (call, deadline))
+        self._kick()
+
+    def _kick(self) -> None:
+        """Start the poller if there is something to poll for and it is not running."""
         idle = self._poller is None or self._poller.done()
         if idle and not self._closing and (self._waiting or self._windows):
             self._poller = asyncio.get_running_loop().create_task(self._poll())
@@ -313,10 +332,28 @@ class CdrCatchUp:
                 )
                 self._submit(call)
         for call in sorted(found, key=_end):
-            if any(lo <= call.ended_at <= hi for lo, hi, _ in self._windows):
-                self._hand_on(call)
+            window = next((w for w in self._windows if w.holds(call)), None)
+            if window is not None and self._hand_on(call):
+                if window.started_before is None:
+                    self.stats.recovered += 1
+                else:
+                    self.stats.up_at_start += 1
         if not final:
-            self._windows = [w for w in self._windows if now < w[2]]
+            self._windows = [w for w in self._windows if now < w.stop_at]
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    since: float
+    until: float
+    stop_at: float
+    started_before: float | None = None
+
+    def holds(self, call: CallEnded) -> bool:
+        started = self.started_before is None or call.started_at < self.started_before
+        # CDR times are whole seconds (floored): a call that ended just after ``since`` may
+        # show up to a second before it. The recorder drops a call recorded twice.
+        return started and self.since - _CDR_RESOLUTION <= call.ended_at <= self.until
 
 
 def _existing(path: str | None) -> Path | None:
@@ -331,7 +368,11 @@ def _end(call: CallEnded) -> float:
 class CatchUpStats:
     """What the CDR catch-up did (``/healthz``)."""
 
+    #: Calls up across an outage, decided by their CDR row.
     resolved: int = 0
+    #: Calls that ended unseen during an outage, read from the CDR.
     recovered: int = 0
+    #: Calls already up when the service started, read from the CDR as they ended.
+    up_at_start: int = 0
     unresolved: int = 0
     read_errors: int = 0

@@ -104,6 +104,8 @@ class StartupCatchUp:
         entry: dict[str, Any] = {"state": "first start", "since": None, "calls": 0, "missed": 0}
         if mark is None:
             log.info("start-up catch-up on %s: first start, nothing to catch up", link.name)
+            if link.catchup.configured:
+                link.catchup.watch_up_at(now)  # calls already up are still read as they end
         elif not link.catchup.configured:
             entry.update(state="no CDR configured", since=_iso(mark))
             log.warning(

@@ -46,8 +46,11 @@ def copies(frames: Sequence[bytes], count: int, *, end_at: float, first: int = 0
     return out
 
 
-def cdr_row(copy: Copy, disposition: str) -> str:
-    """The ``cdr_csv`` line (usegmtime=yes, loguniqueid=yes) Asterisk writes for the call."""
+def cdr_row(copy: Copy, disposition: str, *, began: float | None = None) -> str:
+    """The ``cdr_csv`` line (usegmtime=yes, loguniqueid=yes) Asterisk writes for the call.
+
+    ``began``: when the call began, if before its first frame (frames we never saw).
+    """
     events = [parse_frame(f.decode().rstrip("\r\n")) for f in copy.frames]
     root = next(e for e in events if e.get("Uniqueid") == copy.linkedid)
     times = [float(e["Timestamp"]) for e in events if "Timestamp" in e]
@@ -55,7 +58,7 @@ def cdr_row(copy: Copy, disposition: str) -> str:
     def at(ts: float) -> str:
         return datetime.fromtimestamp(ts, tz=UTC).strftime(_CDR_TIME)
 
-    start, end = min(times), max(times)
+    start, end = min(times) if began is None else began, max(times)
     answered = disposition == "ANSWERED"
     out = io.StringIO()
     csv.writer(out, quoting=csv.QUOTE_ALL).writerow(

@@ -20,6 +20,7 @@ from asterisk_textback.service import Parts, serve
 from asterisk_textback.store import create_engine, create_session_factory
 from asterisk_textback.store.marks import get_mark
 from asterisk_textback.store.models import Call, Message
+from asterisk_textback.store.schema import upgrade
 from tests.app.blip_support import Copy, cdr_row, copies
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -112,7 +113,42 @@ async def test_calls_missed_while_down_are_texted_once_on_start(
     assert report["after_outages"] == {
         "resolved": 0,
         "recovered": 0,
+        "up_at_start": 0,
         "unresolved": 0,
         "read_errors": 0,
         "waiting": 0,
     }
+
+
+async def test_a_call_already_up_at_start_is_read_from_the_cdr_as_it_ends(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
+    await upgrade(url)
+    cdr = tmp_path / "Master.csv"
+    missed = read_trace(FIXTURES / "traces" / "ringgroup-novm-caller-hangup-ringing.ami")
+    async with AmiServer({"tb": "pw"}) as pbx:
+        stop = asyncio.Event()
+        up: list[Copy] = []
+
+        async def drive(parts: Parts) -> None:
+            await parts.connection.wait_ready()
+            (call,) = copies(missed, 1, end_at=time.time() + 0.5)
+            up.append(call)
+            # It began a minute ago, before we started: we see only its second half.
+            half = len(call.frames) // 2
+            await pbx.stream(call.frames[half:], pace=True)
+            cdr.write_text(cdr_row(call, "NO ANSWER", began=time.time() - 60))
+            async with asyncio.timeout(20):  # the CDR is polled every 0.5 s, backing off to 10 s
+                while parts.dispatcher.stats.sent < 1:  # noqa: ASYNC110 - a counter
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)
+            stop.set()
+
+        parts = await serve(
+            prepare(_settings(url, pbx.port, cdr)), stop, environ={}, on_ready=drive
+        )
+    assert parts.tracker.stats.partial_dropped == 1  # the events alone could not report it
+    assert parts.startup is not None
+    assert parts.startup.health()["office"]["after_outages"]["up_at_start"] == 1
+    calls, texts = await _texts(url)
+    assert [c.linkedid for c in calls] == [up[0].linkedid]
+    assert [t.to_e164 for t in texts] == [f"+1{up[0].number}"]
