@@ -47,6 +47,9 @@ _POLL_FIRST = 0.5
 _POLL_MAX = 10.0
 _HANDED_MAX = 20_000
 _CDR_RESOLUTION = 1.0
+#: A window hands on a CDR call only this long after it ended: if the tracker saw it end,
+#: its own report (hook facts, exclusion, voicemail) has been handed on by then.
+_SETTLE_SECONDS = 2.0
 
 
 def cdr_call_ended(call: CdrCall, pbx: str) -> CallEnded:
@@ -154,6 +157,7 @@ class CdrCatchUp:
         if call.reason is Reason.CONNECTION_LOST and self.configured:
             self._wait([call])
         else:
+            self._remember(call.linkedid)  # reported live: a window never hands it on again
             self._submit(call)
 
     @property
@@ -251,11 +255,14 @@ class CdrCatchUp:
         """Submit a call that ended unseen during an outage, unless it already was."""
         if call.linkedid in self._handed or call.linkedid in self._waiting:
             return False
-        self._handed[call.linkedid] = None
-        if len(self._handed) > _HANDED_MAX:
-            self._handed.popitem(last=False)
+        self._remember(call.linkedid)
         self._submit(call)
         return True
+
+    def _remember(self, linkedid: str) -> None:
+        self._handed[linkedid] = None
+        if len(self._handed) > _HANDED_MAX:
+            self._handed.popitem(last=False)
 
     async def recover(self, since: float, until: float) -> list[CallEnded]:
         """Every call the CDR has ending in ``[since, until]``, submitted (start-up catch-up).
@@ -279,7 +286,7 @@ class CdrCatchUp:
         self._kick()
 
     def _resolved(self, call: CallEnded) -> None:
-        self._handed[call.linkedid] = None
+        self._remember(call.linkedid)
         self.stats.resolved += 1
         log.info(
             "call %s on %s resolved from the CDR after an AMI outage: %s",
@@ -332,6 +339,8 @@ class CdrCatchUp:
                 )
                 self._submit(call)
         for call in sorted(found, key=_end):
+            if not final and call.ended_at > now - _SETTLE_SECONDS:
+                continue  # the live events report a call they saw end first (richer facts)
             window = next((w for w in self._windows if w.holds(call)), None)
             if window is not None and self._hand_on(call):
                 if window.started_before is None:
@@ -339,7 +348,7 @@ class CdrCatchUp:
                 else:
                     self.stats.up_at_start += 1
         if not final:
-            self._windows = [w for w in self._windows if now < w.stop_at]
+            self._windows = [w for w in self._windows if now < w.stop_at + _SETTLE_SECONDS]
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,3 +160,49 @@ async def test_a_call_wholly_inside_the_outage_whose_row_comes_late(tmp_path: Pa
     (call,) = got
     assert (call.linkedid, call.outcome) == (copy.linkedid, Outcome.MISSED_NO_VOICEMAIL)
     assert catchup.stats.recovered == 1
+
+
+async def test_a_window_never_hands_on_a_call_the_events_reported(tmp_path: Path) -> None:
+    """The live report (hook facts, TEXTBACK=no…) wins over a CDR row read in a window."""
+    end = 1_796_000_000.0
+    (copy,) = copies(read_trace(FIXTURES / "traces" / TRACE), 1, end_at=end)
+    cdr = tmp_path / "Master.csv"
+    # The PBX clock runs 30 s behind: by the CDR, the call began before our start.
+    cdr.write_text(cdr_row(copy, "NO ANSWER", began=end - 40))
+    got: list[CallEnded] = []
+    fake = FakeTime(end + 0.5)  # the first poll: the call just ended, its row is there
+    first_poll_done = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        if not first_poll_done.is_set():
+            first_poll_done.set()
+            await go_on.wait()
+        await fake.sleep(seconds)
+
+    pbx = PbxSettings(cdr_csv=str(cdr))
+    catchup = CdrCatchUp(pbx, got.append, {}, clock=fake.clock, sleep=sleep)
+    catchup.watch_up_at(end - 10)  # started 10 s before the call ended
+    async with asyncio.timeout(5):
+        await first_poll_done.wait()
+    reported = CallEnded(
+        linkedid=copy.linkedid,
+        direction=_cut_unknown().direction,
+        outcome=Outcome.ANSWERED,
+        reason=Reason.ANSWERED,
+        caller_number=copy.number,
+        caller_name="",
+        did="5550300",
+        queue=None,
+        mailbox=None,
+        started_at=end - 5,
+        ended_at=end,
+        ring_seconds=1,
+        excluded=True,
+    )
+    catchup.submit(reported)  # the tracker's verdict arrives just after that read
+    go_on.set()
+    async with asyncio.timeout(5):
+        while catchup.oldest_pending() is not None:  # noqa: ASYNC110 - until the window closes
+            await asyncio.sleep(0.01)
+    assert got == [reported]
