@@ -196,7 +196,7 @@ class CdrCatchUp:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        if self._waiting:
+        if self._waiting or self._windows:
             await self._poll_once(final=True)
 
     def _read(self, since: float, until: float) -> list[ClassifiedCall]:
@@ -239,7 +239,10 @@ class CdrCatchUp:
             else:
                 self._resolved(cdr)
         window = _Window(since, until, self._clock() + self._pbx.cdr_wait_seconds)
-        gap = sorted((c for c in by_id.values() if window.holds(c)), key=_end)
+        settled = self._clock() - _SETTLE_SECONDS  # later ones: the next poll (see there)
+        gap = sorted(
+            (c for c in by_id.values() if window.holds(c) and c.ended_at <= settled), key=_end
+        )
         recovered = sum(self._hand_on(c) for c in gap)
         self.stats.recovered += recovered
         # Rows of calls that ended just before the reconnect may come later (batch mode).
