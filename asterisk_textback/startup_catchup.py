@@ -96,7 +96,8 @@ class StartupCatchUp:
                 await self._one(link, now)
             except Exception as exc:  # the service still runs; the report says what failed
                 log.exception("start-up catch-up on %s failed", link.name)
-                self.report[link.name] = {"state": "failed", "error": str(exc)}
+                # Only the kind: /healthz is no place for a database error's details.
+                self.report[link.name] = {"state": "failed", "error": type(exc).__name__}
 
     async def _one(self, link: MarkedLink, now: float) -> None:
         async with self._sessions() as session:
@@ -117,9 +118,11 @@ class StartupCatchUp:
         else:
             # CDR times are whole seconds: read a little before, the recorder drops repeats.
             since = max(mark, now - self._max_age) - CDR_RESOLUTION_SECONDS
+            errors = link.catchup.stats.read_errors
             calls = await link.catchup.recover(since, now)
             missed = sum(1 for c in calls if c.missed and c.direction is Direction.INBOUND)
-            entry.update(state="done", since=_iso(since), calls=len(calls), missed=missed)
+            state = "done" if link.catchup.stats.read_errors == errors else "CDR unreadable"
+            entry.update(state=state, since=_iso(since), calls=len(calls), missed=missed)
             log.warning(
                 "start-up catch-up on %s: %d call(s) ended since %s read from the CDR "
                 "(%d missed inbound, texted once unless the policy says no)",
@@ -131,8 +134,8 @@ class StartupCatchUp:
         self.report[link.name] = entry
         if mark is None:
             await self._save(link.name, now)
-        else:
-            self._saved[link.name] = mark
+        elif entry["state"] != "CDR unreadable":
+            self._saved[link.name] = mark  # else the mark stays: the next start reads again
 
     def _candidate(self, link: MarkedLink) -> float | None:
         last = link.listener.last_received

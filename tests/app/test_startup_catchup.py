@@ -18,7 +18,7 @@ from asterisk_textback.config import settings_from_mapping
 from asterisk_textback.loading import prepare
 from asterisk_textback.service import Parts, serve
 from asterisk_textback.store import create_engine, create_session_factory
-from asterisk_textback.store.marks import get_mark
+from asterisk_textback.store.marks import get_mark, save_mark
 from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.schema import upgrade
 from tests.app.blip_support import Copy, cdr_row, copies
@@ -152,3 +152,36 @@ async def test_a_call_already_up_at_start_is_read_from_the_cdr_as_it_ends(tmp_pa
     calls, texts = await _texts(url)
     assert [c.linkedid for c in calls] == [up[0].linkedid]
     assert [t.to_e164 for t in texts] == [f"+1{up[0].number}"]
+
+
+async def test_an_unreadable_cdr_is_reported_and_the_mark_kept(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
+    await upgrade(url)
+    engine = create_engine(url)
+    async with create_session_factory(engine)() as session:
+        await save_mark(session, "office", time.time() - 600)
+        mark = await get_mark(session, "office")
+    cdr = tmp_path / "cdr-csv"
+    cdr.mkdir()  # a directory where the file should be: every read fails
+    async with AmiServer({"tb": "pw"}) as pbx:
+        stop = asyncio.Event()
+        health: dict[str, Any] = {}
+
+        async def drive(parts: Parts) -> None:
+            assert parts.startup is not None
+            async with asyncio.timeout(10):
+                while parts.startup.report["office"]["state"] == "pending":  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            await pbx.stream(read_trace(FIXTURES / "traces" / "direct-answered.ami"))
+            async with asyncio.timeout(10):
+                while parts.recorder.recorded < 1:  # noqa: ASYNC110 - a counter
+                    await asyncio.sleep(0.02)
+            health.update(parts.startup.health()["office"])
+            stop.set()
+
+        await serve(prepare(_settings(url, pbx.port, cdr)), stop, environ={}, on_ready=drive)
+    assert health["state"] == "CDR unreadable"
+    assert health["after_outages"]["read_errors"] >= 1
+    async with create_session_factory(engine)() as session:
+        assert await get_mark(session, "office") == mark  # the next start tries again
+    await engine.dispose()
