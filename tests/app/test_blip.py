@@ -31,10 +31,10 @@ from tests.app.blip_support import Copy, cdr_row, copies
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MANIFEST = json.loads((FIXTURES / "traces" / "manifest.json").read_text())["traces"]
-#: A ring group: the case the live Asterisk showed. The FreePBX-style Local ring group
-#: (local-ringgroup-voicemail-left.ami, 218 cuts) passes too but takes ~15 s here; every
-#: cut of it is covered without sockets in tests/calls/test_blip.py.
-TRACES = ["ringgroup-novm-caller-hangup-ringing.ami"]
+#: Ring groups: the case the live Asterisk showed (no voicemail, and a message left). The
+#: FreePBX-style Local ring group (local-ringgroup-voicemail-left.ami, 218 cuts) passes too
+#: but takes 7-15 s; every cut of it is covered without sockets in tests/calls/test_blip.py.
+TRACES = ["ringgroup-novm-caller-hangup-ringing.ami", "ringgroup-voicemail-left.ami"]
 MISSED = {"missed_voicemail", "missed_no_voicemail"}
 
 
