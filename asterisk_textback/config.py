@@ -91,8 +91,14 @@ class PbxSettings(_Frozen):
     #: …or an environment variable holding a read-only URL of FreePBX's ``asteriskcdrdb``
     #: (``mysql+pymysql://textback:…@127.0.0.1/asteriskcdrdb``).
     cdr_db_url_env: str | None = None
+    #: With ``cdr_csv``: the ``cel_custom`` CSV (sample column order, or a header line), when
+    #: CEL is logged: it tells who answered and why a call was missed better than CDR.
+    cel_csv: str | None = None
     #: Zone of the CDR's local times (cdr_csv without usegmtime, asteriskcdrdb).
     cdr_timezone: str = "UTC"
+    #: A call up across an AMI outage that no answer or hook report decides waits this long
+    #: for its CDR row (cdr.conf batch mode writes late) before it is recorded ``unknown``.
+    cdr_wait_seconds: float = Field(default=300.0, ge=0, le=86_400)
 
     def resolved_secret(self, environ: Mapping[str, str]) -> str:
         """The AMI secret, from ``secret_env`` when set, else ``secret``."""

@@ -49,6 +49,11 @@ class CallListener:
         self._last_received: float | None = None
         self.errors = 0
 
+    @property
+    def last_received(self) -> float | None:
+        """When the last batch handled so far was received (its calls are handed on)."""
+        return self._last_received
+
     def handle(self, item: QueueItem) -> None:
         """Process one queue item: a batch of events, or a resync after a reconnect."""
         if isinstance(item, EventBatch):

@@ -42,13 +42,9 @@ from asterisk_textback.listener import CallListener
 from asterisk_textback.loading import Loaded
 from asterisk_textback.pipeline import OnDecided, Recorder, both_decided
 from asterisk_textback.reload import Reloader, WebListener, follow_link
-from asterisk_textback.sms.registry import (
-    Resources,
-    build_lookup,
-    build_provider,
-    build_webhooks,
-)
+from asterisk_textback.sms.registry import Resources, build_lookup, build_provider, build_webhooks
 from asterisk_textback.sms.swap import SwappableProvider
+from asterisk_textback.startup_catchup import MarkedLink, StartupCatchUp
 from asterisk_textback.store import check_schema, create_engine, create_session_factory
 from asterisk_textback.store.models import Message
 from asterisk_textback.templates.settings import experiment_labels
@@ -95,6 +91,7 @@ class Parts:
     recorder: Recorder
     dispatcher: Dispatcher
     agi: AgiServer
+    startup: StartupCatchUp | None = None
     #: Applies SIGHUP reloads (set once serve() has built it).
     reloader: Reloader | None = None
 
@@ -129,6 +126,7 @@ def _health(parts: Parts) -> tuple[bool, dict[str, Any]]:
         "sending_paused": parts.dispatcher.paused,
         "config_reloads": None if parts.reloader is None else parts.reloader.health(),
         "agi": {"state": str(parts.agi.state), "queued": parts.agi.stats.queued},
+        "catchup": parts.startup.health() if parts.startup is not None else {},
         "texts": {
             "sent": parts.dispatcher.stats.sent,
             "retried": parts.dispatcher.stats.retried,
@@ -202,11 +200,12 @@ async def serve(
             catchups = []
             for pbx, conn in zip(settings.all_pbxes, connections, strict=True):
                 tracker = CallTracker(settings.tracker, pbx=pbx.name)
-                catchup = CdrCatchUp(pbx, recorder.submit, env)
-                on_resync = catchup.on_resync if catchup.configured else None
-                listener = CallListener(tracker, recorder.submit, on_resync=on_resync, pbx=pbx)
+                catchup = CdrCatchUp(pbx, recorder.submit, env, clock=clock)
+                listener = CallListener(
+                    tracker, catchup.submit, on_resync=catchup.on_resync, pbx=pbx
+                )
                 links.append(PbxLink(pbx.name, conn, tracker, listener))
-                catchups.append(catchup)
+                catchups.append(MarkedLink(pbx.name, listener, catchup))
             texter = AgiTexter(
                 loaded,
                 sessions,
@@ -216,7 +215,8 @@ async def serve(
                 tracking_secret=booking_secrets.tracking,
             )
             agi = AgiServer(settings.agi, texter)
-            parts = Parts(links, recorder, dispatcher, agi)
+            startup = StartupCatchUp(sessions, catchups, recorder, settings.suppression, clock)
+            parts = Parts(links, recorder, dispatcher, agi, startup)
 
             def web_app(current: Loaded) -> web.Application:
                 resources = Resources(http, env, parts.connection)
@@ -247,6 +247,7 @@ async def serve(
             if settings.agi.enabled:
                 await agi.start()
             recording = asyncio.create_task(recorder.run())
+            startup.start()  # the start-up CDR catch-up, then the marks it needs next time
             sending = asyncio.create_task(dispatcher.run())
             crm_posting = asyncio.create_task(crm.run())
             evicting = asyncio.create_task(_evict_loop([x.listener for x in links], clock))
@@ -268,10 +269,11 @@ async def serve(
                     with contextlib.suppress(Exception):
                         await consumer  # a fatal AMI error was logged by the connection
                 await parts.agi.stop()  # texts it queued while stopping still go out below
-                for catchup in catchups:
-                    await catchup.drain()
+                for marked in catchups:
+                    await marked.catchup.drain()
                 recorder.stop()
                 await recording
+                await startup.stop()  # everything handled is recorded: move the marks on
                 dispatcher.stop()
                 await sending
                 await hooks.join()

@@ -68,18 +68,28 @@ def _voicemail_guess(st: CallState) -> bool:
     )
 
 
+def _gap_hook_answer(st: CallState) -> tuple[str, float] | None:
+    """With a gap in the events, any answer the hook reports counts (even through a Local
+    channel: the DialEnd that would tell a person from a follow-me voicemail may be lost)."""
+    report = st.hook
+    if not st.gap or report is None or report.dialstatus != "ANSWER":
+        return None
+    return report.dialed_peer or "unknown", report.at - report.answered_seconds
+
+
 def classify(st: CallState, direction: Direction, ended_at: float, pbx: str) -> CallEnded:
     """The one ``CallEnded`` record for a call whose last channel is gone."""
     hook_answer = apply_report(st)  # the dialplan hook refines the events (userevent.py)
-    answer = st.person_answer() or hook_answer
+    answer = st.person_answer() or hook_answer or _gap_hook_answer(st)
     mailbox = st.mailbox
     ring_end: float | None
     if answer is not None:
         outcome, reason = Outcome.ANSWERED, Reason.ANSWERED
         ring_end = answer[1]
         mailbox = None
-    elif st.lost is not None:
-        outcome, reason = Outcome.UNKNOWN, st.lost
+    elif st.lost is not None or (st.gap and st.hook is None):
+        # Events are missing and nothing whole tells what happened: the CDR may (catchup.py).
+        outcome, reason = Outcome.UNKNOWN, st.lost or Reason.CONNECTION_LOST
         ring_end = st.ring_end_at
     else:
         left = _message_left(st)

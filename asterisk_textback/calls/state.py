@@ -47,6 +47,7 @@ class CallState:
         "did_exten",
         "first_ring_at",
         "from_did",
+        "gap",
         "hook",
         "hung_up_ringing",
         "in_queue",
@@ -127,6 +128,18 @@ class CallState:
         self.lost: Reason | None = None
         #: The dialplan hook's UserEvent(TextBack) for this call, when one arrived.
         self.hook: HookReport | None = None
+        #: The AMI link was blind for part of this call (a reconnect happened while it was
+        #: up): events may be missing, so only an answer seen, the hook's report or the CDR
+        #: may decide it.
+        self.gap = False
+
+    def forget_dead(self, alive: frozenset[str]) -> list[str]:
+        """After a reconnect: drop channels (and dials to them) not alive any more."""
+        dead = [u for u in self.channels if u not in alive]
+        for uid in dead:
+            del self.channels[uid]
+            self.active_dials.pop(uid, None)
+        return dead
 
     def add_local_half(self, uniqueid: str, name: str) -> None:
         """Pair the two halves (;1 and ;2) of a Local channel by their shared base name."""

@@ -51,6 +51,7 @@ class CallTracker:
         self._ended: OrderedDict[str, None] = OrderedDict()  # recently ended Uniqueids
         self._emitted: OrderedDict[str, None] = OrderedDict()  # recently emitted Linkedids
         self._mailboxes = MailboxCounts(self._settings.remember_ended)
+        self._gap_uids: set[str] = set()  # alive at the last resync, never seen before it
         self.stats = TrackerStats()
         self._handlers: dict[str, Callable[[CallState, Event, str, float], None]] = {
             "Newchannel": self._on_newchannel,
@@ -139,15 +140,13 @@ class CallTracker:
     def resync(self, alive_uniqueids: frozenset[str], now: float) -> list[CallEnded]:
         """After an AMI reconnect: drop channels that died unseen; end calls with none left.
 
-        Calls that lived through the outage are marked as having a gap: unless we saw a person
-        answer, their outcome is ``unknown`` (we never text on a guess).
+        Open calls, and calls of channels begun unseen, go on as gap calls (classify.py).
         """
         done: list[CallEnded] = []
+        self._gap_uids = set(alive_uniqueids) - self._chan.keys()
         for call in list(self._calls.values()):
-            if call.lost is None:
-                call.lost = Reason.CONNECTION_LOST
-            for uid in [u for u in call.channels if u not in alive_uniqueids]:
-                del call.channels[uid]
+            call.gap = call.gap or call.root_seen  # one we joined mid-call stays partial
+            for uid in call.forget_dead(alive_uniqueids):
                 self._chan.pop(uid, None)
                 self._remember(self._ended, uid)
             if not call.channels:
@@ -178,6 +177,8 @@ class CallTracker:
         if call is None:
             call = CallState(linkedid, ts)
             self._calls[linkedid] = call
+        if uid in self._gap_uids or linkedid in self._gap_uids:
+            call.gap = True  # it began while we were blind
         channel = event.get("Channel", "")
         call.channels[uid] = channel
         self._chan[uid] = call
@@ -233,9 +234,8 @@ class CallTracker:
         if call.linkedid in self._emitted:
             return
         self._remember(self._emitted, call.linkedid)
-        if not call.root_seen:
-            # We joined mid-call (service start, or after a reconnect): we cannot know what
-            # happened before, so we never report it.
+        if not call.root_seen and not call.gap:
+            # Joined mid-call at start: what happened before is unknown, so never reported.
             self.stats.partial_dropped += 1
             return
         self.stats.calls_emitted += 1

@@ -416,3 +416,15 @@ class CrmEvent(Base):
 
 
 __all__ += ["CrmEvent", "CrmEventStatus"]
+
+
+class PbxMark(Base):
+    """Per PBX link: up to when every call it ended is recorded (start-up CDR catch-up)."""
+
+    __tablename__ = "pbx_marks"
+
+    pbx: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_until: Mapped[datetime]
+
+
+__all__ += ["PbxMark"]

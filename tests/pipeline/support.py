@@ -267,6 +267,7 @@ def write_config(
     dispatch: Mapping[str, Any] | None = None,
     web_port: int | None = None,
     provider: Mapping[str, Any] | None = None,
+    pbx: Mapping[str, Any] | None = None,
 ) -> Path:
     """A ``textback.toml`` texting every missed inbound caller at once through the fake."""
     sections: dict[str, dict[str, Any]] = {
@@ -278,6 +279,7 @@ def write_config(
             "secret": AMI_SECRET,
             "reconnect_min": 0.05,
             "reconnect_max": 0.5,
+            **(pbx or {}),
         },
         "business": {"name": "Acme Plumbing", "booking_link": "https://acme.example/book"},
         # Caps off: cooldown 0, a high daily cap, rate caps 0 (= off), quiet hours off
