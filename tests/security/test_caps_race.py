@@ -9,17 +9,26 @@ texts due in the first minute, and at most the cap in any 60 s after it.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
+from asterisk_textback.config import DispatchSettings
+from asterisk_textback.dispatch import Dispatcher
+from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
+from asterisk_textback.sms.webhook import WebhookProvider
 from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.models import Call, Message
+from tests.app.fakes import fake_gateway
 from tests.security.support import (
     T0,
     Clock,
     Sessions,
+    missed,
     record_together,
     recorder,
     settings,
@@ -120,3 +129,54 @@ async def test_a_held_text_past_max_age_is_refused_with_its_reason(
             await session.scalars(select(Call.suppress_reason).where(Call.action == "suppress"))
         ).all()
     assert list(refused) == ["rate_limited_prefix"] * 30
+
+
+async def test_the_dispatcher_sends_the_cap_then_the_held_texts_a_minute_later(
+    session_factory: Sessions,
+) -> None:
+    clock = Clock()
+    await record_together([recorder(session_factory, clock, settings())], spread(50, 1))
+    hook = WebhookSettings.model_validate({"url": "http://127.0.0.1:9/unused"})
+    async with fake_gateway() as gateway, aiohttp.ClientSession() as http:
+        hook = hook.model_copy(update={"url": gateway.url})
+        dispatcher = Dispatcher(
+            session_factory,
+            WebhookProvider(hook, http, None),
+            DispatchSettings(workers=2, batch_size=20, poll_seconds=0.02),
+            ProviderSettings(rate_per_second=1000.0),
+            clock=clock,
+        )
+        task = asyncio.create_task(dispatcher.run())
+        try:
+            for minute in range(1, 6):
+                # Within each minute exactly the cap goes out, however long we wait.
+                await _until(lambda m=minute: len(gateway.requests) >= 10 * m)
+                await asyncio.sleep(0.3)
+                assert len(gateway.requests) == 10 * minute
+                clock.now += 60
+        finally:
+            dispatcher.stop()
+            await task
+    assert len({r["to"] for r in gateway.requests}) == 50
+
+
+async def _until(done: Callable[[], bool], seconds: float = 5.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not done():
+            await asyncio.sleep(0.02)
+
+
+async def test_one_number_calling_four_instances_gets_the_daily_cap(
+    backend: str, db_url: str, session_factory: Sessions
+) -> None:
+    engines = [create_engine(db_url) for _ in range(3)] if backend == "postgresql" else []
+    sessions = [session_factory, *(create_session_factory(e) for e in engines)]
+    try:
+        config = settings(cooldown_hours=0, daily_cap=3)
+        instances = [recorder(sessions[i % len(sessions)], Clock(), config) for i in range(4)]
+        calls = [missed("2125550147", f"same-{i}") for i in range(16)]
+        await record_together(instances, calls)
+        assert len(await textbacks(session_factory)) == 3
+    finally:
+        for extra in engines:
+            await extra.dispose()
