@@ -162,7 +162,9 @@ async def test_the_dispatcher_sends_the_cap_then_the_held_texts_a_minute_later(
 
 async def _until(done: Callable[[], bool], seconds: float = 5.0) -> None:
     async with asyncio.timeout(seconds):
-        while not done():
+        while True:
+            if done():
+                return
             await asyncio.sleep(0.02)
 
 
