@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.bulk import BulkLane
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome
 from asterisk_textback.compose import Draft, compose
 from asterisk_textback.errors import ProviderError
@@ -50,8 +51,6 @@ OnDecided = Callable[[CallResult], None]
 
 #: At most this many calls are committed together.
 _GROUP_MAX = 50
-#: Calls that can never be texted (outcome unknown) are committed this many at a time.
-_BULK_MAX = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +94,20 @@ class Recorder:
         self._lanes: list[asyncio.Queue[CallEnded | None]] = [
             asyncio.Queue() for _ in range(max(1, lanes))
         ]
-        # Calls with outcome unknown (evicted, lost in an AMI outage) are never texted and
-        # go in bulk behind the live lanes: a flood of them never delays a real call's text.
-        self._bulk: asyncio.Queue[CallEnded | None] = asyncio.Queue()
         self._live_writing = 0
         #: Set while the live lanes have nothing to do (the bulk lane's turn).
         self._idle = asyncio.Event()
         self._idle.set()
+        # Calls with outcome unknown (evicted, lost in an AMI outage) are never texted and
+        # go in bulk behind the live lanes: a flood of them never delays a real call's text.
+        self._bulk = BulkLane(
+            sessions,
+            settings=lambda: self._loaded.settings,
+            recorded=lambda call, decision: self._report(call, decision, None, queued=False),
+            busy=self._live_busy,
+            idle=self._idle,
+            clock=clock,
+        )
         self.recorded = 0
         self.errors = 0
         #: Calls recorded since start, by outcome (``/metrics``).
@@ -110,7 +116,7 @@ class Recorder:
     def submit(self, call: CallEnded) -> None:
         """Hand over a finished call (from the tracker's consumer; never blocks)."""
         if call.outcome is Outcome.UNKNOWN and call.direction is not Direction.OUTBOUND:
-            self._bulk.put_nowait(call)
+            self._bulk.submit(call)
             return
         party = call.dialed_number if call.direction is Direction.OUTBOUND else call.caller_number
         digits = "".join(ch for ch in party if ch.isdigit())[-10:]
@@ -121,11 +127,11 @@ class Recorder:
     @property
     def backlog(self) -> int:
         """Calls waiting to be recorded."""
-        return sum(q.qsize() for q in self._lanes) + self._bulk.qsize()
+        return sum(q.qsize() for q in self._lanes) + self._bulk.backlog
 
     async def run(self) -> None:
         """Record calls until :meth:`stop`; everything submitted before it is recorded."""
-        await asyncio.gather(*(self._lane(q) for q in self._lanes), self._bulk_lane())
+        await asyncio.gather(*(self._lane(q) for q in self._lanes), self._bulk.run())
 
     async def _lane(self, queue: asyncio.Queue[CallEnded | None]) -> None:
         stopping = False
@@ -153,36 +159,6 @@ class Recorder:
 
     def _live_busy(self) -> bool:
         return self._live_writing > 0 or any(not q.empty() for q in self._lanes)
-
-    async def _bulk_lane(self) -> None:
-        """Record calls of unknown outcome in large batches whenever the live lanes are idle.
-
-        They need no history and no text; a live call waits behind one batch at most.
-        """
-        stopping = False
-        while not stopping:
-            first = await self._bulk.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < _BULK_MAX and not self._bulk.empty():
-                nxt = self._bulk.get_nowait()
-                if nxt is None:
-                    stopping = True
-                    break
-                batch.append(nxt)
-            while self._live_busy():
-                # Whatever keeps the lanes busy sets the event again once they are idle.
-                self._idle.clear()
-                await self._idle.wait()
-            pending: list[_Pending] = []
-            for call in batch:
-                try:
-                    pending.append(await self._decide(call))
-                except Exception:
-                    self.errors += 1
-                    log.exception("could not decide about call %s", call.linkedid)
-            await self._write(pending)
 
     async def _record_group(self, calls: list[CallEnded]) -> None:
         pending: list[_Pending] = []
@@ -230,7 +206,7 @@ class Recorder:
         """Finish the calls already submitted, then return from :meth:`run`."""
         for queue in self._lanes:
             queue.put_nowait(None)
-        self._bulk.put_nowait(None)
+        self._bulk.stop()
 
     async def record(self, call: CallEnded) -> CallResult:
         """Decide about one call and commit the call row (and its text) in one transaction."""
@@ -351,11 +327,16 @@ class Recorder:
         queued = (
             rec.created and rec.message is not None and rec.message.status is MessageStatus.QUEUED
         )
+        return self._report(p.call, p.decision, p.draft, queued=queued)
+
+    def _report(
+        self, call: CallEnded, decision: Decision, draft: Draft | None, *, queued: bool
+    ) -> CallResult:
         self.recorded += 1
-        self.outcomes[str(p.call.outcome)] += 1
+        self.outcomes[str(call.outcome)] += 1
         if queued:
             self._on_queued()
-        result = CallResult(p.call, p.decision, p.draft, queued)
+        result = CallResult(call, decision, draft, queued)
         if self._on_decided is not None:
             with contextlib.suppress(Exception):
                 self._on_decided(result)
