@@ -12,8 +12,9 @@ Rate caps are sliding windows over *send times*: at most N text-backs due in any
 total and per number prefix. A text that finds its window full takes the next free slot
 (its ``send_at`` moves later) as long as that is before its ``expires_at``; past it, or with
 ``over_cap = "drop"``, it is refused with the cap's reason. The per-number cooldown and
-daily cap are checked again too. Only ``kind = "textback"`` rows count: auto-replies have
-their own budget (``store.autoreply``).
+daily cap are checked again too. Only text-backs count (``TEXTBACK_KINDS``: a missed call's
+text, or one the dialplan asked for over AGI); auto-replies have their own budget
+(``store.autoreply``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -30,14 +31,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.policy.decision import SuppressReason
 from asterisk_textback.policy.settings import SuppressionSettings
-from asterisk_textback.store._dialect import dialect_of
+from asterisk_textback.store._dialect import committing, dialect_of
 from asterisk_textback.store.contacts import COUNTED_STATUSES, texted_at
 from asterisk_textback.store.models import Message, MessageStatus
+from asterisk_textback.store.outbox import NewMessage, insert_message
 
-__all__ = ["TEXTBACK", "Caps", "Slot", "earliest_slot", "lock", "reserve"]
+__all__ = ["TEXTBACK_KINDS", "Caps", "Slot", "earliest_slot", "enqueue", "lock", "reserve"]
 
-#: The outbox kind the text-back caps apply to.
-TEXTBACK = "textback"
+#: The outbox kinds the text-back caps apply to (``agi``: asked for by the dialplan).
+TEXTBACK_KINDS = ("textback", "agi")
 #: Width of the rate caps' sliding window.
 WINDOW = timedelta(seconds=60)
 #: Advisory lock keys (PostgreSQL): text-back caps, and the auto-reply budget.
@@ -160,6 +162,38 @@ async def reserve(
 _W = WINDOW.total_seconds()
 
 
+async def enqueue(
+    session: AsyncSession,
+    new: NewMessage,
+    caps: Caps,
+    *,
+    key: str,
+    prefix: str | None,
+    now: datetime,
+) -> tuple[Message | None, bool, Slot]:
+    """Commit ``new`` under ``key`` in the slot :func:`reserve` gives it, unless that key
+    exists: (the row, whether it is new, the slot); the row is None when refused."""
+    async with committing(session):
+        await lock(session)
+        found = await session.scalar(select(Message).where(Message.idempotency_key == key))
+        if found is not None:
+            return found, False, Slot(found.send_at)
+        slot = await reserve(
+            session,
+            to=new.to_e164,
+            prefix=prefix,
+            send_at=new.send_at,
+            expires_at=new.expires_at,
+            caps=caps,
+            now=now,
+        )
+        if slot.send_at is None:
+            return None, False, slot
+        held = replace(new, send_at=slot.send_at)
+        message = await insert_message(session, held, key=key, call_id=None, now=now)
+    return message, message is not None, slot
+
+
 def _fit_all(start: float, scopes: list[tuple[SuppressReason, int, list[float]]]) -> float:
     """The earliest time at or after ``start`` that fits every scope."""
     t = start
@@ -192,7 +226,7 @@ def _number_statement() -> Any:
     when = Message.send_at.type
     where = (
         Message.to_e164 == bindparam("r_to", type_=String()),
-        Message.kind == TEXTBACK,
+        Message.kind.in_(TEXTBACK_KINDS),
         Message.status.in_(COUNTED_STATUSES),
     )
     day = func.count().filter(texted_at() >= bindparam("r_day_ago", type_=when))
@@ -204,7 +238,7 @@ def _slots_statement(by_prefix: bool) -> Any:
     """Send times of text-backs holding a slot in ``(r_lo, r_hi)`` (to one prefix)."""
     when = Message.send_at.type
     stmt = select(Message.send_at).where(
-        Message.kind == TEXTBACK,
+        Message.kind.in_(TEXTBACK_KINDS),
         Message.send_at > bindparam("r_lo", type_=when),
         Message.send_at < bindparam("r_hi", type_=when),
         Message.status.in_(_SLOT_STATUSES),

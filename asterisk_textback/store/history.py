@@ -13,6 +13,7 @@ from asterisk_textback.calls.model import Direction, Outcome
 from asterisk_textback.policy.history import ContactHistory, RateSnapshot
 from asterisk_textback.policy.numbers import CallerNumber
 from asterisk_textback.policy.settings import SuppressionSettings
+from asterisk_textback.store.caps import TEXTBACK_KINDS
 from asterisk_textback.store.contacts import COUNTED_STATUSES, texted_at
 from asterisk_textback.store.models import Call, Contact, Message, MessageStatus
 
@@ -143,7 +144,7 @@ def _history_statement(global_mode: str, prefix_mode: str) -> Select[Any]:
     since = bindparam("h_since", type_=when)
     # Only text-backs: auto-replies (HELP, confirmations, forwards) have their own budget
     # and must never use up a caller's cooldown or the SMS-pumping caps.
-    textback = Message.kind == "textback"
+    textback = Message.kind.in_(TEXTBACK_KINDS)
     texted = (Message.to_e164 == e164, Message.status.in_(COUNTED_STATUSES), textback)
     queued = (Message.created_at >= since, Message.status != MessageStatus.SUPPRESSED, textback)
     to_prefix = Message.to_e164.like(bindparam("h_prefix", type_=String()), escape="/")

@@ -17,8 +17,11 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from asterisk_textback.agi import AgiTexter
+from asterisk_textback.agi_settings import TextRequest
 from asterisk_textback.config import DispatchSettings
 from asterisk_textback.dispatch import Dispatcher
+from asterisk_textback.loading import prepare
 from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
 from asterisk_textback.sms.webhook import WebhookProvider
 from asterisk_textback.store.engine import create_engine, create_session_factory
@@ -182,3 +185,27 @@ async def test_one_number_calling_four_instances_gets_the_daily_cap(
     finally:
         for extra in engines:
             await extra.dispose()
+
+
+async def test_dialplan_requests_and_missed_calls_share_the_caps(
+    session_factory: Sessions,
+) -> None:
+    config = settings()
+    clock = Clock()
+    texter = AgiTexter(prepare(config), session_factory, on_queued=lambda: None, clock=clock)
+    flood = spread(40, 1)
+    requests = [
+        TextRequest(
+            "textback", "missed_no_voicemail", f"agi-{i}", "PJSIP/x", c.caller_number, "", "", 0
+        )
+        for i, c in enumerate(flood[20:])
+    ]
+    await asyncio.gather(
+        record_together([recorder(session_factory, clock, config)], flood[:20]),
+        *(texter.text(r) for r in requests),
+    )
+    async with session_factory() as session:
+        texts = list((await session.scalars(select(Message))).all())
+    assert {m.kind for m in texts} == {"textback", "agi"}
+    assert _due_in_first_minute(texts) == 10
+    assert _most_in_any_minute(texts) <= 10
