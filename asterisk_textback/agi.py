@@ -48,7 +48,7 @@ from asterisk_textback.config import Settings
 from asterisk_textback.loading import Loaded
 from asterisk_textback.logsafe import phone
 from asterisk_textback.policy import NO_HISTORY, PolicySettings, RuleSettings, decide, parse_caller
-from asterisk_textback.store import history, outbox
+from asterisk_textback.store import caps, history, outbox
 from asterisk_textback.store.models import Message
 
 __all__ = [
@@ -213,9 +213,8 @@ class AgiTexter:
                     session, number, settings.suppression, now=_utc(now)
                 )
             hist = replace(hist, last_handled_at=None)  # the caller is on the line, asking
-        decision = decide(
-            call, hist, explicit_policy(settings, request.template, request.delay), now
-        )
+        policy = explicit_policy(settings, request.template, request.delay)
+        decision = decide(call, hist, policy, now)
         if not decision.send:
             return TextOutcome(f"suppressed:{decision.reason}", decision.detail)
         draft = compose(
@@ -240,8 +239,12 @@ class AgiTexter:
             experiment=draft.experiment,
             provider=settings.provider.name,
         )
-        async with self._sessions() as session:
-            message, created = await outbox.enqueue(session, new, key=key, now=_utc(now))
+        limits, prefix = caps.Caps.of(policy.suppression), decision.rate_prefix
+        async with self._sessions() as session:  # the caps again, racing other writers
+            found = await caps.enqueue(session, new, limits, key=key, prefix=prefix, now=_utc(now))
+        message, created, slot = found
+        if message is None:
+            return TextOutcome(f"suppressed:{slot.reason}", slot.detail)
         if created:
             try:
                 self._on_queued()

@@ -23,6 +23,7 @@ from asterisk_textback.crm import CrmSettings
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.forwarding import ForwardingSettings
 from asterisk_textback.kpi.settings import KpiSettings
+from asterisk_textback.policy.decide import refuse_destination
 from asterisk_textback.policy.settings import (
     DEFAULT_RULES,
     BusinessSettings,
@@ -246,6 +247,18 @@ class Settings(_Frozen):
                 raise ValueError(
                     f"pbxes[{index}].name: {pbx.name!r} is already used; every PBX needs its "
                     "own name (calls are tagged with it)"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _textable_staff_numbers(self) -> Settings:
+        # A forward is a text like any other: the text-backs' destination checks apply.
+        for index, number in enumerate(self.forwarding.sms_to):
+            refused = refuse_destination(number, self)
+            if refused is not None:
+                raise ValueError(
+                    f"forwarding.sms_to[{index}]: {number!r} may not be texted "
+                    f"({refused[0]}: {refused[1]})"
                 )
         return self
 

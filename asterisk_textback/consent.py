@@ -16,7 +16,7 @@ import string
 import unicodedata
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from asterisk_textback.store.models import InboundKind
 
@@ -151,6 +151,12 @@ class ConsentSettings(BaseModel):
     )
     confirm_opt_in: bool = True
     opt_in_text: str = "{business}: you are subscribed again. Reply STOP to opt out, HELP for help."
+    #: Auto-replies (HELP/INFO answers, STOP/START confirmations, replies forwarded to staff
+    #: by SMS) queued per minute in total; 0 = no cap. Their own budget: they never count
+    #: against the text-back caps of ``[suppression]``.
+    auto_reply_rate_per_minute: int = Field(default=20, ge=0)
+    #: HELP answers and confirmations per number in any 24 h (HELP is answered once a day).
+    auto_reply_daily_cap: int = Field(default=3, ge=1, le=100)
 
     @field_validator("help_text", "opt_out_text", "opt_in_text")
     @classmethod

@@ -28,9 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.errors import ConfigError
+from asterisk_textback.store import autoreply
 from asterisk_textback.store import inbound as store_inbound
 from asterisk_textback.store.models import Call, InboundMessage
-from asterisk_textback.store.outbox import NewMessage, enqueue
+from asterisk_textback.store.outbox import NewMessage
 from asterisk_textback.templates.segments import count_segments
 from asterisk_textback.textsafe import header_value
 
@@ -89,6 +90,8 @@ class ForwardingSettings(_Frozen):
     max_age_hours: float = Field(default=72.0, gt=0)
     #: Zone the call time is shown in (usually ``business.timezone``).
     timezone: str = "UTC"
+    #: SMS forwards queued per minute, 0: no cap; over it a forward is retried later.
+    sms_rate_per_minute: int = Field(default=20, ge=0)
 
     @property
     def enabled(self) -> bool:
@@ -242,19 +245,20 @@ class SmsChannel:
 
     def __init__(
         self,
-        numbers: Sequence[str],
+        settings: ForwardingSettings,
         sessions: async_sessionmaker[AsyncSession],
         *,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
     ) -> None:
-        self._numbers = tuple(numbers)
+        self._numbers = settings.sms_to  # checked like any destination (config.Settings)
+        self._budget = autoreply.Budget(per_minute=settings.sms_rate_per_minute)
         self._sessions = sessions
         self._clock = clock
         self._on_queued = on_queued
 
     async def send(self, reply: ForwardedReply) -> None:
-        """Queue the texts (idempotent per reply and staff number)."""
+        """Queue the texts (idempotent per reply and staff number; over budget: raises)."""
         body = reply.text()
         info = count_segments(body)
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
@@ -268,8 +272,8 @@ class SmsChannel:
                 send_at=now,
                 kind="forward",
             )
-            async with self._sessions() as session:
-                await enqueue(session, new, key=f"forward:{reply.inbound_id}:{number}", now=now)
+            key = f"forward:{reply.inbound_id}:{number}"
+            await autoreply.queue(self._sessions, new, key=key, now=now, budget=self._budget)
         if self._on_queued is not None:
             self._on_queued()
 
@@ -337,7 +341,7 @@ class Forwarder:
         if settings.email is not None:
             channels.append(EmailChannel(settings.email, secrets.smtp_password, ssl_context))
         if settings.sms_to:
-            channels.append(SmsChannel(settings.sms_to, sessions, clock=clock, on_queued=on_queued))
+            channels.append(SmsChannel(settings, sessions, clock=clock, on_queued=on_queued))
         if settings.webhook_url:
             key, timeout = secrets.webhook_key, settings.timeout_seconds
             channels.append(WebhookChannel(settings.webhook_url, http, key, timeout))

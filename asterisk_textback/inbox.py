@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asterisk_textback.consent import ConsentSettings, classify
 from asterisk_textback.forwarding import Forwarder
 from asterisk_textback.logsafe import phone
-from asterisk_textback.policy import parse_caller
+from asterisk_textback.policy import PolicyConfig, parse_caller, refuse_destination
 from asterisk_textback.sms.base import DeliveryReport, InboundSms, WebhookEvent
-from asterisk_textback.store import delivery
+from asterisk_textback.store import autoreply, delivery
 from asterisk_textback.store.inbound import (
     DEFAULT_THREAD_WINDOW,
     NewInbound,
@@ -72,18 +72,30 @@ class Inbox:
         on_queued: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
         on_inbound: Callable[[InboundMessage], Awaitable[None]] | None = None,
+        policy: PolicyConfig | None = None,
     ) -> None:
         self._on_inbound = on_inbound
+        # Destination checks of auto-replies (None: none, as in tests of other parts).
+        self._policy = policy
+        self._budget = self.budget_of(consent)
         self._sessions = sessions
         self._consent = consent
         self._business = business_name
-        self._region = default_region
+        self._region = default_region if policy is None else policy.business.default_region
         self._forwarder = forwarder
         self._thread_window = thread_window
         self._pending_max_age = pending_max_age
         self._on_queued = on_queued
         self._clock = clock
         self._tasks: set[asyncio.Task[bool]] = set()
+
+    @staticmethod
+    def budget_of(consent: ConsentSettings) -> autoreply.Budget:
+        """The auto-reply budget ``[consent]`` sets."""
+        return autoreply.Budget(
+            per_minute=consent.auto_reply_rate_per_minute,
+            daily_per_number=consent.auto_reply_daily_cap,
+        )
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), tz=UTC)
@@ -140,9 +152,20 @@ class Inbox:
         )
         # The confirmation goes out from the number the caller wrote to (CTIA: same line).
         confirmation = self._confirmation(verdict.kind, sender, ours)
+        refused = None if self._policy is None else refuse_destination(sender, self._policy)
+        if confirmation is not None and refused is not None:
+            # An auto-reply is a text like any other: never to a premium, foreign or
+            # invalid number (SMS pumping by texting HELP). A STOP still opts out.
+            log.info("no %s: %s number", confirmation.kind, refused[0])
+            confirmation = None
         async with self._sessions() as session:
             stored = await record_inbound(
-                session, new, now=now, confirmation=confirmation, thread_window=self._thread_window
+                session,
+                new,
+                now=now,
+                confirmation=confirmation,
+                thread_window=self._thread_window,
+                budget=self._budget,
             )
         if not stored.created:
             log.info("inbound %s/%s already stored", sms.provider, sms.provider_message_id)

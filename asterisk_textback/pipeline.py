@@ -20,14 +20,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.activity import log_call
+from asterisk_textback.bulk import BulkLane
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome
 from asterisk_textback.compose import Draft, compose
 from asterisk_textback.errors import ProviderError
 from asterisk_textback.loading import Loaded
 from asterisk_textback.logsafe import phone
-from asterisk_textback.policy import NO_HISTORY, Decision, decide, parse_caller
+from asterisk_textback.policy import NO_HISTORY, Action, Decision, decide, parse_caller
 from asterisk_textback.sms.lookup import LineLookup
-from asterisk_textback.store import contacts, history, one_transaction, outbox
+from asterisk_textback.store import caps, contacts, history, one_transaction, outbox
 from asterisk_textback.store.calls import CallDecision, Recorded, record_call_and_enqueue
 from asterisk_textback.store.models import DecisionAction, MessageStatus
 
@@ -79,6 +80,8 @@ class _Pending:
     party: str | None
     handled: str | None
     now: float
+    #: The caps of the config in force when the call ended (a reload may change them).
+    caps: caps.Caps
 
 
 class Recorder:
@@ -109,6 +112,23 @@ class Recorder:
         self._lanes: list[asyncio.Queue[tuple[CallEnded, Loaded] | None]] = [
             asyncio.Queue() for _ in range(max(1, lanes))
         ]
+        self._live_writing = 0
+        #: Set while the live lanes have nothing to do (the bulk lane's turn).
+        self._idle = asyncio.Event()
+        self._idle.set()
+        # Calls with outcome unknown (evicted, lost in an AMI outage) are never texted and
+        # go in bulk behind the live lanes: a flood of them never delays a real call's text.
+        self._bulk = BulkLane(
+            sessions,
+            settings=lambda: self._loaded.settings,
+            # One INFO line per call is for real calls, not a flood of evicted ones.
+            recorded=lambda call, decision: self._report(
+                call, decision, None, queued=False, log_line=False
+            ),
+            busy=self._live_busy,
+            idle=self._idle,
+            clock=clock,
+        )
         self.recorded = 0
         self.errors = 0
         #: Calls recorded since start, by outcome (``/metrics``).
@@ -120,26 +140,30 @@ class Recorder:
 
     def submit(self, call: CallEnded) -> None:
         """Hand over a finished call (from the tracker's consumer; never blocks)."""
+        if call.outcome is Outcome.UNKNOWN and call.direction is not Direction.OUTBOUND:
+            self._bulk.submit(call)
+            return
         party = call.dialed_number if call.direction is Direction.OUTBOUND else call.caller_number
         digits = "".join(ch for ch in party if ch.isdigit())[-10:]
         lane = zlib.crc32(digits.encode()) % len(self._lanes)
+        self._idle.clear()
         self._lanes[lane].put_nowait((call, self._loaded))
 
     @property
     def backlog(self) -> int:
         """Calls waiting to be recorded."""
-        return sum(q.qsize() for q in self._lanes)
+        return sum(q.qsize() for q in self._lanes) + self._bulk.backlog
 
     async def run(self) -> None:
         """Record calls until :meth:`stop`; everything submitted before it is recorded."""
-        await asyncio.gather(*(self._lane(q) for q in self._lanes))
+        await asyncio.gather(*(self._lane(q) for q in self._lanes), self._bulk.run())
 
     async def _lane(self, queue: asyncio.Queue[tuple[CallEnded, Loaded] | None]) -> None:
         stopping = False
         while not stopping:
             first = await queue.get()
             if first is None:
-                return
+                break
             # Group commit: everything already waiting is recorded in one transaction.
             batch = [first]
             while len(batch) < _GROUP_MAX and not queue.empty():
@@ -148,7 +172,18 @@ class Recorder:
                     stopping = True
                     break
                 batch.append(nxt)
-            await self._record_group(batch)
+            self._live_writing += 1
+            try:
+                await self._record_group(batch)
+            finally:
+                self._live_writing -= 1
+                if not self._live_busy():
+                    self._idle.set()
+        if not self._live_busy():
+            self._idle.set()
+
+    def _live_busy(self) -> bool:
+        return self._live_writing > 0 or any(not q.empty() for q in self._lanes)
 
     async def _record_group(self, calls: list[tuple[CallEnded, Loaded]]) -> None:
         pending: list[_Pending] = []
@@ -175,6 +210,10 @@ class Recorder:
             return
         try:
             async with self._sessions() as session, one_transaction(session):
+                if any(p.message is not None for p in pending):
+                    # Before any other write: the caps lock is always taken first, so a
+                    # transaction waiting for it holds no row lock another one needs.
+                    await caps.lock(session)
                 stored = [await self._store(session, p) for p in pending]
         except Exception:
             if len(pending) == 1:
@@ -185,19 +224,22 @@ class Recorder:
             for p in pending:
                 await self._write([p])
             return
-        for p, rec in zip(pending, stored, strict=True):
+        for p, rec in stored:
             self._after(p, rec)
 
     def stop(self) -> None:
         """Finish the calls already submitted, then return from :meth:`run`."""
         for queue in self._lanes:
             queue.put_nowait(None)
+        self._bulk.stop()
 
     async def record(self, call: CallEnded) -> CallResult:
         """Decide about one call and commit the call row (and its text) in one transaction."""
         pending = await self._decide(call, self._loaded)
-        async with self._sessions() as session:
-            rec = await self._store(session, pending)
+        async with self._sessions() as session, one_transaction(session):
+            if pending.message is not None:
+                await caps.lock(session)
+            pending, rec = await self._store(session, pending)
         return self._after(pending, rec)
 
     def _party(self, call: CallEnded) -> str | None:
@@ -221,8 +263,9 @@ class Recorder:
                 # Reads only: on SQLite a DEFERRED transaction, so it does not queue behind
                 # (or hold up) the dispatcher's writes.
                 await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+                # The rate caps are enforced when the text is inserted (``_reserve``).
                 hist = await history.history_for_policy(
-                    session, caller, settings.suppression, now=_utc(now)
+                    session, caller, settings.suppression, now=_utc(now), count_rates=False
                 )
         decision = decide(call, hist, settings, now)
         wanted = decision.send and decision.to is not None
@@ -259,9 +302,10 @@ class Recorder:
             variant=None if draft is None else draft.variant,
         )
         party = handled if handled is not None else caller.e164
-        return _Pending(call, decision, draft, stored, message, party, handled, now)
+        limits = caps.Caps.of(settings.suppression)
+        return _Pending(call, decision, draft, stored, message, party, handled, now, limits)
 
-    async def _store(self, session: AsyncSession, p: _Pending) -> Recorded:
+    async def _store(self, session: AsyncSession, p: _Pending) -> tuple[_Pending, Recorded]:
         """Write one decided call (cancel what it handled, then the call and its text)."""
         if p.handled is not None:
             # Answered on a newer call, or an extension called them back: a text still
@@ -269,22 +313,70 @@ class Recorder:
             await outbox.cancel_if_handled(
                 session, p.handled, _utc(p.call.ended_at), now=_utc(p.now)
             )
-        return await record_call_and_enqueue(
+        p = await self._reserve(session, p)
+        rec = await record_call_and_enqueue(
             session, p.call, p.stored, p.message, caller_e164=p.party, now=_utc(p.now)
         )
+        return p, rec
+
+    async def _reserve(self, session: AsyncSession, p: _Pending) -> _Pending:
+        """Take the text's send slot under the caps: as due, held later, or refused."""
+        if p.message is None:
+            return p
+        slot = await caps.reserve(
+            session,
+            to=p.message.to_e164,
+            prefix=p.decision.rate_prefix,
+            send_at=p.message.send_at,
+            expires_at=p.message.expires_at,
+            caps=p.caps,
+            now=_utc(p.now),
+        )
+        if slot.send_at == p.message.send_at:
+            return p
+        if slot.send_at is not None:
+            held = replace(p.decision, send_at=slot.send_at.timestamp(), detail=slot.detail)
+            return replace(p, decision=held, message=replace(p.message, send_at=slot.send_at))
+        refused = replace(
+            p.decision,
+            action=Action.SUPPRESS,
+            reason=slot.reason,
+            detail=slot.detail,
+            template=None,
+            send_at=None,
+            expires_at=None,
+        )
+        stored = CallDecision(action=DecisionAction.SUPPRESS, suppress_reason=str(slot.reason))
+        return replace(p, decision=refused, draft=None, stored=stored, message=None)
 
     def _after(self, p: _Pending, rec: Recorded) -> CallResult:
         """Once committed: wake the dispatcher, report the decision."""
         queued = (
             rec.created and rec.message is not None and rec.message.status is MessageStatus.QUEUED
         )
-        self.recorded += 1
-        self.outcomes[str(p.call.outcome)] += 1
         message_id = None if rec.message is None else rec.message.id
-        log_call(p.call, p.decision, message_id=message_id, queued=queued, created=rec.created)
+        return self._report(
+            p.call, p.decision, p.draft, queued=queued, message_id=message_id, created=rec.created
+        )
+
+    def _report(
+        self,
+        call: CallEnded,
+        decision: Decision,
+        draft: Draft | None,
+        *,
+        queued: bool,
+        message_id: int | None = None,
+        created: bool = True,
+        log_line: bool = True,
+    ) -> CallResult:
+        self.recorded += 1
+        self.outcomes[str(call.outcome)] += 1
+        if log_line:
+            log_call(call, decision, message_id=message_id, queued=queued, created=created)
         if queued:
             self._on_queued()
-        result = CallResult(p.call, p.decision, p.draft, queued)
+        result = CallResult(call, decision, draft, queued)
         if self._on_decided is not None:
             with contextlib.suppress(Exception):
                 self._on_decided(result)

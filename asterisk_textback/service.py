@@ -312,7 +312,7 @@ def _web_app(
         sessions,
         settings.consent,
         business_name=settings.business.name,
-        default_region=settings.business.default_region,
+        policy=settings,  # the default region, and the destination checks of auto-replies
         forwarder=forwarder,
         on_queued=wake,
         clock=clock,

@@ -1,6 +1,6 @@
 """The policy: whether, what and when to text a caller (pure; ``now`` is passed in)."""
 
-from asterisk_textback.policy.decide import decide, recipient_zones
+from asterisk_textback.policy.decide import decide, recipient_zones, refuse_destination
 from asterisk_textback.policy.decision import Action, Decision, SuppressReason
 from asterisk_textback.policy.history import NO_HISTORY, ContactHistory, RateSnapshot
 from asterisk_textback.policy.hours import (
@@ -71,6 +71,7 @@ __all__ = [
     "parse_range",
     "quiet_end",
     "recipient_zones",
+    "refuse_destination",
     "routing_at",
     "rule_matches",
     "when_matches",

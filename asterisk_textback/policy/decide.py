@@ -106,6 +106,16 @@ def _check_number(number: CallerNumber, config: PolicyConfig) -> _Suppressed | N
     return None
 
 
+def refuse_destination(raw: str, config: PolicyConfig) -> tuple[SuppressReason, str] | None:
+    """Why no text of any kind (auto-replies, forwards) may go to ``raw``; None if it may.
+
+    The same number checks as a text-back: invalid or unknown numbers, short codes,
+    countries not allowed, blocked number types (premium, toll-free, …).
+    """
+    found = _check_number(parse_caller(raw, config.business.default_region), config)
+    return None if found is None else (found.reason, found.detail)
+
+
 def _check_history(
     call: CallEnded, history: ContactHistory, config: PolicyConfig, now: float
 ) -> _Suppressed | None:

@@ -257,6 +257,9 @@ class SuppressionSettings(_Frozen):
     #: SMS-pumping defence: texts queued per minute, in total and per number prefix; 0 = off.
     global_rate_per_minute: int = Field(default=60, ge=0)
     per_prefix_rate_per_minute: int = Field(default=10, ge=0)
+    #: A text over a rate cap: ``wait`` for the next free slot (until ``max_age_minutes``
+    #: after it was due, then it is dropped with the cap's reason), or ``drop`` it at once.
+    over_cap: Literal["wait", "drop"] = "wait"
     #: Digits of the national number after the country code that make a prefix ("+1212").
     rate_prefix_digits: int = Field(default=3, ge=1, le=8)
     #: Caller hang-ups and IVR-only calls shorter than this (start to end) are misdials.

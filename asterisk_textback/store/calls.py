@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -9,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import CallEnded
-from asterisk_textback.store._dialect import committing, insert_row
+from asterisk_textback.store._dialect import committing, dialect_of, insert_for, insert_row
 from asterisk_textback.store.models import Call, DecisionAction, Message
 from asterisk_textback.store.outbox import NewMessage, idempotency_key, insert_message
 
-__all__ = ["CallDecision", "Recorded", "get_call", "record_call_and_enqueue"]
+__all__ = ["CallDecision", "Recorded", "get_call", "record_call_and_enqueue", "record_calls"]
 
 _CALL_KEY = ("pbx", "linkedid")
 
@@ -62,29 +63,7 @@ async def record_call_and_enqueue(
     nothing and returns the rows stored the first time, so a call never gets two texts.
     """
     async with committing(session):
-        values = {
-            "pbx": call.pbx,
-            "linkedid": call.linkedid,
-            "direction": call.direction,
-            "outcome": call.outcome,
-            "reason": call.reason,
-            "caller_number": call.caller_number,
-            "caller_e164": caller_e164,
-            "caller_name": call.caller_name,
-            "did": call.did,
-            "queue": call.queue,
-            "mailbox": call.mailbox,
-            "answered_by": call.answered_by,
-            "started_at": _utc(call.started_at),
-            "ended_at": _utc(call.ended_at),
-            "ring_seconds": call.ring_seconds,
-            "action": decision.action,
-            "suppress_reason": decision.suppress_reason,
-            "template": decision.template,
-            "variant": decision.variant,
-            "created_at": now,
-        }
-        row = await insert_row(session, Call, values, _CALL_KEY)
+        row = await insert_row(session, Call, _values(call, decision, caller_e164, now), _CALL_KEY)
         if row is None:
             recorded = await _already_recorded(session, call, message)
         else:
@@ -94,6 +73,51 @@ async def record_call_and_enqueue(
                 stored = await insert_message(session, message, key=key, call_id=row.id, now=now)
             recorded = Recorded(call=row, message=stored, created=True)
     return recorded
+
+
+async def record_calls(
+    session: AsyncSession,
+    calls: Sequence[tuple[CallEnded, CallDecision, str | None]],
+    *,
+    now: datetime,
+) -> None:
+    """Insert calls that get no text (with their decision and caller E.164) in one
+    multi-row statement; calls already recorded are left as they are. Does not commit."""
+    if not calls:
+        return
+    rows = [_values(call, decision, e164, now) for call, decision, e164 in calls]
+    stmt = insert_for(dialect_of(session), Call).on_conflict_do_nothing(
+        index_elements=list(_CALL_KEY)
+    )
+    connection = await session.connection()
+    await connection.execute(stmt, rows)
+
+
+def _values(
+    call: CallEnded, decision: CallDecision, caller_e164: str | None, now: datetime
+) -> dict[str, object]:
+    return {
+        "pbx": call.pbx,
+        "linkedid": call.linkedid,
+        "direction": call.direction,
+        "outcome": call.outcome,
+        "reason": call.reason,
+        "caller_number": call.caller_number,
+        "caller_e164": caller_e164,
+        "caller_name": call.caller_name,
+        "did": call.did,
+        "queue": call.queue,
+        "mailbox": call.mailbox,
+        "answered_by": call.answered_by,
+        "started_at": _utc(call.started_at),
+        "ended_at": _utc(call.ended_at),
+        "ring_seconds": call.ring_seconds,
+        "action": decision.action,
+        "suppress_reason": decision.suppress_reason,
+        "template": decision.template,
+        "variant": decision.variant,
+        "created_at": now,
+    }
 
 
 async def _already_recorded(

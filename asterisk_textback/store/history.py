@@ -13,6 +13,7 @@ from asterisk_textback.calls.model import Direction, Outcome
 from asterisk_textback.policy.history import ContactHistory, RateSnapshot
 from asterisk_textback.policy.numbers import CallerNumber
 from asterisk_textback.policy.settings import SuppressionSettings
+from asterisk_textback.store.caps import TEXTBACK_KINDS
 from asterisk_textback.store.contacts import COUNTED_STATUSES, texted_at
 from asterisk_textback.store.models import Call, Contact, Message, MessageStatus
 
@@ -101,10 +102,20 @@ async def contact_history(
 
 
 async def history_for_policy(
-    session: AsyncSession, number: CallerNumber, suppression: SuppressionSettings, *, now: datetime
+    session: AsyncSession,
+    number: CallerNumber,
+    suppression: SuppressionSettings,
+    *,
+    now: datetime,
+    count_rates: bool = True,
 ) -> ContactHistory:
     """:func:`contact_history` of a valid number, read as ``suppression`` needs it: its rate
-    prefix, and the caps counted only up to their limits (0: off, not counted)."""
+    prefix, and the caps counted only up to their limits (0: off, not counted).
+
+    ``count_rates=False`` leaves the rate caps out (read as 0): for writers that enforce
+    them when they insert the text (``store.caps.reserve``), where a full window means
+    "wait for a slot", not "suppress".
+    """
     if number.e164 is None:
         raise ValueError(f"{number.raw!r} is not a valid number: it has no history")
     return await contact_history(
@@ -112,8 +123,8 @@ async def history_for_policy(
         number.e164,
         rate_prefix=number.rate_prefix(suppression.rate_prefix_digits),
         now=now,
-        global_cap=suppression.global_rate_per_minute,
-        prefix_cap=suppression.per_prefix_rate_per_minute,
+        global_cap=suppression.global_rate_per_minute if count_rates else 0,
+        prefix_cap=suppression.per_prefix_rate_per_minute if count_rates else 0,
     )
 
 
@@ -131,8 +142,11 @@ def _history_statement(global_mode: str, prefix_mode: str) -> Select[Any]:
     when = Message.created_at.type
     e164 = bindparam("h_e164", type_=String())
     since = bindparam("h_since", type_=when)
-    texted = (Message.to_e164 == e164, Message.status.in_(COUNTED_STATUSES))
-    queued = (Message.created_at >= since, Message.status != MessageStatus.SUPPRESSED)
+    # Only text-backs: auto-replies (HELP, confirmations, forwards) have their own budget
+    # and must never use up a caller's cooldown or the SMS-pumping caps.
+    textback = Message.kind.in_(TEXTBACK_KINDS)
+    texted = (Message.to_e164 == e164, Message.status.in_(COUNTED_STATUSES), textback)
+    queued = (Message.created_at >= since, Message.status != MessageStatus.SUPPRESSED, textback)
     to_prefix = Message.to_e164.like(bindparam("h_prefix", type_=String()), escape="/")
     return select(
         select(Contact.opted_out).where(Contact.e164 == e164).scalar_subquery(),

@@ -8,6 +8,7 @@ webhook answers 2xx only after that commit, so an opt-out is never lost.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,9 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from asterisk_textback.store import autoreply
 from asterisk_textback.store._dialect import committing, insert
+from asterisk_textback.store.autoreply import CONFIRMATION_KINDS
 from asterisk_textback.store.models import (
     Call,
     Contact,
@@ -26,6 +29,8 @@ from asterisk_textback.store.models import (
     MessageStatus,
 )
 from asterisk_textback.store.outbox import NewMessage, insert_message, not_yet_sent
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CONFIRMATION_KINDS",
@@ -40,10 +45,6 @@ __all__ = [
     "record_inbound",
 ]
 
-#: Outbox ``kind`` values of the texts answering STOP/START/HELP. They go out even to a
-#: contact who has just opted out (once, as the CTIA requires): sending checks must exempt
-#: them, and the STOP race cancellation leaves them alone.
-CONFIRMATION_KINDS: frozenset[str] = frozenset({"optout_confirm", "optin_confirm", "help"})
 
 #: How long after a texted missed call a text from that number counts as its reply.
 DEFAULT_THREAD_WINDOW = timedelta(days=14)
@@ -159,11 +160,13 @@ async def record_inbound(
     now: datetime,
     confirmation: NewMessage | None = None,
     thread_window: timedelta = DEFAULT_THREAD_WINDOW,
+    budget: autoreply.Budget | None = None,
 ) -> StoredInbound:
     """Store one inbound text and act on it in one transaction; commits.
 
     ``confirmation`` (kind ``optout_confirm``/``optin_confirm``/``help``) is queued under
-    ``inbound:<id>:<kind>`` when the text changed the contact's consent, or always for HELP.
+    ``inbound:<id>:<kind>`` when the text changed the contact's consent, or for HELP, as
+    far as the auto-reply ``budget`` allows (``store.autoreply``; None: no budget).
     A provider retry (same provider and id) changes nothing and returns the stored row.
     """
     async with committing(session):
@@ -211,9 +214,17 @@ async def record_inbound(
         queued = None
         if confirmation is not None and (changed or new.kind is InboundKind.HELP):
             key = f"inbound:{row.id}:{confirmation.kind}"
-            queued = await insert_message(
-                session, confirmation, key=key, call_id=row.call_id, now=now
-            )
+            why = None
+            if budget is not None:
+                why = await autoreply.refusal(
+                    session, confirmation, key=key, now=now, budget=budget
+                )
+            if why is None:
+                queued = await insert_message(
+                    session, confirmation, key=key, call_id=row.call_id, now=now
+                )
+            else:
+                log.info("no %s queued: %s", confirmation.kind, why)
     return StoredInbound(row, True, changed, queued, cancelled)
 
 

@@ -171,6 +171,8 @@ class Message(Base):
         Index("ix_messages_to_e164_sent_at", "to_e164", "sent_at"),
         # Rate caps (SMS-pumping defence) count texts queued in the last minute.
         Index("ix_messages_created_at", "created_at"),
+        # Rate caps reserve send slots: the text-backs due around a send time (store.caps).
+        Index("ix_messages_kind_send_at", "kind", "send_at"),
         # Delivery webhooks find the row by the provider's id.
         Index("ix_messages_provider_message_id", "provider", "provider_message_id"),
     )

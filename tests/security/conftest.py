@@ -1,0 +1,14 @@
+"""Fixtures for the attack tests: real databases (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from tests.dbfixtures import (  # noqa: F401 - fixtures are found by name
+    backend,
+    db_url,
+    engine,
+    pg_migrated,
+    pg_server,
+    session,
+    session_factory,
+    sqlite_migrated,
+)
