@@ -165,6 +165,10 @@ name = "Acme Plumbing"
 [suppression]
 quiet_hours = false
 
+[consent]
+# Up to 50 real STOPs a round here: the auto-reply budget must not hold confirmations back.
+auto_reply_rate_per_minute = 0
+
 [provider]
 name = "twilio"
 default_sender = "{SENDER}"
