@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.kpi.calculator import calculator_from_history
-from asterisk_textback.kpi.metrics import compute_kpis
+from asterisk_textback.kpi.calculator import CalculatorResult, calculator_from_history
+from asterisk_textback.kpi.metrics import KpiReport, compute_kpis
 from asterisk_textback.store.models import MessageStatus
-from asterisk_textback.web.dashboard.abtests import experiment_views
+from asterisk_textback.web.dashboard.abtests import ExperimentView, experiment_views
 from asterisk_textback.web.dashboard.app import (
     DEPS,
     Handler,
@@ -18,10 +19,11 @@ from asterisk_textback.web.dashboard.app import (
     reading,
     request_period,
 )
+from asterisk_textback.web.dashboard.app import report as run_report
 from asterisk_textback.web.dashboard.openapi import spec
 from asterisk_textback.web.dashboard.queries import CursorError, Page, list_calls
 from asterisk_textback.web.dashboard.routes import call_filter
-from asterisk_textback.web.dashboard.series import daily_series
+from asterisk_textback.web.dashboard.series import DailySeries, daily_series
 from asterisk_textback.web.dashboard.threads import (
     call_detail,
     list_conversations,
@@ -41,7 +43,7 @@ def _limit(request: web.Request) -> int:
     text = request.query.get("limit", "").strip()
     if not text:
         return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise web.HTTPBadRequest(text=f"limit: an integer in [1, {MAX_LIMIT}]")
     return int(text)
 
@@ -109,10 +111,15 @@ async def kpis(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/kpis."""
     deps = request.app[DEPS]
     period, _, did = request_period(request)
-    async with reading(request) as db:
-        report = await compute_kpis(db, period, did, deps.kpi)
-        calculator = await calculator_from_history(db, period, did, deps.kpi)
-        series = await daily_series(db, period, did, deps.kpi.currency.upper(), deps.zone)
+
+    async def read(db: AsyncSession) -> tuple[KpiReport, CalculatorResult, DailySeries]:
+        return (
+            await compute_kpis(db, period, did, deps.kpi),
+            await calculator_from_history(db, period, did, deps.kpi),
+            await daily_series(db, period, did, deps.kpi.currency.upper(), deps.zone),
+        )
+
+    report, calculator, series = await run_report(request, read)
     return web.json_response(
         {**report.as_dict(), "calculator": calculator.as_dict(), "daily": series.as_dict()}
     )
@@ -122,8 +129,9 @@ async def experiments(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/experiments."""
     deps = request.app[DEPS]
     period, _, did = request_period(request)
-    async with reading(request) as db:
-        views = await experiment_views(
+
+    async def read(db: AsyncSession) -> list[ExperimentView]:
+        return await experiment_views(
             db,
             period,
             did,
@@ -131,6 +139,8 @@ async def experiments(request: web.Request) -> web.StreamResponse:
             controls=deps.controls,
             min_trials=deps.kpi.min_sample_per_variant,
         )
+
+    views = await run_report(request, read)
     return web.json_response(
         {
             "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import date
+from urllib.parse import unquote
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Outcome
-from asterisk_textback.kpi.calculator import calculator_from_history, revenue_left_on_table
+from asterisk_textback.kpi.calculator import (
+    CalculatorResult,
+    calculator_from_history,
+    revenue_left_on_table,
+)
 from asterisk_textback.kpi.definitions import DEFINITIONS
 from asterisk_textback.kpi.metrics import KpiReport, compute_kpis
 from asterisk_textback.store.models import DecisionAction
+from asterisk_textback.web.clientaddr import client_address
 from asterisk_textback.web.dashboard.abtests import JUDGED_ON, ExperimentView, experiment_views
 from asterisk_textback.web.dashboard.app import (
     COOKIE,
@@ -23,6 +31,7 @@ from asterisk_textback.web.dashboard.app import (
     page_guard,
     reading,
     render,
+    report,
     request_period,
 )
 from asterisk_textback.web.dashboard.auth import Session, tokens_equal, verify_password
@@ -34,6 +43,13 @@ from asterisk_textback.web.dashboard.csrf import (
     check_session_token,
     new_token,
     set_login_cookie,
+)
+from asterisk_textback.web.dashboard.limiter import (
+    DEVICE_COOKIE,
+    DEVICE_LIFETIME,
+    Reservation,
+    device_token,
+    valid_device,
 )
 from asterisk_textback.web.dashboard.queries import CallFilter, CursorError, list_calls
 from asterisk_textback.web.dashboard.series import (
@@ -49,11 +65,34 @@ __all__ = ["add_page_routes"]
 PAGE_SIZE = 50
 
 
+#: Longest ``next`` kept; a longer one is not a link we made.
+_MAX_NEXT = 2048
+
+
+def _plain_path(text: str) -> bool:
+    # Printable ASCII only: no whitespace or control character a browser might strip (the
+    # tab in "/\t/host" turns it into "//host"), and no backslash (read as "/").
+    if not text.startswith("/") or text.startswith("//"):
+        return False
+    return all("!" <= ch <= "~" and ch != "\\" for ch in text)
+
+
 def _next_target(value: str | None) -> str:
-    # Only a local path: "//host" and "/\\host" would leave the site.
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+    """``value`` when it is a plain local path, raw and percent-decoded; "/" otherwise."""
+    if not value or len(value) > _MAX_NEXT:
         return "/"
-    return value
+    text = value
+    for _ in range(4):  # "%252F" decodes to "%2F", then to "/": check every layer
+        if not _plain_path(text):
+            return "/"
+        try:
+            decoded = unquote(text, errors="strict")
+        except UnicodeDecodeError:
+            return "/"
+        if decoded == text:
+            return value
+        text = decoded
+    return "/"  # still encoded after four layers: nobody's link looks like that
 
 
 def _login_page(
@@ -88,22 +127,41 @@ async def _credentials_ok(request: web.Request, username: str, password: str) ->
     return tokens_equal(username, settings.username) and password_ok
 
 
+def _attempt_keys(request: web.Request, username: str) -> tuple[dict[str, int], str]:
+    """The limiter's keys and limits for this attempt, and the client's own key."""
+    deps = request.app[DEPS]
+    settings = deps.settings
+    if settings.password_hash is not None:
+        cookie = request.cookies.get(DEVICE_COOKIE)
+        device = valid_device(cookie, settings.password_hash, settings.username, deps.clock())
+        if device is not None:
+            # A browser that logged in before: only its own failures count against it.
+            return {f"device:{device}": settings.login_attempts}, f"device:{device}"
+    client = f"addr:{client_address(request, deps.trusted_proxies)}"
+    account = "acct:" + (settings.username if tokens_equal(username, settings.username) else "?")
+    return {client: settings.login_attempts, account: settings.login_account_attempts}, client
+
+
+def _too_many(request: web.Request, wait: float) -> web.StreamResponse:
+    response = _login_page(request, status=429, error="Too many failed logins; wait.")
+    response.headers["Retry-After"] = str(math.ceil(wait))
+    return harden(response)
+
+
 async def login(request: web.Request) -> web.StreamResponse:
-    """POST /login: rate limit, CSRF, then the password; a session cookie on success."""
+    """POST /login: CSRF, count the attempt, then the password; a session cookie on success."""
     deps, limiter = request.app[DEPS], request.app[LIMITER]
-    address = request.remote or "unknown"
-    wait = limiter.retry_after(address, deps.clock())
-    if wait is not None:
-        response = _login_page(request, status=429, error="Too many failed logins; wait.")
-        response.headers["Retry-After"] = str(int(wait + 0.999))
-        return harden(response)
     form = await request.post()
     check_login_token(request, form)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
+    limits, client = _attempt_keys(request, username)
+    # Counted before the hash, with no await in between: concurrent attempts see each other.
+    reservation = limiter.reserve(limits, deps.clock())
+    if not isinstance(reservation, Reservation):
+        return _too_many(request, reservation)
     if not await _credentials_ok(request, username, password):
-        limiter.failed(address, deps.clock())
         return harden(_login_page(request, status=401, error="Wrong username or password."))
-    limiter.succeeded(address)
+    limiter.release(reservation, forget=client)
     session = request.app[STORE].create(username, deps.clock())
     settings = deps.settings
     response = _redirect(_next_target(str(form.get("next", "/"))))
@@ -116,6 +174,16 @@ async def login(request: web.Request) -> web.StreamResponse:
         secure=settings.cookie_secure,
         max_age=int(settings.session_lifetime.total_seconds()),
     )
+    if settings.password_hash is not None:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            device_token(settings.password_hash, settings.username, deps.clock()),
+            path="/login",
+            httponly=True,
+            samesite="Strict",
+            secure=settings.cookie_secure,
+            max_age=DEVICE_LIFETIME,
+        )
     response.del_cookie(LOGIN_COOKIE, path="/login")
     return harden(response)
 
@@ -137,28 +205,27 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
     period, text, did = request_period(request)
     currency = deps.kpi.currency.upper()
 
-    async def kpis() -> KpiReport:
-        async with reading(request) as db:
-            return await compute_kpis(db, period, did, deps.kpi)
+    async def kpis(db: AsyncSession) -> KpiReport:
+        return await compute_kpis(db, period, did, deps.kpi)
 
-    async def per_day() -> DailySeries:
-        async with reading(request) as db:
-            return await daily_series(db, period, did, currency, deps.zone)
+    async def per_day(db: AsyncSession) -> DailySeries:
+        return await daily_series(db, period, did, currency, deps.zone)
 
-    async def tests() -> list[ExperimentView]:
-        async with reading(request) as db:
-            return await experiment_views(
-                db,
-                period,
-                did,
-                labels=deps.labels,
-                controls=deps.controls,
-                min_trials=deps.kpi.min_sample_per_variant,
-            )
+    async def tests(db: AsyncSession) -> list[ExperimentView]:
+        return await experiment_views(
+            db,
+            period,
+            did,
+            labels=deps.labels,
+            controls=deps.controls,
+            min_trials=deps.kpi.min_sample_per_variant,
+        )
 
-    # Three read transactions at once: on SQLite (WAL) each has its own connection and
-    # thread, on PostgreSQL its own pooled connection; the page costs the slowest one.
-    report, series, views = await asyncio.gather(kpis(), per_day(), tests())
+    # Three read transactions at once on the report worker (off this loop): on SQLite (WAL)
+    # each has its own connection and thread, on PostgreSQL its own pooled connection.
+    kpi_report, series, views = await asyncio.gather(
+        report(request, kpis), report(request, per_day), report(request, tests)
+    )
     lift = next((c for v in views for c in v.results["reply"].comparisons), None)
     days = series.days
     charts = [
@@ -187,7 +254,7 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
         request,
         "overview.html",
         session,
-        report=report,
+        report=kpi_report,
         charts=charts,
         period_text=text,
         did=did or "",
@@ -205,12 +272,23 @@ def _choice(request: web.Request, name: str, allowed: set[str]) -> str | None:
     return value
 
 
+#: Dates the Calls filters accept (beyond them, local midnights overflow in some zones).
+_FIRST_DAY, _LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
+
 def _date(request: web.Request, name: str) -> date | None:
     value = request.query.get(name, "").strip()
+    if not value:
+        return None
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if len(value) <= 10 else None
     except ValueError:
-        raise web.HTTPBadRequest(text=f"{name}: not a date (YYYY-MM-DD)") from None
+        day = None
+    if day is None:
+        raise web.HTTPBadRequest(text=f"{name}: not a date (YYYY-MM-DD)")
+    if not _FIRST_DAY <= day <= _LAST_DAY:
+        raise web.HTTPBadRequest(text=f"{name}: must lie between {_FIRST_DAY} and {_LAST_DAY}")
+    return day
 
 
 def call_filter(request: web.Request) -> CallFilter:
@@ -275,8 +353,9 @@ async def experiments(request: web.Request, session: Session) -> web.StreamRespo
     """GET /experiments: variants, rates with 95% intervals, lift, p-values, the 2x2 grid."""
     deps = request.app[DEPS]
     period, text, did = request_period(request)
-    async with reading(request) as db:
-        views = await experiment_views(
+
+    async def tests(db: AsyncSession) -> list[ExperimentView]:
+        return await experiment_views(
             db,
             period,
             did,
@@ -284,6 +363,8 @@ async def experiments(request: web.Request, session: Session) -> web.StreamRespo
             controls=deps.controls,
             min_trials=deps.kpi.min_sample_per_variant,
         )
+
+    views = await report(request, tests)
     return render(
         request,
         "experiments.html",
@@ -313,11 +394,14 @@ async def calculator(request: web.Request, session: Session) -> web.StreamRespon
     """GET /calculator: missed calls x close rate x average order value, from history."""
     deps = request.app[DEPS]
     period, text, did = request_period(request)
-    async with reading(request) as db:
-        history = await calculator_from_history(db, period, did, deps.kpi)
     rate = _number(request, "close_rate", 0, 100)
     value = _number(request, "aov", 0, 1e9)
     missed = _number(request, "missed", 0, 1e9)
+
+    async def from_history(db: AsyncSession) -> CalculatorResult:
+        return await calculator_from_history(db, period, did, deps.kpi)
+
+    history = await report(request, from_history)
     result = revenue_left_on_table(
         history.missed_calls if missed is None else int(missed),
         history.average_order_value if value is None else value,
