@@ -89,7 +89,10 @@ def verify_password(password: str, stored: str) -> bool:
 
 def tokens_equal(given: str, expected: str) -> bool:
     """Constant-time comparison of two secrets (their lengths aside)."""
-    return hmac.compare_digest(given.encode(), expected.encode())
+    # surrogatepass: header bytes that were not UTF-8 arrive as lone surrogates.
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,24 +57,40 @@ class LoginLimiter:
             failures.popleft()
         return failures
 
-    def _delay(self, count: int) -> float:
-        if count <= self._free:
+    def _delay(self, count: int, free: int) -> float:
+        if count <= free:
             return 0.0
-        return float(min(2 ** (count - self._free - 1), self._max_delay))
+        return float(min(2 ** (count - free - 1), self._max_delay))
 
-    def retry_after(self, key: str, limit: int, now: float) -> float | None:
-        """Seconds until ``key`` may try again, or None when it may try now."""
+    def retry_after(
+        self, key: str, limit: int, now: float, free: int | None = None
+    ) -> float | None:
+        """Seconds until ``key`` may try again, or None when it may try now.
+
+        Delays start after ``free`` failures (default: the limiter's ``free``).
+        """
         failures = self._recent(key, now)
         if not failures:
             return None
         if len(failures) >= limit:
             return max(failures[0] + self._window - now, 1.0)
-        wait = failures[-1] + self._delay(len(failures)) - now
+        free = self._free if free is None else free
+        wait = failures[-1] + self._delay(len(failures), free) - now
         return wait if wait > 0 else None
 
-    def reserve(self, limits: Mapping[str, int], now: float) -> Reservation | float:
-        """Count an attempt on every key, or the seconds to wait when any key refuses it."""
-        waits = [w for key, limit in limits.items() if (w := self.retry_after(key, limit, now))]
+    def reserve(
+        self, limits: Mapping[str, int], now: float, *, free: Mapping[str, int] | None = None
+    ) -> Reservation | float:
+        """Count an attempt on every key, or the seconds to wait when any key refuses it.
+
+        ``free`` overrides, per key, how many failures pass before the delays start.
+        """
+        frees = free or {}
+        waits = [
+            wait
+            for key, limit in limits.items()
+            if (wait := self.retry_after(key, limit, now, frees.get(key)))
+        ]
         if waits:
             return max(waits)
         for key, limit in limits.items():
@@ -126,6 +142,6 @@ def valid_device(token: str | None, password_hash: str, username: str, now: floa
     if not now - DEVICE_LIFETIME <= issued <= now + 60:
         return None
     expected = _mac(password_hash, username, issued, nonce)
-    if not hmac.compare_digest(mac.encode(), expected.encode()):
+    if not mac.isascii() or not hmac.compare_digest(mac.encode(), expected.encode()):
         return None
     return nonce

@@ -42,6 +42,7 @@ from asterisk_textback.web.dashboard.csrf import (
     check_login_token,
     check_session_token,
     new_token,
+    read_form,
     set_login_cookie,
 )
 from asterisk_textback.web.dashboard.limiter import (
@@ -127,8 +128,10 @@ async def _credentials_ok(request: web.Request, username: str, password: str) ->
     return tokens_equal(username, settings.username) and password_ok
 
 
-def _attempt_keys(request: web.Request, username: str) -> tuple[dict[str, int], str]:
-    """The limiter's keys and limits for this attempt, and the client's own key."""
+def _attempt_keys(
+    request: web.Request, username: str
+) -> tuple[dict[str, int], dict[str, int], str]:
+    """The limiter's keys and limits for this attempt, free failures per key, the client's key."""
     deps = request.app[DEPS]
     settings = deps.settings
     if settings.password_hash is not None:
@@ -136,10 +139,14 @@ def _attempt_keys(request: web.Request, username: str) -> tuple[dict[str, int], 
         device = valid_device(cookie, settings.password_hash, settings.username, deps.clock())
         if device is not None:
             # A browser that logged in before: only its own failures count against it.
-            return {f"device:{device}": settings.login_attempts}, f"device:{device}"
+            return {f"device:{device}": settings.login_attempts}, {}, f"device:{device}"
     client = f"addr:{client_address(request, deps.trusted_proxies)}"
     account = "acct:" + (settings.username if tokens_equal(username, settings.username) else "?")
-    return {client: settings.login_attempts, account: settings.login_account_attempts}, client
+    limits = {client: settings.login_attempts, account: settings.login_account_attempts}
+    # The account's delays start after more failures than one client may make: a single
+    # attacker never slows the admin down; only many addresses together do.
+    free = {account: max(settings.login_attempts, settings.login_account_attempts // 2)}
+    return limits, free, client
 
 
 def _too_many(request: web.Request, wait: float) -> web.StreamResponse:
@@ -151,12 +158,12 @@ def _too_many(request: web.Request, wait: float) -> web.StreamResponse:
 async def login(request: web.Request) -> web.StreamResponse:
     """POST /login: CSRF, count the attempt, then the password; a session cookie on success."""
     deps, limiter = request.app[DEPS], request.app[LIMITER]
-    form = await request.post()
+    form = await read_form(request)
     check_login_token(request, form)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    limits, client = _attempt_keys(request, username)
+    limits, free, client = _attempt_keys(request, username)
     # Counted before the hash, with no await in between: concurrent attempts see each other.
-    reservation = limiter.reserve(limits, deps.clock())
+    reservation = limiter.reserve(limits, deps.clock(), free=free)
     if not isinstance(reservation, Reservation):
         return _too_many(request, reservation)
     if not await _credentials_ok(request, username, password):
@@ -193,7 +200,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     session = current_session(request)
     response = _redirect("/login")
     if session is not None:
-        check_session_token(request, session, await request.post())
+        check_session_token(request, session, await read_form(request))
         request.app[STORE].delete(session.session_id)
     response.del_cookie(COOKIE, path="/")
     return harden(response)
