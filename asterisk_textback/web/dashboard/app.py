@@ -182,6 +182,8 @@ def request_period(request: web.Request) -> tuple[Period, str, str | None]:
         # OverflowError: a date at the calendar's edge (9999-12-31, 0001-01-01) in a zone.
         detail = str(exc) if isinstance(exc, ValueError) else "a date out of range"
         raise web.HTTPBadRequest(text=f"period: {detail}") from None
+    if period.start.year < 1970 or period.end.year > 2999:
+        raise web.HTTPBadRequest(text="period: must lie between 1970 and 2999")
     longest = deps.settings.max_period_days
     if period.days > longest:
         raise web.HTTPBadRequest(
