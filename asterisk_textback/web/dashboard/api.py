@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.kpi.calculator import CalculatorResult, calculator_from_history
-from asterisk_textback.kpi.metrics import KpiReport, compute_kpis
+from asterisk_textback.kpi.calculator import calculator_from_history
+from asterisk_textback.kpi.metrics import compute_kpis
 from asterisk_textback.store.models import MessageStatus
-from asterisk_textback.web.dashboard.abtests import ExperimentView, experiment_views
+from asterisk_textback.web.dashboard.abtests import experiment_views
 from asterisk_textback.web.dashboard.app import (
     DEPS,
     Handler,
@@ -23,7 +23,7 @@ from asterisk_textback.web.dashboard.app import report as run_report
 from asterisk_textback.web.dashboard.openapi import spec
 from asterisk_textback.web.dashboard.queries import CursorError, Page, list_calls
 from asterisk_textback.web.dashboard.routes import call_filter
-from asterisk_textback.web.dashboard.series import DailySeries, daily_series
+from asterisk_textback.web.dashboard.series import daily_series
 from asterisk_textback.web.dashboard.threads import (
     call_detail,
     list_conversations,
@@ -112,14 +112,11 @@ async def kpis(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
     period, _, did = request_period(request)
 
-    async def read(db: AsyncSession) -> tuple[KpiReport, CalculatorResult, DailySeries]:
-        return (
-            await compute_kpis(db, period, did, deps.kpi),
-            await calculator_from_history(db, period, did, deps.kpi),
-            await daily_series(db, period, did, deps.kpi.currency.upper(), deps.zone),
-        )
-
-    report, calculator, series = await run_report(request, read)
+    report, calculator, series = await asyncio.gather(
+        run_report(request, compute_kpis, period, did, deps.kpi),
+        run_report(request, calculator_from_history, period, did, deps.kpi),
+        run_report(request, daily_series, period, did, deps.kpi.currency.upper(), deps.zone),
+    )
     return web.json_response(
         {**report.as_dict(), "calculator": calculator.as_dict(), "daily": series.as_dict()}
     )
@@ -130,17 +127,15 @@ async def experiments(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
     period, _, did = request_period(request)
 
-    async def read(db: AsyncSession) -> list[ExperimentView]:
-        return await experiment_views(
-            db,
-            period,
-            did,
-            labels=deps.labels,
-            controls=deps.controls,
-            min_trials=deps.kpi.min_sample_per_variant,
-        )
-
-    views = await run_report(request, read)
+    views = await run_report(
+        request,
+        experiment_views,
+        period,
+        did,
+        labels=dict(deps.labels),
+        controls=dict(deps.controls),
+        min_trials=deps.kpi.min_sample_per_variant,
+    )
     return web.json_response(
         {
             "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},

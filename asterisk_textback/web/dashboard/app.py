@@ -104,10 +104,14 @@ async def reading(request: web.Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def report(request: web.Request, fn: Read[T]) -> T:
-    """``fn(session)`` on the report worker's thread, off this event loop; 503 on a timeout."""
+async def report(request: web.Request, fn: Read[T], *args: Any, **kwargs: Any) -> T:
+    """``fn(session, *args, **kwargs)`` in a report worker process, off this process's loop.
+
+    ``fn`` is a module-level coroutine function and its arguments and result pickle; 503 when
+    the report runs out of time.
+    """
     try:
-        return await request.app[WORKER].run(fn)
+        return await request.app[WORKER].run(fn, *args, **kwargs)
     except ReportTimeout as exc:
         raise web.HTTPServiceUnavailable(text=str(exc)) from None
 

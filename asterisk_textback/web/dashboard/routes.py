@@ -8,19 +8,17 @@ from datetime import date
 from urllib.parse import unquote
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Outcome
 from asterisk_textback.kpi.calculator import (
-    CalculatorResult,
     calculator_from_history,
     revenue_left_on_table,
 )
 from asterisk_textback.kpi.definitions import DEFINITIONS
-from asterisk_textback.kpi.metrics import KpiReport, compute_kpis
+from asterisk_textback.kpi.metrics import compute_kpis
 from asterisk_textback.store.models import DecisionAction
 from asterisk_textback.web.clientaddr import client_address
-from asterisk_textback.web.dashboard.abtests import JUDGED_ON, ExperimentView, experiment_views
+from asterisk_textback.web.dashboard.abtests import JUDGED_ON, experiment_views
 from asterisk_textback.web.dashboard.app import (
     COOKIE,
     DEPS,
@@ -54,7 +52,6 @@ from asterisk_textback.web.dashboard.limiter import (
 )
 from asterisk_textback.web.dashboard.queries import CallFilter, CursorError, list_calls
 from asterisk_textback.web.dashboard.series import (
-    DailySeries,
     daily_series,
     last_errors,
     outbox_depth,
@@ -212,26 +209,19 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
     period, text, did = request_period(request)
     currency = deps.kpi.currency.upper()
 
-    async def kpis(db: AsyncSession) -> KpiReport:
-        return await compute_kpis(db, period, did, deps.kpi)
-
-    async def per_day(db: AsyncSession) -> DailySeries:
-        return await daily_series(db, period, did, currency, deps.zone)
-
-    async def tests(db: AsyncSession) -> list[ExperimentView]:
-        return await experiment_views(
-            db,
+    # Three reports at once, in the report worker processes (off this loop, off this GIL).
+    kpi_report, series, views = await asyncio.gather(
+        report(request, compute_kpis, period, did, deps.kpi),
+        report(request, daily_series, period, did, currency, deps.zone),
+        report(
+            request,
+            experiment_views,
             period,
             did,
-            labels=deps.labels,
-            controls=deps.controls,
+            labels=dict(deps.labels),
+            controls=dict(deps.controls),
             min_trials=deps.kpi.min_sample_per_variant,
-        )
-
-    # Three read transactions at once on the report worker (off this loop): on SQLite (WAL)
-    # each has its own connection and thread, on PostgreSQL its own pooled connection.
-    kpi_report, series, views = await asyncio.gather(
-        report(request, kpis), report(request, per_day), report(request, tests)
+        ),
     )
     lift = next((c for v in views for c in v.results["reply"].comparisons), None)
     days = series.days
@@ -361,17 +351,15 @@ async def experiments(request: web.Request, session: Session) -> web.StreamRespo
     deps = request.app[DEPS]
     period, text, did = request_period(request)
 
-    async def tests(db: AsyncSession) -> list[ExperimentView]:
-        return await experiment_views(
-            db,
-            period,
-            did,
-            labels=deps.labels,
-            controls=deps.controls,
-            min_trials=deps.kpi.min_sample_per_variant,
-        )
-
-    views = await report(request, tests)
+    views = await report(
+        request,
+        experiment_views,
+        period,
+        did,
+        labels=dict(deps.labels),
+        controls=dict(deps.controls),
+        min_trials=deps.kpi.min_sample_per_variant,
+    )
     return render(
         request,
         "experiments.html",
@@ -404,11 +392,7 @@ async def calculator(request: web.Request, session: Session) -> web.StreamRespon
     rate = _number(request, "close_rate", 0, 100)
     value = _number(request, "aov", 0, 1e9)
     missed = _number(request, "missed", 0, 1e9)
-
-    async def from_history(db: AsyncSession) -> CalculatorResult:
-        return await calculator_from_history(db, period, did, deps.kpi)
-
-    history = await report(request, from_history)
+    history = await report(request, calculator_from_history, period, did, deps.kpi)
     result = revenue_left_on_table(
         history.missed_calls if missed is None else int(missed),
         history.average_order_value if value is None else value,
