@@ -4,8 +4,9 @@ A report over a long period builds and compiles hundreds of statements and folds
 rows in Python. On the service's event loop that work would hold up ``/healthz``, webhooks and
 the texts waiting to be sent; on a thread of the same process it still competes for the GIL
 (measured: send p50 went from 80 ms to 10 s under back-to-back three-year reports). So each
-report runs in a worker process (spawned once, niced below the service) with its own event
-loop and engine, and the loop that serves requests only awaits the pickled result.
+report runs in a worker process (spawned at the first report, at the lowest CPU priority) with
+its own event loop and engine, and the loop that serves requests only awaits the pickled
+result. One process by default: on a two-core PBX a second would take the core texting needs.
 
 A job is a module-level coroutine function ``fn(session, *args, **kwargs)`` (so it pickles by
 name) whose arguments and result pickle. At most ``processes`` reports run at once; the rest
@@ -32,8 +33,8 @@ __all__ = ["ReportTimeout", "ReportWorker"]
 T = TypeVar("T")
 Read = Callable[..., Awaitable[T]]
 
-#: How much lower than the service the report processes run (``nice``).
-_NICENESS: Final = 10
+#: Report processes run at the lowest CPU priority: texting first, reports when idle.
+_NICENESS: Final = 19
 
 
 class ReportTimeout(Exception):
@@ -64,7 +65,7 @@ def _job(url: str, fn: Read[T], args: tuple[Any, ...], kwargs: dict[str, Any]) -
 class ReportWorker:
     """Runs read-only coroutines ``fn(session, ...)`` in a pool of worker processes."""
 
-    def __init__(self, url: str, *, processes: int = 2, timeout: float = 120.0) -> None:
+    def __init__(self, url: str, *, processes: int = 1, timeout: float = 120.0) -> None:
         """A stopped worker for the database at ``url`` (``start`` it inside a running app)."""
         self._url = url
         self._processes = processes
