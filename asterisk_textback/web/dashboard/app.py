@@ -27,7 +27,7 @@ from asterisk_textback.web.clientaddr import Networks
 from asterisk_textback.web.dashboard.auth import Session, SessionStore, tokens_equal
 from asterisk_textback.web.dashboard.limiter import LoginLimiter
 from asterisk_textback.web.dashboard.settings import DashboardSettings
-from asterisk_textback.web.dashboard.worker import Read, ReportTimeout, ReportWorker
+from asterisk_textback.web.dashboard.worker import Read, ReportBusy, ReportTimeout, ReportWorker
 from asterisk_textback.web.headers import secure_headers
 from asterisk_textback.web.health import HealthFn
 
@@ -108,12 +108,14 @@ async def report(request: web.Request, fn: Read[T], *args: Any, **kwargs: Any) -
     """``fn(session, *args, **kwargs)`` in a report worker process, off this process's loop.
 
     ``fn`` is a module-level coroutine function and its arguments and result pickle; 503 when
-    the report runs out of time.
+    the report runs out of time or too many are already queued.
     """
     try:
         return await request.app[WORKER].run(fn, *args, **kwargs)
     except ReportTimeout as exc:
         raise web.HTTPServiceUnavailable(text=str(exc)) from None
+    except ReportBusy as exc:
+        raise web.HTTPServiceUnavailable(text=str(exc), headers={"Retry-After": "10"}) from None
 
 
 def harden(response: web.StreamResponse) -> web.StreamResponse:

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.store.engine import create_engine, create_session_factory
 
-__all__ = ["ReportTimeout", "ReportWorker"]
+__all__ = ["ReportBusy", "ReportTimeout", "ReportWorker"]
 
 T = TypeVar("T")
 Read = Callable[..., Awaitable[T]]
@@ -39,6 +39,10 @@ _NICENESS: Final = 19
 
 class ReportTimeout(Exception):
     """A report ran longer than the worker allows."""
+
+
+class ReportBusy(Exception):
+    """Too many reports are already running or waiting: try again later."""
 
 
 def _lower_priority() -> None:
@@ -65,11 +69,15 @@ def _job(url: str, fn: Read[T], args: tuple[Any, ...], kwargs: dict[str, Any]) -
 class ReportWorker:
     """Runs read-only coroutines ``fn(session, ...)`` in a pool of worker processes."""
 
-    def __init__(self, url: str, *, processes: int = 1, timeout: float = 120.0) -> None:
+    def __init__(
+        self, url: str, *, processes: int = 1, timeout: float = 120.0, max_pending: int = 12
+    ) -> None:
         """A stopped worker for the database at ``url`` (``start`` it inside a running app)."""
         self._url = url
         self._processes = processes
         self._timeout = timeout
+        self._max_pending = max_pending
+        self._pending = 0
         self._pool: ProcessPoolExecutor | None = None
 
     @classmethod
@@ -98,9 +106,16 @@ class ReportWorker:
         """``fn(session, *args, **kwargs)`` in a worker process; ReportTimeout when too slow."""
         if self._pool is None:
             raise RuntimeError("the report worker is not running")
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, _job, self._url, fn, args, kwargs)
+        # Counted and checked with no await in between: a burst of reloads cannot queue
+        # minutes of work (each waiting job would also hold its request open).
+        if self._pending >= self._max_pending:
+            raise ReportBusy(f"{self._pending} reports are already running or waiting")
+        self._pending += 1
         try:
+            loop = asyncio.get_running_loop()
+            future = loop.run_in_executor(self._pool, _job, self._url, fn, args, kwargs)
             return await asyncio.wait_for(future, self._timeout)
         except TimeoutError:
             raise ReportTimeout(f"the report took longer than {self._timeout:g} s") from None
+        finally:
+            self._pending -= 1
