@@ -430,6 +430,8 @@ def _print_load(idle: PipelineResult, loaded: PipelineResult, load: Load, db: st
         f"send_p99_ms={p99:.1f} idle_send_p99_ms={idle_p99:.1f} "
         f"ratio_p99={p99 / idle_p99:.2f} healthz_max_ms={max(load.healthz_ms):.1f} db={db}"
     )
+    print("  under load:")
+    _print_stages(loaded.stages)
 
 
 _STAGES = ("hangup -> recorder", "recorder -> claimed", "claimed -> gateway")
