@@ -159,7 +159,8 @@ def _json_errors(handler: Handler) -> Handler:
             return web.json_response({"error": "bad_request", "detail": str(exc)}, status=400)
         except web.HTTPClientError as exc:
             body = {"error": exc.reason.lower().replace(" ", "_"), "detail": exc.text}
-            return web.json_response(body, status=exc.status)
+            kept = {k: v for k, v in exc.headers.items() if k in ("Retry-After", "Allow")}
+            return web.json_response(body, status=exc.status, headers=kept)
 
     return wrapped
 

@@ -108,14 +108,15 @@ async def report(request: web.Request, fn: Read[T], *args: Any, **kwargs: Any) -
     """``fn(session, *args, **kwargs)`` in a report worker process, off this process's loop.
 
     ``fn`` is a module-level coroutine function and its arguments and result pickle; 503 when
-    the report runs out of time or too many are already queued.
+    the report runs out of time, 429 when too many are already running or waiting.
     """
     try:
         return await request.app[WORKER].run(fn, *args, **kwargs)
     except ReportTimeout as exc:
         raise web.HTTPServiceUnavailable(text=str(exc)) from None
     except ReportBusy as exc:
-        raise web.HTTPServiceUnavailable(text=str(exc), headers={"Retry-After": "10"}) from None
+        # 429: the client (a reload storm, a scraper) asks too much; the server is fine.
+        raise web.HTTPTooManyRequests(text=str(exc), headers={"Retry-After": "10"}) from None
 
 
 def harden(response: web.StreamResponse) -> web.StreamResponse:
