@@ -34,6 +34,7 @@ from asterisk_textback.policy.settings import (
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.templates.settings import TemplatesSettings
 from asterisk_textback.web.bookings import BookingWebhookSettings
+from asterisk_textback.web.clientaddr import parse_networks
 from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.web.webhooks import WebhookServerSettings
 
@@ -172,6 +173,15 @@ class WebSettings(_Frozen):
     webhooks: WebhookServerSettings = WebhookServerSettings()
     #: ``[web.dashboard]``: login, API token, cookies.
     dashboard: DashboardSettings = DashboardSettings()
+    #: Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client, e.g.
+    #: ``["127.0.0.1", "::1"]`` behind nginx on the same host; empty: the header is ignored.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        parse_networks(value)
+        return value
 
 
 class KpiConfig(_Frozen):

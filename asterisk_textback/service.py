@@ -49,6 +49,7 @@ from asterisk_textback.store import check_schema, create_engine, create_session_
 from asterisk_textback.store.models import Message
 from asterisk_textback.templates.settings import experiment_labels
 from asterisk_textback.web.bookings import BookingSecrets, BookingService, add_booking_routes
+from asterisk_textback.web.clientaddr import parse_networks
 from asterisk_textback.web.dashboard import DashboardDeps, add_dashboard
 from asterisk_textback.web.health import add_health_route
 from asterisk_textback.web.metrics import MetricsSource, add_metrics_route
@@ -347,6 +348,7 @@ def _web_app(
             labels=experiment_labels(settings.templates),
             clock=clock,
             zone=settings.business.zone,
+            trusted_proxies=parse_networks(settings.web.trusted_proxies),
         )
         add_dashboard(app, deps)
     return app

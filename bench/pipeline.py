@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing as mp
+import os
 import secrets
 import signal
 import statistics
@@ -43,6 +44,7 @@ from asterisk_textback.ami.server import AmiServer  # noqa: E402
 from asterisk_textback.store.engine import create_engine, create_session_factory  # noqa: E402
 from asterisk_textback.store.models import Call, Message, MessageStatus  # noqa: E402
 from asterisk_textback.store.schema import upgrade  # noqa: E402
+from bench.dashboard_load import TOKEN, TOKEN_ENV, Load, free_port, run_load  # noqa: E402
 from tests.pipeline.support import (  # noqa: E402
     AMI_SECRET,
     AMI_USER,
@@ -245,9 +247,18 @@ async def _stamps(url: str) -> dict[str, Stamps]:
 
 
 async def pipeline_phase(
-    url: str, calls: int, rate: float, workdir: Path, profile: Path | None
+    url: str,
+    calls: int,
+    rate: float,
+    workdir: Path,
+    profile: Path | None,
+    load: Load | None = None,
 ) -> PipelineResult:
-    """Paced calls through the whole service; per-call send latency."""
+    """Paced calls through the whole service; per-call send latency.
+
+    With ``load``: the web server on, and three-year KPI reports requested back to back
+    (``bench/dashboard_load.py``) while the calls stream; ``load`` collects what they did.
+    """
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_server_process, args=(child, calls, rate), daemon=True)
@@ -255,17 +266,24 @@ async def pipeline_phase(
     try:
         port = await _recv(parent, proc)
         async with FakeGateway() as gateway:
+            web_port = None if load is None else free_port()
             config = write_config(
                 workdir / "pipeline.toml",
                 ami_port=port,
                 gateway_url=gateway.url,
                 database_url=url,
                 dispatch={"poll_seconds": 1.0},
+                web_port=web_port,
             )
             service = ServiceProcess(
                 config, workdir / "pipeline.log", python_args=_profiler(profile)
             )
+            os.environ[TOKEN_ENV] = TOKEN
             await service.start()
+            stop_load = asyncio.Event()
+            loading = None
+            if load is not None and web_port is not None:
+                loading = asyncio.create_task(run_load(web_port, stop_load, load))
             try:
                 streamed: Streamed = await _recv(parent, proc, service)
                 # Wait for the gateway to go quiet: the last texts follow the last hangup.
@@ -273,6 +291,9 @@ async def pipeline_phase(
                 while seen != len(gateway.requests):
                     seen = len(gateway.requests)
                     await asyncio.sleep(2.0)
+                stop_load.set()
+                if loading is not None:
+                    await loading
                 code = await service.signal(signal.SIGTERM)
                 if code != 0:
                     raise RuntimeError(f"run exited {code}:\n{service.log_tail()}")
@@ -360,6 +381,13 @@ async def main_async(args: argparse.Namespace) -> None:
         workdir = Path(tmp)
         async with database(args.db, args.pg_url) as url:
             result = await pipeline_phase(url, args.calls, args.rate, workdir, args.profile)
+        if args.with_dashboard_load:
+            load = Load()
+            async with database(args.db, args.pg_url) as url:
+                loaded = await pipeline_phase(
+                    url, args.calls, args.rate, workdir, args.profile, load
+                )
+            _print_load(result, loaded, load, args.db)
         per_s, seconds = 0.0, 0.0
         if args.texts:
             async with database(args.db, args.pg_url) as url:
@@ -382,6 +410,28 @@ async def main_async(args: argparse.Namespace) -> None:
         f"pipeline calls_per_s={result.calls_per_s:.1f} send_p50_ms={_percentile(lat, 0.5):.1f} "
         f"send_p99_ms={_percentile(lat, 0.99):.1f} db={args.db}"
     )
+
+
+def _print_load(idle: PipelineResult, loaded: PipelineResult, load: Load, db: str) -> None:
+    """Send latency idle vs under dashboard load, and /healthz while the reports ran."""
+    if not loaded.latencies_ms or not load.healthz_ms:
+        raise RuntimeError("the loaded run sent no text or never reached /healthz")
+    reports = sorted(load.report_seconds) or [0.0]
+    idle_p99 = _percentile(idle.latencies_ms, 0.99)
+    p99 = _percentile(loaded.latencies_ms, 0.99)
+    print(
+        f"dashboard load: {load.reports} three-year KPI reports ({load.report_errors} errors, "
+        f"p50 {_percentile(reports, 0.5):.2f}s), /healthz ms: "
+        f"p50={_percentile(load.healthz_ms, 0.5):.1f} p99={_percentile(load.healthz_ms, 0.99):.1f} "
+        f"max={max(load.healthz_ms):.1f} (n={len(load.healthz_ms)})"
+    )
+    print(
+        f"dashboard_load send_p50_ms={_percentile(loaded.latencies_ms, 0.5):.1f} "
+        f"send_p99_ms={p99:.1f} idle_send_p99_ms={idle_p99:.1f} "
+        f"ratio_p99={p99 / idle_p99:.2f} healthz_max_ms={max(load.healthz_ms):.1f} db={db}"
+    )
+    print("  under load:")
+    _print_stages(loaded.stages)
 
 
 _STAGES = ("hangup -> recorder", "recorder -> claimed", "claimed -> gateway")
@@ -414,6 +464,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="profile the service: FILE.json: per-await timers (pipeline_probe.py); else cProfile",
     )
     parser.add_argument("--pg-url", default=PG_SERVER, help="PostgreSQL server (no database)")
+    parser.add_argument(
+        "--with-dashboard-load",
+        action="store_true",
+        help="run the paced phase again while three-year KPI reports run; compare with idle",
+    )
     asyncio.run(main_async(parser.parse_args(argv)))
 
 

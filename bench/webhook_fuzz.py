@@ -11,7 +11,12 @@ or future timestamps, other URLs and other vendors' endpoints.
 A request is *forged* unless its credential headers are exactly what the vendor itself would
 send for that URL, body and (fresh) timestamp — computed by the independent signers in
 ``tests/sms/contract/kits.py``. ``stored_forged`` counts rows in the database that no
-authentic request accounts for. The last line is
+authentic request accounts for.
+
+A second phase (``bench/route_fuzz.py``; ``--per-route 0`` skips it) fuzzes every other route
+of ``run``'s web app too (bookings, ``/healthz``, ``/metrics``, the dashboard, ``/api/v1``) with
+hostile path, query, header and body values; its 5xx count is added to ``server_errors``.
+The last line is
 ``webhook_fuzz requests=<n> accepted_forged=<n> server_errors=<n> stored_forged=<n>``.
 """
 
@@ -48,6 +53,8 @@ from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.models import Contact, InboundMessage, PendingDeliveryReport  # noqa: E402
 from asterisk_textback.store.schema import upgrade  # noqa: E402
 from asterisk_textback.web.webhooks import WebhookServerSettings, webhook_app  # noqa: E402
+from bench.route_fuzz import report as route_report  # noqa: E402
+from bench.route_fuzz import run_routes  # noqa: E402
 from tests.sms.contract.kits import Kit, Stamp, all_kits  # noqa: E402
 
 PUBLIC = "https://sms.example.com/textback"
@@ -418,8 +425,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--per-route", type=int, default=200, help="hostile requests per route")
     args = parser.parse_args(argv)
     tally = asyncio.run(run(args.requests, args.seed, args.concurrency))
+    if args.per_route:
+        routes = asyncio.run(run_routes(args.per_route, args.seed, args.concurrency))
+        print("\n".join(route_report(routes)))
+        tally.requests += routes.requests
+        tally.server_errors += routes.server_errors
     print(report(tally))
     return 1 if tally.accepted_forged or tally.server_errors or tally.stored_forged else 0
 

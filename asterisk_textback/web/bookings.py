@@ -153,22 +153,27 @@ def calendly_signature(key: bytes, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={_hex_hmac(key, f'{timestamp}.'.encode() + body)}"
 
 
+def _same(given: str, expected: str) -> bool:
+    # compare_digest refuses non-ASCII str (TypeError: a 500): compare the bytes instead.
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
 def _verify(source: str, key: bytes, header: str, body: bytes, service: BookingService) -> bool:
     if source == "webhook":
-        return hmac.compare_digest(header.strip(), f"sha256={_hex_hmac(key, body)}")
+        return _same(header.strip(), f"sha256={_hex_hmac(key, body)}")
     if source == "calcom":
-        return hmac.compare_digest(
-            header.strip().lower().removeprefix("sha256="), _hex_hmac(key, body)
-        )
+        return _same(header.strip().lower().removeprefix("sha256="), _hex_hmac(key, body))
     parts = dict(p.strip().split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        stamp = int(parts.get("t", ""))
-    except ValueError:
-        return False
+    text = parts.get("t", "")
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        return False  # not a Unix time (and 10**400 would overflow the float comparison)
+    stamp = int(text)
     if abs(service.clock() - stamp) > service.settings.calendly_tolerance_seconds:
         return False  # a replay of an old, genuinely signed request
     expected = calendly_signature(key, stamp, body).split(",v1=", 1)[1]
-    return hmac.compare_digest(parts.get("v1", ""), expected)
+    return _same(parts.get("v1", ""), expected)
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:
@@ -315,7 +320,7 @@ async def handle_api_booking(request: web.Request) -> web.StreamResponse:
     if token is None:
         raise web.HTTPNotFound(text="bookings API not configured\n")
     given = request.headers.get("Authorization", "")
-    if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].strip(), token):
+    if not given.startswith("Bearer ") or not _same(given[7:].strip(), token):
         raise web.HTTPUnauthorized(
             text="bearer token required\n", headers={"WWW-Authenticate": "Bearer"}
         )

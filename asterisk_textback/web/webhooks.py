@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from asterisk_textback.errors import WebhookAuthError, WebhookPayloadError
 from asterisk_textback.inbox import Inbox
 from asterisk_textback.sms.base import WebhookAdapter, WebhookRequest
+from asterisk_textback.web.headers import secure_headers
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ def webhook_app(
     app[INBOX] = inbox
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    secure_headers(app, hsts=False)
     add_webhook_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.web.dashboard import DashboardSettings, dashboard_app
 from asterisk_textback.web.dashboard.auth import (
-    LoginLimiter,
     SessionStore,
     hash_password,
     parse_password_hash,
     verify_password,
 )
+from asterisk_textback.web.dashboard.limiter import LoginLimiter, Reservation
 from tests.web.conftest import API_TOKEN, PASSWORD, Client, csrf_of, login, make_deps
 from tests.web.seed import Seeded
 
@@ -58,16 +58,33 @@ def test_session_store_is_bounded_and_expires() -> None:
 
 
 def test_limiter_window() -> None:
-    """Blocked after N failures, free again once the window has passed."""
-    limiter = LoginLimiter(attempts=2, window=60, max_addresses=2)
-    limiter.failed("a", 0.0)
-    assert limiter.retry_after("a", 1.0) is None
-    limiter.failed("a", 1.0)
-    assert limiter.retry_after("a", 2.0) == 58.0
-    assert limiter.retry_after("a", 61.5) is None
-    limiter.failed("b", 0.0)
-    limiter.failed("c", 0.0)
-    assert limiter.retry_after("a", 2.0) is None  # evicted: the table stays small
+    """Blocked after N attempts, free again once the window has passed; the table is bounded."""
+    limiter = LoginLimiter(window=60, max_keys=2)
+    assert isinstance(limiter.reserve({"a": 2}, 0.0), Reservation)
+    assert limiter.retry_after("a", 2, 1.0) is None
+    assert isinstance(limiter.reserve({"a": 2}, 1.0), Reservation)
+    assert limiter.retry_after("a", 2, 2.0) == 58.0
+    assert limiter.reserve({"a": 2}, 2.0) == 58.0
+    assert limiter.retry_after("a", 2, 61.5) is None
+    limiter.reserve({"b": 2}, 0.0)
+    limiter.reserve({"c": 2}, 0.0)
+    assert limiter.retry_after("a", 2, 2.0) is None  # evicted: the table stays small
+
+
+def test_limiter_delays_grow_and_a_good_login_gives_the_attempt_back() -> None:
+    """After two free failures: 1 s, 2 s, 4 s; a released attempt no longer counts."""
+    limiter = LoginLimiter(window=300)
+    for at in (0.0, 0.0):
+        assert isinstance(limiter.reserve({"k": 10}, at), Reservation)
+    third = limiter.reserve({"k": 10}, 0.0)
+    assert isinstance(third, Reservation)
+    assert limiter.reserve({"k": 10}, 0.5) == 0.5  # 1 s after the third failure
+    assert isinstance(limiter.reserve({"k": 10}, 1.0), Reservation)
+    assert limiter.retry_after("k", 10, 1.0) == 2.0
+    limiter.release(third)
+    assert limiter.retry_after("k", 10, 1.0) == 1.0  # three failures again: a 1 s delay
+    limiter.release(third, forget="k")
+    assert limiter.retry_after("k", 10, 1.0) is None
 
 
 async def test_pages_and_api_need_login(client: Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from asterisk_textback.web.dashboard.app import (
     reading,
     request_period,
 )
+from asterisk_textback.web.dashboard.app import report as run_report
 from asterisk_textback.web.dashboard.openapi import spec
 from asterisk_textback.web.dashboard.queries import CursorError, Page, list_calls
 from asterisk_textback.web.dashboard.routes import call_filter
@@ -41,7 +43,7 @@ def _limit(request: web.Request) -> int:
     text = request.query.get("limit", "").strip()
     if not text:
         return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise web.HTTPBadRequest(text=f"limit: an integer in [1, {MAX_LIMIT}]")
     return int(text)
 
@@ -109,10 +111,12 @@ async def kpis(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/kpis."""
     deps = request.app[DEPS]
     period, _, did = request_period(request)
-    async with reading(request) as db:
-        report = await compute_kpis(db, period, did, deps.kpi)
-        calculator = await calculator_from_history(db, period, did, deps.kpi)
-        series = await daily_series(db, period, did, deps.kpi.currency.upper(), deps.zone)
+
+    report, calculator, series = await asyncio.gather(
+        run_report(request, compute_kpis, period, did, deps.kpi),
+        run_report(request, calculator_from_history, period, did, deps.kpi),
+        run_report(request, daily_series, period, did, deps.kpi.currency.upper(), deps.zone),
+    )
     return web.json_response(
         {**report.as_dict(), "calculator": calculator.as_dict(), "daily": series.as_dict()}
     )
@@ -122,15 +126,16 @@ async def experiments(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/experiments."""
     deps = request.app[DEPS]
     period, _, did = request_period(request)
-    async with reading(request) as db:
-        views = await experiment_views(
-            db,
-            period,
-            did,
-            labels=deps.labels,
-            controls=deps.controls,
-            min_trials=deps.kpi.min_sample_per_variant,
-        )
+
+    views = await run_report(
+        request,
+        experiment_views,
+        period,
+        did,
+        labels=dict(deps.labels),
+        controls=dict(deps.controls),
+        min_trials=deps.kpi.min_sample_per_variant,
+    )
     return web.json_response(
         {
             "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
@@ -154,7 +159,8 @@ def _json_errors(handler: Handler) -> Handler:
             return web.json_response({"error": "bad_request", "detail": str(exc)}, status=400)
         except web.HTTPClientError as exc:
             body = {"error": exc.reason.lower().replace(" ", "_"), "detail": exc.text}
-            return web.json_response(body, status=exc.status)
+            kept = {k: v for k, v in exc.headers.items() if k in ("Retry-After", "Allow")}
+            return web.json_response(body, status=exc.status, headers=kept)
 
     return wrapped
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import jinja2
@@ -23,8 +23,12 @@ from asterisk_textback.kpi.definitions import Kpi, Unit
 from asterisk_textback.kpi.metrics import minor_exponent
 from asterisk_textback.kpi.periods import Period, parse_period
 from asterisk_textback.kpi.settings import KpiSettings
-from asterisk_textback.web.dashboard.auth import LoginLimiter, Session, SessionStore, tokens_equal
+from asterisk_textback.web.clientaddr import Networks
+from asterisk_textback.web.dashboard.auth import Session, SessionStore, tokens_equal
+from asterisk_textback.web.dashboard.limiter import LoginLimiter
 from asterisk_textback.web.dashboard.settings import DashboardSettings
+from asterisk_textback.web.dashboard.worker import Read, ReportBusy, ReportTimeout, ReportWorker
+from asterisk_textback.web.headers import secure_headers
 from asterisk_textback.web.health import HealthFn
 
 __all__ = [
@@ -33,6 +37,7 @@ __all__ = [
     "HERE",
     "LIMITER",
     "STORE",
+    "WORKER",
     "DashboardDeps",
     "Handler",
     "api_guard",
@@ -41,8 +46,11 @@ __all__ = [
     "page_guard",
     "reading",
     "render",
+    "report",
     "request_period",
 ]
+
+T = TypeVar("T")
 
 COOKIE: Final = "tb_session"
 HERE: Final = Path(__file__).parent
@@ -70,12 +78,15 @@ class DashboardDeps:
     clock: Callable[[], float] = time.time
     #: Zone of the dates in period names ("today", "2026-11").
     zone: tzinfo = UTC
+    #: Reverse proxies whose X-Forwarded-For names the client (``web.trusted_proxies``).
+    trusted_proxies: Networks = ()
 
 
 DEPS: web.AppKey[DashboardDeps] = web.AppKey("dashboard_deps")
 STORE: web.AppKey[SessionStore] = web.AppKey("dashboard_sessions")
 LIMITER: web.AppKey[LoginLimiter] = web.AppKey("dashboard_login_limiter")
 JINJA: web.AppKey[jinja2.Environment] = web.AppKey("dashboard_jinja")
+WORKER: web.AppKey[ReportWorker] = web.AppKey("dashboard_report_worker")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PageHandler = Callable[[web.Request, Session], Awaitable[web.StreamResponse]]
@@ -91,6 +102,21 @@ async def reading(request: web.Request) -> AsyncIterator[AsyncSession]:
     async with request.app[DEPS].sessions() as session:
         await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
         yield session
+
+
+async def report(request: web.Request, fn: Read[T], *args: Any, **kwargs: Any) -> T:
+    """``fn(session, *args, **kwargs)`` in a report worker process, off this process's loop.
+
+    ``fn`` is a module-level coroutine function and its arguments and result pickle; 503 when
+    the report runs out of time, 429 when too many are already running or waiting.
+    """
+    try:
+        return await request.app[WORKER].run(fn, *args, **kwargs)
+    except ReportTimeout as exc:
+        raise web.HTTPServiceUnavailable(text=str(exc)) from None
+    except ReportBusy as exc:
+        # 429: the client (a reload storm, a scraper) asks too much; the server is fine.
+        raise web.HTTPTooManyRequests(text=str(exc), headers={"Retry-After": "10"}) from None
 
 
 def harden(response: web.StreamResponse) -> web.StreamResponse:
@@ -146,16 +172,33 @@ def api_guard(handler: Handler) -> Handler:
     return guarded
 
 
+#: Longest period text read; the longest legitimate one ("2026-11-01..2026-12-01") has 22.
+_MAX_PERIOD_TEXT = 64
+
+
 def request_period(request: web.Request) -> tuple[Period, str, str | None]:
     """The ``period`` (its text) and ``did`` query parameters; 400 when the period is bad."""
     deps = request.app[DEPS]
     text = request.query.get("period", "").strip() or deps.settings.default_period
+    if len(text) > _MAX_PERIOD_TEXT:
+        raise web.HTTPBadRequest(text="period: too long")
     now = datetime.fromtimestamp(deps.clock(), UTC)
     try:
         period = parse_period(text, now, deps.zone)
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=f"period: {exc}") from None
+    except (ValueError, OverflowError) as exc:
+        # OverflowError: a date at the calendar's edge (9999-12-31, 0001-01-01) in a zone.
+        detail = str(exc) if isinstance(exc, ValueError) else "a date out of range"
+        raise web.HTTPBadRequest(text=f"period: {detail}") from None
+    if period.start.year < 1970 or period.end.year > 2999:
+        raise web.HTTPBadRequest(text="period: must lie between 1970 and 2999")
+    longest = deps.settings.max_period_days
+    if period.days > longest:
+        raise web.HTTPBadRequest(
+            text=f"period: longer than {longest} days (web.dashboard.max_period_days)"
+        )
     did = request.query.get("did", "").strip() or None
+    if did is not None and len(did) > 64:
+        raise web.HTTPBadRequest(text="did: too long")
     return period, text, did
 
 
@@ -230,5 +273,14 @@ def install(app: web.Application, deps: DashboardDeps) -> None:
     settings = deps.settings
     app[DEPS] = deps
     app[STORE] = SessionStore(settings.max_sessions, settings.session_lifetime.total_seconds())
-    app[LIMITER] = LoginLimiter(settings.login_attempts, settings.login_window_seconds)
+    app[LIMITER] = LoginLimiter(settings.login_window_seconds)
     app[JINJA] = build_jinja()
+    app[WORKER] = ReportWorker.for_sessions(deps.sessions)
+    secure_headers(app, hsts=settings.cookie_secure)
+
+    async def worker_lifecycle(app: web.Application) -> AsyncIterator[None]:
+        app[WORKER].start()
+        yield
+        await app[WORKER].stop()
+
+    app.cleanup_ctx.append(worker_lifecycle)

@@ -1,4 +1,4 @@
-"""Passwords (scrypt), the bounded in-memory session store and the per-address login limiter."""
+"""Passwords (scrypt) and the bounded in-memory session store (the login limiter: limiter.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
-    "LoginLimiter",
     "ScryptParams",
     "Session",
     "SessionStore",
@@ -90,7 +89,10 @@ def verify_password(password: str, stored: str) -> bool:
 
 def tokens_equal(given: str, expected: str) -> bool:
     """Constant-time comparison of two secrets (their lengths aside)."""
-    return hmac.compare_digest(given.encode(), expected.encode())
+    # surrogatepass: header bytes that were not UTF-8 arrive as lone surrogates.
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,44 +144,3 @@ class SessionStore:
         """End a session (no-op when unknown)."""
         if session_id:
             self._sessions.pop(session_id, None)
-
-
-class LoginLimiter:
-    """At most ``attempts`` failed logins per address per ``window`` seconds (bounded)."""
-
-    def __init__(self, attempts: int, window: float, max_addresses: int = 1024) -> None:
-        """An empty limiter."""
-        self._attempts = attempts
-        self._window = window
-        self._max = max_addresses
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def _recent(self, address: str, now: float) -> deque[float]:
-        failures = self._failures.get(address)
-        if failures is None:
-            return deque()
-        while failures and failures[0] <= now - self._window:
-            failures.popleft()
-        return failures
-
-    def retry_after(self, address: str, now: float) -> float | None:
-        """Seconds until ``address`` may try again, or None when it may try now."""
-        failures = self._recent(address, now)
-        if len(failures) < self._attempts:
-            return None
-        return max(failures[0] + self._window - now, 1.0)
-
-    def failed(self, address: str, now: float) -> None:
-        """Count a failed login from ``address``."""
-        failures = self._recent(address, now)
-        failures.append(now)
-        while len(failures) > self._attempts:
-            failures.popleft()
-        self._failures[address] = failures
-        self._failures.move_to_end(address)
-        while len(self._failures) > self._max:
-            self._failures.popitem(last=False)
-
-    def succeeded(self, address: str) -> None:
-        """Forget the failures of ``address`` after a good login."""
-        self._failures.pop(address, None)

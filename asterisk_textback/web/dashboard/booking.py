@@ -20,7 +20,7 @@ from asterisk_textback.web.bookings import (
 )
 from asterisk_textback.web.dashboard.app import DEPS, reading, render
 from asterisk_textback.web.dashboard.auth import Session
-from asterisk_textback.web.dashboard.csrf import check_session_token
+from asterisk_textback.web.dashboard.csrf import check_session_token, read_form
 from asterisk_textback.web.dashboard.threads import call_bookings, call_detail
 
 __all__ = ["booking_service", "call_page", "mark_booked"]
@@ -81,7 +81,7 @@ async def call_page(request: web.Request, session: Session) -> web.StreamRespons
 
 async def mark_booked(request: web.Request, session: Session) -> web.StreamResponse:
     """POST /calls/{id}/booking: record the call as booked with a value, back to its page."""
-    form = await request.post()
+    form = await read_form(request)
     check_session_token(request, session, form)
     call_id = int(request.match_info["call_id"])
     service = booking_service(request)

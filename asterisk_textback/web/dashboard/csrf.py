@@ -23,11 +23,20 @@ __all__ = [
     "check_login_token",
     "check_session_token",
     "new_token",
+    "read_form",
     "set_login_cookie",
 ]
 
 FIELD: Final = "csrf"
 LOGIN_COOKIE: Final = "tb_csrf"
+
+
+async def read_form(request: web.Request) -> Mapping[str, object]:
+    """The posted form; 400 when its body is not form data (bad UTF-8, a stray boundary)."""
+    try:
+        return await request.post()
+    except ValueError:  # UnicodeDecodeError included
+        raise web.HTTPBadRequest(text="form: not valid form data") from None
 
 
 def new_token() -> str:

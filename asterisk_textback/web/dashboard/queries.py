@@ -32,6 +32,7 @@ __all__ = [
     "CursorError",
     "Page",
     "decode_cursor",
+    "decode_id_cursor",
     "decorate",
     "encode_cursor",
     "list_calls",
@@ -57,17 +58,37 @@ def encode_cursor(at: datetime, key: str | int) -> str:
     return base64.urlsafe_b64encode(f"{at.isoformat()}|{key}".encode()).decode().rstrip("=")
 
 
+#: Cursors we hand out are under 100 characters; anything much longer is not ours.
+_MAX_CURSOR = 256
+#: Row ids fit a signed 64-bit integer: at most 18 digits, like the routes' ``{call_id}``.
+_MAX_ID_DIGITS = 18
+#: The years a cursor's time may name (beyond them, zone conversions overflow).
+_YEARS = range(1970, 9000)
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The (``at``, ``key``) a cursor stands for; CursorError when it is malformed."""
+    if len(cursor) > _MAX_CURSOR or not cursor.isascii():
+        raise CursorError("cursor: malformed")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, _, key = raw.partition("|")
         moment = datetime.fromisoformat(at)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise CursorError("malformed cursor") from None
-    if moment.tzinfo is None or not key:
-        raise CursorError("malformed cursor")
+        raise CursorError("cursor: malformed") from None
+    if moment.tzinfo is None or moment.utcoffset() is None or not key or len(key) > 64:
+        raise CursorError("cursor: malformed")
+    if moment.year not in _YEARS:
+        raise CursorError("cursor: malformed")
     return moment, key
+
+
+def decode_id_cursor(cursor: str) -> tuple[datetime, int]:
+    """A cursor whose key is a row id (1 .. 2**63 - 1); CursorError otherwise."""
+    at, key = decode_cursor(cursor)
+    if not key.isascii() or not key.isdigit() or len(key) > _MAX_ID_DIGITS:
+        raise CursorError("cursor: malformed")
+    return at, int(key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +207,8 @@ async def list_calls(
     """Calls newest first, filtered, ``limit`` per page."""
     query = select(Call).where(*flt.clauses())
     if cursor:
-        at, key = decode_cursor(cursor)
-        if not key.isdigit():
-            raise CursorError("malformed cursor")
-        query = query.where(or_(Call.ended_at < at, and_(Call.ended_at == at, Call.id < int(key))))
+        at, key = decode_id_cursor(cursor)
+        query = query.where(or_(Call.ended_at < at, and_(Call.ended_at == at, Call.id < key)))
     calls = list(
         await session.scalars(query.order_by(Call.ended_at.desc(), Call.id.desc()).limit(limit + 1))
     )

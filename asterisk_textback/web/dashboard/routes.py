@@ -8,36 +8,28 @@ from datetime import date
 from aiohttp import web
 
 from asterisk_textback.calls.model import Outcome
-from asterisk_textback.kpi.calculator import calculator_from_history, revenue_left_on_table
+from asterisk_textback.kpi.calculator import (
+    calculator_from_history,
+    revenue_left_on_table,
+)
 from asterisk_textback.kpi.definitions import DEFINITIONS
-from asterisk_textback.kpi.metrics import KpiReport, compute_kpis
+from asterisk_textback.kpi.metrics import compute_kpis
 from asterisk_textback.store.models import DecisionAction
-from asterisk_textback.web.dashboard.abtests import JUDGED_ON, ExperimentView, experiment_views
+from asterisk_textback.web.dashboard.abtests import JUDGED_ON, experiment_views
 from asterisk_textback.web.dashboard.app import (
-    COOKIE,
     DEPS,
-    LIMITER,
-    STORE,
-    current_session,
-    harden,
     page_guard,
     reading,
     render,
+    report,
     request_period,
 )
-from asterisk_textback.web.dashboard.auth import Session, tokens_equal, verify_password
+from asterisk_textback.web.dashboard.auth import Session
 from asterisk_textback.web.dashboard.booking import call_page, mark_booked
 from asterisk_textback.web.dashboard.charts import Series, line_chart
-from asterisk_textback.web.dashboard.csrf import (
-    LOGIN_COOKIE,
-    check_login_token,
-    check_session_token,
-    new_token,
-    set_login_cookie,
-)
+from asterisk_textback.web.dashboard.login import add_login_routes
 from asterisk_textback.web.dashboard.queries import CallFilter, CursorError, list_calls
 from asterisk_textback.web.dashboard.series import (
-    DailySeries,
     daily_series,
     last_errors,
     outbox_depth,
@@ -49,116 +41,26 @@ __all__ = ["add_page_routes"]
 PAGE_SIZE = 50
 
 
-def _next_target(value: str | None) -> str:
-    # Only a local path: "//host" and "/\\host" would leave the site.
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
-        return "/"
-    return value
-
-
-def _login_page(
-    request: web.Request, *, status: int = 200, error: str | None = None
-) -> web.Response:
-    token = new_token()
-    target = _next_target(request.query.get("next"))
-    response = render(
-        request, "login.html", None, status=status, csrf=token, next=target, error=error
-    )
-    set_login_cookie(response, token, secure=request.app[DEPS].settings.cookie_secure)
-    return response
-
-
-def _redirect(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location})
-
-
-async def login_form(request: web.Request) -> web.StreamResponse:
-    """GET /login: the form (or straight on when already logged in)."""
-    if current_session(request) is not None:
-        return _redirect(_next_target(request.query.get("next")))
-    return harden(_login_page(request))
-
-
-async def _credentials_ok(request: web.Request, username: str, password: str) -> bool:
-    settings = request.app[DEPS].settings
-    if settings.password_hash is None or not password:
-        return False
-    # Always pay for the hash, so a wrong username takes as long as a wrong password.
-    password_ok = await asyncio.to_thread(verify_password, password, settings.password_hash)
-    return tokens_equal(username, settings.username) and password_ok
-
-
-async def login(request: web.Request) -> web.StreamResponse:
-    """POST /login: rate limit, CSRF, then the password; a session cookie on success."""
-    deps, limiter = request.app[DEPS], request.app[LIMITER]
-    address = request.remote or "unknown"
-    wait = limiter.retry_after(address, deps.clock())
-    if wait is not None:
-        response = _login_page(request, status=429, error="Too many failed logins; wait.")
-        response.headers["Retry-After"] = str(int(wait + 0.999))
-        return harden(response)
-    form = await request.post()
-    check_login_token(request, form)
-    username, password = str(form.get("username", "")), str(form.get("password", ""))
-    if not await _credentials_ok(request, username, password):
-        limiter.failed(address, deps.clock())
-        return harden(_login_page(request, status=401, error="Wrong username or password."))
-    limiter.succeeded(address)
-    session = request.app[STORE].create(username, deps.clock())
-    settings = deps.settings
-    response = _redirect(_next_target(str(form.get("next", "/"))))
-    response.set_cookie(
-        COOKIE,
-        session.session_id,
-        path="/",
-        httponly=True,
-        samesite="Strict",
-        secure=settings.cookie_secure,
-        max_age=int(settings.session_lifetime.total_seconds()),
-    )
-    response.del_cookie(LOGIN_COOKIE, path="/login")
-    return harden(response)
-
-
-async def logout(request: web.Request) -> web.StreamResponse:
-    """POST /logout: end the session (CSRF-checked) and clear the cookie."""
-    session = current_session(request)
-    response = _redirect("/login")
-    if session is not None:
-        check_session_token(request, session, await request.post())
-        request.app[STORE].delete(session.session_id)
-    response.del_cookie(COOKIE, path="/")
-    return harden(response)
-
-
 async def overview(request: web.Request, session: Session) -> web.StreamResponse:
     """GET /: the KPI cards and per-day charts for a period and DID."""
     deps = request.app[DEPS]
     period, text, did = request_period(request)
     currency = deps.kpi.currency.upper()
 
-    async def kpis() -> KpiReport:
-        async with reading(request) as db:
-            return await compute_kpis(db, period, did, deps.kpi)
-
-    async def per_day() -> DailySeries:
-        async with reading(request) as db:
-            return await daily_series(db, period, did, currency, deps.zone)
-
-    async def tests() -> list[ExperimentView]:
-        async with reading(request) as db:
-            return await experiment_views(
-                db,
-                period,
-                did,
-                labels=deps.labels,
-                controls=deps.controls,
-                min_trials=deps.kpi.min_sample_per_variant,
-            )
-
-    # Three read transactions at once: on SQLite (WAL) each has its own connection and
-    # thread, on PostgreSQL its own pooled connection; the page costs the slowest one.
-    report, series, views = await asyncio.gather(kpis(), per_day(), tests())
+    # Three reports at once, in the report worker processes (off this loop, off this GIL).
+    kpi_report, series, views = await asyncio.gather(
+        report(request, compute_kpis, period, did, deps.kpi),
+        report(request, daily_series, period, did, currency, deps.zone),
+        report(
+            request,
+            experiment_views,
+            period,
+            did,
+            labels=dict(deps.labels),
+            controls=dict(deps.controls),
+            min_trials=deps.kpi.min_sample_per_variant,
+        ),
+    )
     lift = next((c for v in views for c in v.results["reply"].comparisons), None)
     days = series.days
     charts = [
@@ -187,7 +89,7 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
         request,
         "overview.html",
         session,
-        report=report,
+        report=kpi_report,
         charts=charts,
         period_text=text,
         did=did or "",
@@ -205,12 +107,23 @@ def _choice(request: web.Request, name: str, allowed: set[str]) -> str | None:
     return value
 
 
+#: Dates the Calls filters accept (beyond them, local midnights overflow in some zones).
+_FIRST_DAY, _LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
+
 def _date(request: web.Request, name: str) -> date | None:
     value = request.query.get(name, "").strip()
+    if not value:
+        return None
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if len(value) <= 10 else None
     except ValueError:
-        raise web.HTTPBadRequest(text=f"{name}: not a date (YYYY-MM-DD)") from None
+        day = None
+    if day is None:
+        raise web.HTTPBadRequest(text=f"{name}: not a date (YYYY-MM-DD)")
+    if not _FIRST_DAY <= day <= _LAST_DAY:
+        raise web.HTTPBadRequest(text=f"{name}: must lie between {_FIRST_DAY} and {_LAST_DAY}")
+    return day
 
 
 def call_filter(request: web.Request) -> CallFilter:
@@ -275,15 +188,16 @@ async def experiments(request: web.Request, session: Session) -> web.StreamRespo
     """GET /experiments: variants, rates with 95% intervals, lift, p-values, the 2x2 grid."""
     deps = request.app[DEPS]
     period, text, did = request_period(request)
-    async with reading(request) as db:
-        views = await experiment_views(
-            db,
-            period,
-            did,
-            labels=deps.labels,
-            controls=deps.controls,
-            min_trials=deps.kpi.min_sample_per_variant,
-        )
+
+    views = await report(
+        request,
+        experiment_views,
+        period,
+        did,
+        labels=dict(deps.labels),
+        controls=dict(deps.controls),
+        min_trials=deps.kpi.min_sample_per_variant,
+    )
     return render(
         request,
         "experiments.html",
@@ -313,11 +227,10 @@ async def calculator(request: web.Request, session: Session) -> web.StreamRespon
     """GET /calculator: missed calls x close rate x average order value, from history."""
     deps = request.app[DEPS]
     period, text, did = request_period(request)
-    async with reading(request) as db:
-        history = await calculator_from_history(db, period, did, deps.kpi)
     rate = _number(request, "close_rate", 0, 100)
     value = _number(request, "aov", 0, 1e9)
     missed = _number(request, "missed", 0, 1e9)
+    history = await report(request, calculator_from_history, period, did, deps.kpi)
     result = revenue_left_on_table(
         history.missed_calls if missed is None else int(missed),
         history.average_order_value if value is None else value,
@@ -351,9 +264,7 @@ async def health(request: web.Request, session: Session) -> web.StreamResponse:
 
 def add_page_routes(app: web.Application) -> None:
     """Register the login routes and the pages on ``app``."""
-    app.router.add_get("/login", login_form)
-    app.router.add_post("/login", login)
-    app.router.add_post("/logout", logout)
+    add_login_routes(app)
     app.router.add_get("/", page_guard(overview))
     app.router.add_get("/calls", page_guard(calls))
     app.router.add_get(r"/calls/{call_id:\d{1,18}}", page_guard(call_page))

@@ -183,13 +183,13 @@ async def _per_day(
     session: AsyncSession, query: Select[Any], ranges: list[tuple[datetime, datetime]]
 ) -> list[Row[Any]]:
     """``query``'s aggregates for each range of ``Call.ended_at``, its index appended."""
-    arms = [
-        query.add_columns(literal(n)).where(Call.ended_at >= low, Call.ended_at < high)
-        for n, (low, high) in enumerate(ranges)
-    ]
     rows: list[Row[Any]] = []
-    for first in range(0, len(arms), _RANGES_PER_QUERY):
-        chunk = arms[first : first + _RANGES_PER_QUERY]
+    # Built a statement at a time: a long period never holds every arm in memory at once.
+    for first in range(0, len(ranges), _RANGES_PER_QUERY):
+        chunk = [
+            query.add_columns(literal(n)).where(Call.ended_at >= low, Call.ended_at < high)
+            for n, (low, high) in enumerate(ranges[first : first + _RANGES_PER_QUERY], start=first)
+        ]
         statement = chunk[0] if len(chunk) == 1 else union_all(*chunk)
         rows += (await session.execute(statement)).all()
     return rows

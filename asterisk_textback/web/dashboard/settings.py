@@ -30,7 +30,11 @@ class DashboardSettings(BaseModel):
     max_sessions: int = Field(default=256, ge=1, le=100_000)
     #: Failed logins allowed per client address within ``login_window_seconds``.
     login_attempts: int = Field(default=5, ge=1, le=1000)
+    #: Failed logins allowed on the account from browsers it does not know (any address).
+    login_account_attempts: int = Field(default=20, ge=1, le=10_000)
     login_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    #: Longest reporting period a page or the API computes (days; 1096 = three years).
+    max_period_days: int = Field(default=1096, ge=1, le=36_600)
     #: Default reporting period of the pages (see ``kpi.periods.parse_period``).
     default_period: str = "30d"
 

@@ -19,9 +19,9 @@ from asterisk_textback.store.models import (
 )
 from asterisk_textback.web.dashboard.queries import (
     CallRow,
-    CursorError,
     Page,
     decode_cursor,
+    decode_id_cursor,
     decorate,
     encode_cursor,
 )
@@ -267,10 +267,8 @@ async def list_messages(
     if to_e164:
         query = query.where(Message.to_e164 == to_e164)
     if cursor:
-        _, key = decode_cursor(cursor)
-        if not key.isdigit():
-            raise CursorError("malformed cursor")
-        query = query.where(Message.id < int(key))
+        _, key = decode_id_cursor(cursor)
+        query = query.where(Message.id < key)
     rows = list(await session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
