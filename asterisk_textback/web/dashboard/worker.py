@@ -48,6 +48,11 @@ class ReportBusy(Exception):
 def _lower_priority() -> None:
     with contextlib.suppress(OSError):
         os.nice(_NICENESS)
+    # Linux's SCHED_IDLE weighs a fifth of nice 19: on a 2-core box a three-year report then
+    # takes only what texting leaves over.
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 async def _read(url: str, fn: Read[T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
