@@ -10,11 +10,11 @@ from aiohttp import web
 from asterisk_textback.kpi.calculator import calculator_from_history
 from asterisk_textback.kpi.metrics import compute_kpis
 from asterisk_textback.store.models import MessageStatus
-from asterisk_textback.web.dashboard.abtests import experiment_views
 from asterisk_textback.web.dashboard.app import (
     DEPS,
     Handler,
     api_guard,
+    experiments_report,
     harden,
     reading,
     request_period,
@@ -127,15 +127,7 @@ async def experiments(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
     period, _, did = request_period(request)
 
-    views = await run_report(
-        request,
-        experiment_views,
-        period,
-        did,
-        labels=dict(deps.labels),
-        controls=dict(deps.controls),
-        min_trials=deps.kpi.min_sample_per_variant,
-    )
+    views = await experiments_report(request, period, did)
     return web.json_response(
         {
             "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},

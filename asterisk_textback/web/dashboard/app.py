@@ -24,6 +24,7 @@ from asterisk_textback.kpi.metrics import minor_exponent
 from asterisk_textback.kpi.periods import Period, parse_period
 from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.web.clientaddr import Networks
+from asterisk_textback.web.dashboard.abtests import ExperimentView, experiment_views
 from asterisk_textback.web.dashboard.auth import Session, SessionStore, tokens_equal
 from asterisk_textback.web.dashboard.limiter import LoginLimiter
 from asterisk_textback.web.dashboard.settings import DashboardSettings
@@ -117,6 +118,22 @@ async def report(request: web.Request, fn: Read[T], *args: Any, **kwargs: Any) -
     except ReportBusy as exc:
         # 429: the client (a reload storm, a scraper) asks too much; the server is fine.
         raise web.HTTPTooManyRequests(text=str(exc), headers={"Retry-After": "10"}) from None
+
+
+async def experiments_report(
+    request: web.Request, period: Period, did: str | None
+) -> list[ExperimentView]:
+    """The A/B results for ``period`` as the pages and the API show them (in a report worker)."""
+    deps = request.app[DEPS]
+    return await report(
+        request,
+        experiment_views,
+        period,
+        did,
+        labels=dict(deps.labels),
+        controls=dict(deps.controls),
+        min_trials=deps.kpi.min_sample_per_variant,
+    )
 
 
 def harden(response: web.StreamResponse) -> web.StreamResponse:

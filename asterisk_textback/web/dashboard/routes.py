@@ -15,9 +15,10 @@ from asterisk_textback.kpi.calculator import (
 from asterisk_textback.kpi.definitions import DEFINITIONS
 from asterisk_textback.kpi.metrics import compute_kpis
 from asterisk_textback.store.models import DecisionAction
-from asterisk_textback.web.dashboard.abtests import JUDGED_ON, experiment_views
+from asterisk_textback.web.dashboard.abtests import JUDGED_ON
 from asterisk_textback.web.dashboard.app import (
     DEPS,
+    experiments_report,
     page_guard,
     reading,
     render,
@@ -51,15 +52,7 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
     kpi_report, series, views = await asyncio.gather(
         report(request, compute_kpis, period, did, deps.kpi),
         report(request, daily_series, period, did, currency, deps.zone),
-        report(
-            request,
-            experiment_views,
-            period,
-            did,
-            labels=dict(deps.labels),
-            controls=dict(deps.controls),
-            min_trials=deps.kpi.min_sample_per_variant,
-        ),
+        experiments_report(request, period, did),
     )
     lift = next((c for v in views for c in v.results["reply"].comparisons), None)
     days = series.days
@@ -189,15 +182,7 @@ async def experiments(request: web.Request, session: Session) -> web.StreamRespo
     deps = request.app[DEPS]
     period, text, did = request_period(request)
 
-    views = await report(
-        request,
-        experiment_views,
-        period,
-        did,
-        labels=dict(deps.labels),
-        controls=dict(deps.controls),
-        min_trials=deps.kpi.min_sample_per_variant,
-    )
+    views = await experiments_report(request, period, did)
     return render(
         request,
         "experiments.html",
