@@ -184,8 +184,9 @@ async def test_changed_link_is_restarted_and_an_unchanged_one_is_not(tmp_path: P
     The same call is in flight on both PBXes across the reload. East's is texted once.
     West's is still followed after the swap (the new link resyncs from CoreShowChannels) and
     recorded once when it ends; the seconds between the two links are a gap like any
-    reconnect, so today it is stored ``unknown / connection_lost`` (how a call across a gap
-    is resolved is the reconnect recovery's job, issue 12 item 1).
+    reconnect, and with no dialplan hook and no CDR configured here nothing can tell how it
+    ended, so it is stored ``unknown / connection_lost`` (with a CDR it would wait for its
+    row: tests/app/test_blip.py).
     """
     db = tmp_path / "t.db"
     await upgrade(sqlite_url(db))
