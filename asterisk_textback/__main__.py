@@ -1,5 +1,5 @@
 """Allow ``python -m asterisk_textback``."""
 
-from asterisk_textback.cli import main
+from asterisk_textback.cli.main import main
 
 raise SystemExit(main())

@@ -17,11 +17,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from asterisk_textback.agi_settings import AgiSettings
-from asterisk_textback.consent import ConsentSettings
-from asterisk_textback.crm import CrmSettings
+from asterisk_textback.agi.settings import AgiSettings
+from asterisk_textback.bookings.webhook import BookingWebhookSettings
+from asterisk_textback.crm.hooks import CrmSettings
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.forwarding import ForwardingSettings
+from asterisk_textback.inbound.consent import ConsentSettings
+from asterisk_textback.inbound.forwarding import ForwardingSettings
 from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.policy.decide import refuse_destination
 from asterisk_textback.policy.settings import (
@@ -33,7 +34,6 @@ from asterisk_textback.policy.settings import (
 )
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.templates.settings import TemplatesSettings
-from asterisk_textback.web.bookings import BookingWebhookSettings
 from asterisk_textback.web.clientaddr import parse_networks
 from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.web.webhooks import WebhookServerSettings

@@ -27,11 +27,11 @@ if str(_ROOT) not in sys.path:
 
 from asterisk_textback.calls.tracker import CallTracker  # noqa: E402
 from asterisk_textback.config import Settings, TrackerSettings  # noqa: E402
-from asterisk_textback.loading import prepare  # noqa: E402
-from asterisk_textback.pipeline import Recorder  # noqa: E402
 from asterisk_textback.policy.settings import SuppressionSettings  # noqa: E402
 from asterisk_textback.store.engine import create_engine, create_session_factory  # noqa: E402
 from asterisk_textback.store.schema import upgrade  # noqa: E402
+from asterisk_textback.textback.handler import CallHandler  # noqa: E402
+from asterisk_textback.textback.loading import prepare  # noqa: E402
 
 TRACE = _ROOT / "tests" / "fixtures" / "traces" / "direct-voicemail-left.ami"
 Event = dict[str, str]
@@ -72,7 +72,7 @@ async def main(calls: int, open_cap: int, db: str | None) -> dict[str, float]:
 async def _run(sessions: object, calls: int, open_cap: int) -> dict[str, float]:
     settings = Settings(suppression=SuppressionSettings(quiet_hours=None))
     queued = asyncio.Event()
-    recorder = Recorder(prepare(settings), sessions, on_queued=queued.set)  # type: ignore[arg-type]
+    recorder = CallHandler(prepare(settings), sessions, on_queued=queued.set)  # type: ignore[arg-type]
     tracker = CallTracker(TrackerSettings(max_open_calls=open_cap))
     trace = _events(TRACE)
     root = trace[0]

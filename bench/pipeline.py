@@ -40,7 +40,7 @@ import asyncpg  # type: ignore[import-untyped]  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from asterisk_textback.ami.server import AmiServer  # noqa: E402
+from asterisk_textback.ami.sim.server import AmiServer  # noqa: E402
 from asterisk_textback.store.engine import create_engine, create_session_factory  # noqa: E402
 from asterisk_textback.store.models import Call, Message, MessageStatus  # noqa: E402
 from asterisk_textback.store.schema import upgrade  # noqa: E402

@@ -22,10 +22,12 @@ _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-from asterisk_textback import cli, pipeline, service  # noqa: E402
+from asterisk_textback.app import service  # noqa: E402
 from asterisk_textback.calls.model import CallEnded  # noqa: E402
-from asterisk_textback.sms.webhook import WebhookProvider  # noqa: E402
+from asterisk_textback.cli import main as cli  # noqa: E402
+from asterisk_textback.sms.vendors.webhook import WebhookProvider  # noqa: E402
 from asterisk_textback.store import history, outbox, results  # noqa: E402
+from asterisk_textback.textback import recorder as pipeline  # noqa: E402
 
 
 class Probe:
@@ -85,15 +87,15 @@ def install(probe: Probe) -> None:
     _wrap(results, "mark_sent_many", probe, "dispatch.mark_sent_many")
     _wrap(WebhookProvider, "send", probe, "dispatch.provider_send")
 
-    submit = pipeline.Recorder.submit
-    record = pipeline.Recorder.record
+    submit = pipeline.CallHandler.submit
+    record = pipeline.CallHandler.record
 
-    def timed_submit(self: pipeline.Recorder, call: CallEnded) -> None:
+    def timed_submit(self: pipeline.CallHandler, call: CallEnded) -> None:
         probe.submitted[call.linkedid] = time.perf_counter()
         probe.live = True
         submit(self, call)
 
-    async def timed_record(self: pipeline.Recorder, call: CallEnded) -> pipeline.CallResult:
+    async def timed_record(self: pipeline.CallHandler, call: CallEnded) -> pipeline.CallResult:
         began = time.perf_counter()
         queued_at = probe.submitted.pop(call.linkedid, began)
         probe.add("recorder.queue_wait", began - queued_at)
@@ -102,11 +104,11 @@ def install(probe: Probe) -> None:
         finally:
             probe.add("recorder.record_total", time.perf_counter() - began)
 
-    setattr(pipeline.Recorder, "submit", timed_submit)  # noqa: B010 - patched on purpose
-    setattr(pipeline.Recorder, "record", timed_record)  # noqa: B010
+    setattr(pipeline.CallHandler, "submit", timed_submit)  # noqa: B010 - patched on purpose
+    setattr(pipeline.CallHandler, "record", timed_record)  # noqa: B010
     serve = service.serve
 
-    async def serve_with_lag(*args: Any, **kwargs: Any) -> service.Parts:
+    async def serve_with_lag(*args: Any, **kwargs: Any) -> service.RunningService:
         async def watch() -> None:
             while True:
                 began = time.perf_counter()

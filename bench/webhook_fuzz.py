@@ -45,8 +45,8 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from asterisk_textback.consent import ConsentSettings  # noqa: E402
-from asterisk_textback.inbox import Inbox  # noqa: E402
+from asterisk_textback.inbound.consent import ConsentSettings  # noqa: E402
+from asterisk_textback.inbound.inbox import Inbox  # noqa: E402
 from asterisk_textback.policy import parse_caller  # noqa: E402
 from asterisk_textback.sms.base import InboundSms, WebhookRequest  # noqa: E402
 from asterisk_textback.store.engine import create_engine, create_session_factory  # noqa: E402

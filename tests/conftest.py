@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from asterisk_textback.logsafe import MaskNumbers
+from asterisk_textback.logs.mask import MaskNumbers
 
 TRACES = Path(__file__).parent / "fixtures" / "traces"
 

@@ -10,20 +10,20 @@ from pathlib import Path
 import pytest
 
 from asterisk_textback.ami.connection import AmiConnection
-from asterisk_textback.ami.server import AmiAccount, AmiServer
-from asterisk_textback.ami.tracefile import (
+from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
+from asterisk_textback.ami.sim.tracefile import (
     clone,
     interleave,
     read_trace,
     strip_headers,
     strip_privilege_class,
 )
+from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.calls.model import CallEnded, Outcome, Reason
 from asterisk_textback.calls.tracker import CallTracker
-from asterisk_textback.cli import main
+from asterisk_textback.cli.main import main
+from asterisk_textback.cli.replay import replay
 from asterisk_textback.config import PbxSettings, Settings
-from asterisk_textback.listener import CallListener
-from asterisk_textback.replay import replay
 from tests.calls.helpers import assert_matches
 from tests.conftest import manifest, trace_names
 

@@ -11,7 +11,7 @@ import logging
 
 from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.calls.state import CallState
-from asterisk_textback.logsafe import phone
+from asterisk_textback.logs.mask import phone
 
 __all__ = ["explain", "log_reasoning"]
 

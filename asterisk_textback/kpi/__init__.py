@@ -1,17 +1,11 @@
 """What the texts earned: the DESIGN §8 KPIs, conversions, A/B statistics, the calculator.
 
 ``metrics.compute_kpis`` aggregates one period's cohort in SQL; ``conversions`` stores and
-attributes bookings (parsed from webhooks by ``bookings``); ``stats`` holds the A/B maths and
-``experiments`` feeds it from the database; ``calculator`` is the seed's revenue calculator;
-``report.run_report`` is ``asterisk-textback report``.
+attributes bookings (parsed from webhooks by the ``bookings`` package); ``stats`` holds the
+A/B maths and ``experiments`` feeds it from the database; ``calculator`` is the seed's
+revenue calculator; ``report.run_report`` is ``asterisk-textback report``.
 """
 
-from asterisk_textback.kpi.bookings import (
-    BookingPayloadError,
-    parse_calcom,
-    parse_calendly,
-    parse_generic,
-)
 from asterisk_textback.kpi.calculator import (
     CalculatorResult,
     Estimate,
@@ -51,7 +45,6 @@ __all__ = [
     "DEFINITIONS",
     "Arm",
     "Attribution",
-    "BookingPayloadError",
     "CalculatorResult",
     "Comparison",
     "Definition",
@@ -76,9 +69,6 @@ __all__ = [
     "make_token",
     "mark_booked",
     "newcombe_interval",
-    "parse_calcom",
-    "parse_calendly",
-    "parse_generic",
     "parse_period",
     "parse_token",
     "record_booking",

@@ -10,19 +10,19 @@ import aiohttp
 
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.sms.bandwidth import BandwidthProvider, BandwidthWebhook
 from asterisk_textback.sms.base import Provider, WebhookAdapter
-from asterisk_textback.sms.log import LogProvider
 from asterisk_textback.sms.lookup import LineInfo, LineLookup
-from asterisk_textback.sms.lookup_twilio import TwilioLookup, TwilioLookupSettings
-from asterisk_textback.sms.plivo import PlivoProvider, PlivoWebhook
 from asterisk_textback.sms.settings import ProviderSettings
-from asterisk_textback.sms.signalwire import SignalWireProvider, SignalWireWebhook
-from asterisk_textback.sms.sip_trunk import SipTrunkProvider
-from asterisk_textback.sms.telnyx import TelnyxProvider, TelnyxWebhook
-from asterisk_textback.sms.twilio import TwilioProvider, TwilioWebhook
-from asterisk_textback.sms.vonage import VonageProvider, VonageWebhook
-from asterisk_textback.sms.webhook import WebhookProvider
+from asterisk_textback.sms.vendors.bandwidth import BandwidthProvider, BandwidthWebhook
+from asterisk_textback.sms.vendors.log import LogProvider
+from asterisk_textback.sms.vendors.lookup_twilio import TwilioLookup, TwilioLookupSettings
+from asterisk_textback.sms.vendors.plivo import PlivoProvider, PlivoWebhook
+from asterisk_textback.sms.vendors.signalwire import SignalWireProvider, SignalWireWebhook
+from asterisk_textback.sms.vendors.sip_trunk import SipTrunkProvider
+from asterisk_textback.sms.vendors.telnyx import TelnyxProvider, TelnyxWebhook
+from asterisk_textback.sms.vendors.twilio import TwilioProvider, TwilioWebhook
+from asterisk_textback.sms.vendors.vonage import VonageProvider, VonageWebhook
+from asterisk_textback.sms.vendors.webhook import WebhookProvider
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from asterisk_textback.sms.bandwidth import BandwidthSettings
-from asterisk_textback.sms.plivo import PlivoSettings
-from asterisk_textback.sms.signalwire import SignalWireSettings
-from asterisk_textback.sms.telnyx import TelnyxSettings
-from asterisk_textback.sms.twilio import TwilioSettings
-from asterisk_textback.sms.vonage import VonageSettings
+from asterisk_textback.sms.vendors.bandwidth import BandwidthSettings
+from asterisk_textback.sms.vendors.plivo import PlivoSettings
+from asterisk_textback.sms.vendors.signalwire import SignalWireSettings
+from asterisk_textback.sms.vendors.telnyx import TelnyxSettings
+from asterisk_textback.sms.vendors.twilio import TwilioSettings
+from asterisk_textback.sms.vendors.vonage import VonageSettings
 
 
 class _Frozen(BaseModel):

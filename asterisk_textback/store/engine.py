@@ -11,8 +11,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
-from asterisk_textback import logsafe
 from asterisk_textback.errors import ConfigError
+from asterisk_textback.logs import mask as logsafe
 from asterisk_textback.store._dialect import WRITE_LOCK
 
 __all__ = ["DEFAULT_URL", "create_engine", "create_session_factory"]

@@ -260,7 +260,7 @@ class Experiment(Base):
 
 
 class InboundKind(StrEnum):
-    """What an inbound text asks for (see ``asterisk_textback.consent``)."""
+    """What an inbound text asks for (see ``asterisk_textback.inbound.consent``)."""
 
     REPLY = "reply"
     STOP = "stop"

@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from asterisk_textback.errors import WebhookAuthError, WebhookPayloadError
-from asterisk_textback.inbox import Inbox
+from asterisk_textback.inbound.inbox import Inbox
 from asterisk_textback.sms.base import WebhookAdapter, WebhookRequest
 from asterisk_textback.web.headers import secure_headers
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.agi import AgiServer
+from asterisk_textback.agi.server import AgiServer
 from asterisk_textback.config import Settings
 from asterisk_textback.store.models import Message
 

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
-from asterisk_textback.agi import explicit_policy, read_environment
-from asterisk_textback.agi_settings import AgiSettings, TextRequest, parse_request
+from asterisk_textback.agi.server import explicit_policy, read_environment
+from asterisk_textback.agi.settings import AgiSettings, TextRequest, parse_request
 from tests.agi.support import environment, textback_settings
 
 SETTINGS = AgiSettings()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from asterisk_textback.agi import AgiServer, AgiTexter
-from asterisk_textback.agi_settings import AgiSettings
-from asterisk_textback.loading import prepare
+from asterisk_textback.agi.server import AgiServer, AgiTexter
+from asterisk_textback.agi.settings import AgiSettings
+from asterisk_textback.textback.loading import prepare
 from tests.agi.support import NOW, Harness, Sessions, environment, textback_settings
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from asterisk_textback.agi import AgiState
+from asterisk_textback.agi.server import AgiState
 from asterisk_textback.store import contacts
 from tests.agi.support import NOW, Harness, StartAgi, environment, play_asterisk
 

@@ -12,7 +12,7 @@ from asterisk_textback.ami.framing import (
     FrameParser,
     parse_frame,
 )
-from asterisk_textback.ami.tracefile import read_trace
+from asterisk_textback.ami.sim.tracefile import read_trace
 from tests.conftest import TRACES, trace_names
 
 NAME_FRAME = (

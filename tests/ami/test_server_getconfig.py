@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asterisk_textback.ami.server import AmiAccount, AmiServer
+from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
 from tests.ami.test_server import RawClient
 
 

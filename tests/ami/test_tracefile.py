@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from asterisk_textback.ami.framing import parse_frame
-from asterisk_textback.ami.tracefile import (
+from asterisk_textback.ami.sim.tracefile import (
     clone,
     frame_timestamp,
     interleave,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from asterisk_textback.ami.framing import parse_frame
-from asterisk_textback.ami.tracefile import clone, frame_timestamp
-from asterisk_textback.ami.workload import compress_gaps, renumber
+from asterisk_textback.ami.sim.tracefile import clone, frame_timestamp
+from asterisk_textback.ami.sim.workload import compress_gaps, renumber
 from tests.pipeline.support import unique_number
 
 _TS_RE = re.compile(rb"^Timestamp: (\d+(?:\.\d+)?)\r$", re.MULTILINE)

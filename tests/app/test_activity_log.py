@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from asterisk_textback.ami.server import AmiServer
-from asterisk_textback.ami.tracefile import read_trace
-from asterisk_textback.ami.workload import call_stream
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.ami.sim.tracefile import read_trace
+from asterisk_textback.ami.sim.workload import call_stream
+from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.config import settings_from_mapping
-from asterisk_textback.loading import prepare
-from asterisk_textback.service import Parts, serve
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.textback.loading import prepare
 from tests.app.fakes import fake_gateway
 
 #: The caller of ``direct-voicemail-left.ami`` (manifest.json), and how the log shows it.
@@ -56,7 +56,7 @@ async def _serve_one_call(
         )
         stop = asyncio.Event()
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             await pbx.stream(frames)
             async with asyncio.timeout(5):

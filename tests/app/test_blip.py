@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from asterisk_textback.ami.server import AmiServer
-from asterisk_textback.ami.tracefile import read_trace
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.ami.sim.tracefile import read_trace
+from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.config import settings_from_mapping
-from asterisk_textback.loading import prepare
-from asterisk_textback.service import Parts, serve
 from asterisk_textback.store import create_engine, create_session_factory
 from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.textback.loading import prepare
 from tests.app.blip_support import Copy, cdr_row, copies
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -38,7 +38,7 @@ TRACES = ["ringgroup-novm-caller-hangup-ringing.ami", "ringgroup-voicemail-left.
 MISSED = {"missed_voicemail", "missed_no_voicemail"}
 
 
-async def _quiet(parts: Parts, still: float = 0.3) -> None:
+async def _quiet(parts: RunningService, still: float = 0.3) -> None:
     """Wait until the tracker has taken no event for ``still`` seconds."""
     last = -1
     while parts.tracker.stats.events != last:
@@ -88,7 +88,7 @@ async def _run(tmp_path: Path, trace: str, folder: str, lost: int, *, with_cdr: 
         )
         stop = asyncio.Event()
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             await pbx.stream([f for k, c in enumerate(calls) for f in c.frames[:k]])
             await _quiet(parts)

@@ -11,16 +11,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from asterisk_textback.ami.server import AmiServer
-from asterisk_textback.ami.tracefile import read_trace
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.ami.sim.tracefile import read_trace
+from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
-from asterisk_textback.catchup import CdrCatchUp
 from asterisk_textback.config import PbxSettings, settings_from_mapping
-from asterisk_textback.loading import prepare
-from asterisk_textback.service import Parts, serve
 from asterisk_textback.store import create_engine, create_session_factory
 from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.textback.catchup import CdrCatchUp
+from asterisk_textback.textback.loading import prepare
 
 MASTER = Path(__file__).resolve().parents[1] / "fixtures" / "cdr" / "Master.csv"
 _FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -108,7 +108,7 @@ async def test_outage_gap_is_recovered_by_the_running_service(
         )
         stop = asyncio.Event()
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             await pbx.stream(frames)
             await asyncio.sleep(0.2)

@@ -30,10 +30,10 @@ from asterisk_textback.ami.privileges import (
     Verdict,
     event_classes,
 )
-from asterisk_textback.ami.server import AmiAccount, AmiServer
-from asterisk_textback.ami.tracefile import read_trace, strip_headers
-from asterisk_textback.checks import CheckResult, format_results, run_checks
-from asterisk_textback.cli import build_parser
+from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
+from asterisk_textback.ami.sim.tracefile import read_trace, strip_headers
+from asterisk_textback.cli.check import CheckResult, format_results, run_checks
+from asterisk_textback.cli.main import build_parser
 from tests.app.test_checks import _loaded
 from tests.conftest import TRACES, manifest, trace_names
 

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from asterisk_textback.ami.server import AmiServer
-from asterisk_textback.checks import format_results, run_checks, send_test
-from asterisk_textback.cli import main
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.cli.check import format_results, run_checks, send_test
+from asterisk_textback.cli.main import main
 from asterisk_textback.config import settings_from_mapping
 from asterisk_textback.errors import ProviderNumberError
-from asterisk_textback.loading import Loaded, prepare
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.textback.loading import PreparedConfig, prepare
 from tests.app.fakes import Reply, fake_gateway
 
 
-def _loaded(tmp_path: Path, port: int, **provider: object) -> Loaded:
+def _loaded(tmp_path: Path, port: int, **provider: object) -> PreparedConfig:
     return prepare(
         settings_from_mapping(
             {

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from asterisk_textback.cli import main
-from asterisk_textback.demo import run_demo
+from asterisk_textback.cli.demo import run_demo
+from asterisk_textback.cli.main import main
 
 
 def test_replay_dry_run_json_adds_the_decision(

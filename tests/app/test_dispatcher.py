@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.config import DispatchSettings
-from asterisk_textback.dispatch import Dispatcher
+from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
-from asterisk_textback.sms.webhook import WebhookProvider
+from asterisk_textback.sms.vendors.webhook import WebhookProvider
 from asterisk_textback.store import contacts
 from asterisk_textback.store.models import Message, MessageStatus
 from tests.app.fakes import FakeGateway, Reply, fake_gateway

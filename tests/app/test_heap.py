@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from asterisk_textback.ami.server import AmiServer
+from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.store.schema import upgrade
 from tests.pipeline.support import (
     AMI_SECRET,
@@ -26,7 +26,7 @@ from tests.pipeline.support import (
 _SETTLE = textwrap.dedent(
     """
     import gc, json
-    from asterisk_textback import heap
+    from asterisk_textback.app import heap
     kept = [[i] for i in range(100_000)]  # lives as long as the process
     before = len(gc.get_objects(generation=2)) + len(gc.get_objects(generation=1))
     frozen = heap.settle()

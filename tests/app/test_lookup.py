@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.config import Settings, settings_from_mapping
 from asterisk_textback.errors import ConfigError, ProviderTransientError
-from asterisk_textback.loading import prepare
-from asterisk_textback.pipeline import Recorder
 from asterisk_textback.policy.settings import SuppressionSettings
 from asterisk_textback.sms.lookup import LineInfo
 from asterisk_textback.sms.registry import Resources, build_lookup
 from asterisk_textback.store import contacts
+from asterisk_textback.textback.handler import CallHandler
+from asterisk_textback.textback.loading import prepare
 from tests.calls.helpers import read_events, run
 from tests.sms.fake_twilio import fake_twilio
 
@@ -39,9 +39,9 @@ class Lookups:
         return answer
 
 
-def _recorder(sessions: Sessions, lookups: Lookups, now: float) -> Recorder:
+def _recorder(sessions: Sessions, lookups: Lookups, now: float) -> CallHandler:
     settings = Settings(suppression=SuppressionSettings(quiet_hours=None, cooldown_hours=0))
-    return Recorder(
+    return CallHandler(
         prepare(settings), sessions, on_queued=lambda: None, clock=lambda: now, lookup=lookups
     )
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from asterisk_textback.ami.server import AmiServer
-from asterisk_textback.ami.tracefile import read_trace
-from asterisk_textback.ami.workload import call_stream
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.ami.sim.tracefile import read_trace
+from asterisk_textback.ami.sim.workload import call_stream
+from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.config import settings_from_mapping
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.loading import prepare
-from asterisk_textback.service import Parts, serve
 from asterisk_textback.store import create_engine, create_session_factory
 from asterisk_textback.store.models import Call
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.textback.loading import prepare
 
 
 async def test_two_pbxes_one_database(tmp_path: Path, traces_dir: Path) -> None:
@@ -38,7 +38,7 @@ async def test_two_pbxes_one_database(tmp_path: Path, traces_dir: Path) -> None:
         )
         stop = asyncio.Event()
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             assert [p.name for p in parts.pbxes] == ["east", "west"]
             for link in parts.pbxes:
                 await link.connection.wait_ready()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from asterisk_textback.cli import main
+from asterisk_textback.cli.main import main
 
 
 @pytest.fixture

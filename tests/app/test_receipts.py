@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.receipts import ReceiptWriter
+from asterisk_textback.outbox.receipts import ReceiptWriter
 from asterisk_textback.store import outbox
 from asterisk_textback.store.models import Message, MessageStatus
 from asterisk_textback.store.results import SentReceipt

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.config import Settings
-from asterisk_textback.loading import prepare
-from asterisk_textback.pipeline import Recorder
 from asterisk_textback.policy.settings import SuppressionSettings
 from asterisk_textback.store.models import Call, Message, MessageStatus
+from asterisk_textback.textback.handler import CallHandler
+from asterisk_textback.textback.loading import prepare
 from tests.calls.helpers import read_events, run
 from tests.conftest import trace_names
 
@@ -32,12 +32,14 @@ class Clock:
 
 def _recorder(
     sessions: Sessions, clock: Clock, **suppression: object
-) -> tuple[Recorder, list[int]]:
+) -> tuple[CallHandler, list[int]]:
     settings = Settings(
         suppression=SuppressionSettings.model_validate({"quiet_hours": None, **suppression})
     )
     woken: list[int] = []
-    recorder = Recorder(prepare(settings), sessions, on_queued=lambda: woken.append(1), clock=clock)
+    recorder = CallHandler(
+        prepare(settings), sessions, on_queued=lambda: woken.append(1), clock=clock
+    )
     return recorder, woken
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from asterisk_textback.ami.server import AmiServer
-from asterisk_textback.ami.tracefile import read_trace
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.ami.sim.tracefile import read_trace
 from asterisk_textback.ami.types import ConnectionState
-from asterisk_textback.loading import load
-from asterisk_textback.service import Parts, serve
+from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.textback.loading import load
 from tests.app.reloadsupport import BodyGateway, config
 from tests.pipeline.support import (
     AMI_SECRET,
@@ -56,7 +56,7 @@ def _cut(work: Workload, ended: int) -> int:
     return cut
 
 
-async def _settled(parts: Parts, db: Path, calls: int) -> None:
+async def _settled(parts: RunningService, db: Path, calls: int) -> None:
     """Every call recorded and no text left queued or sending."""
 
     def done() -> bool:
@@ -67,11 +67,11 @@ async def _settled(parts: Parts, db: Path, calls: int) -> None:
 
 
 async def _serve(
-    path: Path, reload: asyncio.Event, drive: Callable[[Parts], Awaitable[None]]
-) -> Parts:
+    path: Path, reload: asyncio.Event, drive: Callable[[RunningService], Awaitable[None]]
+) -> RunningService:
     stop = asyncio.Event()
 
-    async def run(parts: Parts) -> None:
+    async def run(parts: RunningService) -> None:
         try:
             await drive(parts)
         finally:
@@ -104,11 +104,11 @@ async def test_invalid_config_is_refused_and_the_old_one_keeps_texting(
         config(path, marker="OLD", **args)
         reload = asyncio.Event()
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             await server.stream(work.frames[:cut])
             config(path, marker="NEW", extra=bad, **args)
-            with caplog.at_level(logging.ERROR, logger="asterisk_textback.reload"):
+            with caplog.at_level(logging.ERROR, logger="asterisk_textback.app.reload"):
                 reload.set()
                 assert parts.reloader is not None
                 await _until(lambda: parts.reloader.refused == 1, "the reload to be refused")
@@ -116,7 +116,7 @@ async def test_invalid_config_is_refused_and_the_old_one_keeps_texting(
             await _settled(parts, db, work.calls)
 
         parts = await _serve(path, reload, drive)
-    errors = [r for r in caplog.records if r.name == "asterisk_textback.reload"]
+    errors = [r for r in caplog.records if r.name == "asterisk_textback.app.reload"]
     assert len(errors) == 1, errors
     message = errors[0].getMessage()
     assert errors[0].levelno == logging.ERROR
@@ -149,7 +149,7 @@ async def test_changed_provider_is_used_by_the_next_text(tmp_path: Path) -> None
         reload = asyncio.Event()
         applied_at = 0.0
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             nonlocal applied_at
             await parts.connection.wait_ready()
             await server.stream(work.frames[:cut])
@@ -211,7 +211,7 @@ async def test_changed_link_is_restarted_and_an_unchanged_one_is_not(tmp_path: P
         config(path, marker="OLD", extra=west_pbx(AMI_USER, AMI_SECRET), **args)
         reload = asyncio.Event()
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             for link in parts.pbxes:
                 await link.connection.wait_ready()
             east_link, west_link = (link.connection for link in parts.pbxes)
@@ -271,7 +271,7 @@ async def test_web_listener_moves_without_refusing_a_request(
                 except aiohttp.ClientError:
                     answers.append(0)
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             reloader = parts.reloader
             assert reloader is not None
@@ -292,7 +292,7 @@ async def test_web_listener_moves_without_refusing_a_request(
                 with pytest.raises(aiohttp.ClientConnectionError):
                     await http.get(f"http://127.0.0.1:{first}/healthz")
 
-        with caplog.at_level(logging.INFO, logger="asterisk_textback.reload"):
+        with caplog.at_level(logging.INFO, logger="asterisk_textback.app.reload"):
             await _serve(path, reload, drive)
     starts = [r for r in caplog.records if r.getMessage().startswith("web on http")]
     assert [r.getMessage().split()[2] for r in starts] == [
@@ -327,7 +327,7 @@ async def test_trunk_contexts_apply_to_calls_that_end_after_the_reload(tmp_path:
         config(path, marker="OLD", extra=only_pstn, **args)
         reload = asyncio.Event()
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             await server.stream(work.frames[:cut])
             await _settled(parts, db, 4)
@@ -356,7 +356,7 @@ async def test_changed_agi_settings_restart_the_fastagi_listener(tmp_path: Path)
         config(path, marker="OLD", extra=f"\n[agi]\nenabled = true\nport = {first}\n", **args)
         reload = asyncio.Event()
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             old = parts.agi
             assert old.port == first
@@ -400,7 +400,7 @@ async def test_settings_read_at_start_only_are_named_and_the_link_is_kept(
         config(path, marker="OLD", **args)
         reload = asyncio.Event()
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             link = parts.connection
             text = path.read_text().replace("poll_seconds = 0.2", "poll_seconds = 0.3")
@@ -412,7 +412,7 @@ async def test_settings_read_at_start_only_are_named_and_the_link_is_kept(
             assert parts.connection is link
             assert link.stats.logins == 1
 
-        with caplog.at_level(logging.WARNING, logger="asterisk_textback.reload"):
+        with caplog.at_level(logging.WARNING, logger="asterisk_textback.app.reload"):
             await _serve(path, reload, drive)
     warned = sorted(r.getMessage() for r in caplog.records if r.name.endswith("reload"))
     assert warned == [

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from asterisk_textback.cli import main
+from asterisk_textback.cli.main import main
 from tests.cdr.test_celdb import _load
 
 CDR = Path(__file__).resolve().parents[1] / "fixtures" / "cdr" / "Master.csv"

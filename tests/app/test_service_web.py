@@ -10,13 +10,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from asterisk_textback.ami.server import AmiServer
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.config import settings_from_mapping
-from asterisk_textback.loading import prepare
-from asterisk_textback.service import Parts, serve
-from asterisk_textback.sms.twilio import signature
+from asterisk_textback.sms.vendors.twilio import signature
 from asterisk_textback.store import contacts, create_engine, create_session_factory
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.textback.loading import prepare
 
 TOKEN = "twilio-auth-token"
 
@@ -50,7 +50,7 @@ async def test_health_and_a_signed_stop_through_the_running_service(tmp_path: Pa
         stop = asyncio.Event()
         seen: dict[str, object] = {}
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
@@ -114,7 +114,7 @@ async def test_the_dashboard_is_served_by_run(tmp_path: Path) -> None:
         stop = asyncio.Event()
         seen: dict[str, object] = {}
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"http://127.0.0.1:{port}/login") as resp:
                     seen["login"] = resp.status
@@ -132,7 +132,7 @@ async def test_the_dashboard_is_served_by_run(tmp_path: Path) -> None:
 def test_web_passwd_prints_a_hash(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from asterisk_textback.cli import main
+    from asterisk_textback.cli.main import main
 
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "correct horse battery")
     assert main(["web", "passwd"]) == 0
@@ -140,8 +140,8 @@ def test_web_passwd_prints_a_hash(
 
 
 async def test_metrics_in_prometheus_format(tmp_path: Path, traces_dir: Path) -> None:
-    from asterisk_textback.ami.tracefile import read_trace
-    from asterisk_textback.ami.workload import call_stream
+    from asterisk_textback.ami.sim.tracefile import read_trace
+    from asterisk_textback.ami.sim.workload import call_stream
 
     url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
     await upgrade(url)
@@ -160,7 +160,7 @@ async def test_metrics_in_prometheus_format(tmp_path: Path, traces_dir: Path) ->
         stop = asyncio.Event()
         seen: dict[str, str] = {}
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             await pbx.stream(frames)
             async with asyncio.timeout(5):

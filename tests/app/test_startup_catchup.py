@@ -12,15 +12,15 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from asterisk_textback.ami.server import AmiServer
-from asterisk_textback.ami.tracefile import read_trace
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.ami.sim.tracefile import read_trace
+from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.config import settings_from_mapping
-from asterisk_textback.loading import prepare
-from asterisk_textback.service import Parts, serve
 from asterisk_textback.store import create_engine, create_session_factory
 from asterisk_textback.store.marks import get_mark, save_mark
 from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.textback.loading import prepare
 from tests.app.blip_support import Copy, cdr_row, copies
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -69,7 +69,7 @@ async def test_calls_missed_while_down_are_texted_once_on_start(
         # First life: one call seen live, then a graceful stop (the mark is saved).
         stop = asyncio.Event()
 
-        async def first(parts: Parts) -> None:
+        async def first(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             lives.extend(copies(missed, 1, end_at=time.time()))  # ends while we watch
             await pbx.stream(lives[0].frames)
@@ -93,7 +93,7 @@ async def test_calls_missed_while_down_are_texted_once_on_start(
         stop = asyncio.Event()
         health: dict[str, Any] = {}
 
-        async def second(parts: Parts) -> None:
+        async def second(parts: RunningService) -> None:
             async with asyncio.timeout(10):
                 while parts.dispatcher.stats.sent < len(down):  # noqa: ASYNC110 - a counter
                     await asyncio.sleep(0.02)
@@ -129,7 +129,7 @@ async def test_a_call_already_up_at_start_is_read_from_the_cdr_as_it_ends(tmp_pa
         stop = asyncio.Event()
         up: list[Copy] = []
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             await parts.connection.wait_ready()
             (call,) = copies(missed, 1, end_at=time.time() + 0.5)
             up.append(call)
@@ -167,7 +167,7 @@ async def test_an_unreadable_cdr_is_reported_and_the_mark_kept(tmp_path: Path) -
         stop = asyncio.Event()
         health: dict[str, Any] = {}
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             assert parts.startup is not None
             async with asyncio.timeout(10):
                 while parts.startup.report["office"]["state"] == "pending":  # noqa: ASYNC110

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from asterisk_textback.ami.server import AmiServer
+from asterisk_textback.ami.sim.server import AmiServer
 from bench.ami_ingest import (
     SECRET,
     USERNAME,

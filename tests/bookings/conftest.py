@@ -10,13 +10,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.store.models import Booking
-from asterisk_textback.web.bookings import (
+from asterisk_textback.bookings.webhook import (
     BookingSecrets,
     BookingService,
     BookingWebhookSettings,
     add_booking_routes,
 )
+from asterisk_textback.store.models import Booking
 from tests.dbfixtures import (  # noqa: F401 - fixtures are found by name
     backend,
     db_url,

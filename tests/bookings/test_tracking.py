@@ -12,8 +12,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.bookings.webhook import (
+    BookingSecrets,
+    BookingService,
+    BookingWebhookSettings,
+    add_booking_routes,
+    calendly_signature,
+)
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
-from asterisk_textback.compose import compose
 from asterisk_textback.config import Settings
 from asterisk_textback.kpi.conversions import (
     attribute,
@@ -23,18 +29,12 @@ from asterisk_textback.kpi.conversions import (
     parse_call_token,
     tracked_link,
 )
-from asterisk_textback.loading import prepare
-from asterisk_textback.pipeline import Recorder
 from asterisk_textback.policy import NO_HISTORY, decide
 from asterisk_textback.policy.settings import BusinessSettings, SuppressionSettings
 from asterisk_textback.store.models import Booking, Message
-from asterisk_textback.web.bookings import (
-    BookingSecrets,
-    BookingService,
-    BookingWebhookSettings,
-    add_booking_routes,
-    calendly_signature,
-)
+from asterisk_textback.templates.compose import compose
+from asterisk_textback.textback.handler import CallHandler
+from asterisk_textback.textback.loading import prepare
 from tests.kpi.test_bookings import CALENDLY_CREATED
 
 ENDED = 1_794_000_000.5
@@ -106,16 +106,16 @@ def test_compose_puts_the_token_where_the_tool_passes_it_on(link: str, param: st
 async def test_recorded_call_texts_a_token_that_attributes_a_booking_from_another_phone(
     session_factory: async_sessionmaker[AsyncSession], session: AsyncSession
 ) -> None:
-    """Recorder → text with the token → Calendly webhook from another number → that call."""
+    """CallHandler → text with the token → Calendly webhook from another number → that call."""
     settings = _settings("https://calendly.com/acme/visit")
-    recorder = Recorder(
+    recorder = CallHandler(
         prepare(settings), session_factory, on_queued=lambda: None, clock=lambda: ENDED + 1
     )
     result = await recorder.record(CALL)
     assert result.queued
     message = await session.scalar(select(Message))
     assert message is not None
-    # Recorder does not pass a tracking secret yet: the routes must use the same (empty) one.
+    # CallHandler does not pass a tracking secret yet: the routes must use the same (empty) one.
     token = call_token("default", CALL.linkedid, ENDED, "")
     assert f"utm_content={token}" in message.body
     payload = json.loads(json.dumps(CALENDLY_CREATED))
@@ -148,7 +148,7 @@ async def test_a_forged_call_token_falls_back_to_phone(
 ) -> None:
     """A token with a wrong signature names no call; the manual action still attributes."""
     settings = _settings("https://book.example/x")
-    recorder = Recorder(
+    recorder = CallHandler(
         prepare(settings), session_factory, on_queued=lambda: None, clock=lambda: ENDED + 1
     )
     await recorder.record(CALL)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.crm import (
+from asterisk_textback.crm.hooks import (
     CrmDispatcher,
     CrmEndpoint,
     CrmEventType,

@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.config import Settings
-from asterisk_textback.crm import CrmEndpoint, CrmEventType, CrmHooks, CrmSecrets, CrmSettings
+from asterisk_textback.crm.hooks import CrmEndpoint, CrmEventType, CrmHooks, CrmSecrets, CrmSettings
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.kpi.conversions import NewBooking, record_booking
-from asterisk_textback.loading import prepare
-from asterisk_textback.pipeline import Recorder
 from asterisk_textback.policy.settings import BusinessSettings, SuppressionSettings
 from asterisk_textback.store.models import CrmEvent, InboundKind, InboundMessage, Message
+from asterisk_textback.textback.handler import CallHandler
+from asterisk_textback.textback.loading import prepare
 from tests.crm.support import START, Clock, settings
 from tests.kpi.helpers import T0, add_call, add_text
 
@@ -35,13 +35,13 @@ async def _queued(session: AsyncSession) -> list[dict[str, Any]]:
 async def test_missed_call_from_the_recorder(
     session_factory: Sessions, session: AsyncSession
 ) -> None:
-    """``Recorder(on_decided=hooks.on_decided)``: missed calls only, with the text."""
+    """``CallHandler(on_decided=hooks.on_decided)``: missed calls only, with the text."""
     hooks = CrmHooks(settings(("crm", URL, tuple(CrmEventType))), session_factory, clock=Clock())
     config = Settings(
         business=BusinessSettings(name="Acme", booking_link="https://book.example/x"),
         suppression=SuppressionSettings.model_validate({"quiet_hours": None}),
     )
-    recorder = Recorder(
+    recorder = CallHandler(
         prepare(config),
         session_factory,
         on_queued=lambda: None,

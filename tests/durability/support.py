@@ -1,7 +1,7 @@
 """Helpers of the durability tests: a fake Twilio, signed STOPs, the service as a child.
 
 Everything stays on 127.0.0.1: the Twilio Messages API is a local aiohttp fake, the PBX is
-the in-repo :class:`~asterisk_textback.ami.server.AmiServer`, the database a SQLite file.
+the in-repo :class:`~asterisk_textback.ami.sim.server.AmiServer`, the database a SQLite file.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import IO, Any
 import aiohttp
 from aiohttp import web
 
-from asterisk_textback.sms.twilio import basic_auth, signature
+from asterisk_textback.sms.vendors.twilio import basic_auth, signature
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "durability-twilio-auth-token"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
-from asterisk_textback.ami.server import AmiServer
+from asterisk_textback.ami.sim.server import AmiServer
 from tests.durability.support import (
     AMI_SECRET,
     AMI_USER,

@@ -21,14 +21,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from asterisk_textback.ami.server import AmiServer
-from asterisk_textback.ami.tracefile import frame_timestamp, read_trace
-from asterisk_textback.ami.workload import call_stream
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.ami.sim.tracefile import frame_timestamp, read_trace
+from asterisk_textback.ami.sim.workload import call_stream
+from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.config import settings_from_mapping
-from asterisk_textback.loading import prepare
-from asterisk_textback.pipeline import CallResult
-from asterisk_textback.service import Parts, serve
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.textback.handler import CallResult
+from asterisk_textback.textback.loading import prepare
 from tests.durability.support import (
     ACCOUNT_SID,
     AMI_SECRET,
@@ -93,7 +93,7 @@ class Seen:
     statuses_after_stop: list[tuple[str, str]] = field(default_factory=list)
 
     def on_decided(self, result: CallResult) -> None:
-        """Recorder hook: remember each decision."""
+        """CallHandler hook: remember each decision."""
         self.decided.append(result)
         self.arrived.set()
 
@@ -107,7 +107,7 @@ class Seen:
 
 
 #: The test's part while the service runs: ``drive(parts, seen, twilio, web_port, db)``.
-Drive = Callable[[Parts, Seen, FakeTwilio, int, Path], Awaitable[None]]
+Drive = Callable[[RunningService, Seen, FakeTwilio, int, Path], Awaitable[None]]
 
 
 def _texts(db: Path, number: str) -> list[tuple[str, str]]:
@@ -142,7 +142,7 @@ async def _run(
         )
         stop = asyncio.Event()
 
-        async def on_ready(parts: Parts) -> None:
+        async def on_ready(parts: RunningService) -> None:
             try:
                 async with asyncio.timeout(10):
                     await parts.connection.wait_ready()
@@ -167,7 +167,9 @@ async def test_stop_before_the_send_time_cancels_the_queued_text(
 ) -> None:
     """STOP while the text-back is queued: cancelled, never sent; only the confirmation goes."""
 
-    async def drive(parts: Parts, seen: Seen, twilio: FakeTwilio, port: int, db: Path) -> None:
+    async def drive(
+        parts: RunningService, seen: Seen, twilio: FakeTwilio, port: int, db: Path
+    ) -> None:
         (result,) = await seen.wait_decided(1)
         assert result.queued, result.decision
         assert result.decision.to == CALLER
@@ -210,7 +212,9 @@ async def test_stop_while_the_text_waits_in_the_rate_limiter_is_not_sent(
 ) -> None:
     """Two texts due at once, 1 per 2 s: a STOP for the second while it waits stops it."""
 
-    async def drive(parts: Parts, seen: Seen, twilio: FakeTwilio, port: int, db: Path) -> None:
+    async def drive(
+        parts: RunningService, seen: Seen, twilio: FakeTwilio, port: int, db: Path
+    ) -> None:
         results = await seen.wait_decided(2)
         assert all(r.queued for r in results), [r.decision for r in results]
         await _wait_sent(twilio, 1, seconds=SEND_DELAY + 10)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.forwarding import (
+from asterisk_textback.inbound.forwarding import (
     SIGNATURE_HEADER,
     EmailSettings,
     Forwarder,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback import optout_io
+from asterisk_textback.inbound import optout_csv as optout_io
 from asterisk_textback.store import contacts
 from tests.inbound.helpers import T0
 

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.consent import ConsentSettings
-from asterisk_textback.forwarding import Forwarder, ForwardingSecrets, ForwardingSettings
-from asterisk_textback.inbox import Inbox
+from asterisk_textback.inbound.consent import ConsentSettings
+from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets, ForwardingSettings
+from asterisk_textback.inbound.inbox import Inbox
 from asterisk_textback.store import contacts
 from asterisk_textback.store.models import InboundMessage, Message, MessageStatus
 from asterisk_textback.web.webhooks import WebhookServerSettings, webhook_app

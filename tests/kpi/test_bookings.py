@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from asterisk_textback.kpi.bookings import (
+from asterisk_textback.bookings.payloads import (
     BookingPayloadError,
     parse_calcom,
     parse_calendly,

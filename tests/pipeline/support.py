@@ -21,9 +21,9 @@ from typing import IO, Any
 
 from aiohttp import web
 
-from asterisk_textback.ami.server import AmiServer
-from asterisk_textback.ami.tracefile import frame_timestamp, read_trace
-from asterisk_textback.ami.workload import call_stream, caller_number
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.ami.sim.tracefile import frame_timestamp, read_trace
+from asterisk_textback.ami.sim.workload import call_stream, caller_number
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACES = ROOT / "tests" / "fixtures" / "traces"

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from asterisk_textback.ami.server import AmiServer
+from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.store.schema import upgrade
 from tests.pipeline.support import (
     AMI_SECRET,

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from asterisk_textback.ami.server import AmiServer
+from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.store.schema import upgrade
 from tests.pipeline.support import (
     AMI_SECRET,

@@ -13,8 +13,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from asterisk_textback.ami.server import AmiServer
-from asterisk_textback.ami.tracefile import read_trace
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.ami.sim.tracefile import read_trace
 from asterisk_textback.store.schema import upgrade
 from tests.app.blip_support import cdr_row, copies
 from tests.pipeline.support import (

@@ -10,15 +10,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from asterisk_textback.ami.server import AmiServer
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.config import settings_from_mapping
-from asterisk_textback.loading import prepare
-from asterisk_textback.service import Parts, serve
 from asterisk_textback.store import create_engine, create_session_factory
 from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.textback.loading import prepare
 
-Until = Callable[[Parts], bool]
+Until = Callable[[RunningService], bool]
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Outcome:
 
     calls: list[Call]
     texts: list[Message]
-    parts: Parts
+    parts: RunningService
 
 
 async def run_service(
@@ -38,7 +38,7 @@ async def run_service(
     pbx: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     server: AmiServer | None = None,
-    before: Callable[[Parts], Awaitable[None]] | None = None,
+    before: Callable[[RunningService], Awaitable[None]] | None = None,
 ) -> Outcome:
     """Stream ``frames`` to a running service, stop once ``until(parts)``, return the rows."""
     url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
@@ -47,7 +47,7 @@ async def run_service(
     ami = server or AmiServer({"tb": "pw"})
     if own:
         await ami.start()
-    seen: list[Parts] = []
+    seen: list[RunningService] = []
     try:
         values: dict[str, Any] = {
             "pbx": {"port": ami.port, "username": "tb", "secret": "pw", **(pbx or {})},
@@ -58,7 +58,7 @@ async def run_service(
         }
         stop = asyncio.Event()
 
-        async def drive(parts: Parts) -> None:
+        async def drive(parts: RunningService) -> None:
             seen.append(parts)
             await parts.connection.wait_ready()
             if before is not None:

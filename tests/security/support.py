@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.config import Settings
-from asterisk_textback.loading import prepare
-from asterisk_textback.pipeline import Recorder
 from asterisk_textback.policy import parse_caller
 from asterisk_textback.policy.settings import SuppressionSettings
 from asterisk_textback.store.models import Message
+from asterisk_textback.textback.handler import CallHandler
+from asterisk_textback.textback.loading import prepare
 
 Sessions = async_sessionmaker[AsyncSession]
 #: When every attack happens (2026-12-07 15:00 UTC, a Monday afternoon).
@@ -38,9 +38,9 @@ def settings(**suppression: object) -> Settings:
     return Settings(suppression=SuppressionSettings.model_validate(values))
 
 
-def recorder(sessions: Sessions, clock: Clock, config: Settings) -> Recorder:
+def recorder(sessions: Sessions, clock: Clock, config: Settings) -> CallHandler:
     """A recorder as ``run`` builds it (two lanes)."""
-    return Recorder(prepare(config), sessions, on_queued=lambda: None, clock=clock)
+    return CallHandler(prepare(config), sessions, on_queued=lambda: None, clock=clock)
 
 
 @functools.cache
@@ -83,7 +83,7 @@ def spread(calls: int, prefixes: int) -> list[CallEnded]:
     ]
 
 
-async def record_together(recorders: Sequence[Recorder], calls: Sequence[CallEnded]) -> None:
+async def record_together(recorders: Sequence[CallHandler], calls: Sequence[CallEnded]) -> None:
     """Submit every call at once, spread over ``recorders``, and wait until all are stored."""
     tasks = [asyncio.create_task(r.run()) for r in recorders]
     for i, call in enumerate(calls):

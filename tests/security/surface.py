@@ -24,16 +24,16 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from asterisk_textback.consent import ConsentSettings
-from asterisk_textback.inbox import Inbox
-from asterisk_textback.store.engine import create_engine, create_session_factory
-from asterisk_textback.store.schema import upgrade
-from asterisk_textback.web.bookings import (
+from asterisk_textback.bookings.webhook import (
     BookingSecrets,
     BookingService,
     BookingWebhookSettings,
     add_booking_routes,
 )
+from asterisk_textback.inbound.consent import ConsentSettings
+from asterisk_textback.inbound.inbox import Inbox
+from asterisk_textback.store.engine import create_engine, create_session_factory
+from asterisk_textback.store.schema import upgrade
 from asterisk_textback.web.dashboard import (
     DashboardDeps,
     DashboardSettings,

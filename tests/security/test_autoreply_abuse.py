@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from asterisk_textback.config import Settings, settings_from_mapping
-from asterisk_textback.consent import ConsentSettings
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.forwarding import Forwarder, ForwardingSecrets, ForwardingSettings
-from asterisk_textback.inbox import Inbox
+from asterisk_textback.inbound.consent import ConsentSettings
+from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets, ForwardingSettings
+from asterisk_textback.inbound.inbox import Inbox
 from asterisk_textback.policy import refuse_destination
 from asterisk_textback.sms.base import InboundSms
 from asterisk_textback.store.models import Contact, InboundMessage, Message

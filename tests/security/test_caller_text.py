@@ -13,8 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.crm import CrmEventType
-from asterisk_textback.forwarding import (
+from asterisk_textback.calls.callertext import header_value
+from asterisk_textback.crm.hooks import CrmEventType
+from asterisk_textback.inbound.forwarding import (
     EmailSettings,
     Forwarder,
     ForwardingSecrets,
@@ -22,7 +23,7 @@ from asterisk_textback.forwarding import (
 )
 from asterisk_textback.sms.base import OutboundSms
 from asterisk_textback.sms.settings import WebhookSettings
-from asterisk_textback.sms.webhook import IDEMPOTENCY_HEADER, WebhookProvider
+from asterisk_textback.sms.vendors.webhook import IDEMPOTENCY_HEADER, WebhookProvider
 from asterisk_textback.store import create_engine, create_session_factory, inbound
 from asterisk_textback.store.models import InboundKind
 from asterisk_textback.store.schema import upgrade
@@ -30,7 +31,6 @@ from asterisk_textback.templates import sample_context
 from asterisk_textback.templates.render import Renderer
 from asterisk_textback.templates.segments import to_gsm7
 from asterisk_textback.templates.settings import TemplatesSettings
-from asterisk_textback.textsafe import header_value
 from tests.crm.conftest import Receiver
 from tests.crm.support import Clock as CrmClock
 from tests.crm.support import build

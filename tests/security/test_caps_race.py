@@ -17,15 +17,15 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from asterisk_textback.agi import AgiTexter
-from asterisk_textback.agi_settings import TextRequest
+from asterisk_textback.agi.server import AgiTexter
+from asterisk_textback.agi.settings import TextRequest
 from asterisk_textback.config import DispatchSettings
-from asterisk_textback.dispatch import Dispatcher
-from asterisk_textback.loading import prepare
+from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
-from asterisk_textback.sms.webhook import WebhookProvider
+from asterisk_textback.sms.vendors.webhook import WebhookProvider
 from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.models import Call, Message
+from asterisk_textback.textback.loading import prepare
 from tests.app.fakes import fake_gateway
 from tests.security.support import (
     T0,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from asterisk_textback.cli import main
+from asterisk_textback.cli.main import main
 from asterisk_textback.store import create_engine
 
 UNIT = Path(__file__).resolve().parents[2] / "contrib" / "asterisk-textback.service"

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from asterisk_textback.calls.model import CallEnded, Outcome, Reason
 from asterisk_textback.config import Settings
-from asterisk_textback.loading import prepare
-from asterisk_textback.pipeline import Recorder
 from asterisk_textback.store.models import Call
+from asterisk_textback.textback.handler import CallHandler
+from asterisk_textback.textback.loading import prepare
 from tests.security.support import T0, Clock, Sessions, missed, settings
 
 FLOOD = 5_000
@@ -40,7 +40,7 @@ async def test_a_real_call_is_queued_within_a_second_of_a_flood(
 ) -> None:
     queued = asyncio.Event()
     config: Settings = settings()
-    recorder = Recorder(prepare(config), session_factory, on_queued=queued.set, clock=Clock())
+    recorder = CallHandler(prepare(config), session_factory, on_queued=queued.set, clock=Clock())
     task = asyncio.create_task(recorder.run())
     try:
         for i in range(FLOOD):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from asterisk_textback.ami.framing import IDENTITY_KEYS, FrameParser, repeated_identity_key
-from asterisk_textback.ami.tracefile import read_trace
-from asterisk_textback.ami.workload import call_stream
+from asterisk_textback.ami.sim.tracefile import read_trace
+from asterisk_textback.ami.sim.workload import call_stream
 from tests.conftest import TRACES
 from tests.security.helpers import run_service
 

@@ -13,13 +13,13 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from asterisk_textback import logsafe
 from asterisk_textback.ami.framing import FrameParser
-from asterisk_textback.cli import build_parser
+from asterisk_textback.cli.main import build_parser
 from asterisk_textback.config import DispatchSettings
-from asterisk_textback.dispatch import Dispatcher
+from asterisk_textback.logs import mask as logsafe
+from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
-from asterisk_textback.sms.webhook import WebhookProvider
+from asterisk_textback.sms.vendors.webhook import WebhookProvider
 from asterisk_textback.store import create_engine, create_session_factory
 from asterisk_textback.store.schema import upgrade
 from tests.app.fakes import Reply, fake_gateway
@@ -196,7 +196,7 @@ def test_run_v_turns_on_our_debug_reasoning() -> None:
     logsafe.setup(1, default=logging.INFO)
     assert logging.getLogger("asterisk_textback.calls.tracker").isEnabledFor(logging.DEBUG)
     logsafe.setup(0, default=logging.INFO)
-    assert logging.getLogger("asterisk_textback.activity").isEnabledFor(logging.INFO)
+    assert logging.getLogger("asterisk_textback.logs.activity").isEnabledFor(logging.INFO)
     assert not logging.getLogger("asterisk_textback.calls.tracker").isEnabledFor(logging.DEBUG)
 
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from asterisk_textback.ami.clock import PbxClock
-from asterisk_textback.ami.server import AmiServer
-from asterisk_textback.ami.tracefile import read_trace
-from asterisk_textback.ami.workload import call_stream
+from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.ami.sim.tracefile import read_trace
+from asterisk_textback.ami.sim.workload import call_stream
+from asterisk_textback.app.service import RunningService
 from asterisk_textback.calls.tracker import CallTracker
-from asterisk_textback.checks import format_results, run_checks
+from asterisk_textback.cli.check import format_results, run_checks
 from asterisk_textback.config import TrackerSettings, settings_from_mapping
-from asterisk_textback.loading import prepare
-from asterisk_textback.service import Parts
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.textback.loading import prepare
 from tests.conftest import TRACES
 from tests.security.helpers import run_service
 
@@ -40,7 +40,7 @@ def _one_call(start_at: float) -> list[bytes]:
     return call_stream([read_trace(TRACE)], 1, rate=1, start_at=start_at, fresh_numbers=False)
 
 
-def _sent(parts: Parts) -> bool:
+def _sent(parts: RunningService) -> bool:
     return parts.dispatcher.stats.sent >= 1
 
 

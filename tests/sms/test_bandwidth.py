@@ -21,12 +21,6 @@ from asterisk_textback.errors import (
     WebhookAuthError,
     WebhookPayloadError,
 )
-from asterisk_textback.sms.bandwidth import (
-    BandwidthProvider,
-    BandwidthSettings,
-    BandwidthWebhook,
-    failure_kind,
-)
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -34,6 +28,12 @@ from asterisk_textback.sms.base import (
     InboundSms,
     OutboundSms,
     WebhookRequest,
+)
+from asterisk_textback.sms.vendors.bandwidth import (
+    BandwidthProvider,
+    BandwidthSettings,
+    BandwidthWebhook,
+    failure_kind,
 )
 from tests.sms.fake_bandwidth import FakeBandwidth, Reply, fake_bandwidth
 

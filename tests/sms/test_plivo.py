@@ -32,7 +32,12 @@ from asterisk_textback.sms.base import (
     OutboundSms,
     WebhookRequest,
 )
-from asterisk_textback.sms.plivo import PlivoProvider, PlivoSettings, PlivoWebhook, v3_signature
+from asterisk_textback.sms.vendors.plivo import (
+    PlivoProvider,
+    PlivoSettings,
+    PlivoWebhook,
+    v3_signature,
+)
 from tests.sms import fake_plivo as fp
 from tests.sms.fake_plivo import FakePlivo, Reply, fake_plivo
 

@@ -27,7 +27,7 @@ from asterisk_textback.sms.base import (
     OutboundSms,
     WebhookRequest,
 )
-from asterisk_textback.sms.signalwire import (
+from asterisk_textback.sms.vendors.signalwire import (
     SignalWireProvider,
     SignalWireSettings,
     SignalWireWebhook,

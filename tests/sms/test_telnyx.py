@@ -32,7 +32,7 @@ from asterisk_textback.sms.base import (
     OutboundSms,
     WebhookRequest,
 )
-from asterisk_textback.sms.telnyx import TelnyxProvider, TelnyxSettings, TelnyxWebhook
+from asterisk_textback.sms.vendors.telnyx import TelnyxProvider, TelnyxSettings, TelnyxWebhook
 from tests.sms import fake_telnyx as ft
 from tests.sms.fake_telnyx import FakeTelnyx, Reply, fake_telnyx
 

@@ -31,8 +31,8 @@ from asterisk_textback.sms.base import (
     OutboundSms,
     WebhookRequest,
 )
-from asterisk_textback.sms.lookup_twilio import LineType, TwilioLookup, TwilioLookupSettings
-from asterisk_textback.sms.twilio import (
+from asterisk_textback.sms.vendors.lookup_twilio import LineType, TwilioLookup, TwilioLookupSettings
+from asterisk_textback.sms.vendors.twilio import (
     TwilioProvider,
     TwilioSettings,
     TwilioWebhook,

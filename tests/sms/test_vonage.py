@@ -39,7 +39,7 @@ from asterisk_textback.sms.base import (
     OutboundSms,
     WebhookRequest,
 )
-from asterisk_textback.sms.vonage import VonageProvider, VonageSettings, VonageWebhook
+from asterisk_textback.sms.vendors.vonage import VonageProvider, VonageSettings, VonageWebhook
 from tests.sms.fake_vonage import FakeVonage, Reply, fake_vonage
 
 APP_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"

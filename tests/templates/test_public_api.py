@@ -19,5 +19,14 @@ def test_all_is_sorted_and_resolvable() -> None:
 
 def test_all_lists_every_public_name() -> None:
     public = {n for n in vars(templates) if not n.startswith("_")}
-    modules = {"context", "defaults", "footer", "preview", "render", "segments", "settings"}
+    modules = {
+        "compose",
+        "context",
+        "defaults",
+        "footer",
+        "preview",
+        "render",
+        "segments",
+        "settings",
+    }
     assert public - modules - {"variants", "annotations"} == set(templates.__all__)

@@ -1,6 +1,6 @@
 """A call's page and its "Mark booked" form: a manual booking with a value, CSRF-checked.
 
-The form records through :func:`asterisk_textback.web.bookings.book_call`, the code path of
+The form records through :func:`asterisk_textback.bookings.webhook.book_call`, the code path of
 ``POST /api/v1/bookings``: one manual booking per call (marking it again updates the value),
 attributed to that call and its text, then the CRM hook of the booking routes mounted on the
 same app (``run`` mounts both; a stand-alone dashboard has no hook).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from asterisk_textback.web.bookings import (
+from asterisk_textback.bookings.webhook import (
     BOOKINGS,
     BookingSecrets,
     BookingService,

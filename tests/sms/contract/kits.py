@@ -20,13 +20,13 @@ from urllib.parse import parse_qsl, urlencode
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from asterisk_textback.sms.bandwidth import BandwidthWebhook
 from asterisk_textback.sms.base import WebhookAdapter, WebhookRequest
-from asterisk_textback.sms.plivo import PlivoWebhook
-from asterisk_textback.sms.signalwire import SignalWireWebhook
-from asterisk_textback.sms.telnyx import TelnyxWebhook
-from asterisk_textback.sms.twilio import TwilioWebhook
-from asterisk_textback.sms.vonage import VonageSettings, VonageWebhook
+from asterisk_textback.sms.vendors.bandwidth import BandwidthWebhook
+from asterisk_textback.sms.vendors.plivo import PlivoWebhook
+from asterisk_textback.sms.vendors.signalwire import SignalWireWebhook
+from asterisk_textback.sms.vendors.telnyx import TelnyxWebhook
+from asterisk_textback.sms.vendors.twilio import TwilioWebhook
+from asterisk_textback.sms.vendors.vonage import VonageSettings, VonageWebhook
 from tests.sms.fake_plivo import sdk_signature
 from tests.sms.fake_telnyx import public_key_b64, signed_headers
 

@@ -26,12 +26,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from asterisk_textback.ami.connection import AmiConnection
-from asterisk_textback.ami.server import AmiAccount, AmiServer
+from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
 from asterisk_textback.config import PbxSettings
 from asterisk_textback.errors import ProviderAuthError, ProviderTransientError
-from asterisk_textback.sms.log import LogProvider
 from asterisk_textback.sms.settings import SipTrunkSettings
-from asterisk_textback.sms.sip_trunk import SipTrunkProvider
+from asterisk_textback.sms.vendors.log import LogProvider
+from asterisk_textback.sms.vendors.sip_trunk import SipTrunkProvider
 from tests.sms.contract.driver import SMS
 
 TRUNK = SipTrunkSettings(endpoint="trunk", carrier_host="sms.carrier.example", from_host="pbx")

@@ -11,15 +11,15 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from asterisk_textback.sms.bandwidth import BandwidthProvider, BandwidthSettings
 from asterisk_textback.sms.base import Provider
-from asterisk_textback.sms.plivo import PlivoProvider, PlivoSettings
 from asterisk_textback.sms.settings import WebhookSettings
-from asterisk_textback.sms.signalwire import SignalWireProvider, SignalWireSettings
-from asterisk_textback.sms.telnyx import TelnyxProvider, TelnyxSettings
-from asterisk_textback.sms.twilio import TwilioProvider, TwilioSettings
-from asterisk_textback.sms.vonage import VonageProvider, VonageSettings
-from asterisk_textback.sms.webhook import WebhookProvider
+from asterisk_textback.sms.vendors.bandwidth import BandwidthProvider, BandwidthSettings
+from asterisk_textback.sms.vendors.plivo import PlivoProvider, PlivoSettings
+from asterisk_textback.sms.vendors.signalwire import SignalWireProvider, SignalWireSettings
+from asterisk_textback.sms.vendors.telnyx import TelnyxProvider, TelnyxSettings
+from asterisk_textback.sms.vendors.twilio import TwilioProvider, TwilioSettings
+from asterisk_textback.sms.vendors.vonage import VonageProvider, VonageSettings
+from asterisk_textback.sms.vendors.webhook import WebhookProvider
 from tests.app import fakes as gateway
 from tests.sms import fake_bandwidth, fake_plivo, fake_telnyx, fake_twilio, fake_vonage
 from tests.sms.contract.driver import SMS, TIMEOUT, Answer, Driver, Gap, Scenario

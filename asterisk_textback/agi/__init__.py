@@ -1,0 +1,1 @@
+"""FastAGI: the dialplan asks for a text and gets a status back."""

@@ -1,0 +1,1 @@
+"""The built-in AMI server: recorded traces and generated workloads served over TCP."""

@@ -1,0 +1,1 @@
+"""Bookings: the booking webhook and the payloads of each booking tool."""

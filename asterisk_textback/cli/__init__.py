@@ -1,0 +1,1 @@
+"""The ``asterisk-textback`` command line: one module per command."""

@@ -1,0 +1,1 @@
+"""Inbound texts: the inbox, consent keywords, replies forwarded to staff, opt-out CSV."""

@@ -1,0 +1,1 @@
+"""What we log about calls and texts: one line per call and per text, numbers masked."""

@@ -1,0 +1,1 @@
+"""The outbox's drain: dispatcher workers, receipts, rate limiting."""

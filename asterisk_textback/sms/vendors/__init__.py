@@ -1,0 +1,1 @@
+"""One module per SMS provider: its payloads and its code table."""
