@@ -122,7 +122,7 @@ def install(probe: Probe) -> None:
         finally:
             watcher.cancel()
 
-    setattr(cli, "serve", serve_with_lag)  # noqa: B010
+    setattr(service, "serve", serve_with_lag)  # noqa: B010 - cli.run calls service.serve
     collecting: dict[int, float] = {}
 
     def on_gc(phase: str, info: dict[str, int]) -> None:
