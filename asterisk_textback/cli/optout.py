@@ -34,8 +34,8 @@ def add_parser(commands: Commands) -> None:
     exp = actions.add_parser("export", help="write the opt-out list as CSV (stdout by default)")
     add_config(exp)
     exp.add_argument("csv", type=Path, nargs="?", help="the CSV file to write (default: stdout)")
-    for action in actions.choices.values():
-        action.set_defaults(run=run)
+    for verb_parser in actions.choices.values():
+        verb_parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
