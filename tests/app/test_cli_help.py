@@ -144,3 +144,25 @@ def test_the_start_up_bench_prints_its_figure() -> None:
     )
     last = done.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"cli_start_ms=\d+", last), done.stdout
+
+
+def test_run_calls_service_serve_when_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # bench/pipeline_probe.py times the service by wrapping ``service.serve``: ``run`` must
+    # look it up when it runs, not bind it at import.
+    from asterisk_textback.app import service
+    from asterisk_textback.cli.main import main
+
+    served: list[dict[str, object]] = []
+
+    async def fake_serve(*args: object, **kwargs: object) -> None:
+        served.append(kwargs)
+
+    monkeypatch.setattr(service, "serve", fake_serve)
+    monkeypatch.setattr(service, "install_signal_handlers", lambda stop, reload: None)
+    cfg = tmp_path / "textback.toml"
+    cfg.write_text("")
+    assert main(["run", "-c", str(cfg)]) == 0
+    assert len(served) == 1
+    assert served[0]["settle_heap"] is True
