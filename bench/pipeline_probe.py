@@ -27,7 +27,7 @@ from asterisk_textback.calls.model import CallEnded  # noqa: E402
 from asterisk_textback.cli import main as cli  # noqa: E402
 from asterisk_textback.sms.vendors.webhook import WebhookProvider  # noqa: E402
 from asterisk_textback.store import history, outbox, results  # noqa: E402
-from asterisk_textback.textback import recorder as pipeline  # noqa: E402
+from asterisk_textback.textback import handler as pipeline  # noqa: E402
 
 
 class Probe:
@@ -122,7 +122,7 @@ def install(probe: Probe) -> None:
         finally:
             watcher.cancel()
 
-    setattr(cli, "serve", serve_with_lag)  # noqa: B010
+    setattr(service, "serve", serve_with_lag)  # noqa: B010 - cli.run calls service.serve
     collecting: dict[int, float] = {}
 
     def on_gc(phase: str, info: dict[str, int]) -> None:

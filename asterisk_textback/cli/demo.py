@@ -2,33 +2,26 @@
 
 A built-in AMI server streams real recorded Asterisk calls (fresh ids, fresh caller numbers,
 starting now); the real listener, tracker, policy, templates, SQLite outbox and dispatcher
-handle them, and the ``log`` provider stands in for the SMS provider.
+handle them, and the ``log`` provider stands in for the SMS provider. The pipeline's modules
+are imported inside the functions that run it, so ``--help`` does not load them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-import tempfile
-import time
+import argparse
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from asterisk_textback.ami.sim.builtin import builtin_traces
-from asterisk_textback.ami.sim.server import AmiServer
-from asterisk_textback.ami.sim.tracefile import read_trace
-from asterisk_textback.ami.sim.workload import call_stream
-from asterisk_textback.app.service import RunningService, serve
-from asterisk_textback.config import DatabaseSettings, PbxSettings, Settings, WebSettings
-from asterisk_textback.policy.settings import BusinessSettings, SuppressionSettings
-from asterisk_textback.sms.settings import ProviderSettings
-from asterisk_textback.store.schema import upgrade
-from asterisk_textback.textback.handler import CallResult
-from asterisk_textback.textback.loading import prepare
+from asterisk_textback.cli.args import speed
+
+if TYPE_CHECKING:
+    from asterisk_textback.cli.args import Commands
+    from asterisk_textback.config import Settings
+    from asterisk_textback.textback.handler import CallResult
 
 #: Voicemail greetings and messages are shortened to this many quiet seconds.
 _MAX_GAP = 3.0
@@ -45,8 +38,46 @@ class DemoSummary:
     database: str = ""
 
 
+def add_parser(commands: Commands) -> None:
+    """Register ``demo`` and its arguments."""
+    parser = commands.add_parser(
+        "demo",
+        help="the whole pipeline against a simulated PBX (SQLite, log provider)",
+        description=(
+            "A built-in AMI server plays real recorded Asterisk calls with fresh ids and "
+            "numbers; prints each call and the text it would send as it happens."
+        ),
+    )
+    parser.add_argument("--calls", type=int, default=12, help="how many calls (default 12)")
+    parser.add_argument("--rate", type=speed, default=1.0, help="calls per second (default 1)")
+    parser.add_argument("--dir", type=Path, help="keep the SQLite database in this folder")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo and print what it did; 0 once every call was handled."""
+    import asyncio
+    import sys
+
+    summary = asyncio.run(
+        run_demo(sys.stdout, directory=args.dir, calls=args.calls, rate=args.rate)
+    )
+    suppressed = ", ".join(f"{n} {r}" for r, n in summary.suppressed.most_common()) or "none"
+    print(
+        f"\n{summary.calls} calls: {summary.texts} texted ({summary.sent} handed to the log "
+        f"provider), not texted: {suppressed}"
+    )
+    if args.dir:
+        print(f"database: {summary.database}")
+    return 0
+
+
 def demo_settings(database_url: str) -> Settings:
     """Embedded defaults plus a sample business; quiet hours off so texts go out now."""
+    from asterisk_textback.config import DatabaseSettings, PbxSettings, Settings, WebSettings
+    from asterisk_textback.policy.settings import BusinessSettings, SuppressionSettings
+    from asterisk_textback.sms.settings import ProviderSettings
+
     return Settings(
         pbx=PbxSettings(name="demo-pbx"),
         business=BusinessSettings(name="Acme Plumbing", booking_link="https://acme.example/book"),
@@ -58,6 +89,8 @@ def demo_settings(database_url: str) -> Settings:
 
 
 async def _until(predicate: Callable[[], bool]) -> None:
+    import asyncio
+
     # The counters live in the pipeline's objects, which expose no events of their own.
     while not predicate():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
@@ -95,6 +128,19 @@ async def run_demo(
     max_gap: float = _MAX_GAP,
 ) -> DemoSummary:
     """Stream ``calls`` simulated calls at ``rate`` per second through the real pipeline."""
+    import asyncio
+    import secrets
+    import tempfile
+    import time
+
+    from asterisk_textback.ami.sim.builtin import builtin_traces
+    from asterisk_textback.ami.sim.server import AmiServer
+    from asterisk_textback.ami.sim.tracefile import read_trace
+    from asterisk_textback.ami.sim.workload import call_stream
+    from asterisk_textback.app.service import RunningService, serve
+    from asterisk_textback.store.schema import upgrade
+    from asterisk_textback.textback.loading import prepare
+
     with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp:
         folder = directory or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,17 +1,58 @@
-"""``asterisk-textback optout add|remove|list|import|export`` against the configured database."""
+"""``asterisk-textback optout add|remove|list|import|export`` against the configured database.
+
+The store is imported when the command runs, so ``--help`` does not load SQLAlchemy.
+"""
 
 from __future__ import annotations
 
-import os
-import sys
-from datetime import UTC, datetime
+import argparse
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from asterisk_textback.app.service import database_url
-from asterisk_textback.inbound import optout_csv as optout_io
-from asterisk_textback.store import check_schema, create_engine, create_session_factory
-from asterisk_textback.textback.loading import PreparedConfig
+from asterisk_textback.cli.args import add_config
+
+if TYPE_CHECKING:
+    from asterisk_textback.cli.args import Commands
+    from asterisk_textback.textback.loading import PreparedConfig
+
+
+def add_parser(commands: Commands) -> None:
+    """Register ``optout`` and its five sub-commands."""
+    parser = commands.add_parser("optout", help="the opt-out list (numbers never texted)")
+    actions = parser.add_subparsers(dest="optout_command", required=True, help="what to do")
+    for verb, text in (("add", "opt a number out"), ("remove", "lift a number's opt-out")):
+        change = actions.add_parser(verb, help=text)
+        add_config(change)
+        change.add_argument("number", help="E.164, or national in business.default_region")
+    listing = actions.add_parser("list", help="every opted-out number")
+    add_config(listing)
+    imp = actions.add_parser(
+        "import", help="opt out every number of a CSV (e164,opted_out_at,source)"
+    )
+    add_config(imp)
+    imp.add_argument("csv", type=Path, help="the CSV file to read")
+    exp = actions.add_parser("export", help="write the opt-out list as CSV (stdout by default)")
+    add_config(exp)
+    exp.add_argument("csv", type=Path, nargs="?", help="the CSV file to write (default: stdout)")
+    for verb_parser in actions.choices.values():
+        verb_parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen opt-out sub-command against the configured database."""
+    import asyncio
+
+    from asterisk_textback.textback.loading import load
+
+    loaded = load(args.config)
+    return asyncio.run(
+        run_optout(
+            loaded,
+            args.optout_command,
+            number=getattr(args, "number", None),
+            path=getattr(args, "csv", None),
+        )
+    )
 
 
 async def run_optout(
@@ -23,6 +64,14 @@ async def run_optout(
     out: TextIO | None = None,
 ) -> int:
     """Run one opt-out sub-command; the process exit code."""
+    import os
+    import sys
+    from datetime import UTC, datetime
+
+    from asterisk_textback.app.service import database_url
+    from asterisk_textback.inbound import optout_csv as optout_io
+    from asterisk_textback.store import check_schema, create_engine, create_session_factory
+
     out = out or sys.stdout
     engine = create_engine(database_url(loaded, os.environ))
     region = loaded.settings.business.default_region

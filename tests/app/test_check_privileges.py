@@ -32,7 +32,8 @@ from asterisk_textback.ami.privileges import (
 )
 from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
 from asterisk_textback.ami.sim.tracefile import read_trace, strip_headers
-from asterisk_textback.cli.check import CheckResult, format_results, run_checks
+from asterisk_textback.cli.check_report import CheckResult, format_results
+from asterisk_textback.cli.checks import run_checks
 from asterisk_textback.cli.main import build_parser
 from tests.app.test_checks import _loaded
 from tests.conftest import TRACES, manifest, trace_names

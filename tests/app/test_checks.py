@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from asterisk_textback.ami.sim.server import AmiServer
-from asterisk_textback.cli.check import format_results, run_checks, send_test
+from asterisk_textback.cli.check_report import format_results
+from asterisk_textback.cli.checks import run_checks
 from asterisk_textback.cli.main import main
+from asterisk_textback.cli.send_test import send_test
 from asterisk_textback.config import settings_from_mapping
 from asterisk_textback.errors import ProviderNumberError
 from asterisk_textback.store.schema import upgrade

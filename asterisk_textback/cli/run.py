@@ -1,0 +1,44 @@
+"""``asterisk-textback run``: the service itself, until SIGTERM/SIGINT (SIGHUP reloads)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from asterisk_textback.cli.args import add_config
+
+if TYPE_CHECKING:
+    from asterisk_textback.cli.args import Commands
+
+
+def add_parser(commands: Commands) -> None:
+    """Register ``run`` and its arguments."""
+    parser = commands.add_parser("run", help="the service: listen to the PBX, text missed callers")
+    add_config(parser, required=True)
+    parser.add_argument(
+        "--log-pii",
+        action="store_true",
+        help="log callers' numbers in full and, with -vv, SQL parameters (masked otherwise)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until stopped; 0 after a clean shutdown."""
+    import asyncio
+
+    # The module, not its function: bench/pipeline_probe.py wraps ``service.serve``.
+    from asterisk_textback.app import service
+    from asterisk_textback.textback.loading import load
+
+    loaded = load(args.config)
+
+    async def go() -> None:
+        stop, reload = asyncio.Event(), asyncio.Event()
+        service.install_signal_handlers(stop, reload)
+        await service.serve(
+            loaded, stop, settle_heap=True, reload=reload, load_config=lambda: load(args.config)
+        )
+
+    asyncio.run(go())
+    return 0
