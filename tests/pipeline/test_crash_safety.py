@@ -76,7 +76,7 @@ async def test_sigkill_100_times_loses_nothing_and_sends_nothing_twice(tmp_path:
             gateway_url=gateway.url,
             database_url=sqlite_url(db),
         )
-        service = ServiceProcess(config, tmp_path / "service.log")
+        service = ServiceProcess(config, tmp_path / "service.log", forked=True)
         streamer = PausingStreamer(server, workload.frames)
         streaming = asyncio.create_task(streamer.run())
         kill_codes: Counter[int] = Counter()
