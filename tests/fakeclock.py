@@ -73,6 +73,15 @@ class FakeClock:
         async with self._changed:
             await self._changed.wait_for(lambda: self.sleeping >= sleepers)
 
+    async def tick(self, seconds: float, *, step: float, sleepers: int) -> None:
+        """Let ``seconds`` pass ``step`` by ``step``, and after each step wait (at most 10 s
+        of real time) until ``sleepers`` sleeps are parked again: whatever a step woke has
+        done its work (its requests sent, its rows written) before time moves on."""
+        for _ in range(round(seconds / step)):
+            self.advance(step)
+            async with asyncio.timeout(10):
+                await self.parked(sleepers)
+
     @contextlib.asynccontextmanager
     async def autojump(self, sleepers: int) -> AsyncIterator[None]:
         """While inside, jump to the next deadline whenever ``sleepers`` sleeps are parked.

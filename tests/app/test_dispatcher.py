@@ -118,11 +118,7 @@ async def _until_settled(sessions: Sessions, seconds: float = 5.0) -> list[Messa
 
 async def _pass(clock: FakeClock, seconds: float) -> None:
     """Let ``seconds`` of virtual time pass poll by poll, the dispatcher parked after each."""
-    steps = round(seconds / FAST.poll_seconds)
-    for _ in range(steps):
-        clock.advance(FAST.poll_seconds)
-        async with asyncio.timeout(5):
-            await clock.parked(PARKED)
+    await clock.tick(seconds, step=FAST.poll_seconds, sleepers=PARKED)
 
 
 async def test_sent_once_with_idempotency_key_and_provider_id(
