@@ -11,7 +11,6 @@ import contextlib
 import os
 import socket
 import sqlite3
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -209,25 +208,6 @@ def read_tail(path: Path, chars: int = 3000) -> str:
 def child_env() -> dict[str, str]:
     """The environment of the service child: ours plus the Twilio auth token."""
     return {**os.environ, "TWILIO_AUTH_TOKEN": TOKEN}
-
-
-async def run_cli(*args: str, log_path: Path) -> None:
-    """Run ``python -m asterisk_textback ARGS`` to completion; fail with its output."""
-    with log_path.open("ab") as log:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "asterisk_textback",
-            *args,
-            cwd=ROOT,
-            env=child_env(),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-        )
-        code = await proc.wait()
-    if code != 0:
-        raise AssertionError(f"{args} exited {code}:\n{read_tail(log_path)}")
 
 
 class Service:
