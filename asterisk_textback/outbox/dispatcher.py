@@ -92,7 +92,11 @@ def retry_cause(exc: ProviderError) -> str:
 
 
 class Dispatcher:
-    """Runs ``workers`` claim-send-record loops until stopped."""
+    """Runs ``workers`` claim-send-record loops until stopped.
+
+    Every wait (rate slots, polls, pauses, housekeeping) reads ``clock`` and waits with
+    ``sleep``, so a fake pair drives it in tests (:mod:`.timing`).
+    """
 
     def __init__(
         self,
