@@ -107,8 +107,13 @@ class ForkedService:
         """Wait for the exit (its status arrives on the fork server's sentinel pipe)."""
         loop = asyncio.get_running_loop()
         while (code := self.returncode) is None:
-            readable = loop.create_future()
-            loop.add_reader(self._process.sentinel, readable.set_result, None)
+            readable: asyncio.Future[None] = loop.create_future()
+
+            def ready(readable: asyncio.Future[None] = readable) -> None:
+                if not readable.done():  # the reader may fire again before it is removed
+                    readable.set_result(None)
+
+            loop.add_reader(self._process.sentinel, ready)
             try:
                 await readable
             finally:
