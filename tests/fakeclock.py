@@ -43,9 +43,13 @@ class FakeClock:
             return
         parked = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self.now + seconds, next(self._order), parked))
-        async with self._changed:
-            self._changed.notify_all()
-        await parked
+        try:
+            async with self._changed:
+                self._changed.notify_all()
+            await parked
+        finally:
+            # Cancelled, even while still taking the lock: no longer a sleeper.
+            parked.cancel()
 
     @property
     def sleeping(self) -> int:
