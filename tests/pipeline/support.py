@@ -2,7 +2,8 @@
 
 A fake SMS gateway (aiohttp, 127.0.0.1) counting idempotency keys, a workload builder that
 gives every cloned call its own caller number, a ``textback.toml`` writer, the service as a
-subprocess, a pausable paced streamer and read-only looks at the SQLite database.
+subprocess (or forked from a pre-imported interpreter: :mod:`.prefork`), a pausable paced
+streamer and read-only looks at the SQLite database.
 """
 
 from __future__ import annotations
