@@ -1,4 +1,4 @@
-"""Shared fixtures: the real Asterisk traces and their manifest."""
+"""Shared fixtures: the real Asterisk traces and their manifest, and a fake clock."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from asterisk_textback.logs.mask import MaskNumbers
+from tests.fakeclock import FakeClock
 
 TRACES = Path(__file__).parent / "fixtures" / "traces"
 
@@ -30,6 +31,12 @@ def trace_names() -> list[str]:
 def traces_dir() -> Path:
     """Directory of the recorded AMI traces copied from shared/ami-traces."""
     return TRACES
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """Virtual time: pass ``fake_clock.time`` and ``fake_clock.sleep`` to the code under test."""
+    return FakeClock()
 
 
 @pytest.fixture(autouse=True)

@@ -145,6 +145,7 @@ async def serve(
     on_decided: OnDecided | None = None,
     on_ready: Callable[[RunningService], Awaitable[None]] | None = None,
     clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     settle_heap: bool = False,
     reload: asyncio.Event | None = None,
     load_config: Callable[[], PreparedConfig] | None = None,
@@ -185,6 +186,7 @@ async def serve(
                 settings.dispatch,
                 settings.provider,
                 clock=clock,
+                sleep=sleep,
                 on_sent=hooks.texts_sent,
                 worker_prefix=settings.dispatch.instance or socket.gethostname(),
             )

@@ -38,6 +38,13 @@ from asterisk_textback.errors import (
 )
 from asterisk_textback.logs.activity import log_text_failed, log_text_sent
 from asterisk_textback.outbox.receipts import ReceiptWriter
+from asterisk_textback.outbox.timing import (
+    Clock,
+    SenderRateLimiter,
+    Sleep,
+    sleep_until,
+    wait_or_sleep,
+)
 from asterisk_textback.sms.base import OutboundSms, Provider
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.store import contacts, outbox, results
@@ -46,8 +53,6 @@ from asterisk_textback.web.metrics import Histogram
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
-
 #: Texts whose rate slots come within this many seconds of a wave's first leave with it:
 #: one ``sending_at`` commit for all of them, each request still sent at its own slot.
 WAVE_HORIZON = 0.05
@@ -55,44 +60,6 @@ WAVE_HORIZON = 0.05
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
-
-
-class SenderRateLimiter:
-    """Spaces texts from one sender number ``1/rate`` seconds apart (carrier throughput)."""
-
-    def __init__(self, rate_per_second: float, clock: Clock) -> None:
-        self._interval = 1.0 / rate_per_second
-        self._clock = clock
-        self._next: dict[str, float] = {}
-
-    def set_rate(self, rate_per_second: float) -> None:
-        """Space the next slots by a new rate (a reloaded ``provider.rate_per_second``)."""
-        self._interval = 1.0 / rate_per_second
-
-    async def acquire(self, sender: str) -> None:
-        """Wait for ``sender``'s next slot."""
-        await sleep_until(self.reserve(sender), self._clock)
-
-    def reserve(self, sender: str, *, within: float | None = None) -> float | None:
-        """Take ``sender``'s next slot and return its time (epoch), without waiting.
-
-        With ``within``, only a slot that comes within that many seconds is taken; None
-        (nothing taken) otherwise.
-        """
-        now = self._clock()
-        slot = max(now, self._next.get(sender, now))
-        if within is not None and slot > now + within:
-            return None
-        self._next[sender] = slot + self._interval
-        if len(self._next) > 10_000:  # bounded: forget senders whose slots have passed
-            self._next = {k: v for k, v in self._next.items() if v > now}
-        return slot
-
-
-async def sleep_until(when: float | None, clock: Clock) -> None:
-    """Sleep until epoch ``when`` by ``clock`` (not at all if it has passed, or is None)."""
-    if when is not None and when > (now := clock()):
-        await asyncio.sleep(when - now)
 
 
 @dataclass(slots=True)
@@ -125,7 +92,11 @@ def retry_cause(exc: ProviderError) -> str:
 
 
 class Dispatcher:
-    """Runs ``workers`` claim-send-record loops until stopped."""
+    """Runs ``workers`` claim-send-record loops until stopped.
+
+    Every wait (rate slots, polls, pauses, housekeeping) reads ``clock`` and waits with
+    ``sleep``, so a fake pair drives it in tests (:mod:`.timing`).
+    """
 
     def __init__(
         self,
@@ -135,6 +106,7 @@ class Dispatcher:
         provider_settings: ProviderSettings,
         *,
         clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
         worker_prefix: str = "worker",
         on_sent: Callable[[list[int]], Awaitable[None]] | None = None,
     ) -> None:
@@ -145,14 +117,15 @@ class Dispatcher:
         self._provider = provider
         self._settings = settings
         self._clock = clock
-        self._limiter = SenderRateLimiter(provider_settings.rate_per_second, clock)
+        self._sleep = sleep
+        self._limiter = SenderRateLimiter(provider_settings.rate_per_second, clock, sleep)
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopping = False
         self._prefix = worker_prefix
         self.stats = DispatchStats()
         self._on_sent = on_sent
-        self.receipts = ReceiptWriter(sessions, clock=clock, on_sent=self._recorded)
+        self.receipts = ReceiptWriter(sessions, clock=clock, sleep=sleep, on_sent=self._recorded)
         #: Why sending is paused (credentials/registration refused); None while sending.
         self.paused: str | None = None
         self._paused_until = 0.0
@@ -203,9 +176,7 @@ class Dispatcher:
         self._wake.set()
 
     async def _idle(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
+        await wait_or_sleep(self._wake, seconds, self._sleep)
         if not self._stopping:
             self._wake.clear()
 
@@ -224,9 +195,7 @@ class Dispatcher:
                 log.exception("outbox housekeeping failed; retrying")
             # Not woken by queued texts (each would cost two write transactions): by the clock,
             # or by stop().
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._settings.expire_every_seconds):
-                    await self._stopped.wait()
+            await wait_or_sleep(self._stopped, self._settings.expire_every_seconds, self._sleep)
 
     async def _worker(self, name: str) -> None:
         poll = self._settings.poll_seconds
@@ -289,7 +258,7 @@ class Dispatcher:
         """The first text once its slot comes, with the ones after it whose slots come
         within :data:`WAVE_HORIZON`; each with its slot."""
         first = self._limiter.reserve(pending[0].sender)
-        await sleep_until(first, self._clock)
+        await sleep_until(first, self._clock, self._sleep)
         wave = [(pending[0], self._clock())]
         for message in pending[1:]:
             slot = self._limiter.reserve(message.sender, within=WAVE_HORIZON)
@@ -326,7 +295,7 @@ class Dispatcher:
 
     async def _send_one(self, message: Message, *, at: float) -> results.SentReceipt | None:
         """One request to the provider at epoch ``at`` (``sending_at`` is committed)."""
-        await sleep_until(at, self._clock)
+        await sleep_until(at, self._clock, self._sleep)
         sms = OutboundSms(
             message_id=message.id,
             idempotency_key=message.idempotency_key,

@@ -32,11 +32,13 @@ class ReceiptWriter:
         sessions: async_sessionmaker[AsyncSession],
         *,
         clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         on_sent: Callable[[list[int]], Awaitable[None]] | None = None,
         retry_seconds: float = 1.0,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._sleep = sleep
         self._on_sent = on_sent
         self._retry_seconds = retry_seconds
         self._pending: list[results.SentReceipt] = []
@@ -80,7 +82,7 @@ class ReceiptWriter:
                             len(self._pending),
                         )
                         return
-                    await asyncio.sleep(self._retry_seconds)
+                    await self._sleep(self._retry_seconds)
                     self._ready.set()
                     continue
             if self._closing and not self._pending:

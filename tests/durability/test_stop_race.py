@@ -7,6 +7,10 @@ must end ``cancelled`` and never reach the (fake) Twilio API; the opt-out confir
 only text that number gets. A control run without the STOP shows the delayed text does go out.
 A third case narrows the window: the STOP lands while the text is already claimed and waits
 in the per-sender rate limiter.
+
+The service runs on a :class:`~tests.fakeclock.FakeClock` started at the real now: the send
+delay and the rate slot pass when the test moves time on, so the STOP always lands inside
+its window and nothing waits the delay out.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from tests.durability.support import (
     post_signed,
     query,
 )
+from tests.fakeclock import FakeClock
 
 TRACE = Path(__file__).resolve().parents[1] / "fixtures" / "traces" / "direct-voicemail-left.ami"
 CALLER = "+12125550147"
@@ -49,6 +54,11 @@ CALLER = "+12125550147"
 SEND_DELAY = 2.0
 #: Texts per second per sender in the rate-limiter test: the second text waits 2 s.
 SLOW_RATE = 0.5
+#: The dispatcher's poll (``dispatch.poll_seconds``): time moves on in steps of this.
+POLL = 0.1
+#: Timers the service holds when it waits only for time: each of the two workers' poll
+#: (or rate slot) and the outbox housekeeping.
+PARKED = 3
 
 
 def _settings(
@@ -67,7 +77,7 @@ def _settings(
             "twilio": {"account_sid": ACCOUNT_SID, "api_base_url": twilio_url},
         },
         "database": {"url": db_url},
-        "dispatch": {"poll_seconds": 0.1},
+        "dispatch": {"poll_seconds": POLL, "workers": PARKED - 1},
         "web": {"port": web_port, "webhooks": {"public_base_url": PUBLIC_BASE_URL}},
     }
 
@@ -110,6 +120,11 @@ class Seen:
 Drive = Callable[[RunningService, Seen, FakeTwilio, int, Path], Awaitable[None]]
 
 
+async def _pass(clock: FakeClock, seconds: float) -> None:
+    """Let ``seconds`` of the service's time pass, poll by poll, it parked after each."""
+    await clock.tick(seconds, step=POLL, sleepers=PARKED)
+
+
 def _texts(db: Path, number: str) -> list[tuple[str, str]]:
     """``(kind, status)`` of every outbox row to ``number``, oldest first."""
     rows = query(db, "SELECT kind, status FROM messages WHERE to_e164 = ? ORDER BY id", (number,))
@@ -127,6 +142,7 @@ async def _run(
     tmp_path: Path,
     frames: Sequence[bytes],
     drive: Drive,
+    clock: FakeClock,
     *,
     rate: float = 1000.0,
 ) -> tuple[Seen, FakeTwilio, Path]:
@@ -157,6 +173,8 @@ async def _run(
             environ={"TWILIO_AUTH_TOKEN": TOKEN},
             on_decided=seen.on_decided,
             on_ready=on_ready,
+            clock=clock.time,
+            sleep=clock.sleep,
         )
     return seen, twilio, db
 
@@ -177,15 +195,16 @@ async def test_stop_before_the_send_time_cancels_the_queued_text(
         assert send_at is not None
         if caller_stops:
             async with aiohttp.ClientSession() as http:
-                seen.stop_lead = send_at - time.time()
+                seen.stop_lead = send_at - clock.time()
                 seen.stop_status = await post_signed(http, port, inbound_form(CALLER, "STOP", 1))
             seen.statuses_after_stop = _texts(db, CALLER)
         # Well past the send time: the dispatcher (polling every 0.1 s) had every chance.
-        await asyncio.sleep(max(0.0, send_at - time.time()) + 1.0)
+        await _pass(clock, max(0.0, send_at - clock.time()) + 1.0)
         await _wait_sent(twilio, 1, seconds=10)
-        await asyncio.sleep(0.3)  # room for a wrong second text to show up
+        await _pass(clock, 1.0)  # room for a wrong second text to show up
 
-    seen, twilio, db = await _run(tmp_path, _fresh_calls(1, fresh_numbers=False), drive)
+    clock = FakeClock(time.time())
+    seen, twilio, db = await _run(tmp_path, _fresh_calls(1, fresh_numbers=False), drive, clock)
     texts = _texts(db, CALLER)
     bodies = [s.body for s in twilio.sent if s.to == CALLER]
     print(f"\nSTOP {seen.stop_lead}s before the send time; outbox {texts}; sent {bodies}")
@@ -217,19 +236,23 @@ async def test_stop_while_the_text_waits_in_the_rate_limiter_is_not_sent(
     ) -> None:
         results = await seen.wait_decided(2)
         assert all(r.queued for r in results), [r.decision for r in results]
-        await _wait_sent(twilio, 1, seconds=SEND_DELAY + 10)
+        # Both due now: the first goes at once, the second waits 2 s for its rate slot.
+        await _pass(clock, SEND_DELAY)
+        await _wait_sent(twilio, 1, seconds=10)
         numbers = {r.decision.to for r in results if r.decision.to is not None}
         (waiting,) = numbers - {twilio.sent[0].to}
         seen.stopped = waiting
         async with aiohttp.ClientSession() as http:
             seen.stop_status = await post_signed(http, port, inbound_form(waiting, "STOP", 2))
         seen.statuses_after_stop = _texts(db, waiting)
-        await asyncio.sleep(1.0 / SLOW_RATE + 1.0)  # the limiter's slot has passed
+        # The limiter's slot has passed, and the next one, the confirmation's, too.
+        await _pass(clock, 2.0 / SLOW_RATE + 1.0)
         await _wait_sent(twilio, 2, seconds=10)  # at least the confirmation
-        await asyncio.sleep(0.3)
+        await _pass(clock, 1.0)  # room for a wrong third text to show up
 
+    clock = FakeClock(time.time())
     seen, twilio, db = await _run(
-        tmp_path, _fresh_calls(2, fresh_numbers=True), drive, rate=SLOW_RATE
+        tmp_path, _fresh_calls(2, fresh_numbers=True), drive, clock, rate=SLOW_RATE
     )
     waiting = seen.stopped
     assert waiting is not None

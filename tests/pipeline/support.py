@@ -2,22 +2,21 @@
 
 A fake SMS gateway (aiohttp, 127.0.0.1) counting idempotency keys, a workload builder that
 gives every cloned call its own caller number, a ``textback.toml`` writer, the service as a
-subprocess, a pausable paced streamer and read-only looks at the SQLite database.
+subprocess (or forked from a pre-imported interpreter: :mod:`.prefork`), a pausable paced
+streamer and read-only looks at the SQLite database.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import sqlite3
-import sys
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -25,7 +24,11 @@ from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import frame_timestamp, read_trace
 from asterisk_textback.ami.sim.workload import call_stream, caller_number
 
-ROOT = Path(__file__).resolve().parents[2]
+# Re-exported: the tests and bench/pipeline.py have always found these here.
+from tests.pipeline.service import ROOT
+from tests.pipeline.service import ServiceProcess as ServiceProcess
+from tests.pipeline.service import wait_logged_in as wait_logged_in
+
 TRACES = ROOT / "tests" / "fixtures" / "traces"
 AMI_USER = "textback"
 AMI_SECRET = "pipeline-secret"
@@ -48,8 +51,6 @@ _AREAS = (
 _ID_RE = re.compile(rb"^[A-Za-z]*(?:Uniqueid|Linkedid): \d+\.\d*?(\d{6})\r$", re.MULTILINE)
 _LINKEDID_RE = re.compile(rb"^Linkedid: ([^\r]+)\r$", re.MULTILINE)
 _HANGUP = b"Event: Hangup\r\n"
-_EXIT_TIMEOUT = 30.0
-_LOGIN_TIMEOUT = 60.0
 
 
 def unique_number(index: int) -> str:
@@ -317,89 +318,6 @@ def write_config(
 def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of a SQLite file."""
     return f"sqlite+aiosqlite:///{path}"
-
-
-class ServiceProcess:
-    """``python -m asterisk_textback run -c CONFIG`` as a child process, logs to a file."""
-
-    def __init__(
-        self,
-        config: Path,
-        log_path: Path,
-        *,
-        python_args: Sequence[str] = (),
-        cli_args: Sequence[str] = (),
-    ) -> None:
-        self.config = config
-        self.log_path = log_path
-        #: Interpreter options before ``-m asterisk_textback`` (e.g. a profiler).
-        self.python_args = tuple(python_args)
-        #: Options before ``run`` (e.g. ``-v``).
-        self.cli_args = tuple(cli_args)
-        self.proc: asyncio.subprocess.Process | None = None
-        self._log: IO[bytes] | None = None
-
-    async def start(self) -> None:
-        """Start the service (the log file is appended to across restarts)."""
-        self._log = self.log_path.open("ab")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *self.python_args,
-            "-m",
-            "asterisk_textback",
-            *self.cli_args,
-            "run",
-            "-c",
-            str(self.config),
-            cwd=ROOT,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=self._log,
-        )
-
-    @property
-    def alive(self) -> bool:
-        """Whether the child is running."""
-        return self.proc is not None and self.proc.returncode is None
-
-    async def signal(self, signum: int) -> int:
-        """Send ``signum`` and wait (at most 30 s) for the exit; the return code."""
-        assert self.proc is not None
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(signum)
-        async with asyncio.timeout(_EXIT_TIMEOUT):
-            code = await self.proc.wait()
-        self._close_log()
-        return code
-
-    async def ensure_stopped(self) -> None:
-        """Kill the child if it still runs (test clean-up)."""
-        if self.proc is not None and self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-            await self.proc.wait()
-        self._close_log()
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self, chars: int = 3000) -> str:
-        """The end of the service's log, for failure messages."""
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-
-async def wait_logged_in(server: AmiServer, service: ServiceProcess) -> None:
-    """Wait (at most 60 s) for the service to log in; fail with its log if it died."""
-    async with asyncio.timeout(_LOGIN_TIMEOUT):
-        while not server.logged_in:
-            if not service.alive:
-                raise AssertionError(f"service exited before logging in:\n{service.log_tail()}")
-            await asyncio.sleep(0.005)
 
 
 def query(db: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

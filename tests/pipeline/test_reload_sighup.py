@@ -63,7 +63,7 @@ async def _all_recorded_and_sent(db: Path) -> None:
             counts = await asyncio.to_thread(status_counts, db)
             if calls >= CALLS and not counts["queued"] + counts["sending"]:
                 return
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.02)
 
 
 async def test_sighup_during_a_100_calls_per_second_replay(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ async def test_sighup_during_a_100_calls_per_second_replay(tmp_path: Path) -> No
             "web_port": web_port,
         }
         config(path, marker="OLD", **args)
-        service = ServiceProcess(path, tmp_path / "service.log", cli_args=("-v",))
+        service = ServiceProcess(path, tmp_path / "service.log", cli_args=("-v",), forked=True)
         try:
             await service.start()
             await wait_logged_in(server, service)

@@ -39,7 +39,7 @@ async def _until(check: object, what: str, service: ServiceProcess, limit: float
     while not await asyncio.to_thread(check):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}:\n{service.log_tail()}")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
 
 
 async def test_sigkill_then_calls_missed_while_down_are_texted_once(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ async def test_sigkill_then_calls_missed_while_down_are_texted_once(tmp_path: Pa
             database_url=sqlite_url(db),
             pbx={"cdr_csv": str(cdr)},
         )
-        service = ServiceProcess(config, tmp_path / "service.log")
+        service = ServiceProcess(config, tmp_path / "service.log", forked=True)
         try:
             await service.start()
             await wait_logged_in(pbx, service)
