@@ -116,7 +116,7 @@ class _Page(Model):
     total: Any = Field(alias="totalCount")
 
 
-_DIALECT = Dialect(
+DIALECT = Dialect(
     "bandwidth",
     # 402 is not in Bandwidth's messaging errors; 404 is a wrong account id in the URL.
     statuses={402: ProviderError, 404: ProviderAuthError},
@@ -146,7 +146,7 @@ class BandwidthProvider:
             raise ConfigError(f"provider.bandwidth.{what}: the secret is empty")
         self._settings = settings
         accept = {"Accept": "application/json"}
-        self._http = Client(session, _DIALECT, settings.timeout_seconds, accept)
+        self._http = Client(session, DIALECT, settings.timeout_seconds, accept)
         self._tokens = Client(session, _TOKEN, settings.timeout_seconds)
         self._clock = clock
         user = settings.client_id if settings.auth == "oauth" else settings.username
@@ -206,7 +206,7 @@ class BandwidthProvider:
                 self._token = None
                 retried = True
                 continue
-            return SendResult(self.name, accepted_id(reply, _DIALECT))
+            return SendResult(self.name, accepted_id(reply, DIALECT))
 
     async def verify(self) -> str:
         """List one message (``GET …/messages?limit=1``): proves credentials, role and account."""

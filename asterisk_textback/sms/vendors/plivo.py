@@ -145,7 +145,7 @@ class _Account(Model):
     cash_credits: Any = "?"
 
 
-_DIALECT = Dialect(
+DIALECT = Dialect(
     "plivo",
     # Plivo documents no 402 on the Message API; out-of-credit arrives in words (above).
     statuses={402: ProviderError, 404: ProviderAuthError},
@@ -168,7 +168,7 @@ class PlivoProvider:
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
-        self._http = Client(session, _DIALECT, settings.timeout_seconds, headers)
+        self._http = Client(session, DIALECT, settings.timeout_seconds, headers)
         base = str(settings.api_base_url).rstrip("/")
         self._url = f"{base}/v1/Account/{quote(settings.auth_id, safe='')}/Message/"
 

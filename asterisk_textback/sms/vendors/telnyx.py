@@ -175,7 +175,7 @@ class _Envelope(Model, Generic[R]):
     data: R
 
 
-_DIALECT = Dialect(
+DIALECT = Dialect(
     "telnyx",
     # 402 is Telnyx's "insufficient funds" (error 20100): the account, not the number.
     statuses={402: ProviderAuthError, 404: ProviderAuthError},
@@ -200,7 +200,7 @@ class TelnyxProvider:
     ) -> None:
         self._settings = settings
         auth = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-        self._http = Client(session, _DIALECT, settings.timeout_seconds, auth)
+        self._http = Client(session, DIALECT, settings.timeout_seconds, auth)
         self._base = str(settings.api_base_url).rstrip("/")
 
     def payload(self, sms: OutboundSms) -> dict[str, str]:

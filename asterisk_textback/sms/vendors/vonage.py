@@ -162,7 +162,7 @@ class _Balance(Model):
     value: float
 
 
-_DIALECT = Dialect(
+DIALECT = Dialect(
     "vonage",
     # 402 is Vonage's "low balance" (api-errors#low-balance): the account, not the number.
     statuses={402: ProviderAuthError},
@@ -199,7 +199,7 @@ class VonageProvider:
     ) -> None:
         self._settings = settings
         accept = {"Accept": "application/json"}
-        self._http = Client(session, _DIALECT, settings.timeout_seconds, accept)
+        self._http = Client(session, DIALECT, settings.timeout_seconds, accept)
         self._clock = clock
         self._url = f"{str(settings.api_base_url).rstrip('/')}/v1/messages"
         self._key: RSAPrivateKey | None = None

@@ -40,6 +40,22 @@ def verdict(reply: Reply) -> Verdict:
     return Verdict(code, reply.text[:200], CODES.get(code or ""))
 
 
+def dialect(name: str) -> Dialect:
+    """The statuses a gateway means beyond the shared rules (425 Too Early: try again)."""
+    return Dialect(
+        name,
+        # Wrong URL or method: stop and tell. 402 says nothing the gateway documents.
+        statuses={
+            402: ProviderError,
+            404: ProviderAuthError,
+            405: ProviderAuthError,
+            410: ProviderAuthError,
+            425: ProviderTransientError,
+        },
+        refusal=verdict,
+    )
+
+
 def _dig(text: str, path: str) -> str | None:
     """The value at a dotted ``path`` of a JSON body, as text (the gateway chose the shape)."""
     try:
@@ -61,19 +77,8 @@ class WebhookProvider:
     ) -> None:
         self._settings = settings
         self._key = hmac_key
-        dialect = Dialect(
-            f"webhook {settings.url}",
-            # Wrong URL or method: stop and tell. 402 says nothing the gateway documents.
-            statuses={
-                402: ProviderError,
-                404: ProviderAuthError,
-                405: ProviderAuthError,
-                410: ProviderAuthError,
-                425: ProviderTransientError,
-            },
-            refusal=verdict,
-        )
-        self._http = Client(session, dialect, settings.timeout_seconds, settings.headers)
+        where = dialect(f"webhook {settings.url}")
+        self._http = Client(session, where, settings.timeout_seconds, settings.headers)
 
     def _payload(self, sms: OutboundSms) -> dict[str, str]:
         return {
