@@ -1,6 +1,6 @@
 """The one HTTP path of the SMS adapters: one request helper and one status classifier.
 
-Every vendor call goes through :func:`request`, which owns the timeout and turns network
+Every vendor call goes through :meth:`Client.call`, which owns the timeout and turns network
 trouble into our errors, and every answer through :func:`accepted_id` or :func:`refusal`,
 which apply the same rules to every vendor. An adapter states only what differs, in a
 :class:`Dialect`: the pydantic model of its "accepted" answer, its code table (a function
@@ -28,10 +28,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, ValidationError
 
 from asterisk_textback.errors import (
     ProviderAuthError,
@@ -87,14 +87,21 @@ def parse_body(model: type[M], raw: str | bytes | Mapping[str, Any], who: str) -
 
 
 class Accepted(Model):
-    """A vendor's answer to an accepted send; subclasses say where the id is."""
+    """A vendor's answer to an accepted send: its id for the text, which must not be empty.
 
-    #: What the answer lacks when it cannot be read (for the "outcome unknown" message).
-    what: ClassVar[str] = "a message id"
+    A vendor that puts the id elsewhere than ``id`` redeclares the field with a
+    ``validation_alias`` (a key, or an ``AliasPath`` such as ``("data", "id")``).
+    """
 
-    def message_id(self) -> str:
-        """The vendor's id of the text it accepted."""
-        raise NotImplementedError
+    id: str = Field(min_length=1)
+
+    @classmethod
+    def where(cls) -> str:
+        """Where the id is, as the "outcome unknown" message names it."""
+        alias = cls.model_fields["id"].validation_alias
+        if isinstance(alias, AliasPath):
+            return ".".join(map(str, alias.path))
+        return alias if isinstance(alias, str) else "id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,36 +187,6 @@ def compact_json(payload: Mapping[str, Any]) -> bytes:
     return jsonlib.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def request(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    *,
-    who: str,
-    within: float,
-    safe: bool,
-    headers: Mapping[str, str] | None = None,
-    data: Any = None,
-    json: Any = None,
-    params: Mapping[str, str] | None = None,
-) -> Reply:
-    """Make one call within ``within`` seconds; network trouble is mapped, a status is not."""
-    try:
-        async with asyncio.timeout(within):
-            async with session.request(
-                method, url, headers=headers, data=data, json=json, params=params
-            ) as resp:
-                raw = await resp.read()
-                return Reply(resp.status, resp.headers, raw.decode("utf-8", "replace"))
-    except aiohttp.ClientConnectorError as exc:
-        # Never connected: nothing can have been sent, a retry is safe.
-        raise ProviderTransientError(f"{who}: cannot connect to {url}: {exc!r}") from exc
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        if safe:  # a read changes nothing: asking again is harmless
-            raise ProviderTransientError(f"{who}: {method} {url}: {exc!r}") from exc
-        raise ProviderOutcomeUnknownError(f"{who}: {method} {url}: {exc!r}") from exc
-
-
 def _error(cls: type[ProviderError], detail: str, headers: Mapping[str, str]) -> ProviderError:
     if issubclass(cls, ProviderTransientError):
         return cls(detail, retry_after(headers))
@@ -255,9 +232,9 @@ def accepted_id(reply: Reply, dialect: Dialect) -> str:
     found = None if model is None else reply.parsed(model)
     if found is None:
         # Accepted (2xx) but unreadable: it may well be on its way, so never resend.
-        what = "a message id" if model is None else model.what
+        what = "a message id" if model is None else model.where()
         raise ProviderOutcomeUnknownError(f"{dialect.name}: HTTP {reply.status} without {what}")
-    return found.message_id()
+    return found.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,19 +258,31 @@ class Client:
         json: Any = None,
         params: Mapping[str, str] | None = None,
     ) -> Reply:
-        """One call through :func:`request`, whatever its status."""
-        return await request(
-            self.session,
-            method,
-            url,
-            who=self.dialect.name,
-            within=self.timeout,
-            safe=safe,
-            headers={**self.headers, **(headers or {})},
-            data=data,
-            json=json,
-            params=params,
-        )
+        """Make one call within the timeout; network trouble is mapped, a status is not."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self.session.request(
+                    method,
+                    url,
+                    headers={**self.headers, **(headers or {})},
+                    data=data,
+                    json=json,
+                    params=params,
+                ) as resp:
+                    raw = await resp.read()
+                    return Reply(resp.status, resp.headers, raw.decode("utf-8", "replace"))
+        except aiohttp.ClientConnectorError as exc:
+            # Never connected: nothing can have been sent, a retry is safe.
+            raise ProviderTransientError(f"{self.name}: cannot connect to {url}: {exc!r}") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            if safe:  # a read changes nothing: asking again is harmless
+                raise ProviderTransientError(f"{self.name}: {method} {url}: {exc!r}") from exc
+            raise ProviderOutcomeUnknownError(f"{self.name}: {method} {url}: {exc!r}") from exc
+
+    @property
+    def name(self) -> str:
+        """The vendor's name, as every message of this client starts."""
+        return self.dialect.name
 
     async def send(
         self,

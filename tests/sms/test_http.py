@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -12,6 +12,7 @@ from email.utils import format_datetime
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from asterisk_textback.errors import (
     ProviderAuthError,
@@ -82,15 +83,8 @@ async def server() -> AsyncIterator[tuple[str, Script]]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}", script
-    finally:
-        await runner.cleanup()
+    async with TestServer(app, host="127.0.0.1") as local:
+        yield str(local.make_url("")).rstrip("/"), script
 
 
 @pytest.fixture
@@ -100,14 +94,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-class _Sent(Accepted):
-    id: str
-
-    def message_id(self) -> str:
-        return self.id
-
-
-PLAIN = Dialect("plain", statuses={}, accepted=_Sent)
+PLAIN = Dialect("plain", statuses={}, accepted=Accepted)
 
 #: Each vendor's dialect, and what it says a bare 402 means (its own table).
 VENDORS: Mapping[str, tuple[Dialect, type[ProviderError]]] = {
@@ -204,12 +191,11 @@ async def test_an_unreadable_2xx_is_outcome_unknown(
 
 
 @pytest.fixture
-def closed_url() -> str:
-    """A loopback URL on which nothing listens (connection refused)."""
+def closed_url() -> Iterator[str]:
+    """A loopback port that is bound but not listening: connecting is refused."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+        sock.bind(("127.0.0.1", 0))  # held for the test, so no one else takes the port
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 async def test_a_connector_error_is_transient_for_sends_and_reads(
@@ -261,3 +247,20 @@ async def test_a_read_names_the_fix_only_for_auth_errors(
     assert reply.ok
     assert reply.text == '{"id": "acct"}'
     assert script.seen[-1] == "GET /account?limit=1"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "where"),
+    [
+        (telnyx.DIALECT, "data.id"),
+        (plivo.DIALECT, "message_uuid.0"),
+        (vonage.DIALECT, "message_uuid"),
+    ],
+)
+async def test_outcome_unknown_names_where_the_id_should_be(
+    dialect: Dialect, where: str, server: tuple[str, Script], http: aiohttp.ClientSession
+) -> None:
+    url, script = server
+    script.status, script.body = 202, '{"data": {"id": ""}, "message_uuid": []}'
+    with pytest.raises(ProviderOutcomeUnknownError, match=f"HTTP 202 without {where}$"):
+        await Client(http, dialect, timeout=2.0).send(f"{url}/send")

@@ -98,13 +98,6 @@ def verdict(reply: Reply) -> Verdict:
 class _Created(Accepted):
     """``202`` with the message, whose ``id`` the callbacks will name."""
 
-    what = "id"
-    id: str = Field(min_length=1)
-
-    def message_id(self) -> str:
-        """The message id."""
-        return self.id
-
 
 class _Token(Model):
     access_token: str = Field(min_length=1)

@@ -14,7 +14,7 @@ import aiohttp
 
 from asterisk_textback.errors import ProviderError
 from asterisk_textback.sms._http import Client, Dialect, Model, parse_json, refusal
-from asterisk_textback.sms.lookup import LineInfo, LineLookup
+from asterisk_textback.sms.lookup import LineLookup, line_lookup
 from asterisk_textback.sms.resources import Resources, section
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.sms.settings.twilio import TwilioLookupSettings
@@ -102,10 +102,4 @@ def build(settings: ProviderSettings, res: Resources) -> LineLookup:
     tw = section(settings.twilio, "twilio")
     token = res.secret("provider.twilio.auth_token_env", tw.auth_token_env)
     where = TwilioLookupSettings(api_base_url=settings.lookup.twilio_api_base_url)
-    client = TwilioLookup(where, res.http, tw.account_sid, token)
-
-    async def twilio(e164: str) -> LineInfo:
-        found = await client.line_type(e164)
-        return LineInfo(found.line_type, found.sms_capable)
-
-    return twilio
+    return line_lookup(TwilioLookup(where, res.http, tw.account_sid, token).line_type)

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlparse, urlunparse
 
 import aiohttp
-from pydantic import Field
+from pydantic import AliasPath, Field
 
 from asterisk_textback.errors import (
     ProviderAuthError,
@@ -126,14 +126,9 @@ def verdict(reply: Reply) -> Verdict:
 
 
 class _Queued(Accepted):
-    """``202 {"message": "message(s) queued", "message_uuid": […]}``."""
+    """``202 {"message": "message(s) queued", "message_uuid": [the one uuid]}``."""
 
-    what = "message_uuid"
-    message_uuid: tuple[str, ...] = Field(min_length=1)
-
-    def message_id(self) -> str:
-        """The uuid of the (single-part request's) message."""
-        return self.message_uuid[0]
+    id: str = Field(min_length=1, validation_alias=AliasPath("message_uuid", 0))
 
 
 class _Account(Model):

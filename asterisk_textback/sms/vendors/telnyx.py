@@ -17,7 +17,7 @@ from urllib.parse import quote
 import aiohttp
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import Field
+from pydantic import AliasPath, Field
 
 from asterisk_textback.errors import (
     ConfigError,
@@ -46,7 +46,7 @@ from asterisk_textback.sms.base import (
     WebhookEvent,
     WebhookRequest,
 )
-from asterisk_textback.sms.lookup import LineInfo, LineLookup
+from asterisk_textback.sms.lookup import LineLookup, line_lookup
 from asterisk_textback.sms.resources import Resources, section
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.sms.settings.telnyx import TelnyxSettings as TelnyxSettings
@@ -144,19 +144,10 @@ def verdict(reply: Reply) -> Verdict:
     return found.errors[0].verdict() if found and found.errors else Verdict()
 
 
-class _Id(Model):
-    id: str = Field(min_length=1)
-
-
 class _Sent(Accepted):
     """``{"data": {"id": …}}``: the accepted message."""
 
-    what = "data.id"
-    data: _Id
-
-    def message_id(self) -> str:
-        """The message id Telnyx's callbacks will name."""
-        return self.data.id
+    id: str = Field(min_length=1, validation_alias=AliasPath("data", "id"))
 
 
 class _Account(Model):
@@ -373,10 +364,4 @@ def build_webhook(settings: ProviderSettings, res: Resources) -> TelnyxWebhook:
 
 def build_lookup(settings: ProviderSettings, res: Resources) -> LineLookup:
     """Telnyx number lookup as the line-type check before a first text."""
-    provider = build(settings, res)
-
-    async def telnyx(e164: str) -> LineInfo:
-        found = await provider.lookup(e164)
-        return LineInfo(found.line_type, found.sms_capable)
-
-    return telnyx
+    return line_lookup(build(settings, res).lookup)

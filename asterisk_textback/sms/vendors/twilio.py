@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import aiohttp
+from pydantic import Field
 
 from asterisk_textback.errors import (
     ProviderAuthError,
@@ -30,7 +31,9 @@ from asterisk_textback.sms._http import (
     Reply,
     Verdict,
     basic_auth_value,
-    retry_after,
+)
+from asterisk_textback.sms._http import (
+    retry_after as retry_after,
 )
 from asterisk_textback.sms.base import (
     DeliveryReport,
@@ -44,22 +47,7 @@ from asterisk_textback.sms.base import (
 )
 from asterisk_textback.sms.resources import Resources, section
 from asterisk_textback.sms.settings import ProviderSettings
-from asterisk_textback.sms.settings._frozen import Frozen
-from asterisk_textback.sms.settings.twilio import TwilioSettings
-
-__all__ = [
-    "CompatProvider",
-    "CompatWebhook",
-    "Frozen",
-    "TwilioProvider",
-    "TwilioSettings",
-    "TwilioWebhook",
-    "basic_auth",
-    "build",
-    "build_webhook",
-    "retry_after",
-    "signature",
-]
+from asterisk_textback.sms.settings.twilio import TwilioSettings as TwilioSettings
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
@@ -134,12 +122,7 @@ def basic_auth(username: str, password: str) -> dict[str, str]:
 class _Created(Accepted):
     """Twilio's answer to a create: the new message's SID."""
 
-    what = "a sid"
-    sid: str
-
-    def message_id(self) -> str:
-        """The message SID (``SM…``)."""
-        return self.sid
+    id: str = Field(min_length=1, validation_alias="sid")
 
 
 class _Problem(Model):

@@ -19,7 +19,7 @@ import aiohttp
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from asterisk_textback.errors import (
     ConfigError,
@@ -148,14 +148,9 @@ def verdict(reply: Reply) -> Verdict:
 
 
 class _Sent(Accepted):
-    """``202 {"message_uuid": …}``."""
+    """``202 {"message_uuid": …}``: the uuid the status webhooks will name."""
 
-    what = "message_uuid"
-    message_uuid: str = Field(min_length=1)
-
-    def message_id(self) -> str:
-        """The uuid the status webhooks will name."""
-        return self.message_uuid
+    id: str = Field(min_length=1, validation_alias="message_uuid")
 
 
 class _Balance(Model):
@@ -276,6 +271,15 @@ class VonageProvider:
         """The shared session is closed by its owner."""
 
 
+class _Claims(Model):
+    """The claims of a signed webhook's JWT that we check."""
+
+    iat: int | float
+    exp: int | float | None = None
+    api_key: Any = None
+    payload_hash: str | None = None
+
+
 class VonageWebhook:
     """Verifies Vonage's signed-JWT callbacks and parses status and inbound webhooks."""
 
@@ -303,24 +307,26 @@ class VonageWebhook:
             )
         except jwt.PyJWTError as exc:
             raise WebhookAuthError(f"vonage: bad token: {exc}") from None
+        try:
+            # Strict: a claim of the wrong type is not Vonage's, whatever signed it.
+            said = _Claims.model_validate(claims, strict=True)
+        except ValidationError:
+            raise WebhookAuthError("vonage: token claims of the wrong type") from None
         skew = 30.0
-        iat = claims.get("iat")
-        exp = claims.get("exp")
-        if not isinstance(iat, int | float) or iat > now + skew:
+        if said.iat > now + skew:
             raise WebhookAuthError("vonage: token issued in the future")
-        if now - iat > self._settings.webhook_max_age_seconds:
+        if now - said.iat > self._settings.webhook_max_age_seconds:
             raise WebhookAuthError("vonage: token too old")
-        if exp is not None and (not isinstance(exp, int | float) or exp < now - skew):
+        if said.exp is not None and said.exp < now - skew:
             raise WebhookAuthError("vonage: token expired")
         expected = self._settings.api_key
-        if expected and claims.get("api_key") not in (None, expected):
+        if expected and said.api_key not in (None, expected):
             raise WebhookAuthError("vonage: token for another account")
-        digest = claims.get("payload_hash")
-        if digest is None:
+        if said.payload_hash is None:
             if self._settings.require_payload_hash:
                 raise WebhookAuthError("vonage: token has no payload_hash")
-        elif not isinstance(digest, str) or not hmac.compare_digest(
-            digest.lower(), hashlib.sha256(request.body).hexdigest()
+        elif not hmac.compare_digest(
+            said.payload_hash.lower(), hashlib.sha256(request.body).hexdigest()
         ):
             raise WebhookAuthError("vonage: body does not match payload_hash")
         return claims
