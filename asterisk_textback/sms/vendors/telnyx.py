@@ -277,11 +277,11 @@ class _Message(Model):
             return value
         raise WebhookPayloadError(f"telnyx webhook: {key!r} has no address")
 
-    def text_of(self, value: str | None, key: str) -> str:
-        """A required, non-empty string field."""
-        if not value:
-            raise WebhookPayloadError(f"telnyx webhook: {key!r} missing")
-        return value
+
+def _required(value: str | None, key: str) -> str:
+    if not value:
+        raise WebhookPayloadError(f"telnyx webhook: {key!r} missing")
+    return value
 
 
 class _Event(Model):
@@ -335,14 +335,15 @@ class TelnyxWebhook:
             raise WebhookPayloadError("telnyx webhook: 'payload' is not an object")
         msg = parse_body(_Message, data.payload, "telnyx webhook")
         at = epoch(data.occurred_at)
-        ident = msg.text_of(msg.id, "id")
         if data.event_type == "message.received":
-            sender = msg.text_of(msg.address("from").phone_number, "phone_number")
-            to = msg.text_of(msg.address("to").phone_number, "phone_number")
+            ident = _required(msg.id, "id")
+            sender = _required(msg.address("from").phone_number, "phone_number")
+            to = _required(msg.address("to").phone_number, "phone_number")
             return [InboundSms(self.name, ident, sender, to, msg.text or "", at)]
         state = _STATES.get(str(msg.address("to").status))
         if state is None:
-            return []
+            return []  # a status we do not track
+        ident = _required(msg.id, "id")
         said = msg.errors[0].verdict() if msg.errors else Verdict()
         failure = (said.kind or _F.OTHER) if state in _FAILED else None
         return [DeliveryReport(self.name, ident, state, said.code, said.words or None, failure, at)]
