@@ -68,17 +68,10 @@ _AUTH_CODES = frozenset(
         "1120",  # illegal sender address (sender not registered for the destination)
         "1140",  # facility not allowed
         "1160",  # non white-listed destination (trial account)
-        # generic errors, https://developer.vonage.com/en/api-errors
-        "unauthorized",
-        "forbidden",
-        "unprovisioned",
-        "account-suspended",
-        "jwt-expired",
-        "jwt-revoked",
-        "invalid-api-key",
-        "invalid-signature",
-        "low-balance",
     }
+    # generic errors, https://developer.vonage.com/en/api-errors
+    | {"unauthorized", "forbidden", "unprovisioned", "account-suspended", "jwt-expired"}
+    | {"jwt-revoked", "invalid-api-key", "invalid-signature", "low-balance"}
 )
 _OPT_OUT_WORDS = ("opted out", "opted-out", "opt-out", "opt out")
 
@@ -334,9 +327,10 @@ class VonageWebhook:
     def parse(self, request: WebhookRequest, now: float) -> list[WebhookEvent]:
         """The delivery report or inbound text in one verified callback."""
         self.verify(request, now)
+        # The channel first: another channel's webhook (WhatsApp, MMS…) is not ours to judge.
+        if parse_body(_Channel, request.body, "vonage").channel not in (None, "sms"):
+            return []
         data = parse_body(_Callback, request.body, "vonage")
-        if data.channel not in (None, "sms"):
-            return []  # another channel of the same application: not ours
         if "status" in data.model_fields_set:
             return [self._report(data)]
         return [self._inbound(data)]
@@ -366,10 +360,13 @@ class VonageWebhook:
         )
 
 
+class _Channel(Model):
+    channel: Any = None
+
+
 class _Callback(Model):
     """A status or inbound webhook body (only the fields we read)."""
 
-    channel: Any = None
     status: Any = None
     message_uuid: str | None = None
     error: Problem | None = None
