@@ -1,192 +1,103 @@
-"""Build the configured provider adapter (one dict maps names to builders)."""
+"""Build the configured provider adapter: one line per provider, imported only when built.
+
+Adding a provider takes one new module and one line here:
+
+1. ``sms/vendors/<name>.py`` holds the adapter: its payloads, its response models, its code
+   table and its :class:`~asterisk_textback.sms._http.Dialect` (everything else is the one
+   HTTP path in ``sms/_http.py``), plus ``build(settings, resources)``, and
+   ``build_webhook`` when the provider calls us back;
+2. one :class:`Entry` in :data:`PROVIDERS` below.
+
+Its settings class goes in ``sms/settings/<name>.py`` (pydantic only: ``config.py`` loads
+it, and must not load aiohttp or an adapter), with a field and a name on
+:class:`~asterisk_textback.sms.settings.ProviderSettings`.
+
+The entries are ``"module:attribute"`` strings, not imports, so that reading the config,
+``--help`` or a test of the tracker never loads vendor code: an adapter's module is
+imported when its provider is built, and only that one.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, cast
 
-import aiohttp
-
-from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.sms.base import Provider, WebhookAdapter
-from asterisk_textback.sms.lookup import LineInfo, LineLookup
+from asterisk_textback.sms.lookup import LineLookup
+from asterisk_textback.sms.resources import Resources
 from asterisk_textback.sms.settings import ProviderSettings
-from asterisk_textback.sms.vendors.bandwidth import BandwidthProvider, BandwidthWebhook
-from asterisk_textback.sms.vendors.log import LogProvider
-from asterisk_textback.sms.vendors.lookup_twilio import TwilioLookup, TwilioLookupSettings
-from asterisk_textback.sms.vendors.plivo import PlivoProvider, PlivoWebhook
-from asterisk_textback.sms.vendors.signalwire import SignalWireProvider, SignalWireWebhook
-from asterisk_textback.sms.vendors.sip_trunk import SipTrunkProvider
-from asterisk_textback.sms.vendors.telnyx import TelnyxProvider, TelnyxWebhook
-from asterisk_textback.sms.vendors.twilio import TwilioProvider, TwilioWebhook
-from asterisk_textback.sms.vendors.vonage import VonageProvider, VonageWebhook
-from asterisk_textback.sms.vendors.webhook import WebhookProvider
+
+__all__ = [
+    "PROVIDERS",
+    "Entry",
+    "Resources",
+    "build_lookup",
+    "build_provider",
+    "build_webhooks",
+]
 
 
 @dataclass(frozen=True, slots=True)
-class Resources:
-    """What adapters may share: the HTTP session, the environment, the AMI connection."""
+class Entry:
+    """Where one provider's builders live, as ``"module:attribute"``."""
 
-    http: aiohttp.ClientSession
-    environ: Mapping[str, str]
-    ami: AmiConnection | None = None
-
-    def secret(self, key: str, env_name: str | None) -> str:
-        """The secret held in environment variable ``env_name`` (named by config ``key``)."""
-        if not env_name:
-            raise ConfigError(f"{key}: name the environment variable holding the secret")
-        try:
-            return self.environ[env_name]
-        except KeyError:
-            raise ConfigError(f"{key}: environment variable {env_name!r} is not set") from None
+    provider: str
+    #: Its callback verifier/parser, when the provider calls us back.
+    webhook: str | None = None
+    #: Its line-type lookup, when it has one.
+    lookup: str | None = None
 
 
-Builder = Callable[[ProviderSettings, Resources], Provider]
+_V = "asterisk_textback.sms.vendors."
 
-_T = TypeVar("_T")
-
-
-def _section(value: _T | None, name: str) -> _T:
-    if value is None:  # the settings validator already refuses this
-        raise ConfigError(f"provider.{name}: missing [provider.{name}]")
-    return value
-
-
-def _log(settings: ProviderSettings, res: Resources) -> Provider:
-    return LogProvider()
-
-
-def _sip_trunk(settings: ProviderSettings, res: Resources) -> Provider:
-    if settings.sip_trunk is None or res.ami is None:
-        raise ConfigError("provider.sip_trunk: needs [provider.sip_trunk] and an AMI connection")
-    return SipTrunkProvider(settings.sip_trunk, res.ami)
-
-
-def _webhook(settings: ProviderSettings, res: Resources) -> Provider:
-    hook = settings.webhook
-    if hook is None:  # the settings validator already refuses this
-        raise ConfigError("provider.webhook: missing")
-    key = None
-    if hook.hmac_secret_env:
-        key = res.secret("provider.webhook.hmac_secret_env", hook.hmac_secret_env).encode()
-    return WebhookProvider(hook, res.http, key)
-
-
-def _twilio(settings: ProviderSettings, res: Resources) -> Provider:
-    s = _section(settings.twilio, "twilio")
-    return TwilioProvider(
-        s, res.http, res.secret("provider.twilio.auth_token_env", s.auth_token_env)
-    )
-
-
-def _signalwire(settings: ProviderSettings, res: Resources) -> Provider:
-    s = _section(settings.signalwire, "signalwire")
-    token = res.secret("provider.signalwire.api_token_env", s.api_token_env)
-    return SignalWireProvider(s, res.http, token)
-
-
-def _telnyx(settings: ProviderSettings, res: Resources) -> Provider:
-    s = _section(settings.telnyx, "telnyx")
-    return TelnyxProvider(s, res.http, res.secret("provider.telnyx.api_key_env", s.api_key_env))
-
-
-def _plivo(settings: ProviderSettings, res: Resources) -> Provider:
-    s = _section(settings.plivo, "plivo")
-    token = res.secret("provider.plivo.auth_token_env", s.auth_token_env)
-    return PlivoProvider(s, res.http, token)
-
-
-def _vonage(settings: ProviderSettings, res: Resources) -> Provider:
-    s = _section(settings.vonage, "vonage")
-    if s.auth == "jwt":
-        key = res.secret("provider.vonage.private_key_env", s.private_key_env)
-        return VonageProvider(s, res.http, private_key=key)
-    secret = res.secret("provider.vonage.api_secret_env", s.api_secret_env)
-    return VonageProvider(s, res.http, api_secret=secret)
-
-
-def _bandwidth(settings: ProviderSettings, res: Resources) -> Provider:
-    s = _section(settings.bandwidth, "bandwidth")
-    env = s.client_secret_env if s.auth == "oauth" else s.password_env
-    what = "client_secret_env" if s.auth == "oauth" else "password_env"
-    return BandwidthProvider(s, res.http, secret=res.secret(f"provider.bandwidth.{what}", env))
-
-
-BUILDERS: Mapping[str, Builder] = {
-    "log": _log,
-    "webhook": _webhook,
-    "sip_trunk": _sip_trunk,
-    "twilio": _twilio,
-    "signalwire": _signalwire,
-    "telnyx": _telnyx,
-    "plivo": _plivo,
-    "vonage": _vonage,
-    "bandwidth": _bandwidth,
+#: Provider name (``provider.name``) -> its builders.
+PROVIDERS: Mapping[str, Entry] = {
+    "log": Entry(_V + "log:build"),
+    "webhook": Entry(_V + "webhook:build"),
+    "sip_trunk": Entry(_V + "sip_trunk:build"),
+    "twilio": Entry(_V + "twilio:build", _V + "twilio:build_webhook", _V + "lookup_twilio:build"),
+    "signalwire": Entry(_V + "signalwire:build", _V + "signalwire:build_webhook"),
+    "telnyx": Entry(_V + "telnyx:build", _V + "telnyx:build_webhook", _V + "telnyx:build_lookup"),
+    "plivo": Entry(_V + "plivo:build", _V + "plivo:build_webhook"),
+    "vonage": Entry(_V + "vonage:build", _V + "vonage:build_webhook"),
+    "bandwidth": Entry(_V + "bandwidth:build", _V + "bandwidth:build_webhook"),
 }
 
 
-def build_lookup(settings: ProviderSettings, res: Resources) -> LineLookup | None:
-    """The provider's line-type lookup when ``provider.lookup.enabled``, else None."""
-    if not settings.lookup.enabled:
-        return None
-    if settings.name == "twilio":
-        tw = _section(settings.twilio, "twilio")
-        token = res.secret("provider.twilio.auth_token_env", tw.auth_token_env)
-        where = TwilioLookupSettings(api_base_url=settings.lookup.twilio_api_base_url)
-        client = TwilioLookup(where, res.http, tw.account_sid, token)
-
-        async def twilio(e164: str) -> LineInfo:
-            found = await client.line_type(e164)
-            return LineInfo(found.line_type, found.sms_capable)
-
-        return twilio
-    provider = _telnyx(settings, res)
-    assert isinstance(provider, TelnyxProvider)  # the settings validator allows only these two
-
-    async def telnyx(e164: str) -> LineInfo:
-        found = await provider.lookup(e164)
-        return LineInfo(found.line_type, found.sms_capable)
-
-    return telnyx
+def _entry(settings: ProviderSettings) -> Entry:
+    try:
+        return PROVIDERS[settings.name]
+    except KeyError:
+        raise ConfigError(f"provider.name: unknown provider {settings.name!r}") from None
 
 
-def build_webhooks(settings: ProviderSettings, res: Resources) -> dict[str, WebhookAdapter]:
-    """The callback verifier/parser of the configured provider, by URL name."""
-    name = settings.name
-    if name == "twilio":
-        s = _section(settings.twilio, name)
-        return {name: TwilioWebhook(res.secret("provider.twilio.auth_token_env", s.auth_token_env))}
-    if name == "signalwire":
-        sw = _section(settings.signalwire, name)
-        key = res.secret("provider.signalwire.signing_key_env", sw.signing_key_env)
-        return {name: SignalWireWebhook(key)}
-    if name == "telnyx":
-        t = _section(settings.telnyx, name)
-        if t.public_key is None:
-            raise ConfigError("provider.telnyx.public_key: needed to verify Telnyx webhooks")
-        return {name: TelnyxWebhook(t.public_key, t.webhook_tolerance_seconds)}
-    if name == "plivo":
-        p = _section(settings.plivo, name)
-        return {name: PlivoWebhook(res.secret("provider.plivo.auth_token_env", p.auth_token_env))}
-    if name == "vonage":
-        v = _section(settings.vonage, name)
-        secret = res.secret("provider.vonage.signature_secret_env", v.signature_secret_env)
-        return {name: VonageWebhook(v, secret)}
-    if name == "bandwidth":
-        b = _section(settings.bandwidth, name)
-        if not b.callback_username:
-            raise ConfigError("provider.bandwidth.callback_username: needed to check callbacks")
-        password = res.secret("provider.bandwidth.callback_password_env", b.callback_password_env)
-        return {name: BandwidthWebhook(b.callback_username, password)}
-    return {}
+def _load(ref: str) -> Callable[[ProviderSettings, Resources], Any]:
+    """Import the module named in ``ref`` (now, not before) and return its builder."""
+    module, _, attr = ref.partition(":")
+    return cast(
+        Callable[[ProviderSettings, Resources], Any], getattr(importlib.import_module(module), attr)
+    )
 
 
 def build_provider(settings: ProviderSettings, resources: Resources) -> Provider:
     """The adapter named by ``provider.name``, sharing the session (and AMI connection)."""
-    try:
-        builder = BUILDERS[settings.name]
-    except KeyError:
-        raise ConfigError(f"provider.name: unknown provider {settings.name!r}") from None
-    return builder(settings, resources)
+    return cast(Provider, _load(_entry(settings).provider)(settings, resources))
+
+
+def build_lookup(settings: ProviderSettings, res: Resources) -> LineLookup | None:
+    """The provider's line-type lookup when ``provider.lookup.enabled``, else None."""
+    ref = _entry(settings).lookup
+    if not settings.lookup.enabled or ref is None:  # the settings validator names the gap
+        return None
+    return cast(LineLookup, _load(ref)(settings, res))
+
+
+def build_webhooks(settings: ProviderSettings, res: Resources) -> dict[str, WebhookAdapter]:
+    """The callback verifier/parser of the configured provider, by URL name."""
+    ref = _entry(settings).webhook
+    if ref is None:
+        return {}
+    return {settings.name: cast(WebhookAdapter, _load(ref)(settings, res))}

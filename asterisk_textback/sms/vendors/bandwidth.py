@@ -11,26 +11,32 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import time
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import Field, RootModel
 
 from asterisk_textback.errors import (
     ConfigError,
     ProviderAuthError,
     ProviderError,
-    ProviderNumberError,
-    ProviderOutcomeUnknownError,
-    ProviderTransientError,
     WebhookAuthError,
     WebhookPayloadError,
 )
-from asterisk_textback.sms._http import basic_auth_value
+from asterisk_textback.sms._http import (
+    Accepted,
+    Client,
+    Dialect,
+    Model,
+    Reply,
+    Verdict,
+    accepted_id,
+    basic_auth_value,
+    parse_body,
+    refusal,
+)
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -41,6 +47,10 @@ from asterisk_textback.sms.base import (
     WebhookEvent,
     WebhookRequest,
 )
+from asterisk_textback.sms.resources import Resources, section
+from asterisk_textback.sms.settings import ProviderSettings
+from asterisk_textback.sms.settings.bandwidth import BandwidthSettings as BandwidthSettings
+from asterisk_textback.sms.wire import epoch
 
 #: Bandwidth documents ``tag`` as any string of at most 1024 characters.
 TAG_MAX = 1024
@@ -57,55 +67,57 @@ _AUTH_CODES = frozenset(
 _TRANSIENT_CODES = frozenset({4702, 4780, 4781, 4785})  # handset unavailable, volumetric
 
 
-class BandwidthSettings(BaseModel):
-    """``[provider.bandwidth]``: account, application, credentials (by env var name)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    account_id: str = Field(min_length=1)
-    application_id: str = Field(min_length=1)
-    #: ``oauth`` (API credentials, client id/secret) or legacy ``basic`` (API user).
-    auth: Literal["oauth", "basic"] = "oauth"
-    client_id: str | None = None
-    client_secret_env: str | None = None
-    username: str | None = None
-    password_env: str | None = None
-    #: The basic-auth credentials set on the Bandwidth application for its callbacks.
-    callback_username: str | None = None
-    callback_password_env: str | None = None
-    api_base_url: HttpUrl = HttpUrl("https://messaging.bandwidth.com")
-    token_url: HttpUrl = HttpUrl("https://api.bandwidth.com/api/v1/oauth2/token")
-    timeout_seconds: float = Field(default=10.0, gt=0)
-
-    @model_validator(mode="after")
-    def _credentials_named(self) -> BandwidthSettings:
-        if self.auth == "oauth" and not (self.client_id and self.client_secret_env):
-            raise ValueError("provider.bandwidth: auth 'oauth' needs client_id, client_secret_env")
-        if self.auth == "basic" and not (self.username and self.password_env):
-            raise ValueError("provider.bandwidth: auth 'basic' needs username and password_env")
-        return self
+class _FieldError(Model):
+    name: Any = Field(default=None, alias="fieldName")
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    try:
-        return max(0.0, float(headers.get("Retry-After", "")))
-    except ValueError:
-        return None
+class _Refusal(Model):
+    """Bandwidth's error body: ``type``, ``description`` and, for a 400, ``fieldErrors``."""
+
+    type: Any = None
+    description: Any = None
+    field_errors: tuple[_FieldError, ...] = Field(default=(), alias="fieldErrors")
+
+    def fields(self) -> set[str]:
+        """The names of the fields Bandwidth refused."""
+        return {str(f.name) for f in self.field_errors}
 
 
-def _json(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+def verdict(reply: Reply) -> Verdict:
+    """A 400 is the number's fault when it names ``to``, ours when it names the sender."""
+    found = reply.parsed(_Refusal) or _Refusal()
+    kind = None
+    if reply.status == 400 and "to" in found.fields():
+        kind = FailureKind.NUMBER
+    elif reply.status == 400 and found.fields() & {"from", "applicationId"}:
+        kind = FailureKind.AUTH  # our sender or application: fix the config
+    code = str(found.type) if found.type else None
+    return Verdict(code, str(found.description or ""), kind)
 
 
-def _field_names(error: Mapping[str, Any]) -> set[str]:
-    fields = error.get("fieldErrors")
-    if not isinstance(fields, list):
-        return set()
-    return {str(f.get("fieldName")) for f in fields if isinstance(f, dict)}
+class _Created(Accepted):
+    """``202`` with the message, whose ``id`` the callbacks will name."""
+
+
+class _Token(Model):
+    access_token: str = Field(min_length=1)
+    expires_in: float = 300.0
+
+
+class _Page(Model):
+    #: Present when the list call worked (its value does not matter).
+    total: Any = Field(alias="totalCount")
+
+
+DIALECT = Dialect(
+    "bandwidth",
+    # 402 is not in Bandwidth's messaging errors; 404 is a wrong account id in the URL.
+    statuses={402: ProviderError, 404: ProviderAuthError},
+    refusal=verdict,
+    accepted=_Created,
+)
+#: The token endpoint: anything but a token or a transient status is our credentials.
+_TOKEN = Dialect("bandwidth token", statuses={}, fallback=ProviderAuthError)
 
 
 class BandwidthProvider:
@@ -126,7 +138,9 @@ class BandwidthProvider:
             what = "client_secret_env" if settings.auth == "oauth" else "password_env"
             raise ConfigError(f"provider.bandwidth.{what}: the secret is empty")
         self._settings = settings
-        self._session = session
+        accept = {"Accept": "application/json"}
+        self._http = Client(session, DIALECT, settings.timeout_seconds, accept)
+        self._tokens = Client(session, _TOKEN, settings.timeout_seconds)
         self._clock = clock
         user = settings.client_id if settings.auth == "oauth" else settings.username
         self._basic = basic_auth_value(user or "", secret)
@@ -150,109 +164,58 @@ class BandwidthProvider:
         async with self._token_lock:
             if self._token is not None and self._token[1] > self._clock():
                 return self._token[0]
-            s = self._settings
-            try:
-                async with asyncio.timeout(s.timeout_seconds):
-                    async with self._session.post(
-                        str(s.token_url),
-                        data={"grant_type": "client_credentials"},
-                        headers={"Authorization": self._basic},
-                    ) as resp:
-                        status, headers, body = resp.status, resp.headers, await resp.text()
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                # No text was sent yet, so even a timeout is safe to retry.
-                raise ProviderTransientError(f"bandwidth token: {exc!r}") from exc
-            data = _json(body)
-            token = data.get("access_token")
-            if status == 200 and isinstance(token, str) and token:
-                ttl = data.get("expires_in")
-                ttl = float(ttl) if isinstance(ttl, int | float) else 300.0
-                # Refresh a minute early so a token never expires mid-request.
-                self._token = (token, self._clock() + max(0.0, ttl - 60.0))
-                return token
-            detail = f"bandwidth token: HTTP {status}: {body[:200]}"
-            if status == 429 or status >= 500:
-                raise ProviderTransientError(detail, _retry_after(headers))
-            raise ProviderAuthError(detail)
+            # No text was sent yet, so even a timeout is safe to retry (safe=True).
+            reply = await self._tokens.call(
+                "POST",
+                str(self._settings.token_url),
+                safe=True,
+                data={"grant_type": "client_credentials"},
+                headers={"Authorization": self._basic},
+            )
+            if not reply.ok:
+                raise refusal(reply, _TOKEN)
+            found = reply.parsed(_Token) if reply.status == 200 else None
+            if found is None:
+                raise ProviderAuthError(f"bandwidth token: HTTP {reply.status} without a token")
+            # Refresh a minute early so a token never expires mid-request.
+            self._token = (found.access_token, self._clock() + max(0.0, found.expires_in - 60.0))
+            return found.access_token
+
+    async def _authorization(self) -> dict[str, str]:
+        if self._settings.auth == "oauth":
+            return {"Authorization": f"Bearer {await self._bearer()}"}
+        return {"Authorization": self._basic}
 
     async def send(self, sms: OutboundSms) -> SendResult:
         """POST the text; map Bandwidth's answer onto our provider errors."""
         retried = False
         while True:
-            if self._settings.auth == "oauth":
-                auth = f"Bearer {await self._bearer()}"
-            else:
-                auth = self._basic
-            status, headers, text = await self._post(sms, auth)
-            if status == 401 and self._settings.auth == "oauth" and not retried:
+            auth = await self._authorization()
+            reply = await self._http.call(
+                "POST", self._url, safe=False, json=self.payload(sms), headers=auth
+            )
+            if reply.status == 401 and self._settings.auth == "oauth" and not retried:
                 # A cached token may have been revoked; a 401 means nothing was sent.
                 self._token = None
                 retried = True
                 continue
-            return self._result(status, headers, text)
-
-    async def _post(self, sms: OutboundSms, auth: str) -> tuple[int, Mapping[str, str], str]:
-        headers = {"Authorization": auth, "Accept": "application/json"}
-        try:
-            async with asyncio.timeout(self._settings.timeout_seconds):
-                async with self._session.post(
-                    self._url, json=self.payload(sms), headers=headers
-                ) as resp:
-                    return resp.status, resp.headers, await resp.text()
-        except aiohttp.ClientConnectorError as exc:
-            # Never connected: the text cannot have left, a retry is safe.
-            raise ProviderTransientError(f"bandwidth: {exc!r}") from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise ProviderOutcomeUnknownError(f"bandwidth: {exc!r}") from exc
-
-    def _result(self, status: int, headers: Mapping[str, str], text: str) -> SendResult:
-        body = _json(text)
-        if 200 <= status < 300:
-            ident = body.get("id")
-            if not isinstance(ident, str) or not ident:
-                raise ProviderOutcomeUnknownError(f"bandwidth: HTTP {status} without id")
-            return SendResult(self.name, ident)
-        kind = body.get("type") or "-"
-        detail = f"bandwidth: HTTP {status} [{kind}]: {body.get('description') or text[:200]}"
-        if status == 429 or status >= 500:
-            raise ProviderTransientError(detail, _retry_after(headers))
-        if status in (401, 403, 404):  # credentials, messaging role, or account id in the URL
-            raise ProviderAuthError(detail)
-        fields = _field_names(body)
-        if status == 400 and "to" in fields:
-            raise ProviderNumberError(detail)
-        if status == 400 and fields & {"from", "applicationId"}:
-            raise ProviderAuthError(detail)  # our sender or application: fix the config
-        raise ProviderError(detail)
+            return SendResult(self.name, accepted_id(reply, DIALECT))
 
     async def verify(self) -> str:
         """List one message (``GET …/messages?limit=1``): proves credentials, role and account."""
+        fix = (
+            "check provider.bandwidth.account_id and the API credentials "
+            "(they need the Messaging role)"
+        )
         try:
-            status, headers, text = await self._list_one()
-            if not 200 <= status < 300:
-                self._result(status, headers, text)  # raises the mapped error
+            auth = await self._authorization()
         except ProviderAuthError as exc:
-            fix = (
-                "check provider.bandwidth.account_id and the API credentials "
-                "(they need the Messaging role)"
-            )
             raise ProviderAuthError(f"{exc}; fix: {fix}") from None
-        if "totalCount" not in _json(text):
-            raise ProviderError(f"bandwidth: HTTP {status} without a message list")
+        params = {"limit": "1", "limitTotalCount": "true"}
+        reply = await self._http.read(self._url, fix=fix, headers=auth, params=params)
+        if reply.parsed(_Page) is None:
+            raise ProviderError(f"bandwidth: HTTP {reply.status} without a message list")
         return f"account {self._settings.account_id}: messaging API access confirmed"
-
-    async def _list_one(self) -> tuple[int, Mapping[str, str], str]:
-        auth = f"Bearer {await self._bearer()}" if self._settings.auth == "oauth" else self._basic
-        url = f"{self._url}?limit=1&limitTotalCount=true"
-        try:
-            async with asyncio.timeout(self._settings.timeout_seconds):
-                async with self._session.get(
-                    url, headers={"Authorization": auth, "Accept": "application/json"}
-                ) as resp:
-                    return resp.status, resp.headers, await resp.text()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            # A read changes nothing: any network trouble is simply worth another try.
-            raise ProviderTransientError(f"bandwidth: cannot list messages: {exc!r}") from exc
 
     async def close(self) -> None:
         """The shared session is closed by its owner."""
@@ -271,17 +234,26 @@ def failure_kind(code: int) -> FailureKind:
     return FailureKind.OTHER
 
 
-def _timestamp(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+class _Message(Model):
+    id: str | None = None
+    sender: str | None = Field(default=None, alias="from")
+    to: tuple[str, ...] = ()
+    text: str | None = None
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+class _Event(Model):
+    """One message event of a callback (only the fields we read)."""
+
+    type: Any = None
+    time: Any = None
+    to: str | None = None
+    description: str | None = None
+    error_code: int | str | None = Field(default=None, alias="errorCode")
+    message: _Message
+
+
+class _Events(RootModel[list[_Event] | _Event]):
+    """A callback body: an array of events (a single object is taken as one)."""
 
 
 class BandwidthWebhook:
@@ -307,53 +279,32 @@ class BandwidthWebhook:
     def parse(self, request: WebhookRequest, now: float) -> list[WebhookEvent]:
         """The delivery reports and inbound texts in one verified callback."""
         self.verify(request)
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookPayloadError("bandwidth: body is not JSON") from None
-        if isinstance(data, dict):
-            data = [data]
-        if not isinstance(data, list):
-            raise WebhookPayloadError("bandwidth: body is not a JSON array of events")
-        events: list[WebhookEvent] = []
-        for item in data:
-            event = self._event(item)
-            if event is not None:
-                events.append(event)
-        return events
+        found = parse_body(_Events, request.body, "bandwidth").root
+        items = found if isinstance(found, list) else [found]
+        return [event for item in items if (event := self._event(item)) is not None]
 
-    def _event(self, item: Any) -> WebhookEvent | None:
-        if not isinstance(item, dict) or not isinstance(item.get("message"), dict):
-            raise WebhookPayloadError("bandwidth: event without a message object")
-        kind = item.get("type")
-        message: dict[str, Any] = item["message"]
-        ident = _text(message.get("id"))
-        if ident is None:
+    def _event(self, item: _Event) -> WebhookEvent | None:
+        message = item.message
+        if not message.id:
             raise WebhookPayloadError("bandwidth: event without message.id")
-        at = _timestamp(item.get("time"))
-        if kind == "message-received":
-            sender = _text(message.get("from"))
-            to = _text(item.get("to"))
-            if to is None and isinstance(message.get("to"), list) and message["to"]:
-                to = _text(message["to"][0])
-            if sender is None or to is None:
+        at = epoch(item.time)
+        if item.type == "message-received":
+            sender, to = message.sender, item.to or (message.to[0] if message.to else None)
+            if not sender or not to:
                 raise WebhookPayloadError("bandwidth: message-received without from/to")
-            body = message.get("text")
-            return InboundSms(
-                self.name, ident, sender, to, body if isinstance(body, str) else "", at
-            )
-        if kind == "message-sending":
-            return DeliveryReport(self.name, ident, DeliveryState.ACCEPTED, at=at)
-        if kind == "message-delivered":
-            return DeliveryReport(self.name, ident, DeliveryState.DELIVERED, at=at)
-        if kind == "message-failed":
-            return self._failed(item, ident, at)
+            return InboundSms(self.name, message.id, sender, to, message.text or "", at)
+        if item.type == "message-sending":
+            return DeliveryReport(self.name, message.id, DeliveryState.ACCEPTED, at=at)
+        if item.type == "message-delivered":
+            return DeliveryReport(self.name, message.id, DeliveryState.DELIVERED, at=at)
+        if item.type == "message-failed":
+            return self._failed(item, message.id, at)
         return None  # a newer event type: acknowledged, nothing to record
 
-    def _failed(self, item: Mapping[str, Any], ident: str, at: float | None) -> DeliveryReport:
-        raw = item.get("errorCode")
+    def _failed(self, item: _Event, ident: str, at: float | None) -> DeliveryReport:
+        raw = item.error_code
         try:
-            code = int(raw) if isinstance(raw, int | str) else None
+            code = None if raw is None else int(raw)
         except ValueError:
             code = None
         # 47xx/56xx/99xx are reported by the carrier: the text left Bandwidth.
@@ -363,7 +314,24 @@ class BandwidthWebhook:
             ident,
             DeliveryState.UNDELIVERED if carrier else DeliveryState.FAILED,
             error_code=None if raw is None else str(raw),
-            error_detail=_text(item.get("description")),
+            error_detail=item.description or None,
             failure=FailureKind.OTHER if code is None else failure_kind(code),
             at=at,
         )
+
+
+def build(settings: ProviderSettings, res: Resources) -> BandwidthProvider:
+    """The Bandwidth adapter of ``[provider.bandwidth]``: OAuth client or legacy API user."""
+    s = section(settings.bandwidth, "bandwidth")
+    env = s.client_secret_env if s.auth == "oauth" else s.password_env
+    what = "client_secret_env" if s.auth == "oauth" else "password_env"
+    return BandwidthProvider(s, res.http, secret=res.secret(f"provider.bandwidth.{what}", env))
+
+
+def build_webhook(settings: ProviderSettings, res: Resources) -> BandwidthWebhook:
+    """Bandwidth's callback check: the basic auth set on the Bandwidth application."""
+    s = section(settings.bandwidth, "bandwidth")
+    if not s.callback_username:
+        raise ConfigError("provider.bandwidth.callback_username: needed to check callbacks")
+    password = res.secret("provider.bandwidth.callback_password_env", s.callback_password_env)
+    return BandwidthWebhook(s.callback_username, password)

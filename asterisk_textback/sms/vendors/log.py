@@ -6,6 +6,8 @@ import logging
 
 from asterisk_textback.logs.mask import phone
 from asterisk_textback.sms.base import OutboundSms, SendResult
+from asterisk_textback.sms.resources import Resources
+from asterisk_textback.sms.settings import ProviderSettings
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +30,8 @@ class LogProvider:
 
     async def close(self) -> None:
         """Nothing to release."""
+
+
+def build(settings: ProviderSettings, res: Resources) -> LogProvider:
+    """The ``log`` provider needs nothing from the config."""
+    return LogProvider()

@@ -7,29 +7,32 @@ Lookups are paid per request; the caller caches results with an expiry.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from pydantic import Field, HttpUrl
 
-from asterisk_textback.errors import ProviderAuthError, ProviderError, ProviderTransientError
-from asterisk_textback.sms._http import retry_after
-from asterisk_textback.sms.vendors.twilio import Frozen, basic_auth
+from asterisk_textback.errors import ProviderError
+from asterisk_textback.sms._http import Client, Dialect, Model, parse_json, refusal
+from asterisk_textback.sms.lookup import LineLookup, line_lookup
+from asterisk_textback.sms.resources import Resources, section
+from asterisk_textback.sms.settings import ProviderSettings
+from asterisk_textback.sms.settings.twilio import TwilioLookupSettings
+from asterisk_textback.sms.vendors.twilio import basic_auth
+
+__all__ = ["NOT_SMS_CAPABLE", "LineType", "TwilioLookup", "TwilioLookupSettings", "build"]
 
 #: Line types that cannot receive an SMS; anything else (mobile, VoIP, toll-free, unknown)
 #: is tried, and a carrier rejection then marks the contact.
 NOT_SMS_CAPABLE = frozenset({"landline", "pager", "premium", "sharedCost", "uan", "voicemail"})
 
-
-class TwilioLookupSettings(Frozen):
-    """``[provider.twilio.lookup]``: where to ask and how long to wait."""
-
-    api_base_url: HttpUrl = HttpUrl("https://lookups.twilio.com")
-    timeout_seconds: float = Field(default=5.0, gt=0)
+_CHECK = "check the account SID, token and Lookup access"
+#: Lookup's statuses: 404 is answered before the table (an unknown number, not an error).
+_DIALECT = Dialect(
+    "twilio lookup",
+    statuses={402: ProviderError},
+    hints={401: _CHECK, 403: _CHECK},
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +47,28 @@ class LineType:
     sms_capable: bool
 
 
-def line_type_from(number: str, data: Any) -> LineType:
+class _Intelligence(Model):
+    type: str | None = None
+    carrier_name: str | None = None
+
+
+class _Lookup(Model):
+    """A Lookup v2 answer (only the fields we read)."""
+
+    valid: bool | None = None
+    line_type_intelligence: _Intelligence | None = None
+
+
+def line_type_from(number: str, text: str) -> LineType:
     """Interpret a Lookup v2 response body."""
-    if not isinstance(data, dict):
-        raise ProviderError(f"twilio lookup {number}: response is not a JSON object")
-    if data.get("valid") is False:
+    found = parse_json(_Lookup, text)
+    if found is None:
+        raise ProviderError(f"twilio lookup {number}: response is not a Lookup JSON object")
+    if found.valid is False:
         return LineType(number, False, None, None, False)
-    info = data.get("line_type_intelligence")
-    kind = info.get("type") if isinstance(info, dict) else None
-    carrier = info.get("carrier_name") if isinstance(info, dict) else None
-    kind = kind if isinstance(kind, str) and kind else None
-    carrier = carrier if isinstance(carrier, str) else None
-    return LineType(number, True, kind, carrier, kind not in NOT_SMS_CAPABLE)
+    info = found.line_type_intelligence or _Intelligence()
+    kind = info.type or None
+    return LineType(number, True, kind, info.carrier_name, kind not in NOT_SMS_CAPABLE)
 
 
 class TwilioLookup:
@@ -68,34 +81,25 @@ class TwilioLookup:
         account_sid: str,
         auth_token: str,
     ) -> None:
-        self._settings = settings
-        self._session = session
-        self._headers = basic_auth(account_sid, auth_token)
+        self._base = str(settings.api_base_url).rstrip("/")
+        headers = basic_auth(account_sid, auth_token)
+        self._http = Client(session, _DIALECT, settings.timeout_seconds, headers)
 
     async def line_type(self, number: str) -> LineType:
         """The line type of ``number`` (E.164); errors mapped like the send path's."""
-        base = str(self._settings.api_base_url).rstrip("/")
-        url = f"{base}/v2/PhoneNumbers/{quote(number, safe='')}"
+        url = f"{self._base}/v2/PhoneNumbers/{quote(number, safe='')}"
         params = {"Fields": "line_type_intelligence"}
-        try:
-            async with asyncio.timeout(self._settings.timeout_seconds):
-                async with self._session.get(url, params=params, headers=self._headers) as resp:
-                    text = await resp.text()
-                    status, headers = resp.status, resp.headers
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            # A read: asking again is harmless, so every network failure is transient.
-            raise ProviderTransientError(f"twilio lookup {number}: {exc!r}") from exc
-        try:
-            data: Any = json.loads(text) if text else None
-        except ValueError:
-            data = None
-        if status == 200:
-            return line_type_from(number, data)
-        detail = f"twilio lookup {number}: HTTP {status}: {text[:200]}"
-        if status == 404:
+        reply = await self._http.call("GET", url, safe=True, params=params)
+        if reply.status == 404:
             return LineType(number, False, None, None, False)
-        if status == 429 or status >= 500:
-            raise ProviderTransientError(detail, retry_after(headers))
-        if status in (401, 403):
-            raise ProviderAuthError(f"{detail} (check the account SID, token and Lookup access)")
-        raise ProviderError(detail)
+        if reply.status != 200:
+            raise refusal(reply, _DIALECT)
+        return line_type_from(number, reply.text)
+
+
+def build(settings: ProviderSettings, res: Resources) -> LineLookup:
+    """The lookup of ``[provider.lookup]`` for a Twilio account."""
+    tw = section(settings.twilio, "twilio")
+    token = res.secret("provider.twilio.auth_token_env", tw.auth_token_env)
+    where = TwilioLookupSettings(api_base_url=settings.lookup.twilio_api_base_url)
+    return line_lookup(TwilioLookup(where, res.http, tw.account_sid, token).line_type)

@@ -7,31 +7,34 @@ signature follows plivo-python's ``plivo/utils/signature_v3.py`` (``validate_v3_
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Literal, NoReturn
+from typing import Any
 from urllib.parse import parse_qs, quote, urlparse, urlunparse
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AliasPath, Field
 
 from asterisk_textback.errors import (
     ProviderAuthError,
     ProviderError,
-    ProviderNumberError,
-    ProviderOptedOutError,
-    ProviderOutcomeUnknownError,
-    ProviderTransientError,
     WebhookAuthError,
     WebhookPayloadError,
 )
-from asterisk_textback.sms._http import retry_after
+from asterisk_textback.sms._http import (
+    AUTH_STATUSES,
+    Accepted,
+    Client,
+    Dialect,
+    Model,
+    Reply,
+    Verdict,
+    basic_auth_value,
+)
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -42,6 +45,10 @@ from asterisk_textback.sms.base import (
     WebhookEvent,
     WebhookRequest,
 )
+from asterisk_textback.sms.resources import Resources, section
+from asterisk_textback.sms.settings import ProviderSettings
+from asterisk_textback.sms.settings.plivo import PlivoSettings as PlivoSettings
+from asterisk_textback.sms.wire import epoch, with_plus, without_plus
 
 SIGNATURE_HEADER = "x-plivo-signature-v3"
 NONCE_HEADER = "x-plivo-signature-v3-nonce"
@@ -93,55 +100,53 @@ _NUMBER = re.compile(
     r"not (sms|text)[- ]?(capable|enabled)",
     re.I,
 )
+_WORDS = ((_F.OPTED_OUT, _OPTED_OUT), (_F.NUMBER, _NUMBER), (_F.AUTH, _ACCOUNT))
 
 
-class PlivoSettings(BaseModel):
-    """The ``[provider.plivo]`` section."""
+class _Refusal(Model):
+    """Plivo's error body: ``{"api_id": …, "error": …}`` (free text, sometimes an object)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: The account's Auth ID (an identifier in every API path, not a secret).
-    auth_id: str = Field(min_length=1)
-    #: Name of the environment variable holding the Auth Token (basic auth, webhook key).
-    auth_token_env: str = "PLIVO_AUTH_TOKEN"
-    #: Used only for texts without a sender number (Plivo takes ``src`` or a Powerpack).
-    powerpack_uuid: str | None = None
-    #: Status callback URL (``url``) and the method Plivo calls it with (``method``).
-    status_url: HttpUrl | None = None
-    status_method: Literal["POST", "GET"] = "POST"
-    api_base_url: HttpUrl = HttpUrl("https://api.plivo.com")
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    error: Any = None
 
 
-def _error_text(text: str) -> str:
-    try:
-        error = json.loads(text).get("error") if text else None
-    except (ValueError, AttributeError):
-        error = None
+def verdict(reply: Reply) -> Verdict:
+    """Plivo's words, and what they say, on a refusal that is not about our credentials."""
+    found = reply.parsed(_Refusal)
+    error = None if found is None else found.error
     if error is None:
-        return text[:200]
-    return error if isinstance(error, str) else json.dumps(error)[:200]
+        words = reply.text[:200]
+    else:
+        words = error if isinstance(error, str) else json.dumps(error)[:200]
+    if reply.status in AUTH_STATUSES or reply.status == 404:
+        return Verdict(None, words)  # wrong Auth ID/token or base URL, whatever it says
+    for kind, pattern in _WORDS:
+        if pattern.search(words):
+            return Verdict(None, words, kind)
+    return Verdict(None, words)
 
 
-def _raise_for(status: int, headers: Mapping[str, str], text: str) -> NoReturn:
-    error = _error_text(text)
-    detail = f"plivo: HTTP {status}: {error}"
-    if status in (408, 429) or status >= 500:
-        raise ProviderTransientError(detail, retry_after(headers))
-    if status in (401, 403, 404):
-        raise ProviderAuthError(detail)  # wrong Auth ID/token or base URL: stop and tell
-    if _OPTED_OUT.search(error):
-        raise ProviderOptedOutError(detail)
-    if _NUMBER.search(error):
-        raise ProviderNumberError(detail)
-    if _ACCOUNT.search(error):
-        raise ProviderAuthError(detail)
-    raise ProviderError(detail)
+class _Queued(Accepted):
+    """``202 {"message": "message(s) queued", "message_uuid": [the one uuid]}``."""
+
+    id: str = Field(min_length=1, validation_alias=AliasPath("message_uuid", 0))
 
 
-def _plivo_number(e164: str) -> str:
-    # Plivo's reference gives numbers with the country code and no '+'.
-    return e164[1:] if e164.startswith("+") else e164
+class _Account(Model):
+    """``GET /v1/Account/{auth_id}/``, as ``verify`` reads it."""
+
+    name: str | None = None
+    auth_id: str | None = None
+    account_type: str | None = None
+    cash_credits: Any = "?"
+
+
+DIALECT = Dialect(
+    "plivo",
+    # Plivo documents no 402 on the Message API; out-of-credit arrives in words (above).
+    statuses={402: ProviderError, 404: ProviderAuthError},
+    refusal=verdict,
+    accepted=_Queued,
+)
 
 
 class PlivoProvider:
@@ -153,23 +158,22 @@ class PlivoProvider:
         self, settings: PlivoSettings, session: aiohttp.ClientSession, auth_token: str
     ) -> None:
         self._settings = settings
-        self._session = session
-        # Built by hand: aiohttp.BasicAuth is deprecated in 3.14, encode_basic_auth is new there.
-        pair = base64.b64encode(f"{settings.auth_id}:{auth_token}".encode()).decode()
-        self._headers = {
-            "Authorization": f"Basic {pair}",
+        headers = {
+            "Authorization": basic_auth_value(settings.auth_id, auth_token),
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
+        self._http = Client(session, DIALECT, settings.timeout_seconds, headers)
         base = str(settings.api_base_url).rstrip("/")
         self._url = f"{base}/v1/Account/{quote(settings.auth_id, safe='')}/Message/"
 
     def _payload(self, sms: OutboundSms) -> dict[str, str]:
         s = self._settings
-        payload = {"dst": _plivo_number(sms.to), "text": sms.body, "type": "sms"}
+        # Plivo's reference gives numbers with the country code and no '+'.
+        payload = {"dst": without_plus(sms.to), "text": sms.body, "type": "sms"}
         # Plivo refuses both at once; the DID's own number keeps replies on the line called.
         if sms.sender:
-            payload["src"] = _plivo_number(sms.sender)
+            payload["src"] = without_plus(sms.sender)
         elif s.powerpack_uuid:
             payload["powerpack_uuid"] = s.powerpack_uuid
         else:
@@ -182,55 +186,18 @@ class PlivoProvider:
     async def send(self, sms: OutboundSms) -> SendResult:
         """Hand one text to Plivo; map its answer onto our provider errors."""
         body = json.dumps(self._payload(sms), ensure_ascii=False).encode()
-        try:
-            async with asyncio.timeout(self._settings.timeout_seconds):
-                async with self._session.post(self._url, data=body, headers=self._headers) as resp:
-                    status, resp_headers = resp.status, resp.headers
-                    text = (await resp.read()).decode("utf-8", "replace")
-        except aiohttp.ClientConnectorError as exc:
-            # Never connected: nothing can have been sent, a retry is safe.
-            raise ProviderTransientError(f"plivo {self._url}: {exc!r}") from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise ProviderOutcomeUnknownError(f"plivo {self._url}: {exc!r}") from exc
-        if not 200 <= status < 300:
-            _raise_for(status, resp_headers, text)
-        try:
-            uuids = json.loads(text).get("message_uuid")
-        except (ValueError, AttributeError):
-            uuids = None
-        if not isinstance(uuids, list) or not uuids or not isinstance(uuids[0], str):
-            # Accepted (2xx) but unreadable: it may well be on its way, so never resend.
-            raise ProviderOutcomeUnknownError("plivo: 2xx without message_uuid")
-        return SendResult(self.name, uuids[0])
+        return SendResult(self.name, await self._http.send(self._url, data=body))
 
     async def verify(self) -> str:
         """GET the Account resource (``/v1/Account/{auth_id}/``): proves the Auth ID/token."""
-        url = self._url.removesuffix("Message/")
-        try:
-            async with asyncio.timeout(self._settings.timeout_seconds):
-                async with self._session.get(url, headers=self._headers) as resp:
-                    status, resp_headers = resp.status, resp.headers
-                    text = (await resp.read()).decode("utf-8", "replace")
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            # A read changes nothing: any network trouble is simply worth another try.
-            raise ProviderTransientError(f"plivo {url}: {exc!r}") from exc
-        if not 200 <= status < 300:
-            try:
-                _raise_for(status, resp_headers, text)
-            except ProviderAuthError as exc:
-                fix = (
-                    f"check provider.plivo.auth_id and the token in {self._settings.auth_token_env}"
-                )
-                raise ProviderAuthError(f"{exc}; fix: {fix}") from None
-        try:
-            account = json.loads(text)
-        except ValueError:
-            account = None
-        if not isinstance(account, dict):
-            raise ProviderError(f"plivo: HTTP {status} without an account")
-        name = account.get("name") or account.get("auth_id") or self._settings.auth_id
-        kind = account.get("account_type") or "account"
-        return f"{kind} account {name!r}, credit {account.get('cash_credits', '?')}"
+        fix = f"check provider.plivo.auth_id and the token in {self._settings.auth_token_env}"
+        reply = await self._http.read(self._url.removesuffix("Message/"), fix=fix)
+        account = reply.parsed(_Account)
+        if account is None:
+            raise ProviderError(f"plivo: HTTP {reply.status} without an account")
+        name = account.name or account.auth_id or self._settings.auth_id
+        kind = account.account_type or "account"
+        return f"{kind} account {name!r}, credit {account.cash_credits}"
 
     async def close(self) -> None:
         """The shared session is closed by its owner."""
@@ -267,19 +234,10 @@ def v3_signature(
     return base64.b64encode(digest).decode()
 
 
-def _e164(number: str) -> str:
-    return "+" + number if number.isdigit() else number
-
-
 def _at(fields: Mapping[str, str]) -> float | None:
-    for key in ("DeliveryReportTime", "SentTime", "QueuedTime", "MessageTime"):
-        try:
-            stamp = datetime.fromisoformat(fields.get(key, ""))
-        except ValueError:
-            continue
-        # Plivo stamps are UTC without an offset.
-        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
-    return None
+    # Plivo stamps are UTC without an offset; the first readable one of these is used.
+    keys = ("DeliveryReportTime", "SentTime", "QueuedTime", "MessageTime")
+    return next((at for key in keys if (at := epoch(fields.get(key))) is not None), None)
 
 
 class PlivoWebhook:
@@ -332,10 +290,23 @@ class PlivoWebhook:
                 InboundSms(
                     provider=self.name,
                     provider_message_id=uuid,
-                    from_number=_e164(fields["From"]),
-                    to_number=_e164(fields["To"]),
+                    from_number=with_plus(fields["From"]),
+                    to_number=with_plus(fields["To"]),
                     body=fields["Text"],
                     at=_at(fields),
                 )
             ]
         raise WebhookPayloadError("plivo webhook: neither a status callback nor a message")
+
+
+def build(settings: ProviderSettings, res: Resources) -> PlivoProvider:
+    """The Plivo adapter of ``[provider.plivo]``."""
+    s = section(settings.plivo, "plivo")
+    token = res.secret("provider.plivo.auth_token_env", s.auth_token_env)
+    return PlivoProvider(s, res.http, token)
+
+
+def build_webhook(settings: ProviderSettings, res: Resources) -> PlivoWebhook:
+    """Plivo's callback verifier (V3 signatures, keyed with the Auth Token)."""
+    s = section(settings.plivo, "plivo")
+    return PlivoWebhook(res.secret("provider.plivo.auth_token_env", s.auth_token_env))

@@ -19,43 +19,22 @@ import hashlib
 import hmac
 
 import aiohttp
-from pydantic import Field, HttpUrl
 
 from asterisk_textback.sms.base import WebhookRequest
-from asterisk_textback.sms.vendors.twilio import CompatProvider, CompatWebhook, Frozen, url_variants
+from asterisk_textback.sms.resources import Resources, section
+from asterisk_textback.sms.settings import ProviderSettings
+from asterisk_textback.sms.settings.signalwire import SignalWireSettings
+from asterisk_textback.sms.vendors.twilio import CompatProvider, CompatWebhook, url_variants
+
+__all__ = [
+    "SignalWireProvider",
+    "SignalWireSettings",
+    "SignalWireWebhook",
+    "build",
+    "build_webhook",
+]
 
 SIGNATURE_HEADER = "X-SignalWire-Signature"
-
-
-class SignalWireSettings(Frozen):
-    """``[provider.signalwire]``: the Space, the project and where callbacks go."""
-
-    #: The Space name (``example`` or ``example.signalwire.com``).
-    space: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*(\.signalwire\.com)?$")
-    #: The Project ID (a UUID), the username of the API's basic auth.
-    project_id: str = Field(
-        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-    )
-    #: Name of the environment variable holding the API token (needs the Messaging scope).
-    api_token_env: str = "SIGNALWIRE_API_TOKEN"
-    #: Name of the environment variable holding the project's Signing Key (for webhooks).
-    signing_key_env: str = "SIGNALWIRE_SIGNING_KEY"
-    #: Public URL of our status webhook.
-    status_callback_url: HttpUrl | None = None
-    #: Seconds SignalWire may queue the text before cancelling it.
-    validity_period: int | None = Field(default=None, ge=1, le=36000)
-    #: Overrides ``https://{space}.signalwire.com/api/laml`` (proxies, tests).
-    api_base_url: HttpUrl | None = None
-    timeout_seconds: float = Field(default=10.0, gt=0)
-
-    def base_url(self) -> str:
-        """The LaML API root, without a trailing slash."""
-        if self.api_base_url is not None:
-            return str(self.api_base_url).rstrip("/")
-        host = (
-            self.space if self.space.endswith(".signalwire.com") else f"{self.space}.signalwire.com"
-        )
-        return f"https://{host}/api/laml"
 
 
 class SignalWireProvider(CompatProvider):
@@ -99,3 +78,16 @@ class SignalWireWebhook(CompatWebhook):
         """Twilio's form scheme plus SignalWire's raw-body scheme, per URL spelling."""
         raw = [body_signature(self._key, url, request.body) for url in url_variants(request.url)]
         return super().expected(request, params) + raw
+
+
+def build(settings: ProviderSettings, res: Resources) -> SignalWireProvider:
+    """The SignalWire adapter of ``[provider.signalwire]``."""
+    s = section(settings.signalwire, "signalwire")
+    token = res.secret("provider.signalwire.api_token_env", s.api_token_env)
+    return SignalWireProvider(s, res.http, token)
+
+
+def build_webhook(settings: ProviderSettings, res: Resources) -> SignalWireWebhook:
+    """SignalWire's callback verifier, keyed with the project's Signing Key."""
+    s = section(settings.signalwire, "signalwire")
+    return SignalWireWebhook(res.secret("provider.signalwire.signing_key_env", s.signing_key_env))

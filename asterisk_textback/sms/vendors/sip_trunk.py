@@ -16,12 +16,14 @@ from asterisk_textback.errors import (
     AmiError,
     AmiNotConnectedError,
     AmiPermissionError,
+    ConfigError,
     ProviderAuthError,
     ProviderOutcomeUnknownError,
     ProviderTransientError,
 )
 from asterisk_textback.sms.base import OutboundSms, SendResult
-from asterisk_textback.sms.settings import SipTrunkSettings
+from asterisk_textback.sms.resources import Resources
+from asterisk_textback.sms.settings import ProviderSettings, SipTrunkSettings
 
 
 class SipTrunkProvider:
@@ -73,3 +75,10 @@ class SipTrunkProvider:
 
     async def close(self) -> None:
         """The AMI connection belongs to the listener."""
+
+
+def build(settings: ProviderSettings, res: Resources) -> SipTrunkProvider:
+    """Texts over the trunk need ``[provider.sip_trunk]`` and the listener's AMI link."""
+    if settings.sip_trunk is None or res.ami is None:
+        raise ConfigError("provider.sip_trunk: needs [provider.sip_trunk] and an AMI connection")
+    return SipTrunkProvider(settings.sip_trunk, res.ami)

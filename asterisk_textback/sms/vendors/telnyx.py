@@ -6,35 +6,36 @@ receiving-webhooks), .../api-fundamentals/idempotency and .../identity/number-lo
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import aiohttp
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import AliasPath, Field
 
 from asterisk_textback.errors import (
     ConfigError,
     ProviderAuthError,
     ProviderError,
-    ProviderNumberError,
-    ProviderOptedOutError,
-    ProviderOutcomeUnknownError,
-    ProviderTransientError,
     WebhookAuthError,
     WebhookPayloadError,
 )
-from asterisk_textback.sms._http import retry_after
+from asterisk_textback.sms._http import (
+    Accepted,
+    Client,
+    Dialect,
+    Model,
+    Reply,
+    Verdict,
+    compact_json,
+    parse_body,
+)
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -45,6 +46,16 @@ from asterisk_textback.sms.base import (
     WebhookEvent,
     WebhookRequest,
 )
+from asterisk_textback.sms.lookup import LineLookup, line_lookup
+from asterisk_textback.sms.resources import Resources, section
+from asterisk_textback.sms.settings import ProviderSettings
+from asterisk_textback.sms.settings.telnyx import TelnyxSettings as TelnyxSettings
+from asterisk_textback.sms.settings.telnyx import public_key_bytes
+from asterisk_textback.sms.vendors.lookup_telnyx import LineType as LineType
+from asterisk_textback.sms.vendors.lookup_telnyx import NumberRecord
+from asterisk_textback.sms.wire import epoch
+
+R = TypeVar("R", bound=Model)
 
 SIGNATURE_HEADER = "telnyx-signature-ed25519"
 TIMESTAMP_HEADER = "telnyx-timestamp"
@@ -107,90 +118,61 @@ _STATES: Mapping[str, DeliveryState] = {
     "expired": DeliveryState.UNDELIVERED,
 }
 _FAILED = frozenset({DeliveryState.FAILED, DeliveryState.UNDELIVERED})
-_ALIASES = {"fixed_line": "landline", "wireline": "landline", "wireless": "mobile"}
-_NO_SMS = frozenset({"landline", "pager", "premium_rate", "shared_cost", "uan", "voicemail"})
 
 
-def _public_key(value: str) -> Ed25519PublicKey:
-    try:
-        raw = base64.b64decode(value.strip(), validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("not a base64 Ed25519 public key (32 bytes)") from exc
+class _Error(Model):
+    """One entry of Telnyx's ``errors`` array (API refusals and failed deliveries)."""
+
+    code: str | int | None = None
+    title: str | None = None
+    detail: str | None = None
+
+    def verdict(self) -> Verdict:
+        """The code, its words, and what Telnyx's code table says it means."""
+        code = None if self.code is None else str(self.code)
+        words = " – ".join(w for w in (self.title, self.detail) if w)
+        return Verdict(code, words, CODES.get(code or ""))
 
 
-class TelnyxSettings(BaseModel):
-    """The ``[provider.telnyx]`` section."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: Name of the environment variable holding the API v2 key (sent as a Bearer token).
-    api_key_env: str = "TELNYX_API_KEY"
-    #: Used for number-pool/alphanumeric sending, and alone when a text has no sender.
-    messaging_profile_id: str | None = None
-    #: Per-message status callback URL (else the messaging profile's webhook is used).
-    webhook_url: HttpUrl | None = None
-    #: The account's public key (base64, Mission Control > Keys & Credentials).
-    public_key: str | None = None
-    webhook_tolerance_seconds: float = Field(default=300.0, gt=0)
-    api_base_url: HttpUrl = HttpUrl("https://api.telnyx.com")
-    timeout_seconds: float = Field(default=10.0, gt=0)
-
-    @field_validator("public_key")
-    @classmethod
-    def _valid_key(cls, value: str | None) -> str | None:
-        if value is not None:
-            _public_key(value)
-        return value
+class _Errors(Model):
+    errors: tuple[_Error, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class LineType:
-    """What a number lookup says about one number."""
-
-    number: str
-    #: ``mobile``, ``landline``, ``voip``, ``toll_free``, … (Telnyx's type, snake_cased).
-    line_type: str
-    #: False for types that cannot take texts, None when the type does not tell.
-    sms_capable: bool | None
-    carrier: str | None = None
+def verdict(reply: Reply) -> Verdict:
+    """Telnyx's code table applied to the first error of a refusal."""
+    found = reply.parsed(_Errors)
+    return found.errors[0].verdict() if found and found.errors else Verdict()
 
 
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+class _Sent(Accepted):
+    """``{"data": {"id": …}}``: the accepted message."""
+
+    id: str = Field(min_length=1, validation_alias=AliasPath("data", "id"))
 
 
-def _code_words(error: object) -> tuple[str | None, str]:
-    first = _dict(error)
-    words = " – ".join(str(first[k]) for k in ("title", "detail") if first.get(k))
-    return (None if first.get("code") is None else str(first["code"])), words
+class _Account(Model):
+    """A messaging profile (``name``, ``enabled``) or the balance, as ``verify`` reads them."""
+
+    name: str | None = None
+    enabled: bool | None = None
+    balance: Any = None
+    currency: Any = None
+    available_credit: Any = None
 
 
-def _first_error(text: str) -> tuple[str | None, str]:
-    try:
-        errors = _dict(json.loads(text)).get("errors") if text else None
-    except ValueError:
-        return None, text[:200]
-    if not isinstance(errors, list) or not errors:
-        return None, text[:200]
-    return _code_words(errors[0])
+class _Envelope(Model, Generic[R]):
+    """``{"data": …}``, the envelope of every Telnyx answer."""
+
+    data: R
 
 
-def _raise_for(status: int, headers: Mapping[str, str], text: str) -> NoReturn:
-    code, words = _first_error(text)
-    detail = f"telnyx: HTTP {status} [{code or '-'}] {words}".strip()
-    kind = CODES.get(code or "")
-    if kind is _F.OPTED_OUT:
-        raise ProviderOptedOutError(detail)
-    if kind is _F.NUMBER:
-        raise ProviderNumberError(detail)
-    if kind is _F.AUTH:
-        raise ProviderAuthError(detail)
-    if kind is _F.TRANSIENT or status in (408, 429) or status >= 500:
-        raise ProviderTransientError(detail, retry_after(headers))
-    if status in (401, 403, 404):
-        raise ProviderAuthError(detail)  # wrong key, account or base URL: stop and tell
-    raise ProviderError(detail)
+DIALECT = Dialect(
+    "telnyx",
+    # 402 is Telnyx's "insufficient funds" (error 20100): the account, not the number.
+    statuses={402: ProviderAuthError, 404: ProviderAuthError},
+    refusal=verdict,
+    accepted=_Sent,
+)
 
 
 def _idempotency_key(key: str) -> str:
@@ -208,35 +190,12 @@ class TelnyxProvider:
         self, settings: TelnyxSettings, session: aiohttp.ClientSession, api_key: str
     ) -> None:
         self._settings = settings
-        self._session = session
-        self._auth = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+        auth = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+        self._http = Client(session, DIALECT, settings.timeout_seconds, auth)
         self._base = str(settings.api_base_url).rstrip("/")
 
-    async def _call(
-        self, method: str, path: str, *, body: bytes | None, headers: Mapping[str, str], safe: bool
-    ) -> Any:
-        url = self._base + path
-        try:
-            async with asyncio.timeout(self._settings.timeout_seconds):
-                async with self._session.request(method, url, data=body, headers=headers) as r:
-                    status, resp_headers = r.status, r.headers
-                    text = (await r.read()).decode("utf-8", "replace")
-        except aiohttp.ClientConnectorError as exc:
-            # Never connected: nothing can have been sent, a retry is safe.
-            raise ProviderTransientError(f"telnyx {url}: {exc!r}") from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            if safe:  # a read-only call can simply be repeated
-                raise ProviderTransientError(f"telnyx {url}: {exc!r}") from exc
-            raise ProviderOutcomeUnknownError(f"telnyx {url}: {exc!r}") from exc
-        if not 200 <= status < 300:
-            _raise_for(status, resp_headers, text)
-        try:
-            return json.loads(text)
-        except ValueError:
-            return None
-
-    async def send(self, sms: OutboundSms) -> SendResult:
-        """Hand one text to Telnyx; map its answer onto our provider errors."""
+    def payload(self, sms: OutboundSms) -> dict[str, str]:
+        """The JSON body of ``POST /v2/messages`` for ``sms``."""
         s = self._settings
         payload: dict[str, str] = {"to": sms.to, "text": sms.body}
         if sms.sender:
@@ -247,58 +206,46 @@ class TelnyxProvider:
             raise ProviderAuthError("telnyx: no sender number and no messaging_profile_id")
         if s.webhook_url is not None:
             payload["webhook_url"] = str(s.webhook_url)
+        return payload
+
+    async def send(self, sms: OutboundSms) -> SendResult:
+        """Hand one text to Telnyx; map its answer onto our provider errors."""
         # Serialised once, compactly: a retry must repeat the body byte for byte, or
         # Telnyx treats the reused idempotency key as a conflict (422).
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         headers = {
-            **self._auth,
             "Content-Type": "application/json",
             IDEMPOTENCY_HEADER: _idempotency_key(sms.idempotency_key),
         }
-        data = await self._call("POST", "/v2/messages", body=body, headers=headers, safe=False)
-        record = data.get("data") if isinstance(data, dict) else None
-        ident = record.get("id") if isinstance(record, dict) else None
-        if not isinstance(ident, str) or not ident:
-            # Accepted (2xx) but unreadable: it may well be on its way, so never resend.
-            raise ProviderOutcomeUnknownError("telnyx: 2xx without data.id")
+        body = compact_json(self.payload(sms))
+        ident = await self._http.send(f"{self._base}/v2/messages", data=body, headers=headers)
         return SendResult(self.name, ident)
+
+    async def _read(self, path: str, model: type[R], fix: str | None = None) -> R:
+        reply = await self._http.read(self._base + path, fix=fix)
+        found = reply.parsed(_Envelope[model])  # type: ignore[valid-type]
+        if found is None:
+            raise ProviderError(f"telnyx: GET {path} answered without data")
+        return found.data
 
     async def lookup(self, number: str) -> LineType:
         """Line type of ``number`` (E.164) via ``GET /v2/number_lookup/{number}?type=carrier``."""
         path = f"/v2/number_lookup/{quote(number, safe='+')}?type=carrier"
-        data = await self._call("GET", path, body=None, headers=self._auth, safe=True)
-        record = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(record, dict):
-            raise ProviderError("telnyx: number lookup answered without data")
-        carrier, porting = _dict(record.get("carrier")), _dict(record.get("portability"))
-        raw = str(carrier.get("type") or porting.get("line_type") or "unknown")
-        kind = raw.strip().lower().replace(" ", "_").replace("-", "_")
-        kind = _ALIASES.get(kind, kind)
-        capable = True if kind == "mobile" else (False if kind in _NO_SMS else None)
-        name = carrier.get("name")
-        return LineType(number, kind, capable, name if isinstance(name, str) else None)
+        return (await self._read(path, NumberRecord)).line_type(number)
 
     async def verify(self) -> str:
         """A read that proves the key: the messaging profile if configured, else the balance."""
         profile = self._settings.messaging_profile_id
-        path = "/v2/balance" if not profile else f"/v2/messaging_profiles/{quote(profile, safe='')}"
-        try:
-            data = await self._call("GET", path, body=None, headers=self._auth, safe=True)
-        except ProviderAuthError as exc:
-            fix = f"check the API v2 key in {self._settings.api_key_env}"
-            if profile:
-                fix += " and provider.telnyx.messaging_profile_id"
-            raise ProviderAuthError(f"{exc}; fix: {fix}") from None
-        record = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(record, dict):
-            raise ProviderError(f"telnyx: GET {path} answered without data")
+        fix = f"check the API v2 key in {self._settings.api_key_env}"
         if not profile:
+            b = await self._read("/v2/balance", _Account, fix)
             return (
-                f"account balance {record.get('balance')} {record.get('currency')}, "
-                f"available credit {record.get('available_credit')}"
+                f"account balance {b.balance} {b.currency}, available credit {b.available_credit}"
             )
-        name = record.get("name") or profile
-        if record.get("enabled") is False:
+        fix += " and provider.telnyx.messaging_profile_id"
+        path = f"/v2/messaging_profiles/{quote(profile, safe='')}"
+        record = await self._read(path, _Account, fix)
+        name = record.name or profile
+        if record.enabled is False:
             raise ProviderAuthError(
                 f"telnyx: messaging profile {name!r} is disabled: enable it in Mission Control"
             )
@@ -308,34 +255,45 @@ class TelnyxProvider:
         """The shared session is closed by its owner."""
 
 
-def _epoch(value: object) -> float | None:
-    try:
-        stamp = datetime.fromisoformat(value if isinstance(value, str) else "")
-    except ValueError:
-        return None
-    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+class _Address(Model):
+    phone_number: str | None = None
+    status: str | None = None
 
 
-def _obj(parent: Any, key: str) -> dict[str, Any]:
-    value = _dict(parent).get(key)
-    if not isinstance(value, dict):
-        raise WebhookPayloadError(f"telnyx webhook: {key!r} is not an object")
-    return value
+class _Message(Model):
+    """The ``payload`` of a messaging event (only the fields we read)."""
+
+    id: str | None = None
+    text: str | None = None
+    sender: _Address | list[_Address] | None = Field(default=None, alias="from")
+    to: _Address | list[_Address] | None = None
+    errors: tuple[_Error, ...] = ()
+
+    def address(self, key: str) -> _Address:
+        """The first ``from``/``to`` address (Telnyx sends ``to`` as a list)."""
+        value = self.sender if key == "from" else self.to
+        value = value[0] if isinstance(value, list) and value else value
+        if isinstance(value, _Address):
+            return value
+        raise WebhookPayloadError(f"telnyx webhook: {key!r} has no address")
 
 
-def _text(parent: Mapping[str, Any], key: str) -> str:
-    value = parent.get(key)
-    if not isinstance(value, str) or not value:
+def _required(value: str | None, key: str) -> str:
+    if not value:
         raise WebhookPayloadError(f"telnyx webhook: {key!r} missing")
     return value
 
 
-def _first(payload: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = payload.get(key)
-    value = value[0] if isinstance(value, list) and value else value
-    if isinstance(value, dict):
-        return value
-    raise WebhookPayloadError(f"telnyx webhook: {key!r} has no address")
+class _Event(Model):
+    event_type: str | None = None
+    occurred_at: Any = None
+    payload: dict[str, Any] | None = None
+
+
+class _Callback(Model):
+    """A webhook body: ``{"data": {"event_type", "occurred_at", "payload"}}``."""
+
+    data: _Event
 
 
 class TelnyxWebhook:
@@ -345,7 +303,7 @@ class TelnyxWebhook:
 
     def __init__(self, public_key: str, tolerance_seconds: float = 300.0) -> None:
         try:
-            self._key = _public_key(public_key)
+            self._key = Ed25519PublicKey.from_public_bytes(public_key_bytes(public_key))
         except ValueError as exc:
             raise ConfigError(f"provider.telnyx.public_key: {exc}") from None
         self._tolerance = tolerance_seconds
@@ -370,41 +328,41 @@ class TelnyxWebhook:
     def parse(self, request: WebhookRequest, now: float) -> list[WebhookEvent]:
         """The delivery report or inbound text in one verified callback."""
         self.verify(request, now)
-        try:
-            doc = json.loads(request.body)
-        except ValueError as exc:  # includes UnicodeDecodeError
-            raise WebhookPayloadError("telnyx webhook: body is not JSON") from exc
-        data = _obj(doc, "data")
-        event = data.get("event_type")
-        if event not in ("message.received", "message.sent", "message.finalized"):
+        data = parse_body(_Callback, request.body, "telnyx webhook").data
+        if data.event_type not in ("message.received", "message.sent", "message.finalized"):
             return []  # other event types carry nothing we act on
-        payload = _obj(data, "payload")
-        at = _epoch(data.get("occurred_at"))
-        if event == "message.received":
-            return [
-                InboundSms(
-                    provider=self.name,
-                    provider_message_id=_text(payload, "id"),
-                    from_number=_text(_first(payload, "from"), "phone_number"),
-                    to_number=_text(_first(payload, "to"), "phone_number"),
-                    body=str(payload.get("text") or ""),
-                    at=at,
-                )
-            ]
-        state = _STATES.get(str(_first(payload, "to").get("status")))
+        if data.payload is None:
+            raise WebhookPayloadError("telnyx webhook: 'payload' is not an object")
+        msg = parse_body(_Message, data.payload, "telnyx webhook")
+        at = epoch(data.occurred_at)
+        if data.event_type == "message.received":
+            ident = _required(msg.id, "id")
+            sender = _required(msg.address("from").phone_number, "phone_number")
+            to = _required(msg.address("to").phone_number, "phone_number")
+            return [InboundSms(self.name, ident, sender, to, msg.text or "", at)]
+        state = _STATES.get(str(msg.address("to").status))
         if state is None:
-            return []
-        errors = payload.get("errors")
-        code, words = _code_words(errors[0] if isinstance(errors, list) and errors else None)
-        failure = CODES.get(code or "", _F.OTHER) if state in _FAILED else None
-        return [
-            DeliveryReport(
-                provider=self.name,
-                provider_message_id=_text(payload, "id"),
-                state=state,
-                error_code=code,
-                error_detail=words or None,
-                failure=failure,
-                at=at,
-            )
-        ]
+            return []  # a status we do not track
+        ident = _required(msg.id, "id")
+        said = msg.errors[0].verdict() if msg.errors else Verdict()
+        failure = (said.kind or _F.OTHER) if state in _FAILED else None
+        return [DeliveryReport(self.name, ident, state, said.code, said.words or None, failure, at)]
+
+
+def build(settings: ProviderSettings, res: Resources) -> TelnyxProvider:
+    """The Telnyx adapter of ``[provider.telnyx]``."""
+    s = section(settings.telnyx, "telnyx")
+    return TelnyxProvider(s, res.http, res.secret("provider.telnyx.api_key_env", s.api_key_env))
+
+
+def build_webhook(settings: ProviderSettings, res: Resources) -> TelnyxWebhook:
+    """Telnyx's callback verifier (the account's Ed25519 public key)."""
+    s = section(settings.telnyx, "telnyx")
+    if s.public_key is None:
+        raise ConfigError("provider.telnyx.public_key: needed to verify Telnyx webhooks")
+    return TelnyxWebhook(s.public_key, s.webhook_tolerance_seconds)
+
+
+def build_lookup(settings: ProviderSettings, res: Resources) -> LineLookup:
+    """Telnyx number lookup as the line-type check before a first text."""
+    return line_lookup(build(settings, res).lookup)

@@ -8,29 +8,33 @@ API speaks the same dialect and reuses :class:`CompatProvider` and :class:`Compa
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Mapping
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import Field
 
 from asterisk_textback.errors import (
     ProviderAuthError,
     ProviderError,
-    ProviderNumberError,
-    ProviderOptedOutError,
-    ProviderOutcomeUnknownError,
-    ProviderTransientError,
     WebhookAuthError,
     WebhookPayloadError,
 )
-from asterisk_textback.sms._http import basic_auth_value, retry_after
+from asterisk_textback.sms._http import (
+    Accepted,
+    Client,
+    Dialect,
+    Model,
+    Reply,
+    Verdict,
+    basic_auth_value,
+)
+from asterisk_textback.sms._http import (
+    retry_after as retry_after,
+)
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -41,6 +45,9 @@ from asterisk_textback.sms.base import (
     WebhookEvent,
     WebhookRequest,
 )
+from asterisk_textback.sms.resources import Resources, section
+from asterisk_textback.sms.settings import ProviderSettings
+from asterisk_textback.sms.settings.twilio import TwilioSettings as TwilioSettings
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
@@ -96,13 +103,6 @@ ERROR_CODES: Mapping[int, tuple[FailureKind, str]] = {
     ),
 }
 
-_RAISES: Mapping[FailureKind, type[ProviderError]] = {
-    FailureKind.NUMBER: ProviderNumberError,
-    FailureKind.OPTED_OUT: ProviderOptedOutError,
-    FailureKind.AUTH: ProviderAuthError,
-    FailureKind.OTHER: ProviderError,
-}
-
 _STATES: Mapping[str, DeliveryState] = {
     **dict.fromkeys(("accepted", "scheduled", "queued", "sending"), DeliveryState.ACCEPTED),
     "sent": DeliveryState.SENT,
@@ -114,42 +114,56 @@ _INBOUND_STATES = frozenset({"received", "receiving"})
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-class Frozen(BaseModel):
-    """A frozen settings model that refuses unknown keys."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class TwilioSettings(Frozen):
-    """``[provider.twilio]``: the account, the sender and the callback Twilio reports to."""
-
-    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
-    #: Name of the environment variable holding the auth token (never the token itself).
-    auth_token_env: str = "TWILIO_AUTH_TOKEN"
-    #: Send through this Messaging Service (``MG…``): its sender pool, 10DLC campaign, …
-    messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
-    #: With a messaging service, still send ``From`` (the DID's sender, which must be in the
-    #: service's pool) so replies land on the line called; False lets the service choose.
-    use_from_number: bool = True
-    #: Public URL of our status webhook; Twilio POSTs queued/sent/delivered/… there.
-    status_callback_url: HttpUrl | None = None
-    #: Seconds Twilio may queue the text before dropping it (Twilio allows 1..36000).
-    validity_period: int | None = Field(default=None, ge=1, le=36000)
-    #: Regional endpoint, proxy, or a local fake in tests.
-    api_base_url: HttpUrl = HttpUrl("https://api.twilio.com")
-    timeout_seconds: float = Field(default=10.0, gt=0)
-
-
 def basic_auth(username: str, password: str) -> dict[str, str]:
     """HTTP basic auth headers (aiohttp 3.14 deprecates ``BasicAuth``)."""
     return {"Authorization": basic_auth_value(username, password), "Accept": "application/json"}
 
 
-def _error_code(data: Any) -> int | None:
-    try:
-        return int(data["code"])
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
+class _Created(Accepted):
+    """Twilio's answer to a create: the new message's SID."""
+
+    id: str = Field(min_length=1, validation_alias="sid")
+
+
+class _Problem(Model):
+    """Twilio's error body (``code``, ``message``, ``more_info``, ``status``)."""
+
+    code: int | None = None
+    message: str | None = None
+
+
+class _Account(Model):
+    """The Account resource, read by ``verify``."""
+
+    status: str
+    friendly_name: str | None = None
+    sid: str | None = None
+    type: str | None = None
+
+
+def verdict(reply: Reply) -> Verdict:
+    """Twilio's code table applied to an error body."""
+    problem = reply.parsed(_Problem)
+    code = None if problem is None else problem.code
+    kind, advice = ERROR_CODES.get(code or 0, (None, ""))
+    message = "" if problem is None else problem.message or ""
+    return Verdict(None if code is None else str(code), advice or message, kind)
+
+
+def dialect(name: str) -> Dialect:
+    """The Twilio dialect's statuses and code table, as spoken by ``name``."""
+    return Dialect(
+        name,
+        # 402 is not in Twilio's REST status list: a plain error, shown, not retried.
+        statuses={404: ProviderAuthError},
+        refusal=verdict,
+        accepted=_Created,
+        hints={
+            401: "check the account SID and token",
+            403: "check the account SID and token",
+            404: "check the account SID and api_base_url",
+        },
+    )
 
 
 class CompatProvider:
@@ -172,10 +186,10 @@ class CompatProvider:
         messaging_service_sid: str | None = None,
         use_from_number: bool = True,
     ) -> None:
-        self._session = session
         self._url = messages_url
-        self._headers = basic_auth(username, password)
-        self._timeout = timeout_seconds
+        self._http = Client(
+            session, dialect(self.name), timeout_seconds, basic_auth(username, password)
+        )
         self._callback = status_callback
         self._validity = validity_period
         self._service = messaging_service_sid
@@ -203,74 +217,22 @@ class CompatProvider:
         # The Messages API takes no idempotency key or client reference, so a retried POST
         # could text twice: only a connect failure (nothing sent) is retried; a timeout or a
         # cut connection is "outcome unknown", and the outbox key stops double sends here.
-        data = self.form(sms)
-        try:
-            async with asyncio.timeout(self._timeout):
-                async with self._session.post(self._url, data=data, headers=self._headers) as resp:
-                    text = await resp.text()
-                    return self._result(resp.status, resp.headers, text)
-        except aiohttp.ClientConnectorError as exc:
-            raise ProviderTransientError(f"{self.name}: cannot connect: {exc!r}") from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise ProviderOutcomeUnknownError(f"{self.name}: {exc!r}") from exc
-
-    def _result(self, status: int, headers: Mapping[str, str], text: str) -> SendResult:
-        try:
-            data: Any = json.loads(text) if text else None
-        except ValueError:
-            data = None
-        if 200 <= status < 300:
-            sid = data.get("sid") if isinstance(data, dict) else None
-            if not isinstance(sid, str) or not sid:
-                # Accepted, but we cannot tell which message: sending again could double it.
-                raise ProviderOutcomeUnknownError(f"{self.name}: HTTP {status} without a sid")
-            return SendResult(self.name, sid)
-        raise self._error(status, headers, data, text)
-
-    def _error(
-        self, status: int, headers: Mapping[str, str], data: Any, text: str
-    ) -> ProviderError:
-        code = _error_code(data)
-        message = data.get("message") if isinstance(data, dict) else None
-        kind, advice = ERROR_CODES.get(code or 0, (None, ""))
-        detail = f"{self.name}: HTTP {status}, error {code}: {advice or message or text[:200]}"
-        if status == 429 or status >= 500 or kind is FailureKind.TRANSIENT:
-            return ProviderTransientError(detail, retry_after(headers))
-        if kind is not None:
-            return _RAISES[kind](detail)
-        if status in (401, 403):
-            return ProviderAuthError(f"{detail} (check the account SID and token)")
-        if status == 404:
-            return ProviderAuthError(f"{detail} (check the account SID and api_base_url)")
-        return ProviderError(detail)
+        sid = await self._http.send(self._url, data=self.form(sms))
+        return SendResult(self.name, sid)
 
     async def verify(self) -> str:
         """GET the Account resource: proves the credentials and that the account is active."""
         url = self._url.removesuffix("/Messages.json") + ".json"
-        try:
-            async with asyncio.timeout(self._timeout):
-                async with self._session.get(url, headers=self._headers) as resp:
-                    status, headers, text = resp.status, resp.headers, await resp.text()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            # A read changes nothing: any network trouble is simply worth another try.
-            raise ProviderTransientError(f"{self.name}: cannot read the account: {exc!r}") from exc
-        try:
-            data: Any = json.loads(text) if text else None
-        except ValueError:
-            data = None
-        if not 200 <= status < 300:
-            error = self._error(status, headers, data, text)
-            if isinstance(error, ProviderAuthError):
-                raise ProviderAuthError(f"{error}; fix: {self.credentials_fix}") from None
-            raise error
-        if not isinstance(data, dict) or not isinstance(data.get("status"), str):
-            raise ProviderError(f"{self.name}: HTTP {status} without an account status")
-        name, state = data.get("friendly_name") or data.get("sid"), data["status"]
+        reply = await self._http.read(url, fix=self.credentials_fix)
+        account = reply.parsed(_Account)
+        if account is None:
+            raise ProviderError(f"{self.name}: HTTP {reply.status} without an account status")
+        name, state = account.friendly_name or account.sid, account.status
         if state != "active":
             raise ProviderAuthError(
                 f"{self.name}: account {name!r} is {state}: reactivate it in the console"
             )
-        kind = f" ({data['type']})" if isinstance(data.get("type"), str) else ""
+        kind = f" ({account.type})" if account.type is not None else ""
         return f"account {name!r} {state}{kind}"
 
     async def close(self) -> None:
@@ -402,3 +364,17 @@ class TwilioWebhook(CompatWebhook):
     """Twilio callbacks, signed with the account's primary auth token."""
 
     name = "twilio"
+
+
+def build(settings: ProviderSettings, res: Resources) -> TwilioProvider:
+    """The Twilio adapter of ``[provider.twilio]`` (the registry calls this by name)."""
+    s = section(settings.twilio, "twilio")
+    return TwilioProvider(
+        s, res.http, res.secret("provider.twilio.auth_token_env", s.auth_token_env)
+    )
+
+
+def build_webhook(settings: ProviderSettings, res: Resources) -> TwilioWebhook:
+    """Twilio's callback verifier, keyed with the auth token."""
+    s = section(settings.twilio, "twilio")
+    return TwilioWebhook(res.secret("provider.twilio.auth_token_env", s.auth_token_env))

@@ -8,34 +8,36 @@ Webhooks: https://developer.vonage.com/en/messages/concepts/signed-webhooks (HS2
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import Field, ValidationError
 
 from asterisk_textback.errors import (
     ConfigError,
     ProviderAuthError,
     ProviderError,
-    ProviderNumberError,
-    ProviderOptedOutError,
-    ProviderOutcomeUnknownError,
-    ProviderTransientError,
     WebhookAuthError,
     WebhookPayloadError,
 )
-from asterisk_textback.sms._http import basic_auth_value
+from asterisk_textback.sms._http import (
+    Accepted,
+    Client,
+    Dialect,
+    Model,
+    Reply,
+    Verdict,
+    basic_auth_value,
+    parse_body,
+)
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -46,6 +48,10 @@ from asterisk_textback.sms.base import (
     WebhookEvent,
     WebhookRequest,
 )
+from asterisk_textback.sms.resources import Resources, section
+from asterisk_textback.sms.settings import ProviderSettings
+from asterisk_textback.sms.settings.vonage import VonageSettings as VonageSettings
+from asterisk_textback.sms.wire import epoch, with_plus, without_plus
 
 #: The Messages API v1 accepts a ``client_ref`` of at most 100 characters.
 CLIENT_REF_MAX = 100
@@ -62,17 +68,10 @@ _AUTH_CODES = frozenset(
         "1120",  # illegal sender address (sender not registered for the destination)
         "1140",  # facility not allowed
         "1160",  # non white-listed destination (trial account)
-        # generic errors, https://developer.vonage.com/en/api-errors
-        "unauthorized",
-        "forbidden",
-        "unprovisioned",
-        "account-suspended",
-        "jwt-expired",
-        "jwt-revoked",
-        "invalid-api-key",
-        "invalid-signature",
-        "low-balance",
     }
+    # generic errors, https://developer.vonage.com/en/api-errors
+    | {"unauthorized", "forbidden", "unprovisioned", "account-suspended", "jwt-expired"}
+    | {"jwt-revoked", "invalid-api-key", "invalid-signature", "low-balance"}
 )
 _OPT_OUT_WORDS = ("opted out", "opted-out", "opt-out", "opt out")
 
@@ -85,67 +84,79 @@ _STATES = {
 }
 
 
-class VonageSettings(BaseModel):
-    """``[provider.vonage]``: Messages API credentials (secrets by env var name) and endpoint."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: ``jwt`` (application id + private key, recommended by Vonage) or ``basic``.
-    auth: Literal["jwt", "basic"] = "jwt"
-    application_id: str | None = None
-    #: Environment variable holding the application's PEM private key.
-    private_key_env: str | None = None
-    api_key: str | None = None
-    #: Environment variable holding the API secret (basic auth).
-    api_secret_env: str | None = None
-    #: Environment variable holding the signature secret that signs webhooks.
-    signature_secret_env: str | None = None
-    #: Refuse webhooks whose JWT carries no ``payload_hash`` claim.
-    require_payload_hash: bool = True
-    #: Oldest webhook JWT ``iat`` accepted, in seconds.
-    webhook_max_age_seconds: float = Field(default=300.0, gt=0)
-    api_base_url: HttpUrl = HttpUrl("https://api.nexmo.com")
-    #: The Account API (balance), read by ``check`` to prove basic-auth credentials.
-    account_api_base_url: HttpUrl = HttpUrl("https://rest.nexmo.com")
-    jwt_ttl_seconds: int = Field(default=300, gt=0, le=86400)
-    timeout_seconds: float = Field(default=10.0, gt=0)
-
-    @model_validator(mode="after")
-    def _credentials_named(self) -> VonageSettings:
-        if self.auth == "jwt" and not (self.application_id and self.private_key_env):
-            raise ValueError("provider.vonage: auth 'jwt' needs application_id and private_key_env")
-        if self.auth == "basic" and not (self.api_key and self.api_secret_env):
-            raise ValueError("provider.vonage: auth 'basic' needs api_key and api_secret_env")
-        return self
+class _Parameter(Model):
+    name: Any = None
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    try:
-        return max(0.0, float(headers.get("Retry-After", "")))
-    except ValueError:
-        return None
+class Problem(Model):
+    """An RFC 7807 problem: a refusal's body, and the ``error`` of a status webhook."""
+
+    type: Any = None
+    title: Any = None
+    detail: Any = None
+    invalid_parameters: tuple[_Parameter, ...] = ()
+
+    def code(self) -> str:
+        """The error code: the ``type`` URL's fragment, else the title."""
+        kind = str(self.type or "")
+        if "#" in kind:
+            return kind.rsplit("#", 1)[1]
+        return str(self.title or "")
+
+    def words(self) -> str:
+        """What the problem says, for the operator."""
+        return str(self.detail or self.title or "")
+
+    def opted_out(self) -> bool:
+        """Whether the words say the recipient opted out (Vonage has no code for it)."""
+        text = f"{self.title or ''} {self.detail or ''}".lower()
+        return any(word in text for word in _OPT_OUT_WORDS)
+
+    def names(self, field: str) -> bool:
+        """Whether ``field`` is among the invalid parameters."""
+        return any(p.name == field for p in self.invalid_parameters)
 
 
-def _msisdn(number: str) -> str:
-    """Vonage wants E.164 without the leading ``+``."""
-    return number[1:] if number.startswith("+") else number
+def failure_kind(code: str, problem: Problem) -> FailureKind:
+    """What an error code (and the problem's words) means for the contact."""
+    if problem.opted_out():
+        return FailureKind.OPTED_OUT
+    if code in _NUMBER_CODES:
+        return FailureKind.NUMBER
+    if code in _AUTH_CODES:
+        return FailureKind.AUTH
+    if code in _TRANSIENT_CODES:
+        return FailureKind.TRANSIENT
+    return FailureKind.OTHER
 
 
-def _e164(number: str) -> str:
-    return number if number.startswith("+") or not number.isdigit() else f"+{number}"
+def verdict(reply: Reply) -> Verdict:
+    """Vonage's code table applied to a refusal (a bad ``to`` is the number's fault)."""
+    problem = reply.parsed(Problem) or Problem()
+    code = problem.code()
+    kind: FailureKind | None = failure_kind(code, problem)
+    if kind is FailureKind.OTHER:
+        kind = FailureKind.NUMBER if problem.names("to") else None
+    return Verdict(code or None, problem.words(), kind)
 
 
-def _code(problem: Mapping[str, Any]) -> str:
-    """The error code of a problem object: the ``type`` URL's fragment, else its title."""
-    kind = str(problem.get("type") or "")
-    if "#" in kind:
-        return kind.rsplit("#", 1)[1]
-    return str(problem.get("title") or "")
+class _Sent(Accepted):
+    """``202 {"message_uuid": …}``: the uuid the status webhooks will name."""
+
+    id: str = Field(min_length=1, validation_alias="message_uuid")
 
 
-def _opted_out(problem: Mapping[str, Any]) -> bool:
-    text = f"{problem.get('title', '')} {problem.get('detail', '')}".lower()
-    return any(word in text for word in _OPT_OUT_WORDS)
+class _Balance(Model):
+    value: float
+
+
+DIALECT = Dialect(
+    "vonage",
+    # 402 is Vonage's "low balance" (api-errors#low-balance): the account, not the number.
+    statuses={402: ProviderAuthError},
+    refusal=verdict,
+    accepted=_Sent,
+)
 
 
 def load_private_key(pem: str | bytes) -> RSAPrivateKey:
@@ -175,7 +186,8 @@ class VonageProvider:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
-        self._session = session
+        accept = {"Accept": "application/json"}
+        self._http = Client(session, DIALECT, settings.timeout_seconds, accept)
         self._clock = clock
         self._url = f"{str(settings.api_base_url).rstrip('/')}/v1/messages"
         self._key: RSAPrivateKey | None = None
@@ -209,58 +221,17 @@ class VonageProvider:
         return {
             "message_type": "text",
             "channel": "sms",
-            "to": _msisdn(sms.to),
-            "from": _msisdn(sms.sender),
+            "to": without_plus(sms.to),
+            "from": without_plus(sms.sender),
             "text": sms.body,
             "client_ref": ref,
         }
 
     async def send(self, sms: OutboundSms) -> SendResult:
         """POST the text; map Vonage's answer onto our provider errors."""
-        headers = {"Authorization": self._authorization(), "Accept": "application/json"}
-        try:
-            async with asyncio.timeout(self._settings.timeout_seconds):
-                async with self._session.post(
-                    self._url, json=self.payload(sms), headers=headers
-                ) as resp:
-                    text = await resp.text()
-                    return self._result(resp.status, resp.headers, text)
-        except aiohttp.ClientConnectorError as exc:
-            # Never connected: the text cannot have left, a retry is safe.
-            raise ProviderTransientError(f"vonage: {exc!r}") from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise ProviderOutcomeUnknownError(f"vonage: {exc!r}") from exc
-
-    def _result(self, status: int, headers: Mapping[str, str], text: str) -> SendResult:
-        try:
-            body = json.loads(text) if text else {}
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        if 200 <= status < 300:
-            uuid_ = body.get("message_uuid")
-            if not isinstance(uuid_, str) or not uuid_:
-                # Accepted, but we cannot track it: never send it again.
-                raise ProviderOutcomeUnknownError(f"vonage: HTTP {status} without message_uuid")
-            return SendResult(self.name, uuid_)
-        raise self._error(status, headers, body, text)
-
-    def _error(
-        self, status: int, headers: Mapping[str, str], problem: dict[str, Any], text: str
-    ) -> ProviderError:
-        code = _code(problem)
-        summary = problem.get("detail") or problem.get("title") or text[:200]
-        detail = f"vonage: HTTP {status} [{code or '-'}]: {summary}"
-        if status == 429 or code in _TRANSIENT_CODES or status >= 500:
-            return ProviderTransientError(detail, _retry_after(headers))
-        if status in (401, 402, 403) or code in _AUTH_CODES:
-            return ProviderAuthError(detail)
-        if _opted_out(problem):
-            return ProviderOptedOutError(detail)
-        if code in _NUMBER_CODES or _names_field(problem, "to"):
-            return ProviderNumberError(detail)
-        return ProviderError(detail)
+        auth = {"Authorization": self._authorization()}
+        ident = await self._http.send(self._url, json=self.payload(sms), headers=auth)
+        return SendResult(self.name, ident)
 
     async def verify(self) -> str:
         """Prove the credentials: the account balance (basic), or a self-checked JWT."""
@@ -281,63 +252,25 @@ class VonageProvider:
 
     async def _balance(self) -> str:
         base = str(self._settings.account_api_base_url).rstrip("/")
-        url = f"{base}/account/get-balance"
-        headers = {"Authorization": self._basic or "", "Accept": "application/json"}
-        try:
-            async with asyncio.timeout(self._settings.timeout_seconds):
-                async with self._session.get(url, headers=headers) as resp:
-                    status, resp_headers, text = resp.status, resp.headers, await resp.text()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            # A read changes nothing: any network trouble is simply worth another try.
-            raise ProviderTransientError(f"vonage {url}: {exc!r}") from exc
-        try:
-            body = json.loads(text) if text else {}
-        except ValueError:
-            body = {}
-        body = body if isinstance(body, dict) else {}
-        if not 200 <= status < 300:
-            error = self._error(status, resp_headers, body, text)
-            if isinstance(error, ProviderAuthError):
-                secret = self._settings.api_secret_env
-                fix = f"check provider.vonage.api_key and the secret in {secret}"
-                raise ProviderAuthError(f"{error}; fix: {fix}") from None
-            raise error
-        value = body.get("value")
-        if not isinstance(value, int | float):
-            raise ProviderError(f"vonage: HTTP {status} without a balance value")
-        return f"account {self._settings.api_key!r} active, balance {value:.2f} EUR"
+        fix = f"check provider.vonage.api_key and the secret in {self._settings.api_secret_env}"
+        auth = {"Authorization": self._basic or ""}
+        reply = await self._http.read(f"{base}/account/get-balance", fix=fix, headers=auth)
+        balance = reply.parsed(_Balance)
+        if balance is None:
+            raise ProviderError(f"vonage: HTTP {reply.status} without a balance value")
+        return f"account {self._settings.api_key!r} active, balance {balance.value:.2f} EUR"
 
     async def close(self) -> None:
         """The shared session is closed by its owner."""
 
 
-def _names_field(problem: Mapping[str, Any], field: str) -> bool:
-    params = problem.get("invalid_parameters")
-    if not isinstance(params, list):
-        return False
-    return any(isinstance(p, dict) and p.get("name") == field for p in params)
+class _Claims(Model):
+    """The claims of a signed webhook's JWT that we check."""
 
-
-def failure_kind(code: str, problem: Mapping[str, Any]) -> FailureKind:
-    """What a status-webhook error code means for the contact."""
-    if _opted_out(problem):
-        return FailureKind.OPTED_OUT
-    if code in _NUMBER_CODES:
-        return FailureKind.NUMBER
-    if code in _AUTH_CODES:
-        return FailureKind.AUTH
-    if code in _TRANSIENT_CODES:
-        return FailureKind.TRANSIENT
-    return FailureKind.OTHER
-
-
-def _timestamp(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    iat: int | float
+    exp: int | float | None = None
+    api_key: Any = None
+    payload_hash: str | None = None
 
 
 class VonageWebhook:
@@ -367,24 +300,26 @@ class VonageWebhook:
             )
         except jwt.PyJWTError as exc:
             raise WebhookAuthError(f"vonage: bad token: {exc}") from None
+        try:
+            # Strict: a claim of the wrong type is not Vonage's, whatever signed it.
+            said = _Claims.model_validate(claims, strict=True)
+        except ValidationError:
+            raise WebhookAuthError("vonage: token claims of the wrong type") from None
         skew = 30.0
-        iat = claims.get("iat")
-        exp = claims.get("exp")
-        if not isinstance(iat, int | float) or iat > now + skew:
+        if said.iat > now + skew:
             raise WebhookAuthError("vonage: token issued in the future")
-        if now - iat > self._settings.webhook_max_age_seconds:
+        if now - said.iat > self._settings.webhook_max_age_seconds:
             raise WebhookAuthError("vonage: token too old")
-        if exp is not None and (not isinstance(exp, int | float) or exp < now - skew):
+        if said.exp is not None and said.exp < now - skew:
             raise WebhookAuthError("vonage: token expired")
         expected = self._settings.api_key
-        if expected and claims.get("api_key") not in (None, expected):
+        if expected and said.api_key not in (None, expected):
             raise WebhookAuthError("vonage: token for another account")
-        digest = claims.get("payload_hash")
-        if digest is None:
+        if said.payload_hash is None:
             if self._settings.require_payload_hash:
                 raise WebhookAuthError("vonage: token has no payload_hash")
-        elif not isinstance(digest, str) or not hmac.compare_digest(
-            digest.lower(), hashlib.sha256(request.body).hexdigest()
+        elif not hmac.compare_digest(
+            said.payload_hash.lower(), hashlib.sha256(request.body).hexdigest()
         ):
             raise WebhookAuthError("vonage: body does not match payload_hash")
         return claims
@@ -392,45 +327,67 @@ class VonageWebhook:
     def parse(self, request: WebhookRequest, now: float) -> list[WebhookEvent]:
         """The delivery report or inbound text in one verified callback."""
         self.verify(request, now)
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookPayloadError("vonage: body is not JSON") from None
-        if not isinstance(data, dict):
-            raise WebhookPayloadError("vonage: body is not a JSON object")
-        if data.get("channel") not in (None, "sms"):
-            return []  # another channel of the same application: not ours
-        if "status" in data:
+        # The channel first: another channel's webhook (WhatsApp, MMS…) is not ours to judge.
+        if parse_body(_Channel, request.body, "vonage").channel not in (None, "sms"):
+            return []
+        data = parse_body(_Callback, request.body, "vonage")
+        if "status" in data.model_fields_set:
             return [self._report(data)]
         return [self._inbound(data)]
 
-    def _report(self, data: Mapping[str, Any]) -> DeliveryReport:
-        uuid_ = data.get("message_uuid")
-        state = _STATES.get(str(data.get("status")))
-        if not isinstance(uuid_, str) or not uuid_ or state is None:
+    def _report(self, data: _Callback) -> DeliveryReport:
+        state = _STATES.get(str(data.status))
+        if not data.message_uuid or state is None:
             raise WebhookPayloadError("vonage: status webhook without message_uuid/status")
-        error = data.get("error")
-        if not isinstance(error, dict) or state not in (
-            DeliveryState.FAILED,
-            DeliveryState.UNDELIVERED,
-        ):
-            return DeliveryReport(self.name, uuid_, state, at=_timestamp(data.get("timestamp")))
-        code = _code(error)
-        return DeliveryReport(
-            self.name,
-            uuid_,
-            state,
-            error_code=code or None,
-            error_detail=str(error.get("detail") or error.get("title") or "") or None,
-            failure=failure_kind(code, error),
-            at=_timestamp(data.get("timestamp")),
+        at = epoch(data.timestamp)
+        error = data.error
+        if error is None or state not in (DeliveryState.FAILED, DeliveryState.UNDELIVERED):
+            return DeliveryReport(self.name, data.message_uuid, state, at=at)
+        code = error.code()
+        kind = failure_kind(code, error)
+        words = error.words() or None
+        return DeliveryReport(self.name, data.message_uuid, state, code or None, words, kind, at)
+
+    def _inbound(self, data: _Callback) -> InboundSms:
+        uuid_, sender, to = data.message_uuid, data.sender, data.to
+        if uuid_ is None or sender is None or to is None:
+            raise WebhookPayloadError("vonage: inbound webhook without message_uuid/from/to")
+        if not (uuid_ and sender and to):
+            raise WebhookPayloadError("vonage: inbound webhook with empty or odd fields")
+        at = epoch(data.timestamp)
+        return InboundSms(
+            self.name, uuid_, with_plus(sender), with_plus(to), data.text or "", at=at
         )
 
-    def _inbound(self, data: Mapping[str, Any]) -> InboundSms:
-        uuid_, sender, to, text = (data.get(k) for k in ("message_uuid", "from", "to", "text"))
-        if not (isinstance(uuid_, str) and isinstance(sender, str) and isinstance(to, str)):
-            raise WebhookPayloadError("vonage: inbound webhook without message_uuid/from/to")
-        if not (uuid_ and sender and to) or not isinstance(text, str | None):
-            raise WebhookPayloadError("vonage: inbound webhook with empty or odd fields")
-        at = _timestamp(data.get("timestamp"))
-        return InboundSms(self.name, uuid_, _e164(sender), _e164(to), text or "", at=at)
+
+class _Channel(Model):
+    channel: Any = None
+
+
+class _Callback(Model):
+    """A status or inbound webhook body (only the fields we read)."""
+
+    status: Any = None
+    message_uuid: str | None = None
+    error: Problem | None = None
+    timestamp: Any = None
+    sender: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    text: str | None = None
+
+
+def build(settings: ProviderSettings, res: Resources) -> VonageProvider:
+    """The Vonage adapter of ``[provider.vonage]``: JWT (private key) or basic auth."""
+    s = section(settings.vonage, "vonage")
+    if s.auth == "jwt":
+        key = res.secret("provider.vonage.private_key_env", s.private_key_env)
+        return VonageProvider(s, res.http, private_key=key)
+    secret = res.secret("provider.vonage.api_secret_env", s.api_secret_env)
+    return VonageProvider(s, res.http, api_secret=secret)
+
+
+def build_webhook(settings: ProviderSettings, res: Resources) -> VonageWebhook:
+    """Vonage's callback verifier (signed JWTs, keyed with the signature secret)."""
+    s = section(settings.vonage, "vonage")
+    secret = res.secret("provider.vonage.signature_secret_env", s.signature_secret_env)
+    return VonageWebhook(s, secret)

@@ -2,45 +2,68 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 
 from asterisk_textback.calls.callertext import header_value
-from asterisk_textback.errors import (
-    ProviderAuthError,
-    ProviderError,
-    ProviderNumberError,
-    ProviderOptedOutError,
-    ProviderOutcomeUnknownError,
-    ProviderTransientError,
-)
-from asterisk_textback.sms.base import OutboundSms, SendResult
-from asterisk_textback.sms.settings import WebhookSettings
+from asterisk_textback.errors import ProviderAuthError, ProviderError, ProviderTransientError
+from asterisk_textback.sms._http import Client, Dialect, Model, Reply, Verdict, raise_for
+from asterisk_textback.sms.base import FailureKind, OutboundSms, SendResult
+from asterisk_textback.sms.resources import Resources, section
+from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
 
 SIGNATURE_HEADER = "X-Textback-Signature"
-_NUMBER_ERRORS = frozenset({"invalid_number", "landline", "not_sms_capable", "unreachable"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: The gateway's ``{"error": …}`` verdicts. Only an explicit one marks the contact: a
+#: generic 400 may just be our payload or its configuration, not the caller's number.
+CODES: dict[str, FailureKind] = {
+    **dict.fromkeys(
+        ("invalid_number", "landline", "not_sms_capable", "unreachable"), FailureKind.NUMBER
+    ),
+    "opted_out": FailureKind.OPTED_OUT,
+}
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
+class _Refusal(Model):
+    error: Any = None
+
+
+def verdict(reply: Reply) -> Verdict:
+    """The gateway's ``error`` code, looked up in :data:`CODES`."""
+    found = reply.parsed(_Refusal)
+    code = None if found is None or found.error is None else str(found.error)
+    return Verdict(code, reply.text[:200], CODES.get(code or ""))
+
+
+def dialect(name: str) -> Dialect:
+    """The statuses a gateway means beyond the shared rules (425 Too Early: try again)."""
+    return Dialect(
+        name,
+        # Wrong URL or method: stop and tell. 402 says nothing the gateway documents.
+        statuses={
+            402: ProviderError,
+            404: ProviderAuthError,
+            405: ProviderAuthError,
+            410: ProviderAuthError,
+            425: ProviderTransientError,
+        },
+        refusal=verdict,
+    )
+
+
+def _dig(text: str, path: str) -> str | None:
+    """The value at a dotted ``path`` of a JSON body, as text (the gateway chose the shape)."""
     try:
-        return max(0.0, float(headers.get("Retry-After", "")))
-    except ValueError:
+        data = json.loads(text)
+        for part in path.split("."):
+            data = data[part]
+    except (ValueError, KeyError, TypeError, IndexError):
         return None
-
-
-def _dig(data: Any, path: str) -> str | None:
-    for part in path.split("."):
-        if not isinstance(data, dict) or part not in data:
-            return None
-        data = data[part]
     return None if data is None else str(data)
 
 
@@ -53,8 +76,9 @@ class WebhookProvider:
         self, settings: WebhookSettings, session: aiohttp.ClientSession, hmac_key: bytes | None
     ) -> None:
         self._settings = settings
-        self._session = session
         self._key = hmac_key
+        where = dialect(f"webhook {settings.url}")
+        self._http = Client(session, where, settings.timeout_seconds, settings.headers)
 
     def _payload(self, sms: OutboundSms) -> dict[str, str]:
         return {
@@ -77,52 +101,25 @@ class WebhookProvider:
             data = urlencode(payload).encode()
             content_type = "application/x-www-form-urlencoded"
         headers = {
-            **s.headers,
             "Content-Type": content_type,
             IDEMPOTENCY_HEADER: header_value(sms.idempotency_key),
         }
         if self._key is not None:
             digest = hmac.new(self._key, data, hashlib.sha256).hexdigest()
             headers[SIGNATURE_HEADER] = f"sha256={digest}"
-        try:
-            async with asyncio.timeout(s.timeout_seconds):
-                async with self._session.request(
-                    s.method, str(s.url), data=data, headers=headers
-                ) as resp:
-                    text = await resp.text()
-                    return self._result(resp.status, resp.headers, text, sms)
-        except aiohttp.ClientConnectorError as exc:
-            # Never connected: the text cannot have left, a retry is safe.
-            raise ProviderTransientError(f"webhook {s.url}: {exc!r}") from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise ProviderOutcomeUnknownError(f"webhook {s.url}: {exc!r}") from exc
-
-    def _result(
-        self, status: int, headers: Mapping[str, str], text: str, sms: OutboundSms
-    ) -> SendResult:
-        where = f"webhook {self._settings.url}"
-        if 200 <= status < 300:
-            try:
-                ident = _dig(json.loads(text), self._settings.id_field) if text else None
-            except ValueError:
-                ident = None
-            return SendResult(self.name, ident or sms.idempotency_key)
-        detail = f"{where}: HTTP {status}: {text[:200]}"
-        if status in (408, 425, 429) or status >= 500:
-            raise ProviderTransientError(detail, _retry_after(headers))
-        if status in (401, 403, 404, 405, 410):
-            raise ProviderAuthError(detail)  # wrong URL or credentials: stop and tell
-        try:
-            code = _dig(json.loads(text), "error") if text else None
-        except ValueError:
-            code = None
-        # Only an explicit verdict from the gateway marks the contact: a generic 400 may just
-        # be our payload or its configuration, not the caller's number.
-        if code in _NUMBER_ERRORS:
-            raise ProviderNumberError(detail)
-        if code == "opted_out":
-            raise ProviderOptedOutError(detail)
-        raise ProviderError(detail)
+        reply = await self._http.call(s.method, str(s.url), safe=False, data=data, headers=headers)
+        raise_for(reply, self._http.dialect)
+        # A gateway need not answer with an id: the outbox key then names the text.
+        return SendResult(self.name, _dig(reply.text, s.id_field) or sms.idempotency_key)
 
     async def close(self) -> None:
         """The shared session is closed by its owner."""
+
+
+def build(settings: ProviderSettings, res: Resources) -> WebhookProvider:
+    """The webhook adapter of ``[provider.webhook]`` (its HMAC key from the environment)."""
+    hook = section(settings.webhook, "webhook")
+    key = None
+    if hook.hmac_secret_env:
+        key = res.secret("provider.webhook.hmac_secret_env", hook.hmac_secret_env).encode()
+    return WebhookProvider(hook, res.http, key)

@@ -1,21 +1,36 @@
-"""The ``[provider]`` section: which adapter sends the texts, and its options."""
+"""The ``[provider]`` section: which adapter sends the texts, and its options.
+
+Pure on purpose: ``config.py`` imports this package, so it loads only pydantic and the
+per-vendor settings modules beside it, never aiohttp or an adapter in ``sms/vendors/``
+(the registry imports an adapter only when its provider is built).
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, model_validator
 
-from asterisk_textback.sms.vendors.bandwidth import BandwidthSettings
-from asterisk_textback.sms.vendors.plivo import PlivoSettings
-from asterisk_textback.sms.vendors.signalwire import SignalWireSettings
-from asterisk_textback.sms.vendors.telnyx import TelnyxSettings
-from asterisk_textback.sms.vendors.twilio import TwilioSettings
-from asterisk_textback.sms.vendors.vonage import VonageSettings
+from asterisk_textback.sms.settings._frozen import Frozen as _Frozen
+from asterisk_textback.sms.settings.bandwidth import BandwidthSettings
+from asterisk_textback.sms.settings.plivo import PlivoSettings
+from asterisk_textback.sms.settings.signalwire import SignalWireSettings
+from asterisk_textback.sms.settings.telnyx import TelnyxSettings
+from asterisk_textback.sms.settings.twilio import TwilioSettings
+from asterisk_textback.sms.settings.vonage import VonageSettings
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+__all__ = [
+    "BandwidthSettings",
+    "LookupSettings",
+    "PlivoSettings",
+    "ProviderSettings",
+    "SignalWireSettings",
+    "SipTrunkSettings",
+    "TelnyxSettings",
+    "TwilioSettings",
+    "VonageSettings",
+    "WebhookSettings",
+]
 
 
 class WebhookSettings(_Frozen):
@@ -23,7 +38,7 @@ class WebhookSettings(_Frozen):
 
     url: HttpUrl
     method: Literal["POST", "PUT"] = "POST"
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = Field(default_factory=dict)
     body_format: Literal["json", "form"] = "json"
     #: Name of an environment variable holding an HMAC-SHA256 key: signs the body in
     #: ``X-Textback-Signature: sha256=<hex>`` so the receiver can check it came from us.
@@ -75,7 +90,7 @@ class ProviderSettings(_Frozen):
     #: Sender number (E.164) when no DID-specific sender applies.
     default_sender: str = ""
     #: DID (as the PBX reports it) -> sender number, so replies land on the line called.
-    senders: dict[str, str] = {}
+    senders: dict[str, str] = Field(default_factory=dict)
     #: Messages per second per sender number (carriers throttle long codes to about 1/s).
     rate_per_second: float = Field(default=1.0, gt=0)
     webhook: WebhookSettings | None = None
