@@ -34,8 +34,8 @@ from asterisk_textback.ami.protocol import (
     client_ssl_context,
     wait_future,
 )
+from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.ami.types import ConnectionState, EventBatch, QueueItem, Resync
-from asterisk_textback.config import PbxSettings
 from asterisk_textback.errors import (
     AmiActionError,
     AmiError,

@@ -19,8 +19,8 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from asterisk_textback.ami.framing import FrameParser, Reply
+from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.ami.types import AmiEvent, EventBatch
-from asterisk_textback.config import PbxSettings
 
 if TYPE_CHECKING:
     from asterisk_textback.ami.connection import AmiConnection

@@ -28,7 +28,8 @@ from aiohttp import web
 from asterisk_textback.agi.server import AgiServer
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
-from asterisk_textback.config import PbxSettings, Settings
+from asterisk_textback.ami.settings import PbxSettings
+from asterisk_textback.config import Settings
 from asterisk_textback.errors import AmiError, ConfigError
 from asterisk_textback.sms.base import Provider
 from asterisk_textback.sms.lookup import LineLookup

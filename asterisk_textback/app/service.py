@@ -49,10 +49,10 @@ from asterisk_textback.textback.catchup import CdrCatchUp
 from asterisk_textback.textback.handler import CallHandler, OnDecided, both_decided
 from asterisk_textback.textback.loading import PreparedConfig
 from asterisk_textback.textback.startup_catchup import MarkedLink, StartupCatchUp
-from asterisk_textback.web.clientaddr import parse_networks
 from asterisk_textback.web.dashboard import DashboardDeps, add_dashboard
 from asterisk_textback.web.health import add_health_route
 from asterisk_textback.web.metrics import MetricsSource, add_metrics_route
+from asterisk_textback.web.networks import parse_networks
 from asterisk_textback.web.webhooks import webhook_app
 
 log = logging.getLogger(__name__)
@@ -342,7 +342,7 @@ def _web_app(
         deps = DashboardDeps(
             settings=board,
             sessions=sessions,
-            kpi=settings.kpi.to_kpi_settings(),
+            kpi=settings.kpi,
             health=lambda: _health(parts),
             api_token=board.api_token(resources.environ),
             labels=experiment_labels(settings.templates),

@@ -16,6 +16,7 @@ from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.calls.classify import classify
 from asterisk_textback.calls.contexts import ContextMatcher
 from asterisk_textback.calls.model import CallEnded, Direction, Reason
+from asterisk_textback.calls.settings import TrackerSettings
 from asterisk_textback.calls.state import CallState, DialEdge, TrackerStats
 from asterisk_textback.calls.userevent import on_userevent
 from asterisk_textback.calls.voicemail import (
@@ -23,7 +24,6 @@ from asterisk_textback.calls.voicemail import (
     mailbox_from_appdata,
     mailbox_from_path,
 )
-from asterisk_textback.config import TrackerSettings
 
 log = logging.getLogger(__name__)
 

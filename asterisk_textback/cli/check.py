@@ -20,10 +20,10 @@ from asterisk_textback.ami.privileges import (
     PrivilegeObserver,
     Verdict,
 )
+from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.ami.types import EventBatch, QueueItem
 from asterisk_textback.app.service import database_url
 from asterisk_textback.calls.contexts import ContextMatcher
-from asterisk_textback.config import PbxSettings
 from asterisk_textback.errors import AmiError, AmiPermissionError, ProviderError, TextbackError
 from asterisk_textback.policy import parse_caller
 from asterisk_textback.sms.base import OutboundSms, Provider, SendResult

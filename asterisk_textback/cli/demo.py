@@ -18,17 +18,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.ami.sim.builtin import builtin_traces
 from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import read_trace
 from asterisk_textback.ami.sim.workload import call_stream
 from asterisk_textback.app.service import RunningService, serve
-from asterisk_textback.config import DatabaseSettings, PbxSettings, Settings, WebSettings
+from asterisk_textback.config import Settings
 from asterisk_textback.policy.settings import BusinessSettings, SuppressionSettings
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.store.settings import DatabaseSettings
 from asterisk_textback.textback.handler import CallResult
 from asterisk_textback.textback.loading import prepare
+from asterisk_textback.web.settings import WebSettings
 
 #: Voicemail greetings and messages are shortened to this many quiet seconds.
 _MAX_GAP = 3.0

@@ -313,7 +313,7 @@ def _run_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"--cel-columns: {exc}") from None
     config = ReportConfig(
         database_url=database_url(loaded, os.environ) if use_db else None,
-        kpi=settings.kpi.to_kpi_settings(),
+        kpi=settings.kpi,
         cdr_zone=cdr_zone,
         cel_table=None if args.no_cel else "cel",
         cel_columns=columns,

@@ -14,13 +14,9 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.callertext import header_value
-from asterisk_textback.crm.hooks import CrmEventType
-from asterisk_textback.inbound.forwarding import (
-    EmailSettings,
-    Forwarder,
-    ForwardingSecrets,
-    ForwardingSettings,
-)
+from asterisk_textback.crm.settings import CrmEventType
+from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets
+from asterisk_textback.inbound.settings import EmailSettings, ForwardingSettings
 from asterisk_textback.sms.base import OutboundSms
 from asterisk_textback.sms.settings import WebhookSettings
 from asterisk_textback.sms.vendors.webhook import IDEMPOTENCY_HEADER, WebhookProvider

@@ -10,12 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.bookings.webhook import (
-    BookingSecrets,
-    BookingService,
-    BookingWebhookSettings,
-    add_booking_routes,
-)
+from asterisk_textback.bookings.settings import BookingWebhookSettings
+from asterisk_textback.bookings.webhook import BookingSecrets, BookingService, add_booking_routes
 from asterisk_textback.store.models import Booking
 from asterisk_textback.web.dashboard import DashboardSettings, add_dashboard
 from tests.web.conftest import Client, csrf_of, login, make_deps
