@@ -41,7 +41,8 @@ from panoramisk import fast_agi
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.agi.settings import AgiSettings, TextRequest, parse_request
+from asterisk_textback.agi.request import TextRequest, parse_request
+from asterisk_textback.agi.settings import AgiSettings
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.config import Settings
 from asterisk_textback.logs.mask import phone
