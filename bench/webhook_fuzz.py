@@ -47,7 +47,7 @@ from sqlalchemy import select  # noqa: E402
 
 from asterisk_textback.inbound.inbox import Inbox  # noqa: E402
 from asterisk_textback.inbound.settings import ConsentSettings  # noqa: E402
-from asterisk_textback.policy import parse_caller  # noqa: E402
+from asterisk_textback.policy.numbers import parse_caller  # noqa: E402
 from asterisk_textback.sms.base import InboundSms, WebhookRequest  # noqa: E402
 from asterisk_textback.store.engine import create_engine, create_session_factory  # noqa: E402
 from asterisk_textback.store.models import Contact, InboundMessage, PendingDeliveryReport  # noqa: E402

@@ -46,7 +46,10 @@ from asterisk_textback.agi.settings import AgiSettings
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.config import Settings
 from asterisk_textback.logs.mask import phone
-from asterisk_textback.policy import NO_HISTORY, PolicySettings, RuleSettings, decide, parse_caller
+from asterisk_textback.policy.decide import decide
+from asterisk_textback.policy.history import NO_HISTORY
+from asterisk_textback.policy.numbers import parse_caller
+from asterisk_textback.policy.settings import PolicySettings, RuleSettings
 from asterisk_textback.store import caps, history, outbox
 from asterisk_textback.store.models import Message
 from asterisk_textback.templates.compose import compose

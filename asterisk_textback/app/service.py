@@ -42,14 +42,16 @@ from asterisk_textback.inbound.inbox import Inbox
 from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.sms.registry import Resources, build_lookup, build_provider, build_webhooks
 from asterisk_textback.sms.swap import SwappableProvider
-from asterisk_textback.store import check_schema, create_engine, create_session_factory
+from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.models import Message
+from asterisk_textback.store.schema import check_schema
 from asterisk_textback.templates.settings import experiment_labels
 from asterisk_textback.textback.catchup import CdrCatchUp
 from asterisk_textback.textback.handler import CallHandler, OnDecided, both_decided
 from asterisk_textback.textback.loading import PreparedConfig
 from asterisk_textback.textback.startup_catchup import MarkedLink, StartupCatchUp
-from asterisk_textback.web.dashboard import DashboardDeps, add_dashboard
+from asterisk_textback.web.dashboard.app import DashboardDeps
+from asterisk_textback.web.dashboard.mount import add_dashboard
 from asterisk_textback.web.health import add_health_route
 from asterisk_textback.web.metrics import MetricsSource, add_metrics_route
 from asterisk_textback.web.networks import parse_networks

@@ -25,10 +25,11 @@ from asterisk_textback.ami.types import EventBatch, QueueItem
 from asterisk_textback.app.service import database_url
 from asterisk_textback.calls.contexts import ContextMatcher
 from asterisk_textback.errors import AmiError, AmiPermissionError, ProviderError, TextbackError
-from asterisk_textback.policy import parse_caller
+from asterisk_textback.policy.numbers import parse_caller
 from asterisk_textback.sms.base import OutboundSms, Provider, SendResult
 from asterisk_textback.sms.registry import Resources, build_provider
-from asterisk_textback.store import check_schema, create_engine
+from asterisk_textback.store.engine import create_engine
+from asterisk_textback.store.schema import check_schema
 from asterisk_textback.textback.loading import PreparedConfig
 
 #: Seconds ``check`` watches AMI events for proof of the read classes (``--watch``).

@@ -18,7 +18,7 @@ from asterisk_textback import __version__
 from asterisk_textback.ami.sim.builtin import builtin_traces
 from asterisk_textback.app.service import database_url, install_signal_handlers, serve
 from asterisk_textback.calls.model import CallEnded
-from asterisk_textback.cdr import CEL_CSV_COLUMNS, parse_columns
+from asterisk_textback.cdr.celcsv import CEL_CSV_COLUMNS, parse_columns
 from asterisk_textback.cli.check import DEFAULT_WATCH, format_results, run_checks, send_test
 from asterisk_textback.cli.demo import run_demo
 from asterisk_textback.cli.dryrun import dry_run
@@ -30,9 +30,10 @@ from asterisk_textback.kpi.periods import parse_period
 from asterisk_textback.kpi.report import ReportConfig, run_report, text_progress
 from asterisk_textback.logs import mask as logsafe
 from asterisk_textback.store.schema import upgrade
-from asterisk_textback.templates import format_table, preview_rows, sample_context
+from asterisk_textback.templates.context import sample_context
+from asterisk_textback.templates.preview import format_table, preview_rows
 from asterisk_textback.textback.loading import load
-from asterisk_textback.web.dashboard import hash_password
+from asterisk_textback.web.dashboard.auth import hash_password
 
 log = logging.getLogger("asterisk_textback")
 

@@ -10,7 +10,8 @@ from typing import TextIO
 
 from asterisk_textback.app.service import database_url
 from asterisk_textback.inbound import optout_csv as optout_io
-from asterisk_textback.store import check_schema, create_engine, create_session_factory
+from asterisk_textback.store.engine import create_engine, create_session_factory
+from asterisk_textback.store.schema import check_schema
 from asterisk_textback.textback.loading import PreparedConfig
 
 

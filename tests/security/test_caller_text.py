@@ -20,7 +20,8 @@ from asterisk_textback.inbound.settings import EmailSettings, ForwardingSettings
 from asterisk_textback.sms.base import OutboundSms
 from asterisk_textback.sms.settings import WebhookSettings
 from asterisk_textback.sms.vendors.webhook import IDEMPOTENCY_HEADER, WebhookProvider
-from asterisk_textback.store import create_engine, create_session_factory, inbound
+from asterisk_textback.store import inbound
+from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.models import InboundKind
 from asterisk_textback.store.schema import upgrade
 from asterisk_textback.templates import sample_context

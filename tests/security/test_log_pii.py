@@ -20,7 +20,7 @@ from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.outbox.settings import DispatchSettings
 from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
 from asterisk_textback.sms.vendors.webhook import WebhookProvider
-from asterisk_textback.store import create_engine, create_session_factory
+from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.schema import upgrade
 from tests.app.fakes import Reply, fake_gateway
 from tests.app.queued import queue_texts
