@@ -31,6 +31,7 @@ from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.app import heap
+from asterisk_textback.app.links import PbxLink
 from asterisk_textback.app.reload import Reloader, WebListener, follow_link
 from asterisk_textback.bookings.webhook import BookingSecrets, BookingService, add_booking_routes
 from asterisk_textback.calls.listener import CallListener
@@ -74,16 +75,6 @@ def database_url(loaded: PreparedConfig, environ: Mapping[str, str]) -> str:
             f"database.password_env: environment variable {db.password_env!r} is not set"
         ) from None
     return make_url(db.url).set(password=password).render_as_string(hide_password=False)
-
-
-@dataclass(frozen=True, slots=True)
-class PbxLink:
-    """One watched PBX: its AMI connection, its tracker, and the consumer gluing them."""
-
-    name: str
-    connection: AmiConnection
-    tracker: CallTracker
-    listener: CallListener
 
 
 @dataclass(slots=True)
