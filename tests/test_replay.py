@@ -11,7 +11,8 @@ import pytest
 
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.settings import PbxSettings
-from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
+from asterisk_textback.ami.sim.accounts import AmiAccount
+from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import (
     clone,
     interleave,

@@ -30,7 +30,8 @@ from asterisk_textback.ami.privileges import (
     Verdict,
     event_classes,
 )
-from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
+from asterisk_textback.ami.sim.accounts import AmiAccount
+from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import read_trace, strip_headers
 from asterisk_textback.cli.check import CheckResult, format_results, run_checks
 from asterisk_textback.cli.main import build_parser

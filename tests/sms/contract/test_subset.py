@@ -27,7 +27,8 @@ import pytest
 
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.settings import PbxSettings
-from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
+from asterisk_textback.ami.sim.accounts import AmiAccount
+from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.errors import ProviderAuthError, ProviderTransientError
 from asterisk_textback.sms.settings import SipTrunkSettings
 from asterisk_textback.sms.vendors.log import LogProvider
