@@ -35,6 +35,7 @@ from panoramisk import Manager  # noqa: E402
 
 from asterisk_textback.ami.connection import AmiConnection  # noqa: E402
 from asterisk_textback.ami.framing import TRACKED_VARIABLES  # noqa: E402
+from asterisk_textback.ami.settings import PbxSettings  # noqa: E402
 from asterisk_textback.ami.sim.server import AmiServer  # noqa: E402
 from asterisk_textback.ami.sim.tracefile import clone, interleave, read_trace  # noqa: E402
 from asterisk_textback.ami.types import AmiEvent  # noqa: E402
@@ -42,7 +43,6 @@ from asterisk_textback.calls.listener import CallListener  # noqa: E402
 from asterisk_textback.calls.model import CallEnded  # noqa: E402
 from asterisk_textback.calls.tracker import CallTracker  # noqa: E402
 from asterisk_textback.cli.replay import END_MARKER  # noqa: E402
-from asterisk_textback.config import PbxSettings  # noqa: E402
 
 TRACES = _ROOT / "tests" / "fixtures" / "traces"
 USERNAME = "bench"

@@ -32,12 +32,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.schema import upgrade
-from asterisk_textback.web.dashboard import (
-    DashboardDeps,
-    DashboardSettings,
-    dashboard_app,
-    hash_password,
-)
+from asterisk_textback.web.dashboard.app import DashboardDeps
+from asterisk_textback.web.dashboard.auth import hash_password
+from asterisk_textback.web.dashboard.mount import dashboard_app
+from asterisk_textback.web.dashboard.settings import DashboardSettings
 
 FMT = "%Y-%m-%d %H:%M:%S.%f"
 

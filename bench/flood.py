@@ -25,8 +25,9 @@ _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))  # a plain checkout: the package need not be installed
 
+from asterisk_textback.calls.settings import TrackerSettings  # noqa: E402
 from asterisk_textback.calls.tracker import CallTracker  # noqa: E402
-from asterisk_textback.config import Settings, TrackerSettings  # noqa: E402
+from asterisk_textback.config import Settings  # noqa: E402
 from asterisk_textback.policy.settings import SuppressionSettings  # noqa: E402
 from asterisk_textback.store.engine import create_engine, create_session_factory  # noqa: E402
 from asterisk_textback.store.schema import upgrade  # noqa: E402

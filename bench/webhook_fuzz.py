@@ -45,14 +45,15 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from asterisk_textback.inbound.consent import ConsentSettings  # noqa: E402
 from asterisk_textback.inbound.inbox import Inbox  # noqa: E402
-from asterisk_textback.policy import parse_caller  # noqa: E402
+from asterisk_textback.inbound.settings import ConsentSettings  # noqa: E402
+from asterisk_textback.policy.numbers import parse_caller  # noqa: E402
 from asterisk_textback.sms.base import InboundSms, WebhookRequest  # noqa: E402
 from asterisk_textback.store.engine import create_engine, create_session_factory  # noqa: E402
 from asterisk_textback.store.models import Contact, InboundMessage, PendingDeliveryReport  # noqa: E402
 from asterisk_textback.store.schema import upgrade  # noqa: E402
-from asterisk_textback.web.webhooks import WebhookServerSettings, webhook_app  # noqa: E402
+from asterisk_textback.web.settings import WebhookServerSettings  # noqa: E402
+from asterisk_textback.web.webhooks import webhook_app  # noqa: E402
 from bench.route_fuzz import report as route_report  # noqa: E402
 from bench.route_fuzz import run_routes  # noqa: E402
 from tests.sms.contract.kits import Kit, Stamp, all_kits  # noqa: E402

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from asterisk_textback.ami.connection import AmiConnection
-from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
+from asterisk_textback.ami.settings import PbxSettings
+from asterisk_textback.ami.sim.accounts import AmiAccount
+from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import (
     clone,
     interleave,
@@ -23,7 +25,7 @@ from asterisk_textback.calls.model import CallEnded, Outcome, Reason
 from asterisk_textback.calls.tracker import CallTracker
 from asterisk_textback.cli.main import main
 from asterisk_textback.cli.replay import replay
-from asterisk_textback.config import PbxSettings, Settings
+from asterisk_textback.config import Settings
 from tests.calls.helpers import assert_matches
 from tests.conftest import manifest, trace_names
 

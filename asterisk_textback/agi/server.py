@@ -41,11 +41,15 @@ from panoramisk import fast_agi
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.agi.settings import AgiSettings, TextRequest, parse_request
+from asterisk_textback.agi.request import TextRequest, parse_request
+from asterisk_textback.agi.settings import AgiSettings
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.config import Settings
 from asterisk_textback.logs.mask import phone
-from asterisk_textback.policy import NO_HISTORY, PolicySettings, RuleSettings, decide, parse_caller
+from asterisk_textback.policy.decide import decide
+from asterisk_textback.policy.history import NO_HISTORY
+from asterisk_textback.policy.numbers import parse_caller
+from asterisk_textback.policy.settings import PolicySettings, RuleSettings
 from asterisk_textback.store import caps, history, outbox
 from asterisk_textback.store.models import Message
 from asterisk_textback.templates.compose import compose

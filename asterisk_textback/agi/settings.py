@@ -1,4 +1,4 @@
-"""The FastAGI contract without the network: the ``[agi]`` settings and the request parser.
+"""The ``[agi]`` section: where the FastAGI service listens and which scripts it answers.
 
 ::
 
@@ -11,23 +11,14 @@
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final
-from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["AgiSettings", "TextRequest", "parse_request"]
+__all__ = ["AgiSettings"]
 
 _SCRIPT: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)*$")
-_PARAMS: Final = frozenset({"template", "to", "delay", "did"})
-_MAX_UNIQUEID: Final = 150
-# AST_PRES_RESTRICTION: the bits of agi_callingpres that say "do not show this number".
-_PRES_RESTRICTION: Final = 0x60
-_NO_VALUE: Final = frozenset({"", "unknown"})
 
 
 class AgiSettings(BaseModel):
@@ -57,84 +48,3 @@ class AgiSettings(BaseModel):
                     f"{name!r} is not a script name (letters, digits, '_', '-', '.', '/')"
                 )
         return value
-
-
-@dataclass(frozen=True, slots=True)
-class TextRequest:
-    """One dialplan request for a text, parsed from the AGI environment."""
-
-    script: str
-    template: str
-    uniqueid: str
-    channel: str
-    #: The number to text as given (``to=`` or the caller ID); "" when it is withheld.
-    to: str
-    caller_name: str
-    did: str
-    delay: float
-
-
-def _query(query: str) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for part in query.split("&") if query else ():
-        name, sep, value = part.partition("=")
-        if not sep or name not in _PARAMS:
-            raise ValueError(f"unknown parameter {part[:40]!r} (use {', '.join(sorted(_PARAMS))})")
-        if name in params:
-            raise ValueError(f"parameter {name!r} given twice")
-        # unquote, not unquote_plus: Asterisk does not encode, so "+44…" must stay a "+".
-        params[name] = unquote(value).strip()
-    return params
-
-
-def _delay(raw: str | None, limit: float) -> float:
-    if raw is None or raw == "":
-        return 0.0
-    try:
-        delay = float(raw)
-    except ValueError:
-        raise ValueError(f"delay={raw[:20]!r} is not a number of seconds") from None
-    if not math.isfinite(delay) or not 0 <= delay <= limit:
-        raise ValueError(
-            f"delay={raw[:20]!r} is not between 0 and {limit:g} (agi.max_delay_seconds)"
-        )
-    return delay
-
-
-def _restricted(env: Mapping[str, str]) -> bool:
-    try:
-        return int(env.get("agi_callingpres", "0")) & _PRES_RESTRICTION != 0
-    except ValueError:
-        return False
-
-
-def parse_request(env: Mapping[str, str], settings: AgiSettings) -> TextRequest:
-    """The request an AGI environment makes; ValueError naming what is wrong with it."""
-    script = env.get("agi_network_script")
-    if not script:
-        raise ValueError("no agi_network_script: not a FastAGI request to a script")
-    path, _, query = script.partition("?")
-    path = path.strip("/")
-    if path not in settings.scripts:
-        raise ValueError(f"script {path[:40]!r} is not one of agi.scripts")
-    params = _query(query)
-    template = params.get("template", "")
-    if not template:
-        raise ValueError("no template= in the AGI URL")
-    uniqueid = env.get("agi_uniqueid", "")
-    if not uniqueid or len(uniqueid) > _MAX_UNIQUEID:
-        raise ValueError(f"agi_uniqueid {uniqueid[:40]!r} is missing or too long")
-    # A withheld caller ID is not texted, even though Asterisk still knows the number.
-    caller = "" if _restricted(env) else env.get("agi_callerid", "")
-    to = params.get("to", caller)
-    dnid = env.get("agi_dnid", "")
-    return TextRequest(
-        script=path,
-        template=template,
-        uniqueid=uniqueid,
-        channel=env.get("agi_channel", ""),
-        to="" if to.lower() in _NO_VALUE else to,
-        caller_name=env.get("agi_calleridname", ""),
-        did=params.get("did") or ("" if dnid.lower() in _NO_VALUE else dnid),
-        delay=_delay(params.get("delay"), settings.max_delay_seconds),
-    )

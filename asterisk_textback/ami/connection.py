@@ -21,64 +21,35 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from panoramisk import Manager
 from panoramisk.actions import Action
 
-from asterisk_textback.ami.framing import DEFAULT_SKIP_EVENTS, ParserStats
+from asterisk_textback.ami.framing import DEFAULT_SKIP_EVENTS
 from asterisk_textback.ami.protocol import (
     AmiProtocol,
     channel_uniqueids,
     client_ssl_context,
     wait_future,
 )
+from asterisk_textback.ami.replies import describe, reply_error
+from asterisk_textback.ami.settings import PbxSettings
+from asterisk_textback.ami.stats import ConnectionStats
 from asterisk_textback.ami.types import ConnectionState, EventBatch, QueueItem, Resync
-from asterisk_textback.config import PbxSettings
 from asterisk_textback.errors import (
-    AmiActionError,
     AmiError,
     AmiLoginError,
     AmiNotConnectedError,
     AmiPermissionError,
 )
 
-__all__ = ["AmiConnection", "ConnectionStats", "Handler"]
+__all__ = ["AmiConnection", "Handler"]
 
 log = logging.getLogger(__name__)
 
-#: Classes Asterisk checks for an action. It checks the user's *write* classes
-#: (manager.c, process_message), whatever the class of the events the action produces.
-ACTION_CLASSES: Mapping[str, tuple[str, ...]] = {
-    "coreshowchannels": ("system", "reporting"),
-    "messagesend": ("message",),
-    "showdialplan": ("config", "reporting"),
-}
-_REPR_LIMIT = 300
-
 Handler = Callable[[QueueItem], Awaitable[None] | None]
 """What :meth:`AmiConnection.run_consumer` calls for each queued item, in order."""
-
-
-@dataclass(slots=True)
-class ConnectionStats:
-    """Counters for health checks and metrics."""
-
-    events: int = 0
-    batches: int = 0
-    bytes_received: int = 0
-    logins: int = 0
-    reconnects: int = 0
-    resyncs: int = 0
-    pings_missed: int = 0
-    handler_errors: int = 0
-    parser: ParserStats = field(default_factory=ParserStats)
-
-    @property
-    def frames_skipped(self) -> int:
-        """Frames not delivered: filtered by name, garbage or oversized."""
-        return self.parser.dropped
 
 
 class _FatalError(AmiError):
@@ -258,7 +229,7 @@ class AmiConnection:
                     await result
             except Exception:
                 self.stats.handler_errors += 1
-                log.exception("AMI event handler failed on %s", _describe(item))
+                log.exception("AMI event handler failed on %s", describe(item))
 
     async def send_action(self, action: Mapping[str, str]) -> dict[str, str]:
         """Send an action and return the response headers; raise AmiError on an Error reply.
@@ -290,23 +261,12 @@ class AmiConnection:
         return frozenset(m.raw["Context"] for m in result if m.raw.get("Event") == "ListDialplan")
 
     def _check_reply(self, name: str, headers: Mapping[str, str]) -> None:
-        if headers.get("Response") not in ("Error", "Fail", "Failure"):
+        exc = reply_error(name, headers, self.settings.username, self._where)
+        if exc is None:
             return
-        message = headers.get("Message", "")
-        if "permission denied" in message.lower():
-            classes = ACTION_CLASSES.get(name.lower())
-            need = (
-                f"write class {' or '.join(repr(c) for c in classes)}"
-                if classes
-                else "a write class that allows it"
-            )
-            exc = AmiPermissionError(
-                f"AMI user {self.settings.username!r} on {self._where} may not run {name}: "
-                f"it needs {need} in manager.conf"
-            )
+        if isinstance(exc, AmiPermissionError):
             self.permission_error = exc
-            raise exc
-        raise AmiActionError(f"AMI action {name} failed on {self._where}: {message or headers}")
+        raise exc
 
     async def _request(self, action: dict[str, str]) -> Any:
         protocol = self._protocol
@@ -422,11 +382,3 @@ class AmiConnection:
                 return
             if reply.raw.get("Response") != "Success":
                 log.warning("AMI %s: unexpected answer to Ping: %.200r", self._where, reply.raw)
-
-
-def _describe(item: QueueItem) -> str:
-    if isinstance(item, Resync):
-        text = f"Resync({len(item.alive_uniqueids)} channels)"
-    else:
-        text = f"EventBatch of {len(item.events)}: " + ", ".join(map(repr, item.events[:3]))
-    return text if len(text) <= _REPR_LIMIT else text[:_REPR_LIMIT] + "…"

@@ -2,7 +2,7 @@
 
 It keeps panoramisk's action bookkeeping (``send``, ``responses``, ``handle_message``) and
 replaces the rest: reads are parsed by :class:`FrameParser` (loss-free UTF-8), events go to
-the owning :class:`AmiConnection` in wire order, and pending actions are failed, never
+the owning connection (:class:`ProtocolOwner`) in wire order, and pending actions are failed, never
 re-sent, when the connection closes. Also the transport-level helpers the connection uses:
 the TLS context and waiting on a protocol future.
 """
@@ -13,19 +13,23 @@ import asyncio
 import logging
 import ssl
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from asterisk_textback.ami.framing import FrameParser, Reply
+from asterisk_textback.ami.settings import PbxSettings
+from asterisk_textback.ami.stats import ConnectionStats
 from asterisk_textback.ami.types import AmiEvent, EventBatch
-from asterisk_textback.config import PbxSettings
 
-if TYPE_CHECKING:
-    from asterisk_textback.ami.connection import AmiConnection
-
-__all__ = ["AmiProtocol", "channel_uniqueids", "client_ssl_context", "wait_future"]
+__all__ = [
+    "AmiProtocol",
+    "ProtocolOwner",
+    "channel_uniqueids",
+    "client_ssl_context",
+    "wait_future",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +69,30 @@ def _message(headers: AmiEvent) -> Any:
     return message
 
 
+class ProtocolOwner(Protocol):
+    """What the protocol needs from the connection that owns it (``AmiConnection``).
+
+    A Protocol rather than an import, so that connection and protocol do not import each
+    other.
+    """
+
+    settings: PbxSettings
+    skip_events: frozenset[str]
+    keep_variables: frozenset[str] | None
+    stats: ConnectionStats
+    _manager: Any
+
+    def _put(self, batch: EventBatch) -> None:
+        """Queue a batch of events for the consumer, in wire order."""
+
+    def _resync_done(self, result: Any, now: float) -> None:
+        """Take the answer to the CoreShowChannels sent after a reconnect."""
+
+
 class AmiProtocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's protocol with our framing and a direct path into the queue."""
 
-    def __init__(self, conn: AmiConnection, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, conn: ProtocolOwner, loop: asyncio.AbstractEventLoop) -> None:
         self._conn = conn
         self.parser = FrameParser(
             max_frame_bytes=conn.settings.max_frame_bytes,

@@ -20,7 +20,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -28,17 +28,20 @@ from aiohttp import web
 from asterisk_textback.agi.server import AgiServer
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
-from asterisk_textback.config import PbxSettings, Settings
+from asterisk_textback.ami.settings import PbxSettings
+from asterisk_textback.app.links import PbxLink
+from asterisk_textback.config import Settings
 from asterisk_textback.errors import AmiError, ConfigError
+from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.sms.base import Provider
 from asterisk_textback.sms.lookup import LineLookup
 from asterisk_textback.sms.registry import Resources, build_lookup, build_provider
 from asterisk_textback.sms.swap import SwappableProvider
+from asterisk_textback.textback.handler import CallHandler
 from asterisk_textback.textback.loading import PreparedConfig
 
 if TYPE_CHECKING:
     from asterisk_textback.agi.server import AgiTexter
-    from asterisk_textback.app.service import RunningService
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,18 @@ WEB_DRAIN_SECONDS = 10.0
 CATCHUP_FIELDS = frozenset({"cdr_csv", "cdr_db_url_env", "cdr_timezone"})
 #: Sections the web app (webhooks, inbox, dashboard, bookings) is built from.
 WEB_SECTIONS = ("web", "provider", "consent", "forwarding", "bookings", "business", "kpi")
+
+
+class ServiceParts(Protocol):
+    """The running parts a reload swaps (``service.RunningService`` is one).
+
+    A Protocol rather than an import: the service imports this module to build the reloader.
+    """
+
+    pbxes: list[PbxLink]
+    recorder: CallHandler
+    dispatcher: Dispatcher
+    agi: AgiServer
 
 
 class WebListener:
@@ -121,7 +136,7 @@ def _listen(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
-async def follow_link(parts: RunningService, index: int) -> None:
+async def follow_link(parts: ServiceParts, index: int) -> None:
     """Consume PBX ``index``'s AMI events; after a reload swaps its connection, the new one's.
 
     Returns when the link's connection is closed and not replaced (shutdown); raises the
@@ -141,7 +156,7 @@ class Reloader:
     def __init__(
         self,
         loaded: PreparedConfig,
-        parts: RunningService,
+        parts: ServiceParts,
         *,
         load_config: Callable[[], PreparedConfig],
         provider: SwappableProvider,

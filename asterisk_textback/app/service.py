@@ -31,6 +31,7 @@ from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.app import heap
+from asterisk_textback.app.links import PbxLink
 from asterisk_textback.app.reload import Reloader, WebListener, follow_link
 from asterisk_textback.bookings.webhook import BookingSecrets, BookingService, add_booking_routes
 from asterisk_textback.calls.listener import CallListener
@@ -42,17 +43,19 @@ from asterisk_textback.inbound.inbox import Inbox
 from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.sms.registry import Resources, build_lookup, build_provider, build_webhooks
 from asterisk_textback.sms.swap import SwappableProvider
-from asterisk_textback.store import check_schema, create_engine, create_session_factory
+from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.models import Message
+from asterisk_textback.store.schema import check_schema
 from asterisk_textback.templates.settings import experiment_labels
 from asterisk_textback.textback.catchup import CdrCatchUp
 from asterisk_textback.textback.handler import CallHandler, OnDecided, both_decided
 from asterisk_textback.textback.loading import PreparedConfig
 from asterisk_textback.textback.startup_catchup import MarkedLink, StartupCatchUp
-from asterisk_textback.web.clientaddr import parse_networks
-from asterisk_textback.web.dashboard import DashboardDeps, add_dashboard
+from asterisk_textback.web.dashboard.app import DashboardDeps
+from asterisk_textback.web.dashboard.mount import add_dashboard
 from asterisk_textback.web.health import add_health_route
 from asterisk_textback.web.metrics import MetricsSource, add_metrics_route
+from asterisk_textback.web.networks import parse_networks
 from asterisk_textback.web.webhooks import webhook_app
 
 log = logging.getLogger(__name__)
@@ -72,16 +75,6 @@ def database_url(loaded: PreparedConfig, environ: Mapping[str, str]) -> str:
             f"database.password_env: environment variable {db.password_env!r} is not set"
         ) from None
     return make_url(db.url).set(password=password).render_as_string(hide_password=False)
-
-
-@dataclass(frozen=True, slots=True)
-class PbxLink:
-    """One watched PBX: its AMI connection, its tracker, and the consumer gluing them."""
-
-    name: str
-    connection: AmiConnection
-    tracker: CallTracker
-    listener: CallListener
 
 
 @dataclass(slots=True)
@@ -344,7 +337,7 @@ def _web_app(
         deps = DashboardDeps(
             settings=board,
             sessions=sessions,
-            kpi=settings.kpi.to_kpi_settings(),
+            kpi=settings.kpi,
             health=lambda: _health(parts),
             api_token=board.api_token(resources.environ),
             labels=experiment_labels(settings.templates),

@@ -29,7 +29,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.bookings.payloads import (
@@ -38,6 +37,7 @@ from asterisk_textback.bookings.payloads import (
     parse_calendly,
     parse_generic,
 )
+from asterisk_textback.bookings.settings import BookingWebhookSettings
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.kpi.conversions import NewBooking, mark_booked, record_booking
 from asterisk_textback.kpi.metrics import minor_exponent
@@ -49,7 +49,6 @@ __all__ = [
     "BOOKINGS",
     "BookingSecrets",
     "BookingService",
-    "BookingWebhookSettings",
     "add_booking_routes",
     "amount_minor",
     "book_call",
@@ -59,24 +58,6 @@ __all__ = [
 GENERIC_HEADER: Final = "X-Textback-Signature"
 CALCOM_HEADER: Final = "X-Cal-Signature-256"
 CALENDLY_HEADER: Final = "Calendly-Webhook-Signature"
-
-
-class BookingWebhookSettings(BaseModel):
-    """``[bookings]``: which booking tools may call in, with which secrets, and limits."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: Environment variables holding each route's HMAC key (unset: the route answers 404).
-    generic_secret_env: str | None = None
-    calcom_secret_env: str | None = None
-    calendly_secret_env: str | None = None
-    #: Environment variable holding the bearer token of ``POST /api/v1/bookings``.
-    api_token_env: str | None = None
-    #: Environment variable holding the key that signs tracking tokens in booking links
-    #: (the same value must reach ``compose(tracking_secret=...)``).
-    tracking_secret_env: str | None = None
-    calendly_tolerance_seconds: float = Field(default=180.0, gt=0)
-    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=4 * 1024 * 1024)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable
 
 from asterisk_textback.ami.clock import PbxClock
+from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.ami.types import AmiEvent, EventBatch, QueueItem
 from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.calls.tracker import CallTracker
-from asterisk_textback.config import PbxSettings
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from asterisk_textback.calls.hookreport import HookReport
 from asterisk_textback.calls.model import Reason
-
-if TYPE_CHECKING:
-    from asterisk_textback.calls.userevent import HookReport
 
 #: DialEnd statuses, from best to worst, the way Asterisk folds several into DIALSTATUS.
 DIAL_FAILURES = ("NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION")

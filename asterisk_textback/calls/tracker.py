@@ -17,13 +17,13 @@ from asterisk_textback.calls.classify import classify
 from asterisk_textback.calls.contexts import ContextMatcher
 from asterisk_textback.calls.model import CallEnded, Direction, Reason
 from asterisk_textback.calls.state import CallState, DialEdge, TrackerStats
+from asterisk_textback.calls.trackerconfig import TrackerConfig, TrackerDefaults
 from asterisk_textback.calls.userevent import on_userevent
+from asterisk_textback.calls.varset import on_varset
 from asterisk_textback.calls.voicemail import (
     MailboxCounts,
     mailbox_from_appdata,
-    mailbox_from_path,
 )
-from asterisk_textback.config import TrackerSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ def _clean_name(name: str) -> str:
 class CallTracker:
     """Follows every call on one PBX and classifies it when its last channel hangs up."""
 
-    def __init__(self, settings: TrackerSettings | None = None, pbx: str = "default") -> None:
-        self._settings = settings or TrackerSettings()
+    def __init__(self, settings: TrackerConfig | None = None, pbx: str = "default") -> None:
+        self._settings: TrackerConfig = settings or TrackerDefaults()
         self._pbx = pbx
         self._is_trunk = ContextMatcher(self._settings.trunk_contexts)
         self._is_internal = ContextMatcher(self._settings.internal_contexts)
@@ -58,7 +58,7 @@ class CallTracker:
             "Newstate": self._on_newstate,
             "NewCallerid": self._on_callerid,
             "Newexten": self._on_newexten,
-            "VarSet": self._on_varset,
+            "VarSet": on_varset,
             "DialBegin": self._on_dialbegin,
             "DialEnd": self._on_dialend,
             "AgentConnect": self._on_agentconnect,
@@ -72,7 +72,7 @@ class CallTracker:
 
     # -- public API ---------------------------------------------------------------------
 
-    def use_settings(self, settings: TrackerSettings) -> None:
+    def use_settings(self, settings: TrackerConfig) -> None:
         """Apply a reloaded ``[tracker]`` (contexts, bounds); open calls are kept."""
         self._settings = settings
         self._is_trunk = ContextMatcher(settings.trunk_contexts)
@@ -284,23 +284,6 @@ class CallTracker:
             # a dead channel (VMSTATUS=FAILED follows): not "reached voicemail".
             call.vm_reached = True
             call.mailbox = mailbox_from_appdata(ev.get("AppData", "")) or call.mailbox
-
-    def _on_varset(self, call: CallState, ev: Event, uid: str, ts: float) -> None:
-        var = ev.get("Variable", "")
-        value = ev.get("Value", "")
-        if var == "VMSTATUS":
-            if value:
-                call.vm_status = value
-        elif var == "VM_MESSAGEFILE":
-            if value and call.mailbox is None:
-                call.mailbox = mailbox_from_path(value)
-        elif var == "QUEUESTATUS":
-            call.queuestatus = value
-        elif uid == call.linkedid:
-            if var == "DIALSTATUS":
-                call.dialstatus_var = value
-            elif value:  # FROM_DID / __FROM_DID on the caller's channel: an inbound route
-                call.from_did = value
 
     def _on_dialbegin(self, call: CallState, ev: Event, uid: str, ts: float) -> None:
         dest = ev.get("DestUniqueid", "")

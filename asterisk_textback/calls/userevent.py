@@ -31,8 +31,8 @@ Precedence (why: each source is exact about different things):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from asterisk_textback.calls.hookreport import HookReport
 from asterisk_textback.calls.state import CallState
 
 #: The event name the hook passes to ``UserEvent()``.
@@ -41,26 +41,6 @@ TEXTBACK_EVENT = "TextBack"
 _DIAL_FAILED = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"})
 
 Event = Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class HookReport:
-    """What the hangup handler saw on the caller's channel as it hung up."""
-
-    uniqueid: str
-    linkedid: str
-    did: str
-    caller: str
-    dialstatus: str
-    dialed_peer: str
-    vmstatus: str
-    mailbox: str | None
-    queuestatus: str
-    abandoned: bool
-    answered_seconds: int
-    excluded: bool
-    #: When the event was received (or its Timestamp): the caller's channel was hanging up.
-    at: float
 
 
 def _word(ev: Event, key: str) -> str:

@@ -12,12 +12,37 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol, TypeVar
 
-if TYPE_CHECKING:  # model.py imports this module to group its rows
-    from asterisk_textback.cdr.model import CdrRow
+__all__ = ["LegRow", "fold_local_legs", "local_peer"]
 
-__all__ = ["fold_local_legs", "local_peer"]
+
+class LegRow(Protocol):
+    """The CDR columns folding needs (``model.CdrRow`` has them; ``model`` imports us)."""
+
+    @property
+    def start(self) -> datetime:
+        """When the row's channel started."""
+
+    @property
+    def end(self) -> datetime | None:
+        """When it ended, if known."""
+
+    @property
+    def uniqueid(self) -> str:
+        """The row's own channel id."""
+
+    @property
+    def channel(self) -> str:
+        """The row's channel name (``Local/…;2`` for a leg)."""
+
+    @property
+    def dstchannel(self) -> str:
+        """The channel it dialled (``Local/…;1`` names a leg's peer)."""
+
+
+#: Any row type with the columns above; folding hands back the rows it was given.
+Row = TypeVar("Row", bound=LegRow)
 
 #: Rows are written with whole-second times; a leg may start a moment before its parent row.
 _SLACK: Final = timedelta(seconds=2)
@@ -35,14 +60,14 @@ def local_peer(channel: str) -> str | None:
     return f"{base};{'1' if half == '2' else '2'}"
 
 
-def _span(rows: list[CdrRow]) -> tuple[datetime, datetime]:
+def _span(rows: list[Row]) -> tuple[datetime, datetime]:
     start = min(row.start for row in rows)
     return start, max((row.end or row.start for row in rows), default=start)
 
 
 def _parent(
     key: str,
-    rows: list[CdrRow],
+    rows: list[Row],
     dialled_by: Mapping[str, list[str]],
     spans: Mapping[str, tuple[datetime, datetime]],
 ) -> str | None:
@@ -63,10 +88,10 @@ def _parent(
     return None if best is None else best[1]
 
 
-def _origin_first(key: str, rows: list[CdrRow]) -> list[CdrRow]:
+def _origin_first(key: str, rows: list[Row]) -> list[Row]:
     """Rows of the call's first channel first, Local legs last (file order otherwise kept)."""
 
-    def rank(row: CdrRow) -> int:
+    def rank(row: Row) -> int:
         if row.uniqueid == key:
             return 0
         return 2 if local_peer(row.channel) is not None else 1
@@ -74,7 +99,7 @@ def _origin_first(key: str, rows: list[CdrRow]) -> list[CdrRow]:
     return sorted(rows, key=rank)
 
 
-def fold_local_legs(calls: dict[str, list[CdrRow]]) -> dict[str, list[CdrRow]]:
+def fold_local_legs(calls: dict[str, list[Row]]) -> dict[str, list[Row]]:
     """The calls with each Local leg's rows appended to its dialling call, the call's own
     first channel's rows first (a ``linkedid`` group lists the legs, written first, first)."""
     calls = {key: _origin_first(key, rows) for key, rows in calls.items()}
@@ -103,7 +128,7 @@ def fold_local_legs(calls: dict[str, list[CdrRow]]) -> dict[str, list[CdrRow]]:
         return top
 
     targets = {key: root(key) for key in calls}
-    legs: dict[str, list[CdrRow]] = {}
+    legs: dict[str, list[Row]] = {}
     for key, rows in calls.items():
         if targets[key] != key:
             legs.setdefault(targets[key], []).extend(rows)

@@ -17,9 +17,9 @@ from asterisk_textback.ami.privileges import (
     PrivilegeObserver,
     Verdict,
 )
+from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.ami.types import EventBatch, QueueItem
 from asterisk_textback.cli.check_report import CheckResult
-from asterisk_textback.config import PbxSettings
 from asterisk_textback.errors import AmiError, AmiPermissionError
 
 #: Classes the tracker cannot classify without; "user" joins them once the hook is loaded.

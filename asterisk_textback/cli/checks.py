@@ -14,15 +14,16 @@ import aiohttp
 
 from asterisk_textback.ami.clock import NTP_FIX, measure_offset, skew_detail
 from asterisk_textback.ami.connection import AmiConnection
+from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.app.service import database_url
 from asterisk_textback.calls.contexts import ContextMatcher
 from asterisk_textback.cli.check_classes import ClassWatch, read_classes
 from asterisk_textback.cli.check_report import DEFAULT_WATCH, CheckResult
-from asterisk_textback.config import PbxSettings
 from asterisk_textback.errors import AmiError, ProviderError, TextbackError
 from asterisk_textback.sms.base import Provider
 from asterisk_textback.sms.registry import Resources, build_provider
-from asterisk_textback.store import check_schema, create_engine
+from asterisk_textback.store.engine import create_engine
+from asterisk_textback.store.schema import check_schema
 from asterisk_textback.textback.loading import PreparedConfig
 
 

@@ -74,9 +74,12 @@ def run(args: argparse.Namespace) -> int:
 
 def demo_settings(database_url: str) -> Settings:
     """Embedded defaults plus a sample business; quiet hours off so texts go out now."""
-    from asterisk_textback.config import DatabaseSettings, PbxSettings, Settings, WebSettings
+    from asterisk_textback.ami.settings import PbxSettings
+    from asterisk_textback.config import Settings
     from asterisk_textback.policy.settings import BusinessSettings, SuppressionSettings
     from asterisk_textback.sms.settings import ProviderSettings
+    from asterisk_textback.store.settings import DatabaseSettings
+    from asterisk_textback.web.settings import WebSettings
 
     return Settings(
         pbx=PbxSettings(name="demo-pbx"),

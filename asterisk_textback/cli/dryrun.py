@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from asterisk_textback.calls.model import CallEnded
-from asterisk_textback.policy import NO_HISTORY, decide
+from asterisk_textback.policy.decide import decide
+from asterisk_textback.policy.history import NO_HISTORY
 from asterisk_textback.templates.compose import compose
 from asterisk_textback.textback.loading import PreparedConfig
 

@@ -3,6 +3,12 @@
 Only the standard library and the command modules' ``add_parser`` functions are imported
 here; each command imports what it needs when it runs, so ``--help`` and ``--version`` start
 at once instead of loading aiohttp, SQLAlchemy and pydantic first.
+
+``main.py`` builds the parser from each command module's ``add_parser()`` and dispatches;
+``replay``, ``run``, ``demo``, ``db``, ``check``, ``send_test``, ``optout``, ``report``,
+``web`` and ``templates`` are the commands, each importing what it needs only when it runs.
+The rest serve them: ``args`` (shared arguments), ``checks``, ``check_classes`` and
+``check_report`` (what ``check`` verifies), ``dryrun`` and ``output`` (``replay``'s printing).
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ async def run_optout(
 
     from asterisk_textback.app.service import database_url
     from asterisk_textback.inbound import optout_csv as optout_io
-    from asterisk_textback.store import check_schema, create_engine, create_session_factory
+    from asterisk_textback.store.engine import create_engine, create_session_factory
+    from asterisk_textback.store.schema import check_schema
 
     out = out or sys.stdout
     engine = create_engine(database_url(loaded, os.environ))

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from asterisk_textback.app.service import database_url
-    from asterisk_textback.cdr import CEL_CSV_COLUMNS, parse_columns
+    from asterisk_textback.cdr.celcsv import CEL_CSV_COLUMNS, parse_columns
     from asterisk_textback.errors import ConfigError
     from asterisk_textback.kpi.periods import parse_period
     from asterisk_textback.kpi.report import ReportConfig, run_report, text_progress
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--cel-columns: {exc}") from None
     config = ReportConfig(
         database_url=database_url(loaded, os.environ) if use_db else None,
-        kpi=settings.kpi.to_kpi_settings(),
+        kpi=settings.kpi,
         cdr_zone=cdr_zone,
         cel_table=None if args.no_cel else "cel",
         cel_columns=columns,

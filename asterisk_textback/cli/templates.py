@@ -24,7 +24,8 @@ def add_parser(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the rendered templates as a table."""
-    from asterisk_textback.templates import format_table, preview_rows, sample_context
+    from asterisk_textback.templates.context import sample_context
+    from asterisk_textback.templates.preview import format_table, preview_rows
     from asterisk_textback.textback.loading import load
 
     loaded = load(args.config)

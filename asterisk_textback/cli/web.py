@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     import getpass
     import sys
 
-    from asterisk_textback.web.dashboard import hash_password
+    from asterisk_textback.web.dashboard.auth import hash_password
 
     password = getpass.getpass("dashboard password: ")
     if len(password) < 10:

@@ -12,17 +12,13 @@ to call you back?", and the CTIA only lists START/UNSTOP for re-subscribing.
 from __future__ import annotations
 
 import re
-import string
 import unicodedata
 from dataclasses import dataclass
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from asterisk_textback.store.models import InboundKind
 
 __all__ = [
     "Classification",
-    "ConsentSettings",
     "classify",
     "normalise",
 ]
@@ -130,50 +126,3 @@ def classify(body: str) -> Classification:
         if pattern.search(text):
             return Classification(InboundKind.STOP, name)
     return Classification(InboundKind.REPLY)
-
-
-_PLACEHOLDERS = frozenset({"business", "contact"})
-
-
-class ConsentSettings(BaseModel):
-    """The ``[consent]`` section: the texts that answer STOP, START and HELP."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: How customers reach a person (phone number, web page); ``{contact}`` in the texts.
-    contact: str = ""
-    help_text: str = "{business}: reply here or call us {contact}. Reply STOP to opt out."
-    #: Turn off when the provider already confirms opt-outs itself (e.g. Twilio's default
-    #: Advanced Opt-Out), so the caller does not get two confirmations.
-    confirm_opt_out: bool = True
-    opt_out_text: str = (
-        "{business}: you are unsubscribed and will get no more texts. Reply START to resubscribe."
-    )
-    confirm_opt_in: bool = True
-    opt_in_text: str = "{business}: you are subscribed again. Reply STOP to opt out, HELP for help."
-    #: Auto-replies (HELP/INFO answers, STOP/START confirmations, replies forwarded to staff
-    #: by SMS) queued per minute in total; 0 = no cap. Their own budget: they never count
-    #: against the text-back caps of ``[suppression]``.
-    auto_reply_rate_per_minute: int = Field(default=20, ge=0)
-    #: HELP answers and confirmations per number in any 24 h (HELP is answered once a day).
-    auto_reply_daily_cap: int = Field(default=3, ge=1, le=100)
-
-    @field_validator("help_text", "opt_out_text", "opt_in_text")
-    @classmethod
-    def _known_placeholders(cls, value: str) -> str:
-        try:
-            fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
-        except ValueError as exc:
-            raise ValueError(f"not a valid text template: {exc}") from None
-        unknown = fields - _PLACEHOLDERS
-        if unknown:
-            names = ", ".join(sorted(unknown))
-            raise ValueError(f"unknown placeholder(s) {names}; use {{business}} and {{contact}}")
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
-
-    def render(self, template: str, business: str) -> str:
-        """Fill ``{business}`` and ``{contact}`` into one of the texts above."""
-        text = template.format(business=business, contact=self.contact)
-        return " ".join(text.split())

@@ -24,11 +24,11 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.callertext import header_value
 from asterisk_textback.errors import ConfigError
+from asterisk_textback.inbound.settings import EmailSettings, ForwardingSettings
 from asterisk_textback.store import autoreply
 from asterisk_textback.store import inbound as store_inbound
 from asterisk_textback.store.models import Call, InboundMessage
@@ -41,62 +41,15 @@ __all__ = [
     "SIGNATURE_HEADER",
     "Channel",
     "EmailChannel",
-    "EmailSettings",
     "ForwardedReply",
     "Forwarder",
     "ForwardingSecrets",
-    "ForwardingSettings",
     "SmsChannel",
     "WebhookChannel",
 ]
 
 #: ``sha256=<hex HMAC-SHA256 of the body>``, as the generic SMS webhook adapter signs.
 SIGNATURE_HEADER = "X-Textback-Signature"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class EmailSettings(_Frozen):
-    """``[forwarding.email]``: the SMTP server that mails replies to staff."""
-
-    host: str = Field(min_length=1)
-    port: int = Field(default=587, ge=1, le=65535)
-    username: str | None = None
-    #: Name of the environment variable holding the SMTP password.
-    password_env: str | None = None
-    from_address: str = Field(min_length=3)
-    to: tuple[str, ...] = Field(min_length=1)
-    #: Upgrade the connection with STARTTLS (port 587); ``ssl`` is implicit TLS (port 465).
-    starttls: bool = True
-    ssl: bool = False
-    timeout_seconds: float = Field(default=15.0, gt=0)
-
-
-class ForwardingSettings(_Frozen):
-    """``[forwarding]``: where replies go, and how failed forwards are retried."""
-
-    email: EmailSettings | None = None
-    #: Staff numbers (E.164) that get each reply as a text from the number it was sent to.
-    sms_to: tuple[str, ...] = ()
-    webhook_url: str | None = None
-    #: Name of the environment variable holding the HMAC key that signs webhook posts.
-    hmac_secret_env: str | None = None
-    timeout_seconds: float = Field(default=10.0, gt=0)
-    retry_min_seconds: float = Field(default=60.0, gt=0)
-    retry_max_seconds: float = Field(default=3600.0, gt=0)
-    #: Replies older than this are no longer retried (they stay visible in the database).
-    max_age_hours: float = Field(default=72.0, gt=0)
-    #: Zone the call time is shown in (usually ``business.timezone``).
-    timezone: str = "UTC"
-    #: SMS forwards queued per minute, 0: no cap; over it a forward is retried later.
-    sms_rate_per_minute: int = Field(default=20, ge=0)
-
-    @property
-    def enabled(self) -> bool:
-        """Whether any channel is configured."""
-        return bool(self.email or self.sms_to or self.webhook_url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.inbound.consent import ConsentSettings, classify
+from asterisk_textback.inbound.consent import classify
 from asterisk_textback.inbound.forwarding import Forwarder
+from asterisk_textback.inbound.settings import ConsentSettings
 from asterisk_textback.logs.mask import phone
-from asterisk_textback.policy import PolicyConfig, parse_caller, refuse_destination
+from asterisk_textback.policy.decide import refuse_destination
+from asterisk_textback.policy.numbers import parse_caller
+from asterisk_textback.policy.settings import PolicyConfig
 from asterisk_textback.sms.base import DeliveryReport, InboundSms, WebhookEvent
 from asterisk_textback.store import autoreply, delivery
 from asterisk_textback.store.inbound import (

@@ -16,7 +16,7 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.policy import parse_caller
+from asterisk_textback.policy.numbers import parse_caller
 from asterisk_textback.store import contacts
 from asterisk_textback.store._dialect import committing, insert
 from asterisk_textback.store.models import Contact

@@ -11,16 +11,11 @@ from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from asterisk_textback.cdr import (
-    CEL_CSV_COLUMNS,
-    CdrSummary,
-    ClassifiedCall,
-    HistorySources,
-    Progress,
-    iter_db_history,
-    iter_file_history,
-    summarize,
-)
+from asterisk_textback.cdr.celcsv import CEL_CSV_COLUMNS
+from asterisk_textback.cdr.csvfile import Progress
+from asterisk_textback.cdr.history import HistorySources, iter_db_history, iter_file_history
+from asterisk_textback.cdr.model import ClassifiedCall
+from asterisk_textback.cdr.summary import CdrSummary, summarize
 from asterisk_textback.kpi.calculator import (
     CalculatorResult,
     calculator_from_history,

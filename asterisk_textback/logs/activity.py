@@ -21,7 +21,7 @@ from asterisk_textback.errors import (
     ProviderTransientError,
 )
 from asterisk_textback.logs.mask import phone
-from asterisk_textback.policy import Decision
+from asterisk_textback.policy.decision import Decision
 
 __all__ = ["log_call", "log_text_failed", "log_text_sent"]
 

@@ -27,7 +27,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.config import DispatchSettings
 from asterisk_textback.errors import (
     ProviderAuthError,
     ProviderError,
@@ -38,6 +37,7 @@ from asterisk_textback.errors import (
 )
 from asterisk_textback.logs.activity import log_text_failed, log_text_sent
 from asterisk_textback.outbox.receipts import ReceiptWriter
+from asterisk_textback.outbox.settings import DispatchSettings
 from asterisk_textback.outbox.timing import (
     Clock,
     SenderRateLimiter,

@@ -15,6 +15,23 @@ it, and must not load aiohttp or an adapter), with a field and a name on
 The entries are ``"module:attribute"`` strings, not imports, so that reading the config,
 ``--help`` or a test of the tracker never loads vendor code: an adapter's module is
 imported when its provider is built, and only that one.
+
+The package: the send side reads ``outbox → dispatcher → SwappableProvider → adapter →
+vendor API``.
+
+- ``base.py`` — the value types (:class:`~.base.OutboundSms`, :class:`~.base.SendResult`,
+  delivery reports, inbound texts) and the ``Provider``/``WebhookAdapter`` Protocols;
+- ``_http.py`` — the one HTTP path: :class:`~._http.Client` makes every call (timeout,
+  connector errors), and one classifier maps every answer (408/429/5xx transient with
+  ``Retry-After``, the vendor's code table, 401/403 auth, the vendor's own 402, …);
+- ``vendors/`` — one module per provider, holding only its payloads, its pydantic response
+  and callback models, its code table and its ``Dialect``;
+- ``settings/`` — the ``[provider]`` section, one pure pydantic module per vendor, so that
+  reading the config loads no aiohttp and no adapter;
+- ``registry.py`` — provider name → ``"module:attribute"`` of its builders, imported only
+  when that provider is built;
+- ``swap.py`` (SIGHUP reload without dropping a request), ``lookup.py`` (line type before a
+  first text), ``wire.py`` (how vendors spell numbers and times).
 """
 
 from __future__ import annotations

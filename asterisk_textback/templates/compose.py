@@ -10,7 +10,9 @@ from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.config import Settings
 from asterisk_textback.kpi.conversions import tracked_link
 from asterisk_textback.policy.decision import Decision
-from asterisk_textback.templates import Renderer, assign_variant, context_from_call
+from asterisk_textback.templates.context import context_from_call
+from asterisk_textback.templates.render import Renderer
+from asterisk_textback.templates.variants import assign_variant
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,11 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded
-from asterisk_textback.policy import NO_HISTORY, Decision, PolicyConfig, decide
-from asterisk_textback.store import one_transaction
+from asterisk_textback.policy.decide import decide
+from asterisk_textback.policy.decision import Decision
+from asterisk_textback.policy.history import NO_HISTORY
+from asterisk_textback.policy.settings import PolicyConfig
+from asterisk_textback.store._dialect import one_transaction
 from asterisk_textback.store.calls import CallDecision, record_calls
 from asterisk_textback.store.models import DecisionAction
 

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.cdr.cel import CelCall
 from asterisk_textback.cdr.history import iter_db_history, iter_file_history
 from asterisk_textback.cdr.model import CdrCall, CdrDirection, CdrOutcome, ClassifiedCall
-from asterisk_textback.config import PbxSettings
 from asterisk_textback.errors import ConfigError
 
 log = logging.getLogger(__name__)

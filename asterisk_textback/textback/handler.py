@@ -23,9 +23,13 @@ from asterisk_textback.calls.model import CallEnded, Direction, Outcome
 from asterisk_textback.errors import ProviderError
 from asterisk_textback.logs.activity import log_call
 from asterisk_textback.logs.mask import phone
-from asterisk_textback.policy import NO_HISTORY, Action, Decision, decide, parse_caller
+from asterisk_textback.policy.decide import decide
+from asterisk_textback.policy.decision import Action, Decision
+from asterisk_textback.policy.history import NO_HISTORY
+from asterisk_textback.policy.numbers import parse_caller
 from asterisk_textback.sms.lookup import LineLookup
-from asterisk_textback.store import caps, contacts, history, one_transaction, outbox
+from asterisk_textback.store import caps, contacts, history, outbox
+from asterisk_textback.store._dialect import one_transaction
 from asterisk_textback.store.calls import CallDecision, Recorded, record_call_and_enqueue
 from asterisk_textback.store.models import DecisionAction, MessageStatus
 from asterisk_textback.templates.compose import Draft, compose

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from asterisk_textback.config import Settings, load_settings
 from asterisk_textback.kpi.conversions import tracked_link
 from asterisk_textback.policy.settings import check_templates
-from asterisk_textback.templates import Renderer, sample_context, validate
+from asterisk_textback.templates.context import sample_context
+from asterisk_textback.templates.render import Renderer, validate
 
 
 @dataclass(frozen=True, slots=True)

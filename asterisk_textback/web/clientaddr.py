@@ -10,27 +10,16 @@ ignored: the socket's peer is the client.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from aiohttp import web
 
-__all__ = ["Networks", "client_address", "forwarded_client", "parse_networks"]
+from asterisk_textback.web.networks import Networks
 
-Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+__all__ = ["client_address", "forwarded_client"]
 
 #: Hops looked at, at most: a header of thousands of entries costs no more than this.
 _MAX_HOPS = 32
-
-
-def parse_networks(values: Iterable[str]) -> Networks:
-    """Addresses or CIDRs (``127.0.0.1``, ``10.0.0.0/8``, ``::1``); ValueError naming a bad one."""
-    networks = []
-    for value in values:
-        try:
-            networks.append(ipaddress.ip_network(value.strip(), strict=False))
-        except ValueError:
-            raise ValueError(f"{value!r} is not an IP address or CIDR network") from None
-    return tuple(networks)
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

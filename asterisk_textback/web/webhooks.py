@@ -15,12 +15,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from asterisk_textback.errors import WebhookAuthError, WebhookPayloadError
 from asterisk_textback.inbound.inbox import Inbox
 from asterisk_textback.sms.base import WebhookAdapter, WebhookRequest
 from asterisk_textback.web.headers import secure_headers
+from asterisk_textback.web.settings import WebhookServerSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,35 +29,11 @@ __all__ = [
     "CLOCK",
     "INBOX",
     "SETTINGS",
-    "WebhookServerSettings",
     "add_webhook_routes",
     "handle_webhook",
     "public_url",
     "webhook_app",
 ]
-
-
-class WebhookServerSettings(BaseModel):
-    """``[web]`` settings for provider callbacks."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: The URL providers call, e.g. ``https://sms.example.com`` (or with a path prefix the
-    #: proxy strips); signatures are checked against it plus the request's path and query.
-    public_base_url: str | None = None
-    #: Without ``public_base_url``: believe X-Forwarded-Proto/Host (only behind a proxy
-    #: that sets them; otherwise anybody could choose the URL a signature is checked on).
-    trust_forwarded_headers: bool = False
-    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
-
-    @field_validator("public_base_url")
-    @classmethod
-    def _absolute(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must start with https:// (or http://)")
-        return value.rstrip("/")
 
 
 ADAPTERS: web.AppKey[Mapping[str, WebhookAdapter]] = web.AppKey("webhook_adapters")

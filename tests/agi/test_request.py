@@ -7,8 +7,9 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
+from asterisk_textback.agi.request import TextRequest, parse_request
 from asterisk_textback.agi.server import explicit_policy, read_environment
-from asterisk_textback.agi.settings import AgiSettings, TextRequest, parse_request
+from asterisk_textback.agi.settings import AgiSettings
 from tests.agi.support import environment, textback_settings
 
 SETTINGS = AgiSettings()

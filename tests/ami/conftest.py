@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.ami.sim.server import AmiServer
-from asterisk_textback.config import PbxSettings
 
 TRACES = Path(__file__).resolve().parent.parent / "fixtures" / "traces"
 

@@ -14,7 +14,8 @@ import pytest
 
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import FrameParser
-from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
+from asterisk_textback.ami.sim.accounts import AmiAccount
+from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import clone, interleave, read_trace
 from asterisk_textback.ami.types import AmiEvent, ConnectionState, EventBatch, QueueItem, Resync
 from asterisk_textback.errors import AmiError, AmiLoginError, AmiPermissionError

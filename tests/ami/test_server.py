@@ -6,7 +6,8 @@ import asyncio
 import time
 
 from asterisk_textback.ami.framing import FrameParser
-from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
+from asterisk_textback.ami.sim.accounts import AmiAccount
+from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import read_trace, strip_headers
 from tests.conftest import TRACES
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
+from asterisk_textback.ami.sim.accounts import AmiAccount
+from asterisk_textback.ami.sim.server import AmiServer
 from tests.ami.test_server import RawClient
 
 

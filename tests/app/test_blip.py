@@ -23,7 +23,7 @@ from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import read_trace
 from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.config import settings_from_mapping
-from asterisk_textback.store import create_engine, create_session_factory
+from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.schema import upgrade
 from asterisk_textback.textback.loading import prepare

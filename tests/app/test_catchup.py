@@ -11,12 +11,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import read_trace
 from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
-from asterisk_textback.config import PbxSettings, settings_from_mapping
-from asterisk_textback.store import create_engine, create_session_factory
+from asterisk_textback.config import settings_from_mapping
+from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.schema import upgrade
 from asterisk_textback.textback.catchup import CdrCatchUp

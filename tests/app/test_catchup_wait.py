@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.ami.sim.tracefile import read_trace
 from asterisk_textback.calls.model import CallEnded, Outcome, Reason
+from asterisk_textback.calls.settings import TrackerSettings
 from asterisk_textback.calls.tracker import CallTracker
-from asterisk_textback.config import PbxSettings, TrackerSettings
 from asterisk_textback.textback.catchup import CdrCatchUp
 from tests.app.blip_support import cdr_row, copies
 from tests.calls.helpers import read_events

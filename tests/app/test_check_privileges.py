@@ -30,7 +30,8 @@ from asterisk_textback.ami.privileges import (
     Verdict,
     event_classes,
 )
-from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
+from asterisk_textback.ami.sim.accounts import AmiAccount
+from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import read_trace, strip_headers
 from asterisk_textback.cli.check_report import CheckResult, format_results
 from asterisk_textback.cli.checks import run_checks

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.config import DispatchSettings
 from asterisk_textback.outbox.dispatcher import Dispatcher
+from asterisk_textback.outbox.settings import DispatchSettings
 from asterisk_textback.sms.base import OutboundSms, Provider, SendResult
 from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
 from asterisk_textback.sms.vendors.webhook import WebhookProvider

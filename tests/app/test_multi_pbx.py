@@ -15,7 +15,7 @@ from asterisk_textback.ami.sim.workload import call_stream
 from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.config import settings_from_mapping
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.store import create_engine, create_session_factory
+from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.models import Call
 from asterisk_textback.store.schema import upgrade
 from asterisk_textback.textback.loading import prepare

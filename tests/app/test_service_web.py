@@ -14,7 +14,8 @@ from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.app.service import RunningService, serve
 from asterisk_textback.config import settings_from_mapping
 from asterisk_textback.sms.vendors.twilio import signature
-from asterisk_textback.store import contacts, create_engine, create_session_factory
+from asterisk_textback.store import contacts
+from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.schema import upgrade
 from asterisk_textback.textback.loading import prepare
 
@@ -95,7 +96,7 @@ async def test_health_and_a_signed_stop_through_the_running_service(tmp_path: Pa
 
 
 async def test_the_dashboard_is_served_by_run(tmp_path: Path) -> None:
-    from asterisk_textback.web.dashboard import hash_password
+    from asterisk_textback.web.dashboard.auth import hash_password
 
     url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
     await upgrade(url)

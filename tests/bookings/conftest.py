@@ -10,12 +10,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.bookings.webhook import (
-    BookingSecrets,
-    BookingService,
-    BookingWebhookSettings,
-    add_booking_routes,
-)
+from asterisk_textback.bookings.settings import BookingWebhookSettings
+from asterisk_textback.bookings.webhook import BookingSecrets, BookingService, add_booking_routes
 from asterisk_textback.store.models import Booking
 from tests.dbfixtures import (  # noqa: F401 - fixtures are found by name
     backend,

@@ -12,10 +12,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.bookings.settings import BookingWebhookSettings
 from asterisk_textback.bookings.webhook import (
     BookingSecrets,
     BookingService,
-    BookingWebhookSettings,
     add_booking_routes,
     calendly_signature,
 )

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from asterisk_textback.calls.model import CallEnded, Outcome, Reason
+from asterisk_textback.calls.settings import TrackerSettings
 from asterisk_textback.calls.tracker import CallTracker
-from asterisk_textback.config import TrackerSettings
 from tests.calls.helpers import Event, read_events
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

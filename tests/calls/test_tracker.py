@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from asterisk_textback.calls.model import Direction, Outcome, Reason
+from asterisk_textback.calls.settings import TrackerSettings
 from asterisk_textback.calls.tracker import CallTracker
-from asterisk_textback.config import TrackerSettings
 from tests.calls.helpers import read_events, run, without_dialplan
 
 

@@ -13,22 +13,19 @@ from pathlib import Path
 import pytest
 
 from asterisk_textback.calls.model import Reason
-from asterisk_textback.cdr import (
+from asterisk_textback.cdr.cel import CelEvent
+from asterisk_textback.cdr.celclassify import group_cel
+from asterisk_textback.cdr.celcsv import (
     CEL_CSV_COLUMNS,
-    CdrDirection,
-    CdrOutcome,
-    CelEvent,
     CelReadStats,
-    HistorySources,
-    group_cel,
-    iter_file_history,
-    merge_calls,
     parse_columns,
-    read_calls,
     read_cel_calls,
     read_cel_events,
-    summarize,
 )
+from asterisk_textback.cdr.csvfile import read_calls
+from asterisk_textback.cdr.history import HistorySources, iter_file_history, merge_calls
+from asterisk_textback.cdr.model import CdrDirection, CdrOutcome
+from asterisk_textback.cdr.summary import summarize
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 CEL = FIXTURES / "cel" / "Master.csv"

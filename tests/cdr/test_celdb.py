@@ -11,16 +11,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from asterisk_textback.cdr import (
-    ClassifiedCall,
-    HistorySources,
-    iter_db_history,
-    open_cdr_engine,
-    read_cel_calls,
-    read_cel_events,
-    read_db_cel_events,
-    summarize,
-)
+from asterisk_textback.cdr.celcsv import read_cel_calls, read_cel_events
+from asterisk_textback.cdr.celdb import read_db_cel_events
+from asterisk_textback.cdr.database import open_cdr_engine
+from asterisk_textback.cdr.history import HistorySources, iter_db_history
+from asterisk_textback.cdr.model import ClassifiedCall
+from asterisk_textback.cdr.summary import summarize
 from tests.cdr.test_cel import CEL
 from tests.cdr.test_database import _load as load_cdr
 

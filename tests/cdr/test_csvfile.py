@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from asterisk_textback.cdr import (
-    CdrDirection,
-    CdrFormatError,
-    CdrOutcome,
-    read_calls,
-    read_rows,
-    summarize,
-)
+from asterisk_textback.cdr.csvfile import CdrFormatError, read_calls, read_rows
+from asterisk_textback.cdr.model import CdrDirection, CdrOutcome
+from asterisk_textback.cdr.summary import summarize
 
 MASTER = Path(__file__).parents[1] / "fixtures" / "cdr" / "Master.csv"
 A, M = CdrOutcome.ANSWERED, CdrOutcome.MISSED

@@ -11,7 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from asterisk_textback.cdr import CdrOutcome, read_calls, read_db_calls, read_rows
+from asterisk_textback.cdr.csvfile import read_calls, read_rows
+from asterisk_textback.cdr.database import read_db_calls
+from asterisk_textback.cdr.model import CdrOutcome
 from tests.cdr.test_csvfile import EXPECTED, MASTER
 
 CREATE = """
@@ -111,7 +113,7 @@ def test_mariadb_asteriskcdrdb(mariadb_url: str) -> None:
 
 def test_mariadb_session_is_read_only(mariadb_url: str) -> None:
     """The reader's session refuses writes."""
-    from asterisk_textback.cdr import open_cdr_engine, read_db_rows
+    from asterisk_textback.cdr.database import open_cdr_engine, read_db_rows
 
     engine = create_engine(mariadb_url, poolclass=NullPool)
     _load(engine)

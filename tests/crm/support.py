@@ -5,14 +5,8 @@ from __future__ import annotations
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.crm.hooks import (
-    CrmDispatcher,
-    CrmEndpoint,
-    CrmEventType,
-    CrmHooks,
-    CrmSecrets,
-    CrmSettings,
-)
+from asterisk_textback.crm.hooks import CrmDispatcher, CrmHooks, CrmSecrets
+from asterisk_textback.crm.settings import CrmEndpoint, CrmEventType, CrmSettings
 
 START = 1_794_000_000.0
 KEY = b"crm-secret"

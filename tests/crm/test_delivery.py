@@ -15,9 +15,9 @@ from asterisk_textback.crm.hooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    CrmEventType,
     verify_signature,
 )
+from asterisk_textback.crm.settings import CrmEventType
 from asterisk_textback.store.models import CrmEvent, CrmEventStatus
 from tests.crm.conftest import Receiver
 from tests.crm.support import KEY, Clock, build, settings

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.config import Settings
-from asterisk_textback.crm.hooks import CrmEndpoint, CrmEventType, CrmHooks, CrmSecrets, CrmSettings
+from asterisk_textback.crm.hooks import CrmHooks, CrmSecrets
+from asterisk_textback.crm.settings import CrmEndpoint, CrmEventType, CrmSettings
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.kpi.conversions import NewBooking, record_booking
 from asterisk_textback.policy.settings import BusinessSettings, SuppressionSettings

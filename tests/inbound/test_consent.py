@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from asterisk_textback.inbound.consent import ConsentSettings, classify
+from asterisk_textback.inbound.consent import classify
+from asterisk_textback.inbound.settings import ConsentSettings
 from asterisk_textback.store.models import InboundKind
 
 STOP, START, HELP, REPLY = InboundKind.STOP, InboundKind.START, InboundKind.HELP, InboundKind.REPLY

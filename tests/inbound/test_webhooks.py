@@ -14,12 +14,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.inbound.consent import ConsentSettings
-from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets, ForwardingSettings
+from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets
 from asterisk_textback.inbound.inbox import Inbox
+from asterisk_textback.inbound.settings import ConsentSettings, ForwardingSettings
 from asterisk_textback.store import contacts
 from asterisk_textback.store.models import InboundMessage, Message, MessageStatus
-from asterisk_textback.web.webhooks import WebhookServerSettings, webhook_app
+from asterisk_textback.web.settings import WebhookServerSettings
+from asterisk_textback.web.webhooks import webhook_app
 from tests.inbound.helpers import (
     CALLER,
     DID,

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from asterisk_textback.config import DispatchSettings
 from asterisk_textback.outbox.dispatcher import Dispatcher
+from asterisk_textback.outbox.settings import DispatchSettings
 from asterisk_textback.sms.base import OutboundSms, SendResult
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.store.engine import create_engine

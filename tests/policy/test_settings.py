@@ -19,7 +19,8 @@ from asterisk_textback.policy import (
     allowed_countries,
     check_templates,
 )
-from asterisk_textback.templates import Renderer, TemplatesSettings
+from asterisk_textback.templates import TemplatesSettings
+from asterisk_textback.templates.render import Renderer
 from tests.policy.helpers import config_error, settings
 
 EXAMPLE = """

@@ -24,25 +24,20 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from asterisk_textback.bookings.webhook import (
-    BookingSecrets,
-    BookingService,
-    BookingWebhookSettings,
-    add_booking_routes,
-)
-from asterisk_textback.inbound.consent import ConsentSettings
+from asterisk_textback.bookings.settings import BookingWebhookSettings
+from asterisk_textback.bookings.webhook import BookingSecrets, BookingService, add_booking_routes
 from asterisk_textback.inbound.inbox import Inbox
+from asterisk_textback.inbound.settings import ConsentSettings
 from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.schema import upgrade
-from asterisk_textback.web.dashboard import (
-    DashboardDeps,
-    DashboardSettings,
-    add_dashboard,
-    hash_password,
-)
+from asterisk_textback.web.dashboard.app import DashboardDeps
+from asterisk_textback.web.dashboard.auth import hash_password
+from asterisk_textback.web.dashboard.mount import add_dashboard
+from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.web.health import add_health_route
 from asterisk_textback.web.metrics import Histogram, MetricsSource, add_metrics_route
-from asterisk_textback.web.webhooks import WebhookServerSettings, webhook_app
+from asterisk_textback.web.settings import WebhookServerSettings
+from asterisk_textback.web.webhooks import webhook_app
 from tests.sms.contract.kits import all_kits
 from tests.web.seed import seed
 

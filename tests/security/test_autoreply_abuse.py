@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from asterisk_textback.config import Settings, settings_from_mapping
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.inbound.consent import ConsentSettings
-from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets, ForwardingSettings
+from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets
 from asterisk_textback.inbound.inbox import Inbox
+from asterisk_textback.inbound.settings import ConsentSettings, ForwardingSettings
 from asterisk_textback.policy import refuse_destination
 from asterisk_textback.sms.base import InboundSms
 from asterisk_textback.store.models import Contact, InboundMessage, Message

@@ -16,7 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.web.dashboard import DashboardSettings, add_dashboard
+from asterisk_textback.web.dashboard.mount import add_dashboard
+from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.web.health import add_health_route
 from tests.dbfixtures import sqlite_migrated  # noqa: F401 - fixtures are found by name
 from tests.web.conftest import (  # noqa: F401

@@ -17,10 +17,10 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from asterisk_textback.agi.request import TextRequest
 from asterisk_textback.agi.server import AgiTexter
-from asterisk_textback.agi.settings import TextRequest
-from asterisk_textback.config import DispatchSettings
 from asterisk_textback.outbox.dispatcher import Dispatcher
+from asterisk_textback.outbox.settings import DispatchSettings
 from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
 from asterisk_textback.sms.vendors.webhook import WebhookProvider
 from asterisk_textback.store.engine import create_engine, create_session_factory

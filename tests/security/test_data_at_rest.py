@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from asterisk_textback.cli.main import main
-from asterisk_textback.store import create_engine
+from asterisk_textback.store.engine import create_engine
 
 UNIT = Path(__file__).resolve().parents[2] / "contrib" / "asterisk-textback.service"
 MAX_EXPOSURE = 2.0

@@ -12,7 +12,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.schema import upgrade
-from asterisk_textback.web.dashboard import DashboardDeps, DashboardSettings, add_dashboard
+from asterisk_textback.web.dashboard.app import DashboardDeps
+from asterisk_textback.web.dashboard.mount import add_dashboard
+from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.web.health import add_health_route
 from tests.security.surface import full_app
 

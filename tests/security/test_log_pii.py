@@ -15,12 +15,12 @@ from sqlalchemy import text
 
 from asterisk_textback.ami.framing import FrameParser
 from asterisk_textback.cli.main import build_parser
-from asterisk_textback.config import DispatchSettings
 from asterisk_textback.logs import mask as logsafe
 from asterisk_textback.outbox.dispatcher import Dispatcher
+from asterisk_textback.outbox.settings import DispatchSettings
 from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
 from asterisk_textback.sms.vendors.webhook import WebhookProvider
-from asterisk_textback.store import create_engine, create_session_factory
+from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.schema import upgrade
 from tests.app.fakes import Reply, fake_gateway
 from tests.app.queued import queue_texts

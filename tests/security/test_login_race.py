@@ -19,9 +19,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.web.clientaddr import forwarded_client, parse_networks
-from asterisk_textback.web.dashboard import DashboardSettings, dashboard_app
+from asterisk_textback.web.clientaddr import forwarded_client
 from asterisk_textback.web.dashboard.limiter import DEVICE_COOKIE
+from asterisk_textback.web.dashboard.mount import dashboard_app
+from asterisk_textback.web.dashboard.settings import DashboardSettings
+from asterisk_textback.web.networks import parse_networks
 from tests.dbfixtures import sqlite_migrated  # noqa: F401 - fixtures are found by name
 from tests.web.conftest import (  # noqa: F401
     PASSWORD,

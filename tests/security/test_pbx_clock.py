@@ -14,10 +14,11 @@ from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import read_trace
 from asterisk_textback.ami.sim.workload import call_stream
 from asterisk_textback.app.service import RunningService
+from asterisk_textback.calls.settings import TrackerSettings
 from asterisk_textback.calls.tracker import CallTracker
 from asterisk_textback.cli.check_report import format_results
 from asterisk_textback.cli.checks import run_checks
-from asterisk_textback.config import TrackerSettings, settings_from_mapping
+from asterisk_textback.config import settings_from_mapping
 from asterisk_textback.store.schema import upgrade
 from asterisk_textback.textback.loading import prepare
 from tests.conftest import TRACES

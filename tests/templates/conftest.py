@@ -7,13 +7,8 @@ from typing import Any
 
 import pytest
 
-from asterisk_textback.templates import (
-    MessageContext,
-    Renderer,
-    TemplatesSettings,
-    sample_context,
-    validate,
-)
+from asterisk_textback.templates import MessageContext, TemplatesSettings, sample_context
+from asterisk_textback.templates.render import Renderer, validate
 
 MakeSettings = Callable[..., TemplatesSettings]
 

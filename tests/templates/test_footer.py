@@ -9,9 +9,9 @@ from asterisk_textback.templates import (
     MessageContext,
     TemplatesSettings,
     needs_footer,
-    validate,
     with_footer,
 )
+from asterisk_textback.templates.render import validate
 
 MakeSettings = Callable[..., TemplatesSettings]
 

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import tomllib
 
-from asterisk_textback.templates import (
-    PreviewRow,
-    TemplatesSettings,
-    format_table,
-    preview_rows,
-    sample_context,
-)
+from asterisk_textback.templates import TemplatesSettings, sample_context
+from asterisk_textback.templates.preview import PreviewRow, format_table, preview_rows
 
 TOML = """
 [templates]

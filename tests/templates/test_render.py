@@ -8,14 +8,8 @@ from dataclasses import replace
 import pytest
 
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.templates import (
-    VARIABLES,
-    MessageContext,
-    Renderer,
-    TemplatesSettings,
-    sample_context,
-    validate,
-)
+from asterisk_textback.templates import MessageContext, TemplatesSettings, sample_context
+from asterisk_textback.templates.render import VARIABLES, Renderer, validate
 
 MakeSettings = Callable[..., TemplatesSettings]
 KEY = "templates.t.variants[1].body"

@@ -15,8 +15,8 @@ from asterisk_textback.templates import (
     count_segments,
     is_gsm7,
     sample_context,
-    validate,
 )
+from asterisk_textback.templates.render import validate
 
 SEED_CASES = {"missed_voicemail", "missed_no_voicemail", "after_hours", "busy", "queue_abandon"}
 

@@ -8,7 +8,6 @@ from dataclasses import replace
 import pytest
 
 from asterisk_textback.templates import (
-    Renderer,
     TemplatesSettings,
     VariantSettings,
     assign_variant,
@@ -16,6 +15,7 @@ from asterisk_textback.templates import (
     pick_index,
     sample_context,
 )
+from asterisk_textback.templates.render import Renderer
 
 NUMBERS = [f"+1202555{n:04d}" if n < 10_000 else f"+4420795{n:05d}" for n in range(20_000)]
 

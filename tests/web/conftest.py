@@ -14,12 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.store.engine import create_engine, create_session_factory
-from asterisk_textback.web.dashboard import (
-    DashboardDeps,
-    DashboardSettings,
-    dashboard_app,
-    hash_password,
-)
+from asterisk_textback.web.dashboard.app import DashboardDeps
+from asterisk_textback.web.dashboard.auth import hash_password
+from asterisk_textback.web.dashboard.mount import dashboard_app
+from asterisk_textback.web.dashboard.settings import DashboardSettings
 from tests.dbfixtures import (  # noqa: F401 - fixtures are found by name
     backend,
     db_url,

@@ -10,19 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.kpi.conversions import mark_booked
 from asterisk_textback.sms.base import DeliveryReport, DeliveryState
-from asterisk_textback.store import (
-    CallDecision,
-    DecisionAction,
-    InboundKind,
-    NewInbound,
-    NewMessage,
-    apply_report,
-    claim_due,
-    mark_failed_permanent,
-    mark_sent,
-    record_call_and_enqueue,
-    record_inbound,
-)
+from asterisk_textback.store.calls import CallDecision, record_call_and_enqueue
+from asterisk_textback.store.delivery import apply_report
+from asterisk_textback.store.inbound import NewInbound, record_inbound
+from asterisk_textback.store.models import DecisionAction, InboundKind
+from asterisk_textback.store.outbox import NewMessage, claim_due
+from asterisk_textback.store.results import mark_failed_permanent, mark_sent
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=2)

@@ -8,7 +8,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.web.dashboard import DashboardSettings, dashboard_app
 from asterisk_textback.web.dashboard.auth import (
     SessionStore,
     hash_password,
@@ -16,6 +15,8 @@ from asterisk_textback.web.dashboard.auth import (
     verify_password,
 )
 from asterisk_textback.web.dashboard.limiter import LoginLimiter, Reservation
+from asterisk_textback.web.dashboard.mount import dashboard_app
+from asterisk_textback.web.dashboard.settings import DashboardSettings
 from tests.web.conftest import API_TOKEN, PASSWORD, Client, csrf_of, login, make_deps
 from tests.web.seed import Seeded
 

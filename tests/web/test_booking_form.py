@@ -10,14 +10,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.bookings.webhook import (
-    BookingSecrets,
-    BookingService,
-    BookingWebhookSettings,
-    add_booking_routes,
-)
+from asterisk_textback.bookings.settings import BookingWebhookSettings
+from asterisk_textback.bookings.webhook import BookingSecrets, BookingService, add_booking_routes
 from asterisk_textback.store.models import Booking
-from asterisk_textback.web.dashboard import DashboardSettings, add_dashboard
+from asterisk_textback.web.dashboard.mount import add_dashboard
+from asterisk_textback.web.dashboard.settings import DashboardSettings
 from tests.web.conftest import Client, csrf_of, login, make_deps
 from tests.web.seed import NOW, Seeded
 

@@ -16,19 +16,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from asterisk_textback.ami.framing import parse_frame
-from asterisk_textback.ami.managerconf import ConfigCategory, render_getconfig
+from asterisk_textback.ami.sim.accounts import (
+    CORESHOWCHANNELS_CLASSES,
+    AmiAccount,
+    encode,
+    get_config,
+    privilege,
+)
 from asterisk_textback.ami.sim.tracefile import frame_timestamp
 
-__all__ = ["AmiAccount", "AmiServer"]
+__all__ = ["AmiServer"]
 
 log = logging.getLogger(__name__)
 
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 _CHUNK_BYTES = 64 * 1024
-#: Write classes Asterisk requires for CoreShowChannels (actions check *write* classes).
-CORESHOWCHANNELS_CLASSES = frozenset({"system", "reporting"})
-#: Write classes Asterisk requires for GetConfig (manager.c registers it system|config).
-GETCONFIG_CLASSES = frozenset({"system", "config"})
 _CHANNEL_FIELDS = (
     "Channel",
     "ChannelState",
@@ -50,33 +52,11 @@ _CHANNEL_FIELDS = (
 OnWritten = Callable[[int, float], None]
 
 
-@dataclass(frozen=True, slots=True)
-class AmiAccount:
-    """One AMI user: secret plus read (events) and write (actions) classes, like manager.conf."""
-
-    secret: str
-    read: frozenset[str] = frozenset({"all"})
-    write: frozenset[str] = frozenset({"all"})
-
-    def may_read(self, classes: frozenset[str] | None) -> bool:
-        """Whether an event of these privilege classes is sent to this user."""
-        return classes is None or "all" in self.read or bool(self.read & classes)
-
-
 @dataclass(eq=False, slots=True)
 class _Client:
     transport: asyncio.Transport
     account: AmiAccount | None = None
     can_write: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def _privilege(frame: bytes) -> frozenset[str] | None:
-    start = frame.find(b"\r\nPrivilege: ")
-    if start < 0:
-        return None
-    end = frame.find(b"\r\n", start + 2)
-    classes = frame[start + 13 : end].decode("ascii", "replace").split(",")
-    return frozenset(classes) - {"all"}
 
 
 class _ServerProtocol(asyncio.Protocol):
@@ -270,7 +250,7 @@ class AmiServer:
                 client.transport.write(joined)
                 continue
             if privileges is None:
-                privileges = [_privilege(f) for f in batch]
+                privileges = [privilege(f) for f in batch]
             acct = client.account
             data = b"".join(f for f, p in zip(batch, privileges, strict=True) if acct.may_read(p))
             client.transport.write(data)
@@ -318,7 +298,7 @@ class AmiServer:
             reply.update(Response="Success", Ping="Pong", Timestamp=f"{now:.6f}")
         elif name == "logoff":
             reply.update(Response="Goodbye", Message="Thanks for all the fish.")
-            client.transport.write(_encode(reply))
+            client.transport.write(encode(reply))
             client.transport.close()
             return
         elif name == "coreshowchannels":
@@ -333,54 +313,28 @@ class AmiServer:
             self._get_config(client, action, reply)
         else:
             reply["Message"] = "Invalid/unknown command"
-        client.transport.write(_encode(reply))
+        client.transport.write(encode(reply))
 
     def _show_dialplan(self, client: _Client, reply: dict[str, str]) -> None:
         """ShowDialPlan (write class config or reporting): one ListDialplan per context."""
         assert client.account is not None
         if not client.account.write & {"config", "reporting", "all"}:
             reply["Message"] = "Permission denied"
-            client.transport.write(_encode(reply))
+            client.transport.write(encode(reply))
             return
         action_id = {"ActionID": reply["ActionID"]} if "ActionID" in reply else {}
         reply.update(Response="Success", EventList="start", Message="DialPlan list will follow")
-        out = [_encode(reply)]
+        out = [encode(reply)]
         for context in sorted(self.dialplan_contexts):
             item = {"Event": "ListDialplan", **action_id, "Context": context, "Extension": "s"}
-            out.append(_encode({**item, "Priority": "1", "Application": "NoOp"}))
+            out.append(encode({**item, "Priority": "1", "Application": "NoOp"}))
         done = {"Event": "ShowDialPlanComplete", **action_id, "EventList": "Complete"}
-        out.append(_encode({**done, "ListItems": str(len(self.dialplan_contexts))}))
+        out.append(encode({**done, "ListItems": str(len(self.dialplan_contexts))}))
         client.transport.write(b"".join(out))
 
-    def manager_conf(self) -> list[ConfigCategory]:
-        """The accounts as the ``[general]`` and user sections of a manager.conf."""
-        general = ConfigCategory("general", (("enabled", "yes"), ("port", "5038")))
-        users = [
-            ConfigCategory(
-                user,
-                (
-                    ("secret", acct.secret),
-                    *((("read", ",".join(sorted(acct.read))),) if acct.read else ()),
-                    *((("write", ",".join(sorted(acct.write))),) if acct.write else ()),
-                ),
-            )
-            for user, acct in self.accounts.items()
-        ]
-        return [general, *users]
-
     def _get_config(self, client: _Client, action: dict[str, str], reply: dict[str, str]) -> None:
-        """GetConfig of manager.conf, answered and refused like manager.c's action_getconfig."""
         assert client.account is not None
-        if not client.account.write & (GETCONFIG_CLASSES | {"all"}):
-            reply["Message"] = "Permission denied"
-        elif not action.get("Filename"):
-            reply["Message"] = "Filename not specified"
-        elif action["Filename"] != "manager.conf":
-            reply["Message"] = "Config file not found"
-        else:
-            wanted = action.get("Category")
-            cats = [c for c in self.manager_conf() if not wanted or c.name == wanted]
-            reply.update(Response="Success", **render_getconfig(cats))
+        get_config(client.account, action, reply, self.accounts)
 
     def _message_send(self, client: _Client, action: dict[str, str], reply: dict[str, str]) -> None:
         """MessageSend needs write class ``message``; replies as manager.c does."""
@@ -405,15 +359,15 @@ class AmiServer:
         account = self.accounts.get(action.get("Username", ""))
         if account is None or account.secret != action.get("Secret"):
             reply["Message"] = "Authentication failed"
-            client.transport.write(_encode(reply))
+            client.transport.write(encode(reply))
             client.transport.close()  # Asterisk hangs up on a failed login
             return
         client.account = account
         reply.update(Response="Success", Message="Authentication accepted")
         booted = {"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted"}
         # manager.c's action_login sends FullyBooted only to sessions that read "system".
-        extra = _encode(booted) if account.may_read(frozenset({"system"})) else b""
-        client.transport.write(_encode(reply) + extra)
+        extra = encode(booted) if account.may_read(frozenset({"system"})) else b""
+        client.transport.write(encode(reply) + extra)
         self._login_seen.set()
 
     def _core_show_channels(self, client: _Client, reply: dict[str, str]) -> None:
@@ -421,17 +375,13 @@ class AmiServer:
         write = client.account.write
         if "all" not in write and not write & CORESHOWCHANNELS_CLASSES:
             reply["Message"] = "Permission denied"
-            client.transport.write(_encode(reply))
+            client.transport.write(encode(reply))
             return
         action_id = {"ActionID": reply["ActionID"]} if "ActionID" in reply else {}
         reply.update(Response="Success", EventList="start", Message="Channels will follow")
-        out = [_encode(reply)]
+        out = [encode(reply)]
         for channel in self.live_channels.values():
-            out.append(_encode({"Event": "CoreShowChannel", **action_id, **channel}))
+            out.append(encode({"Event": "CoreShowChannel", **action_id, **channel}))
         done = {"Event": "CoreShowChannelsComplete", **action_id, "EventList": "Complete"}
-        out.append(_encode({**done, "ListItems": str(len(self.live_channels))}))
+        out.append(encode({**done, "ListItems": str(len(self.live_channels))}))
         client.transport.write(b"".join(out))
-
-
-def _encode(headers: Mapping[str, str]) -> bytes:
-    return "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + b"\r\n"

@@ -1,9 +1,8 @@
-"""The ``[provider]`` section: which adapter sends the texts, and its options.
+"""The ``[provider]`` section: which adapter sends the texts, and its options."""
 
-Pure on purpose: ``config.py`` imports this package, so it loads only pydantic and the
-per-vendor settings modules beside it, never aiohttp or an adapter in ``sms/vendors/``
-(the registry imports an adapter only when its provider is built).
-"""
+# Pure on purpose: ``config.py`` imports this package, so it loads only pydantic and the
+# per-vendor settings modules beside it, never aiohttp or an adapter in ``sms/vendors/``
+# (the registry imports an adapter only when its provider is built).
 
 from __future__ import annotations
 

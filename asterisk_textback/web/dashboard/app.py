@@ -23,7 +23,6 @@ from asterisk_textback.kpi.definitions import Kpi, Unit
 from asterisk_textback.kpi.metrics import minor_exponent
 from asterisk_textback.kpi.periods import Period, parse_period
 from asterisk_textback.kpi.settings import KpiSettings
-from asterisk_textback.web.clientaddr import Networks
 from asterisk_textback.web.dashboard.abtests import ExperimentView, experiment_views
 from asterisk_textback.web.dashboard.auth import Session, SessionStore, tokens_equal
 from asterisk_textback.web.dashboard.limiter import LoginLimiter
@@ -31,6 +30,7 @@ from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.web.dashboard.worker import Read, ReportBusy, ReportTimeout, ReportWorker
 from asterisk_textback.web.headers import secure_headers
 from asterisk_textback.web.health import HealthFn
+from asterisk_textback.web.networks import Networks
 
 __all__ = [
     "COOKIE",

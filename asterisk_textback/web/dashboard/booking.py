@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from asterisk_textback.bookings.settings import BookingWebhookSettings
 from asterisk_textback.bookings.webhook import (
     BOOKINGS,
     BookingSecrets,
     BookingService,
-    BookingWebhookSettings,
     amount_minor,
     book_call,
 )

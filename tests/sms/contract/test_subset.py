@@ -26,8 +26,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from asterisk_textback.ami.connection import AmiConnection
-from asterisk_textback.ami.sim.server import AmiAccount, AmiServer
-from asterisk_textback.config import PbxSettings
+from asterisk_textback.ami.settings import PbxSettings
+from asterisk_textback.ami.sim.accounts import AmiAccount
+from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.errors import ProviderAuthError, ProviderTransientError
 from asterisk_textback.sms.settings import SipTrunkSettings
 from asterisk_textback.sms.vendors.log import LogProvider

@@ -1,0 +1,20 @@
+"""The ``[database]`` section: where calls, the outbox and contacts are stored."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["DatabaseSettings"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatabaseSettings(_Frozen):
+    """Where calls, the outbox and contacts are stored."""
+
+    #: SQLite file (the embedded default) or ``postgresql+asyncpg://user@host/db``.
+    url: str = "sqlite+aiosqlite:///textback.db"
+    #: Environment variable holding the password, merged into ``url`` (keeps it out of files).
+    password_env: str | None = None

@@ -1,0 +1,1 @@
+"""Architecture rules checked on the package itself: imports, cycles, layout, module size."""
