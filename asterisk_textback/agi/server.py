@@ -41,6 +41,7 @@ from asterisk_textback.agi.texter import (
     error,
     explicit_policy,
 )
+from asterisk_textback.errors import StartupError
 
 __all__ = [
     "ERROR",
@@ -187,6 +188,22 @@ class AgiServer:
             if not ipaddress.ip_address(host).is_loopback:
                 log.warning("FastAGI on %s: anyone who can reach it can queue texts", host)
         log.info("FastAGI on agi://%s:%d/%s", host, self.port, self._settings.scripts[0])
+
+    async def __aenter__(self) -> AgiServer:
+        """Listen (:meth:`start`); StartupError naming the fix if the address is taken."""
+        try:
+            await self.start()
+        except OSError as exc:
+            where = f"{self._settings.host}:{self._settings.port}"
+            raise StartupError(
+                f"FastAGI cannot listen on {where} ({exc.strerror or exc}); stop what uses "
+                "that port or set [agi] port (or [agi] enabled = false)"
+            ) from None
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Stop as :meth:`stop` says (sessions in progress finish first)."""
+        await self.stop()
 
     async def _track(self, session: Awaitable[None]) -> None:
         task = asyncio.current_task()

@@ -25,7 +25,7 @@ from asterisk_textback.cli.dryrun import dry_run
 from asterisk_textback.cli.optout import run_optout
 from asterisk_textback.cli.output import CallPrinter
 from asterisk_textback.cli.replay import load_frames, replay
-from asterisk_textback.errors import ConfigError, ProviderError, TextbackError
+from asterisk_textback.errors import ConfigError, ProviderError, StartupError, TextbackError
 from asterisk_textback.kpi.periods import parse_period
 from asterisk_textback.kpi.report import ReportConfig, run_report, text_progress
 from asterisk_textback.logs import mask as logsafe
@@ -224,7 +224,11 @@ def _run_service(args: argparse.Namespace) -> int:
             loaded, stop, settle_heap=True, reload=reload, load_config=lambda: load(args.config)
         )
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except StartupError as exc:  # everything started was stopped: one line, no traceback
+        print(f"asterisk-textback: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

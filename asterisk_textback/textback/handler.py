@@ -128,6 +128,7 @@ class CallHandler:
             idle=self._idle,
             clock=clock,
         )
+        self._running: asyncio.Task[None] | None = None
         self.recorded = 0
         self.errors = 0
         #: Calls recorded since start, by outcome (``/metrics``).
@@ -231,6 +232,17 @@ class CallHandler:
         for queue in self._lanes:
             queue.put_nowait(None)
         self._bulk.stop()
+
+    async def __aenter__(self) -> CallHandler:
+        """Record submitted calls (:meth:`run`) in the background until the block is left."""
+        self._running = asyncio.create_task(self.run(), name="record calls")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """:meth:`stop`, then wait until every call submitted before is recorded."""
+        self.stop()
+        if self._running is not None:
+            await self._running
 
     async def record(self, call: CallEnded) -> CallResult:
         """Decide about one call and commit the call row (and its text) in one transaction."""

@@ -172,6 +172,15 @@ class StartupCatchUp:
                 await self._task
         await self.save()
 
+    async def __aenter__(self) -> StartupCatchUp:
+        """:meth:`start` the catch-up (leave the block only after the recorder stopped)."""
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """:meth:`stop`: the marks move on to what the recorder has committed."""
+        await self.stop()
+
     async def run(self) -> None:
         """Catch up, then save the marks every few seconds until cancelled."""
         await self.catch_up()
