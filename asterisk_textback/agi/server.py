@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -195,8 +196,9 @@ class AgiServer:
             await self.start()
         except OSError as exc:
             where = f"{self._settings.host}:{self._settings.port}"
+            why = os.strerror(exc.errno) if exc.errno else str(exc)
             raise StartupError(
-                f"FastAGI cannot listen on {where} ({exc.strerror or exc}); stop what uses "
+                f"FastAGI cannot listen on {where} ({why}); stop what uses "
                 "that port or set [agi] port (or [agi] enabled = false)"
             ) from None
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator
 
@@ -63,8 +64,9 @@ class WebListener:
         try:
             await self.start(app, host, port)
         except OSError as exc:
+            why = os.strerror(exc.errno) if exc.errno else str(exc)
             raise StartupError(
-                f"web cannot listen on {host}:{port} ({exc.strerror or exc}); stop what uses "
+                f"web cannot listen on {host}:{port} ({why}); stop what uses "
                 "that port or set [web] port (or [web] enabled = false)"
             ) from None
         try:
