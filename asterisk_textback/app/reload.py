@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 
 import aiohttp
@@ -26,6 +26,7 @@ from aiohttp import web
 from asterisk_textback.agi.server import AgiServer, AgiTexter
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
+from asterisk_textback.app.lifecycle import background
 from asterisk_textback.app.parts import RunningService
 from asterisk_textback.app.web_listener import WebListener
 from asterisk_textback.config import PbxSettings, Settings
@@ -101,6 +102,12 @@ class Reloader:
             stopping.cancel()
             if self._retiring:
                 await asyncio.gather(*self._retiring, return_exceptions=True)
+
+    @contextlib.asynccontextmanager
+    async def watching(self, requested: asyncio.Event) -> AsyncIterator[None]:
+        """:meth:`run` while inside; on leaving, a reload under way is finished first."""
+        async with background("reload", lambda: self.run(requested), self.stop):
+            yield
 
     def health(self) -> dict[str, int]:
         """Reloads applied and refused since start (``/healthz``)."""

@@ -36,7 +36,6 @@ from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.app import heap
 from asterisk_textback.app.lifecycle import (
     ami_failure,
-    background,
     database,
     evicting,
     fastagi,
@@ -205,10 +204,7 @@ async def serve(
             heap.settle()
         await stack.enter_async_context(fastagi(parts, enabled=settings.agi.enabled))
         consumers = await stack.enter_async_context(pbx_links(parts))
-        requested = reload or asyncio.Event()
-        await stack.enter_async_context(
-            background("reload", lambda: reloader.run(requested), reloader.stop)
-        )
+        await stack.enter_async_context(reloader.watching(reload or asyncio.Event()))
         await stack.enter_async_context(evicting([x.listener for x in links], clock))
         if on_ready is not None:
             await on_ready(parts)

@@ -31,6 +31,7 @@ __all__ = ["service_app"]
 
 
 def _health(parts: RunningService) -> tuple[bool, dict[str, Any]]:
+    """Healthy when every AMI link is logged in and sending is not paused; and the counters."""
     ready = all(p.connection.state is ConnectionState.READY for p in parts.pbxes)
     ok = ready and parts.dispatcher.paused is None
     ami = {
