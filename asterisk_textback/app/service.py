@@ -50,6 +50,7 @@ from asterisk_textback.app.webapp import service_app
 from asterisk_textback.bookings.webhook import BookingSecrets
 from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.calls.tracker import CallTracker
+from asterisk_textback.config import Settings
 from asterisk_textback.crm.hooks import CrmDispatcher, CrmHooks, CrmSecrets
 from asterisk_textback.errors import AmiError, ConfigError
 from asterisk_textback.outbox.dispatcher import Dispatcher
@@ -149,13 +150,7 @@ async def serve(
             lookup=lookup,
             tracking_secret=booking_secrets.tracking,
         )
-        links, catchups = [], []
-        for pbx, conn in zip(settings.all_pbxes, connections, strict=True):
-            tracker = CallTracker(settings.tracker, pbx=pbx.name)
-            catchup = CdrCatchUp(pbx, recorder.submit, env, clock=clock)
-            listener = CallListener(tracker, catchup.submit, on_resync=catchup.on_resync, pbx=pbx)
-            links.append(PbxLink(pbx.name, conn, tracker, listener))
-            catchups.append(MarkedLink(pbx.name, listener, catchup))
+        links, catchups = _pbx_links(settings, connections, recorder, env, clock)
         texter = AgiTexter(
             loaded,
             sessions,
@@ -214,6 +209,30 @@ async def serve(
         finally:
             stopper.cancel()
         log.info("stopping: no new AMI events; recording and sending what is in hand")
+    _raise_fatal(consumers)
+    return parts
+
+
+def _pbx_links(
+    settings: Settings,
+    connections: list[AmiConnection],
+    recorder: CallHandler,
+    env: Mapping[str, str],
+    clock: Callable[[], float],
+) -> tuple[list[PbxLink], list[MarkedLink]]:
+    """Per PBX: tracker and listener on its connection, with the catch-up of its outages."""
+    links, marked = [], []
+    for pbx, conn in zip(settings.all_pbxes, connections, strict=True):
+        tracker = CallTracker(settings.tracker, pbx=pbx.name)
+        catchup = CdrCatchUp(pbx, recorder.submit, env, clock=clock)
+        listener = CallListener(tracker, catchup.submit, on_resync=catchup.on_resync, pbx=pbx)
+        links.append(PbxLink(pbx.name, conn, tracker, listener))
+        marked.append(MarkedLink(pbx.name, listener, catchup))
+    return links, marked
+
+
+def _raise_fatal(consumers: list[asyncio.Task[None]]) -> None:
+    """Once everything stopped: raise why an AMI link gave up, if one did."""
     for index, consumer in enumerate(consumers):
         failure = consumer.exception() if consumer.done() else None
         if isinstance(failure, AmiError):
@@ -221,7 +240,6 @@ async def serve(
             raise ami_failure(failure, key) from failure  # e.g. a refused login
         if failure is not None:
             raise failure
-    return parts
 
 
 def install_signal_handlers(stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
