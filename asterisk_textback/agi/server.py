@@ -196,7 +196,9 @@ class AgiServer:
             await self.start()
         except OSError as exc:
             where = f"{self._settings.host}:{self._settings.port}"
-            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            # asyncio words a bind error at length; a resolver error has a negative errno.
+            errno = exc.errno or 0
+            why = os.strerror(errno) if errno > 0 else exc.strerror or str(exc)
             raise StartupError(
                 f"FastAGI cannot listen on {where} ({why}); stop what uses "
                 "that port or set [agi] port (or [agi] enabled = false)"

@@ -64,7 +64,9 @@ class WebListener:
         try:
             await self.start(app, host, port)
         except OSError as exc:
-            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            # asyncio words a bind error at length; a resolver error has a negative errno.
+            errno = exc.errno or 0
+            why = os.strerror(errno) if errno > 0 else exc.strerror or str(exc)
             raise StartupError(
                 f"web cannot listen on {host}:{port} ({why}); stop what uses "
                 "that port or set [web] port (or [web] enabled = false)"
