@@ -67,6 +67,25 @@ def explicit_policy(settings: Settings, template: str, delay: float) -> PolicySe
     return PolicySettings(business=settings.business, rules=(rule,), suppression=suppression)
 
 
+def _stand_in(request: TextRequest, now: float, pbx: str) -> CallEnded:
+    """A call standing in for the request, so that the policy and the templates apply unchanged."""
+    return CallEnded(
+        linkedid=request.uniqueid,
+        direction=Direction.INBOUND,
+        outcome=Outcome.MISSED_NO_VOICEMAIL,
+        reason=Reason.NO_ANSWER,
+        caller_number=request.to,
+        caller_name=request.caller_name,
+        did=request.did,
+        queue=None,
+        mailbox=None,
+        started_at=now,
+        ended_at=now,
+        ring_seconds=0.0,
+        pbx=pbx,
+    )
+
+
 class AgiTexter:
     """Turns a :class:`TextRequest` into an outbox row or a suppression; never raises."""
 
@@ -119,22 +138,7 @@ class AgiTexter:
             )
         if existing is not None:
             return TextOutcome(QUEUED, "already queued for this channel", existing)
-        # A stand-in for the call so that decide() and compose() apply unchanged.
-        call = CallEnded(
-            linkedid=request.uniqueid,
-            direction=Direction.INBOUND,
-            outcome=Outcome.MISSED_NO_VOICEMAIL,
-            reason=Reason.NO_ANSWER,
-            caller_number=request.to,
-            caller_name=request.caller_name,
-            did=request.did,
-            queue=None,
-            mailbox=None,
-            started_at=now,
-            ended_at=now,
-            ring_seconds=0.0,
-            pbx=self._pbx,
-        )
+        call = _stand_in(request, now, self._pbx)
         number = parse_caller(request.to, settings.business.default_region)
         hist = NO_HISTORY
         if number.e164 is not None:

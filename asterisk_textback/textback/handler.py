@@ -376,6 +376,7 @@ class CallHandler:
         return result
 
     def _landline_check(self, lookup: LineLookup, now: float) -> IsLandline:
+        """The line-type question for :func:`decide_and_render`, cached as configured now."""
         cache_days = self._loaded.settings.provider.lookup.cache_days
 
         async def check(e164: str) -> bool:
