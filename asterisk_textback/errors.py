@@ -4,6 +4,7 @@
 
     TextbackError
      ├── ConfigError            a setting is missing or wrong (names the key)
+     ├── StartupError           ``run`` cannot start a part (names the problem and the fix)
      ├── AmiError               anything on the Asterisk Manager Interface
      │    ├── AmiLoginError     the PBX refused our username/secret
      │    ├── AmiPermissionError the AMI user lacks a read/write class we need
@@ -31,6 +32,13 @@ class TextbackError(Exception):
 
 class ConfigError(TextbackError):
     """A configuration value is missing or invalid; the message names the key."""
+
+
+class StartupError(TextbackError):
+    """A part of the service cannot start (port in use, database unreadable, AMI refused).
+
+    Its message is the whole story for the operator, on one line: what failed and the fix.
+    """
 
 
 class AmiError(TextbackError):

@@ -7,14 +7,8 @@ defaults to the channel's caller ID, ``delay`` (seconds) to 0, ``did`` (which li
 number to text from) to the channel's DNID. The answer
 is the channel variable ``TEXTBACK_STATUS``: ``queued``, ``suppressed:<reason>`` or ``error``.
 
-The request goes through the same ``policy.decide`` as a missed call, minus what only judges
-a missed call. Kept: the number checks (anonymous — also when caller ID presentation is
-restricted —, short code, invalid, country, blocked number types), opt-out, known landline,
-the per-number daily cap (caller ID can be spoofed: nobody gets pressed into a text storm)
-and the global and per-prefix rates (SMS pumping). Dropped: the call checks and ``[[rules]]``
-(the dialplan chose the template), "handled since" and the cooldown (the caller is on the
-line asking for it) and quiet hours (same). Retries are idempotent: the outbox key is the
-PBX, the channel's uniqueid and the template, so one channel gets one such text, ever.
+The request goes through the same decide → render step as a missed call, under a policy
+without what only judges a missed call (:mod:`.texter`); one channel gets one such text, ever.
 
 panoramisk is confined to this module (and ``ami/``). Its ``Application`` and ``Request``
 (command/reply, ``100 Trying``, ``HANGUP``) are used as they are; its ``handler`` is
@@ -29,31 +23,27 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import os
 import re
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
 from panoramisk import fast_agi
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.agi.request import TextRequest, parse_request
 from asterisk_textback.agi.settings import AgiSettings
-from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
-from asterisk_textback.config import Settings
-from asterisk_textback.logs.mask import phone
-from asterisk_textback.policy.decide import decide
-from asterisk_textback.policy.history import NO_HISTORY
-from asterisk_textback.policy.numbers import parse_caller
-from asterisk_textback.policy.settings import PolicySettings, RuleSettings
-from asterisk_textback.store import caps, history, outbox
-from asterisk_textback.store.models import Message
-from asterisk_textback.templates.compose import compose
-from asterisk_textback.textback.loading import PreparedConfig
+from asterisk_textback.agi.texter import (
+    ERROR,
+    MESSAGE_KIND,
+    QUEUED,
+    AgiTexter,
+    TextOutcome,
+    error,
+    explicit_policy,
+)
+from asterisk_textback.errors import StartupError
 
 __all__ = [
     "ERROR",
@@ -74,28 +64,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 STATUS_VARIABLE: Final = "TEXTBACK_STATUS"
-QUEUED: Final = "queued"
-ERROR: Final = "error"
-#: ``messages.kind`` of texts asked for by the dialplan (missed-call texts are "textback").
-MESSAGE_KIND: Final = "agi"
 
 _KEY: Final = re.compile(r"^agi_[a-z0-9_]+$")
 # Asterisk sends about 25 lines plus one per AGI() argument; more is not Asterisk.
 _MAX_ENV_LINES: Final = 128
 _MAX_LINE_BYTES: Final = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class TextOutcome:
-    """What became of a request: the ``TEXTBACK_STATUS`` value and why."""
-
-    status: str
-    detail: str
-    message_id: int | None = None
-
-
-def _error(detail: str) -> TextOutcome:
-    return TextOutcome(ERROR, detail)
 
 
 async def read_environment(reader: asyncio.StreamReader, seconds: float) -> dict[str, str]:
@@ -127,136 +100,6 @@ async def read_environment(reader: asyncio.StreamReader, seconds: float) -> dict
             else:
                 env[key] = value.strip()
     raise ValueError(f"AGI environment longer than {_MAX_ENV_LINES} lines")
-
-
-def explicit_policy(settings: Settings, template: str, delay: float) -> PolicySettings:
-    """The policy for a text the caller asked for: one rule, no cooldown, no quiet hours."""
-    rule = RuleSettings(name="agi", template=template, send_delay_seconds=delay)
-    suppression = settings.suppression.model_copy(
-        update={"cooldown_hours": 0.0, "quiet_hours": None}
-    )
-    return PolicySettings(business=settings.business, rules=(rule,), suppression=suppression)
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
-
-
-class AgiTexter:
-    """Turns a :class:`TextRequest` into an outbox row or a suppression; never raises."""
-
-    def __init__(
-        self,
-        loaded: PreparedConfig,
-        sessions: async_sessionmaker[AsyncSession],
-        *,
-        on_queued: Callable[[], None],
-        pbx: str = "default",
-        clock: Callable[[], float] = time.time,
-        tracking_secret: str = "",
-    ) -> None:
-        self._loaded = loaded
-        self._sessions = sessions
-        self._on_queued = on_queued
-        self._pbx = pbx
-        self._clock = clock
-        self._tracking_secret = tracking_secret
-
-    def use(self, loaded: PreparedConfig) -> None:
-        """Serve requests arriving from now on with a reloaded config (``SIGHUP``)."""
-        self._loaded = loaded
-
-    async def text(self, request: TextRequest) -> TextOutcome:
-        """Decide, render and commit the text ``request`` asks for."""
-        try:
-            return await self._text(request)
-        except Exception:
-            log.exception("AGI request %s (%s) failed", request.uniqueid, request.template)
-            return _error("internal error (logged)")
-
-    def _key(self, request: TextRequest) -> str:
-        return outbox.idempotency_key(
-            self._pbx, request.uniqueid, f"{MESSAGE_KIND}:{request.template}"
-        )
-
-    async def _text(self, request: TextRequest) -> TextOutcome:
-        loaded, settings = self._loaded, self._loaded.settings
-        if request.template not in loaded.renderer:
-            return _error(f"no template named {request.template!r}")
-        key = self._key(request)
-        now = self._clock()
-        async with self._sessions() as session:
-            # A retried AGI (same channel, same template) is answered before the policy
-            # runs again: its own first text would otherwise count against the caps.
-            existing = await session.scalar(
-                select(Message.id).where(Message.idempotency_key == key)
-            )
-        if existing is not None:
-            return TextOutcome(QUEUED, "already queued for this channel", existing)
-        # A stand-in for the call so that decide() and compose() apply unchanged.
-        call = CallEnded(
-            linkedid=request.uniqueid,
-            direction=Direction.INBOUND,
-            outcome=Outcome.MISSED_NO_VOICEMAIL,
-            reason=Reason.NO_ANSWER,
-            caller_number=request.to,
-            caller_name=request.caller_name,
-            did=request.did,
-            queue=None,
-            mailbox=None,
-            started_at=now,
-            ended_at=now,
-            ring_seconds=0.0,
-            pbx=self._pbx,
-        )
-        number = parse_caller(request.to, settings.business.default_region)
-        hist = NO_HISTORY
-        if number.e164 is not None:
-            async with self._sessions() as session:
-                hist = await history.history_for_policy(
-                    session, number, settings.suppression, now=_utc(now)
-                )
-            hist = replace(hist, last_handled_at=None)  # the caller is on the line, asking
-        policy = explicit_policy(settings, request.template, request.delay)
-        decision = decide(call, hist, policy, now)
-        if not decision.send:
-            return TextOutcome(f"suppressed:{decision.reason}", decision.detail)
-        draft = compose(
-            call,
-            decision,
-            settings,
-            loaded.renderer,
-            first_contact=hist.last_texted_at is None,
-            tracking_secret=self._tracking_secret,
-        )
-        new = outbox.NewMessage(
-            to_e164=draft.to,
-            sender=draft.sender,
-            body=draft.body,
-            segments=draft.segments,
-            encoding=draft.encoding,
-            send_at=_utc(draft.send_at),
-            expires_at=None if draft.expires_at is None else _utc(draft.expires_at),
-            kind=MESSAGE_KIND,
-            template=draft.template,
-            variant=draft.variant,
-            experiment=draft.experiment,
-            provider=settings.provider.name,
-        )
-        limits, prefix = caps.Caps.of(policy.suppression), decision.rate_prefix
-        async with self._sessions() as session:  # the caps again, racing other writers
-            found = await caps.enqueue(session, new, limits, key=key, prefix=prefix, now=_utc(now))
-        message, created, slot = found
-        if message is None:
-            return TextOutcome(f"suppressed:{slot.reason}", slot.detail)
-        if created:
-            try:
-                self._on_queued()
-            except Exception:
-                # The text is committed: the dispatcher's next poll sends it anyway.
-                log.exception("waking the dispatcher failed")
-        detail = f"to {phone(draft.to)}" if created else "already queued"  # a log line
-        return TextOutcome(QUEUED, detail, message.id)
 
 
 class AgiState(StrEnum):
@@ -348,6 +191,25 @@ class AgiServer:
                 log.warning("FastAGI on %s: anyone who can reach it can queue texts", host)
         log.info("FastAGI on agi://%s:%d/%s", host, self.port, self._settings.scripts[0])
 
+    async def __aenter__(self) -> AgiServer:
+        """Listen (:meth:`start`); StartupError naming the fix if the address is taken."""
+        try:
+            await self.start()
+        except OSError as exc:
+            where = f"{self._settings.host}:{self._settings.port}"
+            # asyncio words a bind error at length; a resolver error has a negative errno.
+            errno = exc.errno or 0
+            why = os.strerror(errno) if errno > 0 else exc.strerror or str(exc)
+            raise StartupError(
+                f"FastAGI cannot listen on {where} ({why}); stop what uses "
+                "that port or set [agi] port (or [agi] enabled = false)"
+            ) from None
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Stop as :meth:`stop` says (sessions in progress finish first)."""
+        await self.stop()
+
     async def _track(self, session: Awaitable[None]) -> None:
         task = asyncio.current_task()
         assert task is not None
@@ -375,12 +237,12 @@ class AgiServer:
     async def _serve(self, agi: Any, env: dict[str, str] | str) -> None:
         self.stats.sessions += 1
         if isinstance(env, str):
-            outcome = _error(env)
+            outcome = error(env)
         else:
             try:
                 request = parse_request(env, self._settings)
             except ValueError as exc:
-                outcome = _error(str(exc))
+                outcome = error(str(exc))
             else:
                 outcome = await self._texter.text(request)
         if outcome.status == QUEUED:

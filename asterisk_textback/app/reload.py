@@ -16,138 +16,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 from aiohttp import web
 
-from asterisk_textback.agi.server import AgiServer
+from asterisk_textback.agi.server import AgiServer, AgiTexter
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.ami.settings import PbxSettings
-from asterisk_textback.app.links import PbxLink
+from asterisk_textback.app.lifecycle import background
+from asterisk_textback.app.parts import RunningService
+from asterisk_textback.app.web_listener import WebListener
 from asterisk_textback.config import Settings
 from asterisk_textback.errors import AmiError, ConfigError
-from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.sms.base import Provider
 from asterisk_textback.sms.lookup import LineLookup
 from asterisk_textback.sms.registry import Resources, build_lookup, build_provider
 from asterisk_textback.sms.swap import SwappableProvider
-from asterisk_textback.textback.handler import CallHandler
 from asterisk_textback.textback.loading import PreparedConfig
-
-if TYPE_CHECKING:
-    from asterisk_textback.agi.server import AgiTexter
 
 log = logging.getLogger(__name__)
 
 #: Sections read once at start-up: a changed one is named in a warning and waits for a restart.
 RESTART_ONLY = ("database", "dispatch", "crm")
-#: How long a closing web app may take to finish requests in progress (systemd's stop
-#: timeout in the unit is 30 s, so aiohttp's default of 60 s was never reached anyway).
-WEB_DRAIN_SECONDS = 10.0
 #: PBX settings of the CDR catch-up, not of the AMI link: read at start-up only.
 CATCHUP_FIELDS = frozenset({"cdr_csv", "cdr_db_url_env", "cdr_timezone"})
 #: Sections the web app (webhooks, inbox, dashboard, bookings) is built from.
 WEB_SECTIONS = ("web", "provider", "consent", "forwarding", "bookings", "business", "kpi")
-
-
-class ServiceParts(Protocol):
-    """The running parts a reload swaps (``service.RunningService`` is one).
-
-    A Protocol rather than an import: the service imports this module to build the reloader.
-    """
-
-    pbxes: list[PbxLink]
-    recorder: CallHandler
-    dispatcher: Dispatcher
-    agi: AgiServer
-
-
-class WebListener:
-    """The HTTP listener (/healthz, webhooks, dashboard), restartable with a new app."""
-
-    def __init__(self) -> None:
-        self._runner: web.AppRunner | None = None
-        self._address: tuple[str, int] | None = None
-        self._sockets: list[socket.socket] = []
-        self._draining: set[asyncio.Task[None]] = set()
-
-    async def start(self, app: web.Application, host: str, port: int) -> None:
-        """Listen on ``host:port`` with ``app``, then stop the app running before.
-
-        On the same address the new app accepts from the very listening sockets the old
-        one used (duplicated descriptors), so a reload refuses no webhook or health check.
-        """
-        same = self._runner is not None and self._address == (host, port)
-        sockets = [sock.dup() for sock in self._sockets] if same else _listen(host, port)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=WEB_DRAIN_SECONDS)
-        try:
-            await runner.setup()
-            for sock in sockets:
-                await web.SockSite(runner, sock).start()
-        except BaseException:
-            await runner.cleanup()
-            for sock in sockets:
-                sock.close()
-            raise
-        old, self._runner = self._runner, runner
-        self._address, self._sockets = (host, port), sockets
-        log.info("web on http://%s:%d (/healthz, /webhooks/…)", host, port)
-        if old is not None:
-            # The old app finishes its requests in the background; the new one serves.
-            task = asyncio.create_task(old.cleanup())
-            self._draining.add(task)
-            task.add_done_callback(self._draining.discard)
-
-    async def stop(self) -> None:
-        """Stop listening (safe when not started), old apps still draining included."""
-        runner, self._runner = self._runner, None
-        self._address, self._sockets = None, []
-        if runner is not None:
-            await runner.cleanup()  # closes its listening sockets
-        if self._draining:
-            await asyncio.gather(*self._draining, return_exceptions=True)
-
-
-def _listen(host: str, port: int) -> list[socket.socket]:
-    """Listening sockets for ``host:port`` (every address the host resolves to), as
-    ``asyncio.start_server`` would bind them."""
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    sockets: list[socket.socket] = []
-    try:
-        for family, kind, proto, _, address in dict.fromkeys(infos):
-            sock = socket.socket(family, kind, proto)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
-            sock.listen(128)
-            sock.setblocking(False)
-    except OSError:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
-
-
-async def follow_link(parts: ServiceParts, index: int) -> None:
-    """Consume PBX ``index``'s AMI events; after a reload swaps its connection, the new one's.
-
-    Returns when the link's connection is closed and not replaced (shutdown); raises the
-    fatal error (e.g. a refused login) if it gave up.
-    """
-    while True:
-        link = parts.pbxes[index]
-        await link.connection.run_consumer(link.listener.handle)
-        # The reloader installs the replacement *before* closing the old connection.
-        if parts.pbxes[index].connection is link.connection:
-            return
 
 
 class Reloader:
@@ -156,7 +54,7 @@ class Reloader:
     def __init__(
         self,
         loaded: PreparedConfig,
-        parts: ServiceParts,
+        parts: RunningService,
         *,
         load_config: Callable[[], PreparedConfig],
         provider: SwappableProvider,
@@ -205,6 +103,12 @@ class Reloader:
             stopping.cancel()
             if self._retiring:
                 await asyncio.gather(*self._retiring, return_exceptions=True)
+
+    @contextlib.asynccontextmanager
+    async def watching(self, requested: asyncio.Event) -> AsyncIterator[None]:
+        """:meth:`run` while inside; on leaving, a reload under way is finished first."""
+        async with background("reload", lambda: self.run(requested), self.stop):
+            yield
 
     def health(self) -> dict[str, int]:
         """Reloads applied and refused since start (``/healthz``)."""

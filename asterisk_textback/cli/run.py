@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from asterisk_textback.cli.args import add_config
@@ -40,5 +41,11 @@ def run(args: argparse.Namespace) -> int:
             loaded, stop, settle_heap=True, reload=reload, load_config=lambda: load(args.config)
         )
 
-    asyncio.run(go())
+    from asterisk_textback.errors import StartupError
+
+    try:
+        asyncio.run(go())
+    except StartupError as exc:  # everything started was stopped: one line, no traceback
+        print(f"asterisk-textback: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0

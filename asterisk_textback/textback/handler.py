@@ -15,25 +15,21 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome
-from asterisk_textback.errors import ProviderError
 from asterisk_textback.logs.activity import log_call
-from asterisk_textback.logs.mask import phone
-from asterisk_textback.policy.decide import decide
-from asterisk_textback.policy.decision import Action, Decision
-from asterisk_textback.policy.history import NO_HISTORY
-from asterisk_textback.policy.numbers import parse_caller
+from asterisk_textback.policy import NO_HISTORY, Action, Decision, parse_caller
 from asterisk_textback.sms.lookup import LineLookup
-from asterisk_textback.store import caps, contacts, history, outbox
+from asterisk_textback.store import caps, history, outbox
 from asterisk_textback.store._dialect import one_transaction
 from asterisk_textback.store.calls import CallDecision, Recorded, record_call_and_enqueue
 from asterisk_textback.store.models import DecisionAction, MessageStatus
-from asterisk_textback.templates.compose import Draft, compose
+from asterisk_textback.templates.compose import Draft
 from asterisk_textback.textback.bulk import BulkLane
+from asterisk_textback.textback.drafting import IsLandline, decide_and_render, known_landline
 from asterisk_textback.textback.loading import PreparedConfig
 
 log = logging.getLogger(__name__)
@@ -133,6 +129,7 @@ class CallHandler:
             idle=self._idle,
             clock=clock,
         )
+        self._running: asyncio.Task[None] | None = None
         self.recorded = 0
         self.errors = 0
         #: Calls recorded since start, by outcome (``/metrics``).
@@ -237,6 +234,17 @@ class CallHandler:
             queue.put_nowait(None)
         self._bulk.stop()
 
+    async def __aenter__(self) -> CallHandler:
+        """Record submitted calls (:meth:`run`) in the background until the block is left."""
+        self._running = asyncio.create_task(self.run(), name="record calls")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """:meth:`stop`, then wait until every call submitted before is recorded."""
+        self.stop()
+        if self._running is not None:
+            await self._running
+
     async def record(self, call: CallEnded) -> CallResult:
         """Decide about one call and commit the call row (and its text) in one transaction."""
         pending = await self._decide(call, self._loaded)
@@ -271,34 +279,16 @@ class CallHandler:
                 hist = await history.history_for_policy(
                     session, caller, settings.suppression, now=_utc(now), count_rates=False
                 )
-        decision = decide(call, hist, settings, now)
-        wanted = decision.send and decision.to is not None
-        if wanted and lookup is not None and await self._landline(str(decision.to), now, lookup):
-            decision = decide(call, replace(hist, sms_capable=False), settings, now)
-        draft = None
-        message = None
-        if decision.send:
-            draft = compose(
-                call,
-                decision,
-                settings,
-                loaded.renderer,
-                first_contact=hist.last_texted_at is None,
-                tracking_secret=self._tracking_secret,
-            )
-            message = outbox.NewMessage(
-                to_e164=draft.to,
-                sender=draft.sender,
-                body=draft.body,
-                segments=draft.segments,
-                encoding=draft.encoding,
-                send_at=_utc(draft.send_at),
-                expires_at=None if draft.expires_at is None else _utc(draft.expires_at),
-                template=draft.template,
-                variant=draft.variant,
-                experiment=draft.experiment,
-                provider=settings.provider.name,
-            )
+        drafted = await decide_and_render(
+            call,
+            hist,
+            settings,
+            loaded,
+            now=now,
+            tracking_secret=self._tracking_secret,
+            landline=None if lookup is None else self._landline_check(lookup, now),
+        )
+        decision, draft, message = drafted.decision, drafted.draft, drafted.message
         stored = CallDecision(
             action=DecisionAction.SEND if decision.send else DecisionAction.SUPPRESS,
             suppress_reason=None if decision.reason is None else str(decision.reason),
@@ -386,27 +376,14 @@ class CallHandler:
                 self._on_decided(result)
         return result
 
-    async def _landline(self, e164: str, now: float, lookup: LineLookup) -> bool:
-        """Look the line type up (unless a recent answer is stored); True if it takes no texts.
+    def _landline_check(self, lookup: LineLookup, now: float) -> IsLandline:
+        """The line-type question for :func:`decide_and_render`, cached as configured now."""
+        cache_days = self._loaded.settings.provider.lookup.cache_days
 
-        A failed lookup never blocks the text: it is an optimisation, not a gate.
-        """
-        cache = timedelta(days=self._loaded.settings.provider.lookup.cache_days)
-        async with self._sessions() as session:
-            contact = await contacts.get_contact(session, e164)
-        checked = None if contact is None else contact.line_checked_at
-        if checked is not None and checked > _utc(now) - cache:
-            return contact is not None and contact.sms_capable is False
-        try:
-            info = await lookup(e164)
-        except ProviderError as exc:
-            log.warning("line-type lookup of %s failed (texting anyway): %s", phone(e164), exc)
-            return False
-        async with self._sessions() as session:
-            await contacts.record_line_type(
-                session, e164, now=_utc(now), line_type=info.line_type, sms_capable=info.sms_capable
-            )
-        return info.sms_capable is False
+        async def check(e164: str) -> bool:
+            return await known_landline(self._sessions, lookup, e164, now, cache_days=cache_days)
+
+        return check
 
     def _handled_number(self, call: CallEnded) -> str | None:
         """The E.164 number this call reached a person with, if it did."""

@@ -12,7 +12,6 @@ texted, twice, and the policy still applies (max age, cooldown, opt-out…).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -69,6 +68,7 @@ class StartupCatchUp:
         self._recorder = recorder
         self._max_age = suppression.max_age_minutes * 60
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._clock = clock
         self._sleep = sleep
         self._save_every = save_every
@@ -92,6 +92,8 @@ class StartupCatchUp:
         """Read back, per PBX, the calls that ended since its mark; save a first mark."""
         now = self._clock()
         for link in self._links:
+            if self._stopping.is_set():
+                break  # its mark stays where it was: the next start reads this window
             try:
                 await self._one(link, now)
             except Exception as exc:  # the service still runs; the report says what failed
@@ -165,18 +167,39 @@ class StartupCatchUp:
         self._task = asyncio.get_running_loop().create_task(self.run())
 
     async def stop(self) -> None:
-        """Stop the background task; save the marks once more (call after the recorder)."""
+        """Finish the PBX being caught up (the others wait for the next start) and the save
+        under way, then save the marks once more (call after the recorder has stopped).
+
+        Not a cancel: one cancelled mid-query would leave its database connection open.
+        """
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         await self.save()
 
+    async def __aenter__(self) -> StartupCatchUp:
+        """:meth:`start` the catch-up (leave the block only after the recorder stopped)."""
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """:meth:`stop`: the marks move on to what the recorder has committed."""
+        await self.stop()
+
     async def run(self) -> None:
-        """Catch up, then save the marks every few seconds until cancelled."""
+        """Catch up, then save the marks every few seconds until :meth:`stop`."""
         await self.catch_up()
-        while True:
-            await self._sleep(self._save_every)
+        while not self._stopping.is_set():
+            pause = asyncio.ensure_future(self._sleep(self._save_every))
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait({pause, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in (pause, stopping):
+                    waiter.cancel()
+                await asyncio.gather(pause, stopping, return_exceptions=True)
+            if self._stopping.is_set():
+                return
             try:
                 await self.save()
             except Exception:

@@ -292,7 +292,7 @@ async def test_web_listener_moves_without_refusing_a_request(
                 with pytest.raises(aiohttp.ClientConnectionError):
                     await http.get(f"http://127.0.0.1:{first}/healthz")
 
-        with caplog.at_level(logging.INFO, logger="asterisk_textback.app.reload"):
+        with caplog.at_level(logging.INFO, logger="asterisk_textback.app"):
             await _serve(path, reload, drive)
     starts = [r for r in caplog.records if r.getMessage().startswith("web on http")]
     assert [r.getMessage().split()[2] for r in starts] == [

@@ -1,0 +1,180 @@
+"""The service's long-lived parts as async context managers, for one ``AsyncExitStack``.
+
+``async with`` starts a part and leaving the block stops it (draining as its ``stop`` says).
+:func:`~asterisk_textback.app.service.serve` enters them on one stack in start order, so
+they stop in the reverse order, also when a later part fails to start: nothing is left
+running, listening or connected. A part that cannot start raises
+:class:`~asterisk_textback.errors.StartupError` naming the problem and its fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Protocol
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from asterisk_textback.app.parts import RunningService
+from asterisk_textback.calls.listener import CallListener
+from asterisk_textback.errors import AmiError, AmiLoginError, StartupError
+from asterisk_textback.store.engine import create_engine
+from asterisk_textback.store.schema import check_schema
+
+__all__ = [
+    "EVICT_EVERY_SECONDS",
+    "Runnable",
+    "ami_failure",
+    "background",
+    "database",
+    "evicting",
+    "fastagi",
+    "follow_link",
+    "pbx_links",
+    "running",
+    "shown_url",
+]
+
+EVICT_EVERY_SECONDS = 60.0
+
+
+class Runnable(Protocol):
+    """A part that works in :meth:`run` until :meth:`stop` asks it to finish."""
+
+    async def run(self) -> None:
+        """Work until stopped; return once what was in hand is done."""
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish and return."""
+
+
+@contextlib.asynccontextmanager
+async def background(
+    name: str, run: Callable[[], Coroutine[Any, Any, None]], stop: Callable[[], object]
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Run ``run()`` in a task while inside; on leaving, ``stop()`` and wait for it to end.
+
+    Waiting (not cancelling) is what lets a part drain: its ``stop`` says what it finishes.
+    """
+    task = asyncio.create_task(run(), name=name)
+    try:
+        yield task
+    finally:
+        stop()
+        await task
+
+
+def running(part: Runnable) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
+    """:func:`background` for a part with ``run()`` and ``stop()`` (dispatcher, CRM poster)."""
+    return background(type(part).__name__, part.run, part.stop)
+
+
+@contextlib.asynccontextmanager
+async def database(url: str, shown_as: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a database whose schema is checked; disposed on leaving.
+
+    An old or too new schema stays a :class:`ConfigError` (its message names the command to
+    run); a database that cannot be read at all is a :class:`StartupError`.
+    """
+    engine = create_engine(url)
+    try:
+        try:
+            await check_schema(engine)
+        except (SQLAlchemyError, OSError) as exc:
+            orig = exc.orig if isinstance(exc, DBAPIError) else exc
+            raise StartupError(
+                f"cannot open the database {shown_as} ({orig}); check [database] url: it must "
+                "be a database this user can read and write, not held locked by another process"
+            ) from None
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may appear in a message: without its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def ami_failure(exc: AmiError, key: str) -> StartupError:
+    """A fatal AMI error (refused login, certificate) as the one line ``run`` ends with."""
+    if isinstance(exc, AmiLoginError):
+        fix = f"check {key}.username and the secret in {key}.secret_env against manager.conf"
+    else:
+        fix = f"check {key}.host, {key}.port and the TLS settings against the PBX"
+    return StartupError(f"{exc}; {fix}")
+
+
+async def follow_link(parts: RunningService, index: int) -> None:
+    """Consume PBX ``index``'s AMI events; after a reload swaps its connection, the new one's.
+
+    Returns when the link's connection is closed and not replaced (shutdown); raises the
+    fatal error (e.g. a refused login) if it gave up.
+    """
+    while True:
+        link = parts.pbxes[index]
+        await link.connection.run_consumer(link.listener.handle)
+        # The reloader installs the replacement *before* closing the old connection.
+        if parts.pbxes[index].connection is link.connection:
+            return
+
+
+@contextlib.asynccontextmanager
+async def pbx_links(parts: RunningService) -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Connect every PBX link and consume its events; yields the consumers (one per link).
+
+    On leaving, each link's current connection (a reload may have replaced it) is closed
+    and its consumer waited for, so every event it had delivered is handled. A consumer that
+    ended with a fatal error keeps it (see :meth:`asyncio.Task.exception`).
+    """
+    consumers: list[asyncio.Task[None]] = []
+    try:
+        for index, link in enumerate(parts.pbxes):
+            await link.connection.start()
+            consumers.append(asyncio.create_task(follow_link(parts, index)))
+        yield consumers
+    finally:
+        for link in parts.pbxes:
+            await link.connection.close()
+        for consumer in consumers:
+            with contextlib.suppress(Exception):
+                await consumer  # a fatal AMI error was logged by the connection
+
+
+@contextlib.asynccontextmanager
+async def fastagi(parts: RunningService, *, enabled: bool) -> AsyncIterator[None]:
+    """Listen for FastAGI when ``enabled``; on leaving, stop the listener in use then.
+
+    A reload may have replaced (or, with ``agi.enabled`` changed, started) the listener.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        if enabled:
+            await stack.enter_async_context(parts.agi)
+        try:
+            yield
+        finally:
+            await parts.agi.stop()
+
+
+@contextlib.asynccontextmanager
+async def evicting(
+    listeners: list[CallListener], clock: Callable[[], float]
+) -> AsyncIterator[None]:
+    """Every minute, let each listener forget calls it can no longer see end."""
+
+    async def evict() -> None:
+        while True:
+            await asyncio.sleep(EVICT_EVERY_SECONDS)
+            for listener in listeners:
+                listener.evict(clock())
+
+    task = asyncio.create_task(evict(), name="evict")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

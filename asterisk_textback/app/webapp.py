@@ -1,0 +1,158 @@
+"""The running service's web app: /healthz, /metrics, provider callbacks, bookings, dashboard."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from asterisk_textback.ami.types import ConnectionState
+from asterisk_textback.app.parts import RunningService
+from asterisk_textback.bookings.webhook import BookingSecrets, BookingService, add_booking_routes
+from asterisk_textback.crm.hooks import CrmHooks
+from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets
+from asterisk_textback.inbound.inbox import Inbox
+from asterisk_textback.sms.registry import Resources, build_webhooks
+from asterisk_textback.store.models import Message
+from asterisk_textback.templates.settings import experiment_labels
+from asterisk_textback.textback.loading import PreparedConfig
+from asterisk_textback.web.dashboard.app import DashboardDeps
+from asterisk_textback.web.dashboard.mount import add_dashboard
+from asterisk_textback.web.health import add_health_route
+from asterisk_textback.web.metrics import MetricsSource, add_metrics_route
+from asterisk_textback.web.networks import parse_networks
+from asterisk_textback.web.webhooks import webhook_app
+
+__all__ = ["service_app"]
+
+
+def _health(parts: RunningService) -> tuple[bool, dict[str, Any]]:
+    """Healthy when every AMI link is logged in and sending is not paused; and the counters."""
+    ready = all(p.connection.state is ConnectionState.READY for p in parts.pbxes)
+    ok = ready and parts.dispatcher.paused is None
+    ami = {
+        p.name: {
+            "state": str(p.connection.state),
+            "reconnects": p.connection.stats.reconnects,
+            "events": p.connection.stats.events,
+        }
+        for p in parts.pbxes
+    }
+    return ok, {
+        "ami": ami[parts.pbxes[0].name] if len(ami) == 1 else ami,
+        "pbxes": ami,
+        "calls_open": sum(p.tracker.open_calls for p in parts.pbxes),
+        "calls_recorded": parts.recorder.recorded,
+        "record_backlog": parts.recorder.backlog,
+        "sending_paused": parts.dispatcher.paused,
+        "config_reloads": None if parts.reloader is None else parts.reloader.health(),
+        "agi": {"state": str(parts.agi.state), "queued": parts.agi.stats.queued},
+        "catchup": parts.startup.health() if parts.startup is not None else {},
+        "texts": {
+            "sent": parts.dispatcher.stats.sent,
+            "retried": parts.dispatcher.stats.retried,
+            "failed": parts.dispatcher.stats.failed,
+            "unknown": parts.dispatcher.stats.unknown,
+        },
+    }
+
+
+def service_app(
+    loaded: PreparedConfig,
+    parts: RunningService,
+    sessions: async_sessionmaker[AsyncSession],
+    resources: Resources,
+    clock: Callable[[], float],
+    hooks: CrmHooks,
+    booking_secrets: BookingSecrets,
+) -> web.Application:
+    """/healthz plus the provider's callbacks (delivery reports, replies, STOP)."""
+    settings = loaded.settings
+    wake = parts.dispatcher.wake
+    forwarder = None
+    if settings.forwarding.enabled:
+        secrets = ForwardingSecrets.from_env(settings.forwarding, resources.environ)
+        forwarder = Forwarder.build(
+            settings.forwarding, sessions, resources.http, secrets, clock=clock, on_queued=wake
+        )
+    inbox = Inbox(
+        sessions,
+        settings.consent,
+        business_name=settings.business.name,
+        policy=settings,  # the default region, and the destination checks of auto-replies
+        forwarder=forwarder,
+        on_queued=wake,
+        clock=clock,
+        on_inbound=hooks.inbound_received,
+    )
+    adapters = build_webhooks(settings.provider, resources)
+    app = webhook_app(adapters, inbox, settings.web.webhooks, clock=clock)
+    add_health_route(app, lambda: _health(parts))
+    add_metrics_route(app, _metrics_source(parts, sessions))
+    business = settings.business
+    add_booking_routes(
+        app,
+        BookingService(
+            sessions,
+            settings.bookings,
+            booking_secrets,
+            region=business.default_region,
+            currency=settings.kpi.currency,
+            window=timedelta(days=settings.kpi.attribution_window_days),
+            clock=clock,
+            on_booking=hooks.booking_recorded,
+        ),
+    )
+    board = settings.web.dashboard
+    if board.enabled:
+        deps = DashboardDeps(
+            settings=board,
+            sessions=sessions,
+            kpi=settings.kpi,
+            health=lambda: _health(parts),
+            api_token=board.api_token(resources.environ),
+            labels=experiment_labels(settings.templates),
+            clock=clock,
+            zone=settings.business.zone,
+            trusted_proxies=parse_networks(settings.web.trusted_proxies),
+        )
+        add_dashboard(app, deps)
+    return app
+
+
+def _metrics_source(
+    parts: RunningService, sessions: async_sessionmaker[AsyncSession]
+) -> MetricsSource:
+    stats = parts.dispatcher.stats
+
+    def texts() -> Counter[str]:
+        return Counter(
+            sent=stats.sent,
+            retried=stats.retried,
+            failed=stats.failed,
+            unknown=stats.unknown,
+            cancelled=stats.cancelled,
+            expired=stats.expired,
+        )
+
+    async def depth() -> dict[str, int]:
+        async with sessions() as session:
+            await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            rows = await session.execute(
+                select(Message.status, func.count()).group_by(Message.status)
+            )
+            return {str(status): int(n) for status, n in rows}
+
+    return MetricsSource(
+        calls_by_outcome=lambda: dict(parts.recorder.outcomes),
+        texts_sent=texts,
+        send_latency=parts.dispatcher.latency,
+        ami_states=lambda: {p.name: str(p.connection.state) for p in parts.pbxes},
+        outbox_depth=depth,
+        send_retries=lambda: dict(stats.retries_by_cause),
+    )

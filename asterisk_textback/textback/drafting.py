@@ -1,0 +1,126 @@
+"""The one decide → render step behind every text: a missed call's and a dialplan request's.
+
+A finished call (:class:`~asterisk_textback.textback.handler.CallHandler`) and an ``AGI()``
+request (:class:`~asterisk_textback.agi.server.AgiTexter`) both come here with the caller's
+history: the policy decides, a send is rendered, and the outbox row to commit is built. What
+is committed around that row differs on purpose and stays with the callers: a call is stored
+with its decision, grouped with other calls; a dialplan request has no call row of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from asterisk_textback.calls.model import CallEnded
+from asterisk_textback.errors import ProviderError
+from asterisk_textback.logs.mask import phone
+from asterisk_textback.policy import ContactHistory, Decision, PolicyConfig, decide
+from asterisk_textback.sms.lookup import LineLookup
+from asterisk_textback.store import contacts, outbox
+from asterisk_textback.templates.compose import Draft, compose
+from asterisk_textback.textback.loading import PreparedConfig
+
+__all__ = ["Drafted", "IsLandline", "decide_and_render", "known_landline", "outbox_row"]
+
+log = logging.getLogger(__name__)
+
+#: Asked about a number the policy would text: True if it is known to take no texts.
+IsLandline = Callable[[str], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class Drafted:
+    """A decision and, when it sends, the rendered text and the outbox row to commit."""
+
+    decision: Decision
+    draft: Draft | None
+    message: outbox.NewMessage | None
+
+
+def outbox_row(draft: Draft, *, provider: str, kind: str) -> outbox.NewMessage:
+    """The outbox row of a rendered text (times as aware UTC datetimes)."""
+    expires = None if draft.expires_at is None else datetime.fromtimestamp(draft.expires_at, UTC)
+    return outbox.NewMessage(
+        to_e164=draft.to,
+        sender=draft.sender,
+        body=draft.body,
+        segments=draft.segments,
+        encoding=draft.encoding,
+        send_at=datetime.fromtimestamp(draft.send_at, UTC),
+        expires_at=expires,
+        kind=kind,
+        template=draft.template,
+        variant=draft.variant,
+        experiment=draft.experiment,
+        provider=provider,
+    )
+
+
+async def decide_and_render(
+    call: CallEnded,
+    history: ContactHistory,
+    policy: PolicyConfig,
+    loaded: PreparedConfig,
+    *,
+    now: float,
+    tracking_secret: str,
+    kind: str = "textback",
+    landline: IsLandline | None = None,
+) -> Drafted:
+    """Decide about ``call`` under ``policy``; render the text and its outbox row if it sends.
+
+    ``landline`` is asked only about a number the policy would text (a lookup costs money);
+    a number it names as a landline is decided again as one that takes no texts.
+    """
+    decision = decide(call, history, policy, now)
+    wanted = decision.send and decision.to is not None and landline is not None
+    if wanted and landline is not None and await landline(str(decision.to)):
+        history = replace(history, sms_capable=False)
+        decision = decide(call, history, policy, now)
+    if not decision.send:
+        return Drafted(decision, None, None)
+    settings = loaded.settings
+    draft = compose(
+        call,
+        decision,
+        settings,
+        loaded.renderer,
+        first_contact=history.last_texted_at is None,
+        tracking_secret=tracking_secret,
+    )
+    return Drafted(decision, draft, outbox_row(draft, provider=settings.provider.name, kind=kind))
+
+
+async def known_landline(
+    sessions: async_sessionmaker[AsyncSession],
+    lookup: LineLookup,
+    e164: str,
+    now: float,
+    *,
+    cache_days: float,
+) -> bool:
+    """Look the line type up (unless a recent answer is stored); True if it takes no texts.
+
+    A failed lookup never blocks the text: it is an optimisation, not a gate.
+    """
+    at = datetime.fromtimestamp(now, UTC)
+    async with sessions() as session:
+        contact = await contacts.get_contact(session, e164)
+    checked = None if contact is None else contact.line_checked_at
+    if checked is not None and checked > at - timedelta(days=cache_days):
+        return contact is not None and contact.sms_capable is False
+    try:
+        info = await lookup(e164)
+    except ProviderError as exc:
+        log.warning("line-type lookup of %s failed (texting anyway): %s", phone(e164), exc)
+        return False
+    async with sessions() as session:
+        await contacts.record_line_type(
+            session, e164, now=at, line_type=info.line_type, sms_capable=info.sms_capable
+        )
+    return info.sms_capable is False
