@@ -33,7 +33,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -43,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.agi.settings import AgiSettings, TextRequest, parse_request
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.config import Settings
 from asterisk_textback.logs.mask import phone
 from asterisk_textback.policy import NO_HISTORY, PolicySettings, RuleSettings, decide, parse_caller
@@ -134,10 +134,6 @@ def explicit_policy(settings: Settings, template: str, delay: float) -> PolicySe
     return PolicySettings(business=settings.business, rules=(rule,), suppression=suppression)
 
 
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
-
-
 class AgiTexter:
     """Turns a :class:`TextRequest` into an outbox row or a suppression; never raises."""
 
@@ -210,7 +206,7 @@ class AgiTexter:
         if number.e164 is not None:
             async with self._sessions() as session:
                 hist = await history.history_for_policy(
-                    session, number, settings.suppression, now=_utc(now)
+                    session, number, settings.suppression, now=utc(now)
                 )
             hist = replace(hist, last_handled_at=None)  # the caller is on the line, asking
         policy = explicit_policy(settings, request.template, request.delay)
@@ -231,8 +227,8 @@ class AgiTexter:
             body=draft.body,
             segments=draft.segments,
             encoding=draft.encoding,
-            send_at=_utc(draft.send_at),
-            expires_at=None if draft.expires_at is None else _utc(draft.expires_at),
+            send_at=utc(draft.send_at),
+            expires_at=None if draft.expires_at is None else utc(draft.expires_at),
             kind=MESSAGE_KIND,
             template=draft.template,
             variant=draft.variant,
@@ -241,7 +237,7 @@ class AgiTexter:
         )
         limits, prefix = caps.Caps.of(policy.suppression), decision.rate_prefix
         async with self._sessions() as session:  # the caps again, racing other writers
-            found = await caps.enqueue(session, new, limits, key=key, prefix=prefix, now=_utc(now))
+            found = await caps.enqueue(session, new, limits, key=key, prefix=prefix, now=utc(now))
         message, created, slot = found
         if message is None:
             return TextOutcome(f"suppressed:{slot.reason}", slot.detail)

@@ -22,11 +22,12 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.config import DispatchSettings
 from asterisk_textback.errors import (
     ProviderAuthError,
@@ -51,10 +52,6 @@ Clock = Callable[[], float]
 #: Texts whose rate slots come within this many seconds of a wave's first leave with it:
 #: one ``sending_at`` commit for all of them, each request still sent at its own slot.
 WAVE_HORIZON = 0.05
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 class SenderRateLimiter:
@@ -167,7 +164,7 @@ class Dispatcher:
 
     async def _recover(self, **which: Any) -> None:
         async with self._sessions() as session:
-            found = await outbox.recover_after_crash(session, _utc(self._clock()), **which)
+            found = await outbox.recover_after_crash(session, utc(self._clock()), **which)
         self.stats.recovered_unknown += found
         if found:
             log.warning(
@@ -218,8 +215,8 @@ class Dispatcher:
         while not self._stopping:
             try:
                 async with self._sessions() as session:
-                    self.stats.expired += await outbox.expire_due(session, _utc(self._clock()))
-                await self._recover(claimed_before=_utc(self._clock()) - lease)
+                    self.stats.expired += await outbox.expire_due(session, utc(self._clock()))
+                await self._recover(claimed_before=utc(self._clock()) - lease)
             except Exception:
                 log.exception("outbox housekeeping failed; retrying")
             # Not woken by queued texts (each would cost two write transactions): by the clock,
@@ -257,7 +254,7 @@ class Dispatcher:
             return slot is not None
 
         claimed = await outbox.claim_due(
-            self._sessions, name, _utc(now), self._settings.batch_size, leaves_now=leaves_now
+            self._sessions, name, utc(now), self._settings.batch_size, leaves_now=leaves_now
         )
         if not claimed:
             await self._idle(poll)
@@ -304,7 +301,7 @@ class Dispatcher:
         async with self._sessions() as session:
             marked = set(
                 await results.mark_sending_many(
-                    session, [m.id for m, _ in wave], claimed_by=worker, now=_utc(self._clock())
+                    session, [m.id for m, _ in wave], claimed_by=worker, now=utc(self._clock())
                 )
             )
         for message, _ in wave:
@@ -322,7 +319,7 @@ class Dispatcher:
     async def _release(self, messages: list[Message]) -> None:
         async with self._sessions() as session:
             ids = [m.id for m in messages]
-            await outbox.release_claimed(session, ids, now=_utc(self._clock()))
+            await outbox.release_claimed(session, ids, now=utc(self._clock()))
 
     async def _send_one(self, message: Message, *, at: float) -> results.SentReceipt | None:
         """One request to the provider at epoch ``at`` (``sending_at`` is committed)."""
@@ -369,7 +366,7 @@ class Dispatcher:
         return timedelta(seconds=max(delay, retry_after or 0.0))
 
     async def _failed(self, message: Message, exc: ProviderError) -> None:
-        now = _utc(self._clock())
+        now = utc(self._clock())
         error = f"{type(exc).__name__}: {exc}"[:1000]
         async with self._sessions() as session:
             if isinstance(exc, ProviderTransientError):

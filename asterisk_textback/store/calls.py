@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import CallEnded
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.store._dialect import committing, dialect_of, insert_for, insert_row
 from asterisk_textback.store.models import Call, DecisionAction, Message
 from asterisk_textback.store.outbox import NewMessage, idempotency_key, insert_message
@@ -37,10 +38,6 @@ class Recorded:
     message: Message | None
     #: False when the call had been recorded before: nothing was written this time.
     created: bool
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 async def get_call(session: AsyncSession, pbx: str, linkedid: str) -> Call | None:
@@ -109,8 +106,8 @@ def _values(
         "queue": call.queue,
         "mailbox": call.mailbox,
         "answered_by": call.answered_by,
-        "started_at": _utc(call.started_at),
-        "ended_at": _utc(call.ended_at),
+        "started_at": utc(call.started_at),
+        "ended_at": utc(call.ended_at),
         "ring_seconds": call.ring_seconds,
         "action": decision.action,
         "suppress_reason": decision.suppress_reason,

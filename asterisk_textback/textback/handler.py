@@ -15,11 +15,12 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.errors import ProviderError
 from asterisk_textback.logs.activity import log_call
 from asterisk_textback.logs.mask import phone
@@ -33,10 +34,6 @@ from asterisk_textback.textback.bulk import BulkLane
 from asterisk_textback.textback.loading import PreparedConfig
 
 log = logging.getLogger(__name__)
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +262,7 @@ class CallHandler:
                 await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
                 # The rate caps are enforced when the text is inserted (``_reserve``).
                 hist = await history.history_for_policy(
-                    session, caller, settings.suppression, now=_utc(now), count_rates=False
+                    session, caller, settings.suppression, now=utc(now), count_rates=False
                 )
         decision = decide(call, hist, settings, now)
         wanted = decision.send and decision.to is not None
@@ -288,8 +285,8 @@ class CallHandler:
                 body=draft.body,
                 segments=draft.segments,
                 encoding=draft.encoding,
-                send_at=_utc(draft.send_at),
-                expires_at=None if draft.expires_at is None else _utc(draft.expires_at),
+                send_at=utc(draft.send_at),
+                expires_at=None if draft.expires_at is None else utc(draft.expires_at),
                 template=draft.template,
                 variant=draft.variant,
                 experiment=draft.experiment,
@@ -310,12 +307,10 @@ class CallHandler:
         if p.handled is not None:
             # Answered on a newer call, or an extension called them back: a text still
             # waiting for its send time is no longer wanted.
-            await outbox.cancel_if_handled(
-                session, p.handled, _utc(p.call.ended_at), now=_utc(p.now)
-            )
+            await outbox.cancel_if_handled(session, p.handled, utc(p.call.ended_at), now=utc(p.now))
         p = await self._reserve(session, p)
         rec = await record_call_and_enqueue(
-            session, p.call, p.stored, p.message, caller_e164=p.party, now=_utc(p.now)
+            session, p.call, p.stored, p.message, caller_e164=p.party, now=utc(p.now)
         )
         return p, rec
 
@@ -330,7 +325,7 @@ class CallHandler:
             send_at=p.message.send_at,
             expires_at=p.message.expires_at,
             caps=p.caps,
-            now=_utc(p.now),
+            now=utc(p.now),
         )
         if slot.send_at == p.message.send_at:
             return p
@@ -391,7 +386,7 @@ class CallHandler:
         async with self._sessions() as session:
             contact = await contacts.get_contact(session, e164)
         checked = None if contact is None else contact.line_checked_at
-        if checked is not None and checked > _utc(now) - cache:
+        if checked is not None and checked > utc(now) - cache:
             return contact is not None and contact.sms_capable is False
         try:
             info = await lookup(e164)
@@ -400,7 +395,7 @@ class CallHandler:
             return False
         async with self._sessions() as session:
             await contacts.record_line_type(
-                session, e164, now=_utc(now), line_type=info.line_type, sms_capable=info.sms_capable
+                session, e164, now=utc(now), line_type=info.line_type, sms_capable=info.sms_capable
             )
         return info.sms_capable is False
 
