@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.kpi.conversions import NewBooking
 from asterisk_textback.kpi.metrics import minor_exponent
 from asterisk_textback.policy.numbers import parse_caller
-from asterisk_textback.store.models import BookingStatus
 
 __all__ = ["BookingPayloadError", "parse_calcom", "parse_calendly", "parse_generic"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from asterisk_textback.store.models import InboundKind
+from asterisk_textback.inbound.kinds import InboundKind
 
 __all__ = [
     "Classification",

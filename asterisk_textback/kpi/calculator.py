@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.kpi.metrics import MISSED_OUTCOMES, cohort, minor_exponent
 from asterisk_textback.kpi.periods import Period
 from asterisk_textback.kpi.settings import DEFAULT_CLOSE_BAND, KpiSettings
-from asterisk_textback.store.models import Booking, BookingStatus, Call
+from asterisk_textback.store.models import Booking, Call
 
 __all__ = [
     "CalculatorResult",

@@ -31,7 +31,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.store.models import Booking, BookingStatus, Call, Message, MessageStatus
+from asterisk_textback.bookings.status import BookingStatus
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store.models import Booking, Call, Message
 
 __all__ = [
     "TOKEN_PARAMS",

@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.kpi.metrics import MISSED_OUTCOMES, TEXTBACK_KIND, booked, cohort, replied
 from asterisk_textback.kpi.periods import Period
 from asterisk_textback.kpi.stats import Arm, Experiment, evaluate, factorial
-from asterisk_textback.store.models import Call, InboundKind, Message, MessageStatus
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.models import Experiment as ExperimentRow
 
 __all__ = ["METRICS", "VariantCounts", "experiment_results", "variant_counts"]

@@ -11,7 +11,7 @@ from asterisk_textback.policy.hours import Routing
 
 
 class Action(StrEnum):
-    """Send or not; the values match ``store.DecisionAction``."""
+    """Send or not; stored as ``calls.decision`` (``store.models.DecisionAction`` is this enum)."""
 
     SEND = "send"
     SUPPRESS = "suppress"

@@ -23,9 +23,10 @@ from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.errors import TextbackError
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store._dialect import one_transaction
 from asterisk_textback.store.caps import AUTOREPLY_LOCK, WINDOW, lock
-from asterisk_textback.store.models import Message, MessageStatus
+from asterisk_textback.store.models import Message
 from asterisk_textback.store.outbox import NewMessage, insert_message
 
 __all__ = ["AUTO_REPLY_KINDS", "CONFIRMATION_KINDS", "Budget", "BudgetSpent", "queue", "refusal"]

@@ -30,11 +30,12 @@ from sqlalchemy import String, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.utc import aware
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.policy.decision import SuppressReason
 from asterisk_textback.policy.settings import SuppressionSettings
 from asterisk_textback.store._dialect import committing, dialect_of
 from asterisk_textback.store.contacts import COUNTED_STATUSES, texted_at
-from asterisk_textback.store.models import Message, MessageStatus
+from asterisk_textback.store.models import Message
 from asterisk_textback.store.outbox import NewMessage, insert_message
 
 __all__ = ["TEXTBACK_KINDS", "Caps", "Slot", "earliest_slot", "enqueue", "lock", "reserve"]

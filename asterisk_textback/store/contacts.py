@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import Integer, String, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store._dialect import committing, dialect_of, insert, insert_for, table_of
-from asterisk_textback.store.models import Contact, Message, MessageStatus
+from asterisk_textback.store.models import Contact, Message
 
 __all__ = [
     "COUNTED_STATUSES",

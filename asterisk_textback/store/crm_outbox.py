@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.crm.status import CrmEventStatus
 from asterisk_textback.store._dialect import committing, dialect_of, insert, write_lock
-from asterisk_textback.store.models import CrmEvent, CrmEventStatus
+from asterisk_textback.store.models import CrmEvent
 
 __all__ = ["NewCrmEvent", "add_events", "claim_due", "count_by_status", "finish"]
 

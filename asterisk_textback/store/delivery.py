@@ -18,13 +18,14 @@ from typing import Any
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.sms.base import DeliveryReport, DeliveryState, FailureKind
 from asterisk_textback.store._dialect import committing, insert
 
 # One transaction for the status change and its effect on the contact: a crash between two
 # commits would lose the effect for good, since the retried report is then a duplicate.
 from asterisk_textback.store.contacts import _upsert as upsert_contact
-from asterisk_textback.store.models import Message, MessageStatus, PendingDeliveryReport
+from asterisk_textback.store.models import Message, PendingDeliveryReport
 
 __all__ = ["DEFAULT_PENDING_MAX_AGE", "DeliveryOutcome", "apply_pending", "apply_report"]
 

@@ -25,6 +25,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store._dialect import (
     committing,
     detached,
@@ -34,7 +35,7 @@ from asterisk_textback.store._dialect import (
     table_of,
     write_lock,
 )
-from asterisk_textback.store.models import Call, Experiment, Message, MessageStatus
+from asterisk_textback.store.models import Call, Experiment, Message
 
 __all__ = [
     "NewMessage",

@@ -17,9 +17,10 @@ from sqlalchemy import and_, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.errors import TextbackError
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store._dialect import committing, dialect_of, table_of
 from asterisk_textback.store.contacts import record_texted, record_texted_many
-from asterisk_textback.store.models import Message, MessageStatus
+from asterisk_textback.store.models import Message
 
 __all__ = [
     "MessageStateError",

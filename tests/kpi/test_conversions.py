@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.kpi.conversions import (
     NewBooking,
     attribute,
@@ -17,7 +18,8 @@ from asterisk_textback.kpi.conversions import (
     record_booking,
     tracking_url,
 )
-from asterisk_textback.store.models import Booking, BookingStatus, MessageStatus
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store.models import Booking
 from tests.kpi.helpers import T0, add_call, add_text
 
 SECRET = "s3cret"

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Outcome
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store import one_transaction
 from asterisk_textback.store.calls import CallDecision, get_call, record_call_and_enqueue
-from asterisk_textback.store.models import Call, DecisionAction, Experiment, Message, MessageStatus
+from asterisk_textback.store.models import Call, DecisionAction, Experiment, Message
 from asterisk_textback.store.outbox import NewMessage
 
 SEND = CallDecision(DecisionAction.SEND, template="missed_voicemail", variant="a")

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from asterisk_textback.kpi.calculator import calculator_from_history
 from asterisk_textback.kpi.metrics import compute_kpis
-from asterisk_textback.store.models import MessageStatus
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.web.dashboard.app import (
     DEPS,
     Handler,
