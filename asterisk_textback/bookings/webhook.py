@@ -39,8 +39,9 @@ from asterisk_textback.bookings.payloads import (
     parse_generic,
 )
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.kpi.conversions import NewBooking, mark_booked, record_booking
+from asterisk_textback.kpi.conversions import NewBooking
 from asterisk_textback.kpi.metrics import minor_exponent
+from asterisk_textback.store.bookings import mark_booked, record_booking
 from asterisk_textback.store.models import Booking
 
 log = logging.getLogger(__name__)

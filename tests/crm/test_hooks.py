@@ -15,8 +15,9 @@ from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.config import Settings
 from asterisk_textback.crm.hooks import CrmEndpoint, CrmEventType, CrmHooks, CrmSecrets, CrmSettings
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.kpi.conversions import NewBooking, record_booking
+from asterisk_textback.kpi.conversions import NewBooking
 from asterisk_textback.policy.settings import BusinessSettings, SuppressionSettings
+from asterisk_textback.store.bookings import record_booking
 from asterisk_textback.store.models import CrmEvent, InboundKind, InboundMessage, Message
 from asterisk_textback.textback.handler import CallHandler
 from asterisk_textback.textback.loading import prepare

@@ -9,8 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.calls.model import Outcome
-from asterisk_textback.kpi import KpiSettings, calculator_from_history, parse_period
-from asterisk_textback.kpi.calculator import average_booking_value, revenue_left_on_table
+from asterisk_textback.kpi.calculator import (
+    average_booking_value,
+    calculator_from_history,
+    revenue_left_on_table,
+)
+from asterisk_textback.kpi.periods import parse_period
+from asterisk_textback.kpi.settings import KpiSettings
 from tests.kpi.helpers import T0, add_booking, add_call
 
 NOVEMBER = parse_period("2026-11", now=T0)

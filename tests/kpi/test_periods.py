@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from asterisk_textback.kpi import Period, parse_period
+from asterisk_textback.kpi.periods import Period, parse_period
 
 NOW = datetime(2026, 11, 27, 5, 40, tzinfo=UTC)
 

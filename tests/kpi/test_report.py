@@ -12,8 +12,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
-from asterisk_textback.kpi import KpiSettings, ReportConfig, parse_period, run_report, text_progress
-from asterisk_textback.kpi.report import VOICEMAIL_NOTE
+from asterisk_textback.kpi.periods import parse_period
+from asterisk_textback.kpi.report import VOICEMAIL_NOTE, ReportConfig, run_report, text_progress
+from asterisk_textback.kpi.settings import KpiSettings
 from tests.kpi.helpers import T0, add_booking, add_call, add_inbound, add_text
 
 MASTER = Path(__file__).parents[1] / "fixtures" / "cdr" / "Master.csv"

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
-from asterisk_textback.kpi.conversions import mark_booked
 from asterisk_textback.sms.base import DeliveryReport, DeliveryState
 from asterisk_textback.store import (
     CallDecision,
@@ -23,6 +22,7 @@ from asterisk_textback.store import (
     record_call_and_enqueue,
     record_inbound,
 )
+from asterisk_textback.store.bookings import mark_booked
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=2)

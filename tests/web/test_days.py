@@ -13,11 +13,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import Outcome
-from asterisk_textback.kpi.conversions import mark_booked
 from asterisk_textback.kpi.periods import Period, parse_period
+from asterisk_textback.store.bookings import mark_booked
+from asterisk_textback.store.daily_series import daily_series, local_days, offset_changes
 from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.web.dashboard import DashboardSettings, dashboard_app
-from asterisk_textback.web.dashboard.series import daily_series, local_days, offset_changes
 from tests.web.conftest import Client, login, make_deps
 from tests.web.seed import NOW, add_call
 

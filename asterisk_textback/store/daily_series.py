@@ -37,14 +37,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Direction
-from asterisk_textback.kpi.metrics import (
+from asterisk_textback.kpi.definitions import minor_exponent
+from asterisk_textback.kpi.periods import Period
+from asterisk_textback.store.kpi_queries import (
     MISSED_OUTCOMES,
     TEXTBACK_KIND,
     cohort,
-    minor_exponent,
     replied,
 )
-from asterisk_textback.kpi.periods import Period
 from asterisk_textback.store.models import (
     Booking,
     BookingStatus,

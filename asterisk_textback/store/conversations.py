@@ -10,6 +10,14 @@ from sqlalchemy import and_, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.utc import aware
+from asterisk_textback.store.call_pages import (
+    CallRow,
+    Page,
+    decode_cursor,
+    decode_id_cursor,
+    decorate,
+    encode_cursor,
+)
 from asterisk_textback.store.models import (
     Booking,
     Call,
@@ -17,14 +25,6 @@ from asterisk_textback.store.models import (
     InboundMessage,
     Message,
     MessageStatus,
-)
-from asterisk_textback.web.dashboard.queries import (
-    CallRow,
-    Page,
-    decode_cursor,
-    decode_id_cursor,
-    decorate,
-    encode_cursor,
 )
 
 __all__ = [
