@@ -37,7 +37,6 @@ from enum import StrEnum
 from typing import Any, Final
 
 from panoramisk import fast_agi
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.agi.settings import AgiSettings, TextRequest, parse_request
@@ -47,7 +46,6 @@ from asterisk_textback.config import Settings
 from asterisk_textback.logs.mask import phone
 from asterisk_textback.policy import NO_HISTORY, PolicySettings, RuleSettings, decide, parse_caller
 from asterisk_textback.store import caps, history, outbox
-from asterisk_textback.store.models import Message
 from asterisk_textback.templates.compose import compose
 from asterisk_textback.textback.loading import PreparedConfig
 
@@ -180,9 +178,7 @@ class AgiTexter:
         async with self._sessions() as session:
             # A retried AGI (same channel, same template) is answered before the policy
             # runs again: its own first text would otherwise count against the caps.
-            existing = await session.scalar(
-                select(Message.id).where(Message.idempotency_key == key)
-            )
+            existing = await outbox.id_for_key(session, key)
         if existing is not None:
             return TextOutcome(QUEUED, "already queued for this channel", existing)
         # A stand-in for the call so that decide() and compose() apply unchanged.

@@ -22,8 +22,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.agi.server import AgiServer, AgiTexter
@@ -43,7 +41,9 @@ from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.sms.registry import Resources, build_lookup, build_provider, build_webhooks
 from asterisk_textback.sms.swap import SwappableProvider
 from asterisk_textback.store import check_schema, create_engine, create_session_factory
-from asterisk_textback.store.models import Message
+from asterisk_textback.store.daily_series import status_counts
+from asterisk_textback.store.engine import with_password
+from asterisk_textback.store.uow import reading
 from asterisk_textback.templates.settings import experiment_labels
 from asterisk_textback.textback.catchup import CdrCatchUp
 from asterisk_textback.textback.handler import CallHandler, OnDecided, both_decided
@@ -71,7 +71,7 @@ def database_url(loaded: PreparedConfig, environ: Mapping[str, str]) -> str:
         raise ConfigError(
             f"database.password_env: environment variable {db.password_env!r} is not set"
         ) from None
-    return make_url(db.url).set(password=password).render_as_string(hide_password=False)
+    return with_password(db.url, password)
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,12 +370,8 @@ def _metrics_source(
         )
 
     async def depth() -> dict[str, int]:
-        async with sessions() as session:
-            await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
-            rows = await session.execute(
-                select(Message.status, func.count()).group_by(Message.status)
-            )
-            return {str(status): int(n) for status, n in rows}
+        async with reading(sessions) as session:
+            return await status_counts(session)
 
     return MetricsSource(
         calls_by_outcome=lambda: dict(parts.recorder.outcomes),

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.callertext import header_value
@@ -37,13 +36,13 @@ from asterisk_textback.errors import ConfigError
 from asterisk_textback.inbound.forwarding import SIGNATURE_HEADER
 from asterisk_textback.store import crm_outbox
 from asterisk_textback.store.calls import get_call
+from asterisk_textback.store.leads import text_of_call, texts_with_calls
 from asterisk_textback.store.models import (
     Booking,
     Call,
     CrmEvent,
     InboundKind,
     InboundMessage,
-    Message,
 )
 
 if TYPE_CHECKING:  # the pipeline imports the settings this module defines
@@ -185,10 +184,6 @@ _BOOKING_FIELDS: Final = _fields(
 )
 
 
-def _text_of(call_id: int) -> Select[Message]:
-    return select(Message).where(Message.call_id == call_id, Message.kind.in_(_LEAD_KINDS)).limit(1)
-
-
 def _pick(row: Any, fields: Sequence[str]) -> dict[str, Any] | None:
     return None if row is None else {name: getattr(row, name) for name in fields}
 
@@ -259,7 +254,7 @@ class CrmHooks:
             # The stored rows, not ``result``: a replayed call must describe the first decision.
             async with self._sessions() as session:
                 call = await get_call(session, ended.pbx, ended.linkedid)
-                text = None if call is None else await session.scalar(_text_of(call.id))
+                text = None if call is None else await text_of_call(session, call.id, _LEAD_KINDS)
         except Exception:
             log.exception("could not read call %s for the CRM", ended.linkedid)
             return
@@ -283,12 +278,7 @@ class CrmHooks:
         if not self._wants(CrmEventType.TEXT_SENT):
             return
         async with self._sessions() as session:
-            rows = await session.execute(
-                select(Message, Call)
-                .outerjoin(Call, Call.id == Message.call_id)
-                .where(Message.id.in_(list(message_ids)), Message.kind.in_(_LEAD_KINDS))
-            )
-            found = [(message, call) for message, call in rows]
+            found = await texts_with_calls(session, message_ids, _LEAD_KINDS)
         for m, call in found:
             text = _pick(m, _TEXT_FIELDS)
             await self._emit(

@@ -8,7 +8,7 @@ on SQLite every transaction holds the write lock (see ``engine.py``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -76,6 +76,47 @@ async def opt_in(session: AsyncSession, e164: str, *, now: datetime, source: str
     changes = {"opted_out": False, "opted_out_at": now, "opt_out_source": source}
     async with committing(session):
         await _upsert(session, e164, now, changes)
+
+
+async def opted_out(session: AsyncSession) -> list[tuple[str, datetime | None, str | None]]:
+    """Every opted-out number with when and why, in number order (the CSV export)."""
+    rows = await session.execute(
+        select(Contact.e164, Contact.opted_out_at, Contact.opt_out_source)
+        .where(Contact.opted_out.is_(True))
+        .order_by(Contact.e164)
+    )
+    return [(e164, at, source) for e164, at, source in rows]
+
+
+async def opt_out_many(
+    session: AsyncSession,
+    entries: Sequence[tuple[str, datetime | None, str | None]],
+    *,
+    now: datetime,
+) -> tuple[int, int]:
+    """Opt out each ``(e164, at or None, source)`` in one transaction: (added, unchanged); commits.
+
+    Numbers already opted out keep their original time and source.
+    """
+    added = unchanged = 0
+    async with committing(session):
+        for e164, at, source in entries:
+            changes = {"opted_out": True, "opted_out_at": at or now, "opt_out_source": source}
+            stmt = (
+                insert(session, Contact)
+                .values(e164=e164, texts_today=0, created_at=now, updated_at=now, **changes)
+                .on_conflict_do_update(
+                    index_elements=[Contact.e164],
+                    set_={**changes, "updated_at": now},
+                    where=Contact.opted_out.is_(False),
+                )
+                .returning(Contact.e164)
+            )
+            if (await session.execute(stmt)).first() is None:
+                unchanged += 1
+            else:
+                added += 1
+    return added, unchanged
 
 
 async def record_line_type(

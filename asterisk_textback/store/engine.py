@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,13 @@ from asterisk_textback.errors import ConfigError
 from asterisk_textback.logs import mask as logsafe
 from asterisk_textback.store._dialect import WRITE_LOCK
 
-__all__ = ["DEFAULT_URL", "create_engine", "create_session_factory"]
+__all__ = [
+    "DEFAULT_URL",
+    "create_engine",
+    "create_session_factory",
+    "pace_statements",
+    "with_password",
+]
 
 #: The embedded default: one SQLite file in the working directory.
 DEFAULT_URL = "sqlite+aiosqlite:///textback.db"
@@ -54,6 +61,11 @@ def create_engine(
     private = None if not database or database == ":memory:" else Path(database)
     _configure_sqlite(engine, busy_timeout_ms, private)
     return engine
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` set (kept out of the config file: ``database.password_env``)."""
+    return make_url(url).set(password=password).render_as_string(hide_password=False)
 
 
 def _make_private(path: Path) -> None:
@@ -100,6 +112,28 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, private: Path |
         if mode not in ("IMMEDIATE", "DEFERRED"):
             raise ValueError(f"sqlite_begin must be IMMEDIATE or DEFERRED, not {mode!r}")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def pace_statements(engine: AsyncEngine, *, rest_after: float) -> None:
+    """Past ``rest_after`` seconds of statement time, rest as long as each statement ran.
+
+    For a report process on PostgreSQL: the report's work runs in the server's backend
+    process, which the report process's priority does not reach; resting as long as each
+    statement ran keeps a long report to about half a core, the rest left to texting.
+    """
+    sync = engine.sync_engine
+    spent = [0.0]
+
+    @event.listens_for(sync, "before_cursor_execute")
+    def _started(conn: Any, *_: Any) -> None:
+        conn.info["report_started"] = time.perf_counter()
+
+    @event.listens_for(sync, "after_cursor_execute")
+    def _rest(conn: Any, *_: Any) -> None:
+        ran = time.perf_counter() - conn.info.pop("report_started", time.perf_counter())
+        spent[0] += ran
+        if spent[0] > rest_after:
+            time.sleep(ran)  # the process runs one report at a time: nothing else waits
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

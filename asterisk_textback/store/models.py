@@ -25,7 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 
 from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.calls.model import Direction, Outcome, Reason
@@ -347,3 +347,11 @@ class PbxMark(Base):
 
 
 __all__ += ["PbxMark"]
+
+
+def configure_models() -> None:
+    """Build the mappers now (SQLAlchemy does it lazily, on the first query) so start-up pays."""
+    configure_mappers()
+
+
+__all__ += ["configure_models"]

@@ -43,6 +43,7 @@ __all__ = [
     "claim_due",
     "enqueue",
     "expire_due",
+    "id_for_key",
     "idempotency_key",
     "insert_message",
     "not_yet_sent",
@@ -149,6 +150,11 @@ def _create_experiment(dialect: str) -> Any:
         )
         .on_conflict_do_nothing(index_elements=[table.c.name, table.c.variant])
     )
+
+
+async def id_for_key(session: AsyncSession, key: str) -> int | None:
+    """The id of the text stored under idempotency ``key``, or None (a retry's check)."""
+    return await session.scalar(select(Message.id).where(Message.idempotency_key == key))
 
 
 async def _by_key(session: AsyncSession, key: str) -> Message | None:

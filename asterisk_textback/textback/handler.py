@@ -29,6 +29,7 @@ from asterisk_textback.sms.lookup import LineLookup
 from asterisk_textback.store import caps, contacts, history, one_transaction, outbox
 from asterisk_textback.store.calls import CallDecision, Recorded, record_call_and_enqueue
 from asterisk_textback.store.models import DecisionAction, MessageStatus
+from asterisk_textback.store.uow import begin_reading
 from asterisk_textback.templates.compose import Draft, compose
 from asterisk_textback.textback.bulk import BulkLane
 from asterisk_textback.textback.loading import PreparedConfig
@@ -259,7 +260,7 @@ class CallHandler:
             async with self._sessions() as session:
                 # Reads only: on SQLite a DEFERRED transaction, so it does not queue behind
                 # (or hold up) the dispatcher's writes.
-                await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+                await begin_reading(session)
                 # The rate caps are enforced when the text is inserted (``_reserve``).
                 hist = await history.history_for_policy(
                     session, caller, settings.suppression, now=utc(now), count_rates=False
