@@ -46,6 +46,7 @@ from asterisk_textback.config import Settings
 from asterisk_textback.logs.mask import phone
 from asterisk_textback.policy import NO_HISTORY, PolicySettings, RuleSettings, decide, parse_caller
 from asterisk_textback.store import caps, history, outbox
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.templates.compose import compose
 from asterisk_textback.textback.loading import PreparedConfig
 
@@ -232,7 +233,7 @@ class AgiTexter:
             provider=settings.provider.name,
         )
         limits, prefix = caps.Caps.of(policy.suppression), decision.rate_prefix
-        async with self._sessions() as session:  # the caps again, racing other writers
+        async with unit_of_work(self._sessions) as session:  # the caps again, racing writers
             found = await caps.enqueue(session, new, limits, key=key, prefix=prefix, now=utc(now))
         message, created, slot = found
         if message is None:

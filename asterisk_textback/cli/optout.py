@@ -11,6 +11,7 @@ from typing import TextIO
 from asterisk_textback.app.service import database_url
 from asterisk_textback.inbound import optout_csv as optout_io
 from asterisk_textback.store import check_schema, create_engine, create_session_factory
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.textback.loading import PreparedConfig
 
 
@@ -30,7 +31,7 @@ async def run_optout(
     try:
         await check_schema(engine)
         sessions = create_session_factory(engine)
-        async with sessions() as session:
+        async with unit_of_work(sessions) as session:
             if action in ("add", "remove") and number is not None:
                 change = optout_io.add if action == "add" else optout_io.remove
                 try:

@@ -44,6 +44,7 @@ from asterisk_textback.store.models import (
     InboundKind,
     InboundMessage,
 )
+from asterisk_textback.store.uow import unit_of_work
 
 if TYPE_CHECKING:  # the pipeline imports the settings this module defines
     from asterisk_textback.textback.handler import CallResult
@@ -220,7 +221,7 @@ class CrmHooks:
             envelope, separators=(",", ":"), ensure_ascii=False, default=datetime.isoformat
         )
         rows = [crm_outbox.NewCrmEvent(e.name, key, str(event), payload) for e in wanted]
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             added = await crm_outbox.add_events(session, rows, now=now)
         if added and self._on_queued is not None:
             self._on_queued()
@@ -378,7 +379,7 @@ class CrmDispatcher:
             log.warning("CRM %s event %s to %s failed: %s", row.event, row.id, row.endpoint, error)
             if row.attempts < self._settings.max_attempts and row.endpoint in self._endpoints:
                 retry_at = now + self._backoff(row.attempts)
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             await crm_outbox.finish(
                 session, row.id, attempt=row.attempts, now=now, error=error, retry_at=retry_at
             )

@@ -69,7 +69,7 @@ def normalise_number(raw: str, region: str) -> str:
 async def add(
     session: AsyncSession, raw: str, *, region: str, now: datetime, source: str = "cli"
 ) -> str:
-    """Opt a number out; its E.164 form; commits."""
+    """Opt a number out (in the caller's unit of work); its E.164 form."""
     e164 = normalise_number(raw, region)
     await contacts.opt_out(session, e164, now=now, source=source)
     return e164
@@ -78,7 +78,7 @@ async def add(
 async def remove(
     session: AsyncSession, raw: str, *, region: str, now: datetime, source: str = "cli"
 ) -> str:
-    """Lift a number's opt-out; its E.164 form; commits."""
+    """Lift a number's opt-out (in the caller's unit of work); its E.164 form."""
     e164 = normalise_number(raw, region)
     await contacts.opt_in(session, e164, now=now, source=source)
     return e164
@@ -143,7 +143,7 @@ def read_csv(
 async def import_csv(
     session: AsyncSession, src: TextIO, *, region: str, now: datetime, source: str = "import"
 ) -> ImportReport:
-    """Opt out every valid number in the CSV in one transaction; report the rest; commits.
+    """Opt out every valid number in the CSV in the caller's unit of work; report the rest.
 
     Numbers already opted out keep their original time and source.
     """

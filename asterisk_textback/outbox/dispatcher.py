@@ -43,6 +43,7 @@ from asterisk_textback.sms.base import OutboundSms, Provider
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.store import contacts, outbox, results
 from asterisk_textback.store.models import Message
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.web.metrics import Histogram
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ class Dispatcher:
         self._wake.set()
 
     async def _recover(self, **which: Any) -> None:
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             found = await outbox.recover_after_crash(session, utc(self._clock()), **which)
         self.stats.recovered_unknown += found
         if found:
@@ -214,7 +215,7 @@ class Dispatcher:
         lease = timedelta(seconds=self._settings.claim_lease_seconds)
         while not self._stopping:
             try:
-                async with self._sessions() as session:
+                async with unit_of_work(self._sessions) as session:
                     self.stats.expired += await outbox.expire_due(session, utc(self._clock()))
                 await self._recover(claimed_before=utc(self._clock()) - lease)
             except Exception:
@@ -298,7 +299,7 @@ class Dispatcher:
     async def _send_wave(self, wave: list[tuple[Message, float]]) -> list[results.SentReceipt]:
         """Commit ``sending_at`` for the wave, then send each text concurrently at its slot."""
         worker = wave[0][0].claimed_by or ""
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             marked = set(
                 await results.mark_sending_many(
                     session, [m.id for m, _ in wave], claimed_by=worker, now=utc(self._clock())
@@ -317,7 +318,7 @@ class Dispatcher:
         return [receipt for receipt in sent if receipt is not None]
 
     async def _release(self, messages: list[Message]) -> None:
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             ids = [m.id for m in messages]
             await outbox.release_claimed(session, ids, now=utc(self._clock()))
 
@@ -368,7 +369,7 @@ class Dispatcher:
     async def _failed(self, message: Message, exc: ProviderError) -> None:
         now = utc(self._clock())
         error = f"{type(exc).__name__}: {exc}"[:1000]
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             if isinstance(exc, ProviderTransientError):
                 backoff = self._backoff(message.attempts, exc.retry_after)
                 await results.mark_failed_transient(

@@ -2,10 +2,11 @@
 
 The outbox (``outbox.py``) is the source of truth for what was and will be texted; contact
 helpers live in ``store.contacts``; ``schema.upgrade`` is ``asterisk-textback db upgrade``.
+No store function commits: callers open ``unit_of_work(sessions)`` (commit on normal exit,
+roll back on error) or ``reading(sessions)`` (read-only), so every commit shows where it is.
 """
 
 from asterisk_textback.store import contacts, delivery, inbound
-from asterisk_textback.store._dialect import one_transaction
 from asterisk_textback.store.calls import (
     CallDecision,
     Recorded,
@@ -58,6 +59,7 @@ from asterisk_textback.store.schema import (
     head_revision,
     upgrade,
 )
+from asterisk_textback.store.uow import reading, unit_of_work
 
 __all__ = [
     "DEFAULT_URL",
@@ -106,10 +108,11 @@ __all__ = [
     "mark_sent",
     "mark_sent_many",
     "mark_unknown",
-    "one_transaction",
+    "reading",
     "record_call_and_enqueue",
     "record_inbound",
     "recover_after_crash",
     "release_claimed",
+    "unit_of_work",
     "upgrade",
 ]

@@ -136,12 +136,15 @@ async def record_booking(
     window: timedelta,
     secret: str,
 ) -> Booking:
-    """Store a booking (or update it: a retry, a reschedule, a cancellation), attributed."""
+    """Store a booking (or update it: a retry, a reschedule, a cancellation), attributed.
+
+    Runs in the caller's unit of work (it does not commit).
+    """
     if new.external_id is not None:
         row = await _existing(session, new.source, new.external_id)
         if row is not None:
             _update(row, new, now)
-            await session.commit()
+            await session.flush()
             return row
     found = await attribute(
         session, at=new.booked_at, e164=new.e164, token=new.token, window=window, secret=secret
@@ -162,12 +165,12 @@ async def record_booking(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
     try:
-        await session.commit()
+        # A savepoint, so that losing the race below leaves the caller's unit of work usable.
+        async with session.begin_nested():
+            session.add(row)
     except IntegrityError:
         # A concurrent retry of the same webhook stored it first: update that row instead.
-        await session.rollback()
         existing = (
             None
             if new.external_id is None
@@ -176,7 +179,7 @@ async def record_booking(
         if existing is None:
             raise
         _update(existing, new, now)
-        await session.commit()
+        await session.flush()
         return existing
     return row
 
@@ -217,7 +220,7 @@ async def mark_booked(
     if row is not None:
         _update(row, new, now)
         row.value_minor = value_minor
-        await session.commit()
+        await session.flush()
         return row
     row = Booking(
         source=new.source,
@@ -236,5 +239,5 @@ async def mark_booked(
         updated_at=now,
     )
     session.add(row)
-    await session.commit()
+    await session.flush()
     return row

@@ -33,7 +33,7 @@ from asterisk_textback.calls.utc import aware
 from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.policy.decision import SuppressReason
 from asterisk_textback.policy.settings import SuppressionSettings
-from asterisk_textback.store._dialect import committing, dialect_of
+from asterisk_textback.store._dialect import dialect_of
 from asterisk_textback.store.contacts import COUNTED_STATUSES, texted_at
 from asterisk_textback.store.models import Message
 from asterisk_textback.store.outbox import NewMessage, insert_message
@@ -175,24 +175,23 @@ async def enqueue(
 ) -> tuple[Message | None, bool, Slot]:
     """Commit ``new`` under ``key`` in the slot :func:`reserve` gives it, unless that key
     exists: (the row, whether it is new, the slot); the row is None when refused."""
-    async with committing(session):
-        await lock(session)
-        found = await session.scalar(select(Message).where(Message.idempotency_key == key))
-        if found is not None:
-            return found, False, Slot(found.send_at)
-        slot = await reserve(
-            session,
-            to=new.to_e164,
-            prefix=prefix,
-            send_at=new.send_at,
-            expires_at=new.expires_at,
-            caps=caps,
-            now=now,
-        )
-        if slot.send_at is None:
-            return None, False, slot
-        held = replace(new, send_at=slot.send_at)
-        message = await insert_message(session, held, key=key, call_id=None, now=now)
+    await lock(session)
+    found = await session.scalar(select(Message).where(Message.idempotency_key == key))
+    if found is not None:
+        return found, False, Slot(found.send_at)
+    slot = await reserve(
+        session,
+        to=new.to_e164,
+        prefix=prefix,
+        send_at=new.send_at,
+        expires_at=new.expires_at,
+        caps=caps,
+        now=now,
+    )
+    if slot.send_at is None:
+        return None, False, slot
+    held = replace(new, send_at=slot.send_at)
+    message = await insert_message(session, held, key=key, call_id=None, now=now)
     return message, message is not None, slot
 
 

@@ -106,8 +106,8 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, private: Path |
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         # writes fails with SQLITE_BUSY at once when another writer got in between (busy_timeout
         # does not help there); waiting for the lock at BEGIN makes writers simply queue.
-        # Long read-only work (reports, dashboard) should use
-        # ``engine.execution_options(sqlite_begin="DEFERRED")`` so it does not block writers.
+        # Read-only work (reports, dashboard) begins DEFERRED through ``store.uow.reading``
+        # so that it does not block writers.
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode not in ("IMMEDIATE", "DEFERRED"):
             raise ValueError(f"sqlite_begin must be IMMEDIATE or DEFERRED, not {mode!r}")

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.policy import NO_HISTORY, Decision, PolicyConfig, decide
-from asterisk_textback.store import one_transaction
 from asterisk_textback.store.calls import CallDecision, record_calls
 from asterisk_textback.store.models import DecisionAction
+from asterisk_textback.store.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class BulkLane:
             decisions.append(decision)
         await self._live_first()
         try:
-            async with self._sessions() as session, one_transaction(session):
+            async with unit_of_work(self._sessions) as session:
                 await record_calls(session, rows, now=datetime.fromtimestamp(now, tz=UTC))
         except Exception:
             self.errors += len(rows)

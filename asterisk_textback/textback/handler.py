@@ -26,10 +26,10 @@ from asterisk_textback.logs.activity import log_call
 from asterisk_textback.logs.mask import phone
 from asterisk_textback.policy import NO_HISTORY, Action, Decision, decide, parse_caller
 from asterisk_textback.sms.lookup import LineLookup
-from asterisk_textback.store import caps, contacts, history, one_transaction, outbox
+from asterisk_textback.store import caps, contacts, history, outbox
 from asterisk_textback.store.calls import CallDecision, Recorded, record_call_and_enqueue
 from asterisk_textback.store.models import DecisionAction, MessageStatus
-from asterisk_textback.store.uow import begin_reading
+from asterisk_textback.store.uow import begin_reading, unit_of_work
 from asterisk_textback.templates.compose import Draft, compose
 from asterisk_textback.textback.bulk import BulkLane
 from asterisk_textback.textback.loading import PreparedConfig
@@ -207,7 +207,7 @@ class CallHandler:
         if not pending:
             return
         try:
-            async with self._sessions() as session, one_transaction(session):
+            async with unit_of_work(self._sessions) as session:
                 if any(p.message is not None for p in pending):
                     # Before any other write: the caps lock is always taken first, so a
                     # transaction waiting for it holds no row lock another one needs.
@@ -234,7 +234,7 @@ class CallHandler:
     async def record(self, call: CallEnded) -> CallResult:
         """Decide about one call and commit the call row (and its text) in one transaction."""
         pending = await self._decide(call, self._loaded)
-        async with self._sessions() as session, one_transaction(session):
+        async with unit_of_work(self._sessions) as session:
             if pending.message is not None:
                 await caps.lock(session)
             pending, rec = await self._store(session, pending)
@@ -394,7 +394,7 @@ class CallHandler:
         except ProviderError as exc:
             log.warning("line-type lookup of %s failed (texting anyway): %s", phone(e164), exc)
             return False
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             await contacts.record_line_type(
                 session, e164, now=utc(now), line_type=info.line_type, sms_capable=info.sms_capable
             )

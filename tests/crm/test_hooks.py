@@ -145,6 +145,7 @@ async def test_text_reply_opt_out_and_booking(
         window=timedelta(days=7),
         secret="",
     )
+    await session.commit()  # record_booking writes in the caller's unit of work
     await hooks.booking_recorded(booking)
     await hooks.booking_recorded(booking)  # the same state again: no new event
     events = await _queued(session)

@@ -23,6 +23,7 @@ from asterisk_textback.store import (
     record_inbound,
 )
 from asterisk_textback.store.bookings import mark_booked
+from asterisk_textback.store.uow import unit_of_work
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=2)
@@ -114,7 +115,7 @@ async def _reply(db: AsyncSession, n: int, number: str, body: str, kind: Inbound
 
 async def seed(factory: async_sessionmaker[AsyncSession], extra_answered: int = 7) -> Seeded:
     """Five interesting calls plus ``extra_answered`` answered ones, a day apart."""
-    async with factory() as db:
+    async with unit_of_work(factory) as db:
         alice = await add_call(
             db, 1, Outcome.MISSED_VOICEMAIL, "+12125550101", "Alice Example", variant="control"
         )
@@ -140,7 +141,7 @@ async def seed(factory: async_sessionmaker[AsyncSession], extra_answered: int = 
                 suppress="answered",
             )
     claimed = await claim_due(factory, "seed", T0 + timedelta(seconds=1), 10)
-    async with factory() as db:
+    async with unit_of_work(factory) as db:
         for message in claimed:
             sent_at = T0 + timedelta(seconds=1.5)
             if message.to_e164 == "+12125550105":
