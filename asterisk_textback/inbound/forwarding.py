@@ -29,11 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.callertext import header_value
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.store import autoreply
+from asterisk_textback.store import autoreply, unit_of_work
 from asterisk_textback.store import inbound as store_inbound
 from asterisk_textback.store.models import Call, InboundMessage
 from asterisk_textback.store.outbox import NewMessage
-from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.templates.segments import count_segments
 
 log = logging.getLogger(__name__)
