@@ -7,7 +7,7 @@ applies), else the latest text-back to the booking's number received within ``wi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import func, select
@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.bookings.status import BookingStatus
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.kpi.conversions import (
     Attribution,
     NewBooking,
@@ -80,7 +81,7 @@ async def _by_call_token(session: AsyncSession, token: str, secret: str) -> Attr
     if parsed is None:
         return None
     second, signature = parsed
-    start = datetime.fromtimestamp(second, tz=UTC)
+    start = utc(second)
     # Few calls end in one second: check each one's HMAC rather than store the token.
     rows = await session.execute(
         select(Call.id, Call.pbx, Call.linkedid).where(

@@ -11,13 +11,14 @@ idempotent: only a real status change acts on the contact (``number`` → no-SMS
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.sms.base import DeliveryReport, DeliveryState, FailureKind
 from asterisk_textback.store._dialect import insert
@@ -59,7 +60,7 @@ async def _change(session: AsyncSession, report: DeliveryReport, now: datetime) 
     values: dict[str, Any]
     allowed: tuple[MessageStatus, ...]
     if report.state is DeliveryState.DELIVERED:
-        at = now if report.at is None else datetime.fromtimestamp(report.at, tz=UTC)
+        at = now if report.at is None else utc(report.at)
         # A late "delivered" after "failed" wins: carriers do report that way round.
         allowed = (MessageStatus.SENT, MessageStatus.UNKNOWN, MessageStatus.FAILED)
         values = {"status": MessageStatus.DELIVERED, "delivered_at": at, "last_error": None}
@@ -108,7 +109,7 @@ async def apply_report(
 
 
 async def _park(session: AsyncSession, report: DeliveryReport, now: datetime) -> None:
-    at = None if report.at is None else datetime.fromtimestamp(report.at, tz=UTC)
+    at = None if report.at is None else utc(report.at)
     stmt = (
         insert(session, PendingDeliveryReport)
         .values(

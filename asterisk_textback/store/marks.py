@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.store._dialect import insert
 from asterisk_textback.store.models import PbxMark
 
@@ -22,7 +21,7 @@ async def get_mark(session: AsyncSession, pbx: str) -> float | None:
 async def save_mark(session: AsyncSession, pbx: str, at: float) -> None:
     """Move this PBX's mark forward to ``at`` (never back: two writers cannot undo each
     other's progress)."""
-    when = datetime.fromtimestamp(at, tz=UTC)
+    when = utc(at)
     stmt = insert(session, PbxMark).values(pbx=pbx, seen_until=when)
     stmt = stmt.on_conflict_do_update(
         index_elements=["pbx"],
