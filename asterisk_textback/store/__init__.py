@@ -2,8 +2,9 @@
 
 The outbox (``outbox.py``) is the source of truth for what was and will be texted; contact
 helpers live in ``store.contacts``; ``schema.upgrade`` is ``asterisk-textback db upgrade``.
-No store function commits: callers open ``unit_of_work(sessions)`` (commit on normal exit,
-roll back on error) or ``reading(sessions)`` (read-only), so every commit shows where it is.
+No function that takes a session commits: callers open ``unit_of_work(sessions)`` (commit
+on normal exit, roll back on error) or ``reading(sessions)`` (read-only), so every commit
+shows where it is. The claims and the auto-reply queue take the factory and open their own.
 """
 
 from asterisk_textback.store import contacts, delivery, inbound

@@ -22,8 +22,9 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.crm.status import CrmEventStatus
-from asterisk_textback.store._dialect import dialect_of, insert, write_lock
+from asterisk_textback.store._dialect import dialect_of, insert
 from asterisk_textback.store.models import CrmEvent
+from asterisk_textback.store.uow import unit_of_work
 
 __all__ = ["NewCrmEvent", "add_events", "claim_due", "count_by_status", "finish"]
 
@@ -86,7 +87,7 @@ async def claim_due(
         "updated_at": now,
     }
     order = (CrmEvent.next_attempt_at, CrmEvent.id)
-    async with sessions() as session, write_lock(session), session.begin():
+    async with unit_of_work(sessions) as session:
         if dialect_of(session) == "postgresql":
             # Skip rows another worker has locked: concurrent claimers get disjoint sets.
             ids: Sequence[int] = (

@@ -32,9 +32,9 @@ from asterisk_textback.store._dialect import (
     insert_for,
     insert_row,
     table_of,
-    write_lock,
 )
 from asterisk_textback.store.models import Call, Experiment, Message
+from asterisk_textback.store.uow import unit_of_work
 
 __all__ = [
     "NewMessage",
@@ -205,7 +205,7 @@ async def claim_due(
     that can go at once costs one commit before its request instead of two.
     """
     params = {"c_worker": worker_id, "c_now": now, "c_limit": limit}
-    async with session_factory() as session, write_lock(session), session.begin():
+    async with unit_of_work(session_factory) as session:
         connection = await session.connection()
         rows = (await connection.execute(_claim_statement(dialect_of(session)), params)).mappings()
         messages = sorted((detached(Message, dict(row)) for row in rows), key=_oldest_first)
