@@ -20,6 +20,8 @@ def utc(ts: float) -> datetime:
 def aware(value: datetime | str) -> datetime:
     """An aware UTC datetime from a stored value: naive means UTC, text is ISO 8601."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if isinstance(moment, datetime) and moment.tzinfo is UTC:
+        return moment  # what the column type returns: the hot path (rate windows)
     if not isinstance(moment, datetime):
         raise TypeError(f"expected a datetime, got {value!r}")
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
