@@ -18,19 +18,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.agi.request import TextRequest
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.config import Settings
 from asterisk_textback.logs.mask import phone
 from asterisk_textback.policy import NO_HISTORY, PolicySettings, RuleSettings, parse_caller
 from asterisk_textback.store import caps, history, outbox
-from asterisk_textback.store.models import Message
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.textback.drafting import decide_and_render
 from asterisk_textback.textback.loading import PreparedConfig
 
@@ -129,13 +128,11 @@ class AgiTexter:
             return error(f"no template named {request.template!r}")
         key = self._key(request)
         now = self._clock()
-        at = datetime.fromtimestamp(now, UTC)
+        at = utc(now)
         async with self._sessions() as session:
             # A retried AGI (same channel, same template) is answered before the policy
             # runs again: its own first text would otherwise count against the caps.
-            existing = await session.scalar(
-                select(Message.id).where(Message.idempotency_key == key)
-            )
+            existing = await outbox.id_for_key(session, key)
         if existing is not None:
             return TextOutcome(QUEUED, "already queued for this channel", existing)
         call = _stand_in(request, now, self._pbx)
@@ -161,7 +158,7 @@ class AgiTexter:
         if draft is None or new is None:
             return TextOutcome(f"suppressed:{decision.reason}", decision.detail)
         limits, prefix = caps.Caps.of(policy.suppression), decision.rate_prefix
-        async with self._sessions() as session:  # the caps again, racing other writers
+        async with unit_of_work(self._sessions) as session:  # the caps again, racing writers
             found = await caps.enqueue(session, new, limits, key=key, prefix=prefix, now=at)
         message, created, slot = found
         if message is None:

@@ -14,7 +14,7 @@ import gc
 import logging
 import time
 
-from sqlalchemy.orm import configure_mappers
+from asterisk_textback.store.models import configure_models
 
 __all__ = ["settle"]
 
@@ -30,7 +30,7 @@ def settle() -> int:
     Returns how many objects were frozen.
     """
     began = time.perf_counter()
-    configure_mappers()  # built on the first query otherwise, after the freeze
+    configure_models()  # built on the first query otherwise, after the freeze
     gc.collect()
     gc.freeze()
     frozen = gc.get_freeze_count()

@@ -14,15 +14,13 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, Protocol
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.app.parts import RunningService
 from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.errors import AmiError, AmiLoginError, StartupError
-from asterisk_textback.store.engine import create_engine
-from asterisk_textback.store.schema import check_schema
+from asterisk_textback.store.engine import create_engine, without_password
+from asterisk_textback.store.schema import DatabaseUnreadableError, check_schema_readable
 
 __all__ = [
     "EVICT_EVERY_SECONDS",
@@ -82,12 +80,12 @@ async def database(url: str, shown_as: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(url)
     try:
         try:
-            await check_schema(engine)
-        except (SQLAlchemyError, OSError) as exc:
-            orig = exc.orig if isinstance(exc, DBAPIError) else exc
+            await check_schema_readable(engine)
+        except DatabaseUnreadableError as exc:
             raise StartupError(
-                f"cannot open the database {shown_as} ({orig}); check [database] url: it must "
-                "be a database this user can read and write, not held locked by another process"
+                f"cannot open the database {shown_as} ({exc.reason}); check [database] url: "
+                "it must be a database this user can read and write, not held locked by another "
+                "process"
             ) from None
         yield engine
     finally:
@@ -96,7 +94,7 @@ async def database(url: str, shown_as: str) -> AsyncIterator[AsyncEngine]:
 
 def shown_url(url: str) -> str:
     """``url`` as it may appear in a message: without its password."""
-    return make_url(url).render_as_string(hide_password=True)
+    return without_password(url)
 
 
 def ami_failure(exc: AmiError, key: str) -> StartupError:

@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy.engine import make_url
 
 from asterisk_textback.agi.server import AgiServer, AgiTexter
 from asterisk_textback.ami.connection import AmiConnection
@@ -56,7 +55,7 @@ from asterisk_textback.errors import AmiError, ConfigError
 from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.sms.registry import Resources, build_lookup, build_provider
 from asterisk_textback.sms.swap import SwappableProvider
-from asterisk_textback.store.engine import create_session_factory
+from asterisk_textback.store.engine import create_session_factory, with_password
 from asterisk_textback.textback.catchup import CdrCatchUp
 from asterisk_textback.textback.handler import CallHandler, OnDecided, both_decided
 from asterisk_textback.textback.loading import PreparedConfig
@@ -84,7 +83,7 @@ def database_url(loaded: PreparedConfig, environ: Mapping[str, str]) -> str:
         raise ConfigError(
             f"database.password_env: environment variable {db.password_env!r} is not set"
         ) from None
-    return make_url(db.url).set(password=password).render_as_string(hide_password=False)
+    return with_password(db.url, password)
 
 
 async def serve(

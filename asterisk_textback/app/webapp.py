@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.ami.types import ConnectionState
@@ -18,7 +17,8 @@ from asterisk_textback.crm.hooks import CrmHooks
 from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets
 from asterisk_textback.inbound.inbox import Inbox
 from asterisk_textback.sms.registry import Resources, build_webhooks
-from asterisk_textback.store.models import Message
+from asterisk_textback.store.daily_series import status_counts
+from asterisk_textback.store.uow import reading
 from asterisk_textback.templates.settings import experiment_labels
 from asterisk_textback.textback.loading import PreparedConfig
 from asterisk_textback.web.dashboard.app import DashboardDeps
@@ -141,12 +141,8 @@ def _metrics_source(
         )
 
     async def depth() -> dict[str, int]:
-        async with sessions() as session:
-            await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
-            rows = await session.execute(
-                select(Message.status, func.count()).group_by(Message.status)
-            )
-            return {str(status): int(n) for status, n in rows}
+        async with reading(sessions) as session:
+            return await status_counts(session)
 
     return MetricsSource(
         calls_by_outcome=lambda: dict(parts.recorder.outcomes),

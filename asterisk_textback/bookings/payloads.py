@@ -1,7 +1,7 @@
 """Booking webhook payloads (generic JSON, Cal.com, Calendly) parsed into ``NewBooking``.
 
 Pure functions: the web layer verifies the signature, decodes the JSON and stores the result
-with ``conversions.record_booking``. Phone numbers are normalised to E.164 with the business's
+with ``store.bookings.record_booking``. Phone numbers are normalised to E.164 with the business's
 default region; a payload that is not a booking event raises ``BookingPayloadError``
 (answer 400), and an event type we ignore returns None (answer 200, so it is not retried).
 
@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.kpi.conversions import NewBooking
 from asterisk_textback.kpi.metrics import minor_exponent
 from asterisk_textback.policy.numbers import parse_caller
-from asterisk_textback.store.models import BookingStatus
 
 __all__ = ["BookingPayloadError", "parse_calcom", "parse_calendly", "parse_generic"]
 

@@ -39,9 +39,11 @@ from asterisk_textback.bookings.payloads import (
 )
 from asterisk_textback.bookings.settings import BookingWebhookSettings
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.kpi.conversions import NewBooking, mark_booked, record_booking
+from asterisk_textback.kpi.conversions import NewBooking
 from asterisk_textback.kpi.metrics import minor_exponent
+from asterisk_textback.store.bookings import mark_booked, record_booking
 from asterisk_textback.store.models import Booking
+from asterisk_textback.store.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +189,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
 async def _store(service: BookingService, new: NewBooking) -> web.Response:
     now = datetime.fromtimestamp(service.clock(), tz=UTC)
     try:
-        async with service.sessions() as session:
+        async with unit_of_work(service.sessions) as session:
             row = await record_booking(
                 session, new, now=now, window=service.window, secret=service.secrets.tracking
             )
@@ -287,7 +289,7 @@ async def book_call(
     """
     now = datetime.fromtimestamp(service.clock(), tz=UTC)
     money = (currency or service.currency).upper()
-    async with service.sessions() as session:
+    async with unit_of_work(service.sessions) as session:
         row = await mark_booked(session, call_id, value_minor=value_minor, currency=money, now=now)
     if service.on_booking is not None:
         await service.on_booking(row)

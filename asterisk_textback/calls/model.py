@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from asterisk_textback.calls.utc import utc
 
 
 class Direction(StrEnum):
@@ -45,7 +46,7 @@ class Reason(StrEnum):
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
+    return utc(ts).isoformat()
 
 
 @dataclass(frozen=True, slots=True)

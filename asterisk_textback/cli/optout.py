@@ -72,6 +72,7 @@ async def run_optout(
     from asterisk_textback.inbound import optout_csv as optout_io
     from asterisk_textback.store.engine import create_engine, create_session_factory
     from asterisk_textback.store.schema import check_schema
+    from asterisk_textback.store.uow import unit_of_work
 
     out = out or sys.stdout
     engine = create_engine(database_url(loaded, os.environ))
@@ -80,7 +81,7 @@ async def run_optout(
     try:
         await check_schema(engine)
         sessions = create_session_factory(engine)
-        async with sessions() as session:
+        async with unit_of_work(sessions) as session:
             if action in ("add", "remove") and number is not None:
                 change = optout_io.add if action == "add" else optout_io.remove
                 try:

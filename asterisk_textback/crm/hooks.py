@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.callertext import header_value
@@ -36,14 +35,15 @@ from asterisk_textback.errors import ConfigError
 from asterisk_textback.inbound.forwarding import SIGNATURE_HEADER
 from asterisk_textback.store import crm_outbox
 from asterisk_textback.store.calls import get_call
+from asterisk_textback.store.leads import text_of_call, texts_with_calls
 from asterisk_textback.store.models import (
     Booking,
     Call,
     CrmEvent,
     InboundKind,
     InboundMessage,
-    Message,
 )
+from asterisk_textback.store.uow import unit_of_work
 
 if TYPE_CHECKING:  # the pipeline imports the settings this module defines
     from asterisk_textback.textback.handler import CallResult
@@ -123,10 +123,6 @@ _BOOKING_FIELDS: Final = _fields(
 )
 
 
-def _text_of(call_id: int) -> Select[Message]:
-    return select(Message).where(Message.call_id == call_id, Message.kind.in_(_LEAD_KINDS)).limit(1)
-
-
 def _pick(row: Any, fields: Sequence[str]) -> dict[str, Any] | None:
     return None if row is None else {name: getattr(row, name) for name in fields}
 
@@ -163,7 +159,7 @@ class CrmHooks:
             envelope, separators=(",", ":"), ensure_ascii=False, default=datetime.isoformat
         )
         rows = [crm_outbox.NewCrmEvent(e.name, key, str(event), payload) for e in wanted]
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             added = await crm_outbox.add_events(session, rows, now=now)
         if added and self._on_queued is not None:
             self._on_queued()
@@ -197,7 +193,7 @@ class CrmHooks:
             # The stored rows, not ``result``: a replayed call must describe the first decision.
             async with self._sessions() as session:
                 call = await get_call(session, ended.pbx, ended.linkedid)
-                text = None if call is None else await session.scalar(_text_of(call.id))
+                text = None if call is None else await text_of_call(session, call.id, _LEAD_KINDS)
         except Exception:
             log.exception("could not read call %s for the CRM", ended.linkedid)
             return
@@ -221,12 +217,7 @@ class CrmHooks:
         if not self._wants(CrmEventType.TEXT_SENT):
             return
         async with self._sessions() as session:
-            rows = await session.execute(
-                select(Message, Call)
-                .outerjoin(Call, Call.id == Message.call_id)
-                .where(Message.id.in_(list(message_ids)), Message.kind.in_(_LEAD_KINDS))
-            )
-            found = [(message, call) for message, call in rows]
+            found = await texts_with_calls(session, message_ids, _LEAD_KINDS)
         for m, call in found:
             text = _pick(m, _TEXT_FIELDS)
             await self._emit(
@@ -326,7 +317,7 @@ class CrmDispatcher:
             log.warning("CRM %s event %s to %s failed: %s", row.event, row.id, row.endpoint, error)
             if row.attempts < self._settings.max_attempts and row.endpoint in self._endpoints:
                 retry_at = now + self._backoff(row.attempts)
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             await crm_outbox.finish(
                 session, row.id, attempt=row.attempts, now=now, error=error, retry_at=retry_at
             )

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from asterisk_textback.store.models import InboundKind
+from asterisk_textback.inbound.kinds import InboundKind
 
 __all__ = [
     "Classification",

@@ -33,6 +33,7 @@ from asterisk_textback.store import autoreply
 from asterisk_textback.store import inbound as store_inbound
 from asterisk_textback.store.models import Call, InboundMessage
 from asterisk_textback.store.outbox import NewMessage
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.templates.segments import count_segments
 
 log = logging.getLogger(__name__)
@@ -314,7 +315,7 @@ class Forwarder:
             return False
         # The lease outlasts the slowest channel so that a concurrent sweep keeps off.
         lease = timedelta(seconds=4 * max(self._settings.timeout_seconds, 30.0))
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             row = await store_inbound.claim_forward(
                 session, inbound_id, now=self._now(), lease=lease
             )
@@ -337,7 +338,7 @@ class Forwarder:
         now = self._now()
         error = "; ".join(errors) or None
         retry_at = now + self._backoff(row.forward_attempts) if error else None
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             await store_inbound.finish_forward(
                 session, inbound_id, now=now, done=sorted(done), error=error, retry_at=retry_at
             )

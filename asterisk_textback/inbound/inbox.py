@@ -36,6 +36,7 @@ from asterisk_textback.store.inbound import (
 )
 from asterisk_textback.store.models import InboundKind, InboundMessage
 from asterisk_textback.store.outbox import NewMessage
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.templates.segments import count_segments
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ class Inbox:
             # invalid number (SMS pumping by texting HELP). A STOP still opts out.
             log.info("no %s: %s number", confirmation.kind, refused[0])
             confirmation = None
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             stored = await record_inbound(
                 session,
                 new,
@@ -184,8 +185,8 @@ class Inbox:
         return stored
 
     async def report(self, report: DeliveryReport) -> delivery.DeliveryOutcome:
-        """Record one delivery report; commits."""
-        async with self._sessions() as session:
+        """Record one delivery report in its own unit of work."""
+        async with unit_of_work(self._sessions) as session:
             return await delivery.apply_report(session, report, now=self._now())
 
     def _spawn(self, coro: Coroutine[Any, Any, bool]) -> None:
@@ -201,7 +202,7 @@ class Inbox:
 
     async def sweep(self) -> SweepResult:
         """Apply early delivery reports and retry unforwarded replies (run periodically)."""
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             applied, dropped = await delivery.apply_pending(
                 session, now=self._now(), max_age=self._pending_max_age
             )

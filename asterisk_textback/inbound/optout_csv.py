@@ -13,13 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TextIO
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.policy.numbers import parse_caller
 from asterisk_textback.store import contacts
-from asterisk_textback.store._dialect import committing, insert
-from asterisk_textback.store.models import Contact
 
 __all__ = [
     "CSV_HEADER",
@@ -72,7 +69,7 @@ def normalise_number(raw: str, region: str) -> str:
 async def add(
     session: AsyncSession, raw: str, *, region: str, now: datetime, source: str = "cli"
 ) -> str:
-    """Opt a number out; its E.164 form; commits."""
+    """Opt a number out (in the caller's unit of work); its E.164 form."""
     e164 = normalise_number(raw, region)
     await contacts.opt_out(session, e164, now=now, source=source)
     return e164
@@ -81,7 +78,7 @@ async def add(
 async def remove(
     session: AsyncSession, raw: str, *, region: str, now: datetime, source: str = "cli"
 ) -> str:
-    """Lift a number's opt-out; its E.164 form; commits."""
+    """Lift a number's opt-out (in the caller's unit of work); its E.164 form."""
     e164 = normalise_number(raw, region)
     await contacts.opt_in(session, e164, now=now, source=source)
     return e164
@@ -89,11 +86,7 @@ async def remove(
 
 async def list_opted_out(session: AsyncSession) -> list[OptOutEntry]:
     """Every opted-out number, in number order."""
-    rows = await session.execute(
-        select(Contact.e164, Contact.opted_out_at, Contact.opt_out_source)
-        .where(Contact.opted_out.is_(True))
-        .order_by(Contact.e164)
-    )
+    rows = await contacts.opted_out(session)
     return [OptOutEntry(e164, at, source) for e164, at, source in rows]
 
 
@@ -150,31 +143,12 @@ def read_csv(
 async def import_csv(
     session: AsyncSession, src: TextIO, *, region: str, now: datetime, source: str = "import"
 ) -> ImportReport:
-    """Opt out every valid number in the CSV in one transaction; report the rest; commits.
+    """Opt out every valid number in the CSV in the caller's unit of work; report the rest.
 
     Numbers already opted out keep their original time and source.
     """
     entries, errors = read_csv(src, region=region, source=source)
     report = ImportReport(errors=errors)
-    async with committing(session):
-        for entry in entries:
-            changes = {
-                "opted_out": True,
-                "opted_out_at": entry.opted_out_at or now,
-                "opt_out_source": entry.source,
-            }
-            stmt = (
-                insert(session, Contact)
-                .values(e164=entry.e164, texts_today=0, created_at=now, updated_at=now, **changes)
-                .on_conflict_do_update(
-                    index_elements=[Contact.e164],
-                    set_={**changes, "updated_at": now},
-                    where=Contact.opted_out.is_(False),
-                )
-                .returning(Contact.e164)
-            )
-            if (await session.execute(stmt)).first() is None:
-                report.unchanged += 1
-            else:
-                report.added += 1
+    rows = [(entry.e164, entry.opted_out_at, entry.source) for entry in entries]
+    report.added, report.unchanged = await contacts.opt_out_many(session, rows, now=now)
     return report

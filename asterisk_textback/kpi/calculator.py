@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.kpi.metrics import MISSED_OUTCOMES, cohort, minor_exponent
+from asterisk_textback.kpi.metrics import minor_exponent
 from asterisk_textback.kpi.periods import Period
 from asterisk_textback.kpi.settings import DEFAULT_CLOSE_BAND, KpiSettings
-from asterisk_textback.store.models import Booking, BookingStatus, Call
+from asterisk_textback.store import kpi_queries
 
 __all__ = [
     "CalculatorResult",
@@ -102,15 +101,8 @@ async def average_booking_value(
     session: AsyncSession, currency: str, until: Period | None = None
 ) -> float | None:
     """Mean value of the standing bookings in ``currency`` (booked before the period's end)."""
-    query = select(func.avg(Booking.value_minor)).where(
-        Booking.status == BookingStatus.BOOKED,
-        Booking.value_minor.is_not(None),
-        or_(Booking.currency.is_(None), func.upper(Booking.currency) == currency.upper()),
-    )
-    if until is not None:
-        query = query.where(Booking.booked_at < until.end)
-    mean = await session.scalar(query)
-    return None if mean is None else round(float(mean) / 10 ** minor_exponent(currency), 2)
+    mean = await kpi_queries.average_booking_value_minor(session, currency, until)
+    return None if mean is None else round(mean / 10 ** minor_exponent(currency), 2)
 
 
 async def calculator_from_history(
@@ -121,12 +113,10 @@ async def calculator_from_history(
 ) -> CalculatorResult:
     """The calculator for the period's missed calls (value: settings, else past bookings)."""
     settings = settings or KpiSettings()
-    missed = await session.scalar(
-        select(func.count(Call.id)).where(Call.outcome.in_(MISSED_OUTCOMES), *cohort(period, did))
-    )
+    missed = await kpi_queries.missed_calls(session, period, did)
     value, source = settings.average_order_value, "settings"
     if value is None:
         value, source = await average_booking_value(session, settings.currency, period), "bookings"
     return revenue_left_on_table(
-        int(missed or 0), value, settings.close_rate, settings.close_rate_band, source
+        missed, value, settings.close_rate, settings.close_rate_band, source
     )

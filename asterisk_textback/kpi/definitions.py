@@ -7,7 +7,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["DEFINITIONS", "Definition", "Kpi", "Unit", "ratio"]
+__all__ = ["DEFINITIONS", "Definition", "Kpi", "Unit", "minor_exponent", "ratio"]
 
 
 class Unit(StrEnum):
@@ -166,3 +166,11 @@ def ratio(key: str, numerator: float, denominator: float) -> Kpi:
     """A ratio KPI; None (never a division error) when the denominator is zero."""
     value = numerator / denominator if denominator else None
     return Kpi(key, value, numerator, denominator)
+
+
+_ZERO_DECIMAL: Final = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "XAF", "XOF", "PYG", "UGX"})
+
+
+def minor_exponent(currency: str) -> int:
+    """Digits after the decimal point of ``currency`` (2 unless it has no minor unit)."""
+    return 0 if currency.upper() in _ZERO_DECIMAL else 2

@@ -26,6 +26,7 @@ from asterisk_textback.kpi.metrics import KpiReport, compute_kpis
 from asterisk_textback.kpi.periods import Period
 from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.store.engine import create_engine, create_session_factory
+from asterisk_textback.store.uow import reading
 
 __all__ = ["CEL_NOTE", "FORMATS", "VOICEMAIL_NOTE", "ReportConfig", "run_report", "text_progress"]
 
@@ -233,7 +234,7 @@ async def _kpis(
         raise ValueError("no database configured for the KPI report")
     engine = create_engine(config.database_url)
     try:
-        async with create_session_factory(engine)() as session:
+        async with reading(create_session_factory(engine)) as session:
             report = await compute_kpis(session, period, did, config.kpi)
             calculator = await calculator_from_history(session, period, did, config.kpi)
             return report, calculator

@@ -22,11 +22,12 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.errors import (
     ProviderAuthError,
     ProviderError,
@@ -49,6 +50,7 @@ from asterisk_textback.sms.base import OutboundSms, Provider
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.store import contacts, outbox, results
 from asterisk_textback.store.models import Message
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.web.metrics import Histogram
 
 log = logging.getLogger(__name__)
@@ -56,10 +58,6 @@ log = logging.getLogger(__name__)
 #: Texts whose rate slots come within this many seconds of a wave's first leave with it:
 #: one ``sending_at`` commit for all of them, each request still sent at its own slot.
 WAVE_HORIZON = 0.05
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 @dataclass(slots=True)
@@ -139,8 +137,8 @@ class Dispatcher:
         self._wake.set()
 
     async def _recover(self, **which: Any) -> None:
-        async with self._sessions() as session:
-            found = await outbox.recover_after_crash(session, _utc(self._clock()), **which)
+        async with unit_of_work(self._sessions) as session:
+            found = await outbox.recover_after_crash(session, utc(self._clock()), **which)
         self.stats.recovered_unknown += found
         if found:
             log.warning(
@@ -188,9 +186,9 @@ class Dispatcher:
         lease = timedelta(seconds=self._settings.claim_lease_seconds)
         while not self._stopping:
             try:
-                async with self._sessions() as session:
-                    self.stats.expired += await outbox.expire_due(session, _utc(self._clock()))
-                await self._recover(claimed_before=_utc(self._clock()) - lease)
+                async with unit_of_work(self._sessions) as session:
+                    self.stats.expired += await outbox.expire_due(session, utc(self._clock()))
+                await self._recover(claimed_before=utc(self._clock()) - lease)
             except Exception:
                 log.exception("outbox housekeeping failed; retrying")
             # Not woken by queued texts (each would cost two write transactions): by the clock,
@@ -226,7 +224,7 @@ class Dispatcher:
             return slot is not None
 
         claimed = await outbox.claim_due(
-            self._sessions, name, _utc(now), self._settings.batch_size, leaves_now=leaves_now
+            self._sessions, name, utc(now), self._settings.batch_size, leaves_now=leaves_now
         )
         if not claimed:
             await self._idle(poll)
@@ -270,10 +268,10 @@ class Dispatcher:
     async def _send_wave(self, wave: list[tuple[Message, float]]) -> list[results.SentReceipt]:
         """Commit ``sending_at`` for the wave, then send each text concurrently at its slot."""
         worker = wave[0][0].claimed_by or ""
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             marked = set(
                 await results.mark_sending_many(
-                    session, [m.id for m, _ in wave], claimed_by=worker, now=_utc(self._clock())
+                    session, [m.id for m, _ in wave], claimed_by=worker, now=utc(self._clock())
                 )
             )
         for message, _ in wave:
@@ -289,9 +287,9 @@ class Dispatcher:
         return [receipt for receipt in sent if receipt is not None]
 
     async def _release(self, messages: list[Message]) -> None:
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             ids = [m.id for m in messages]
-            await outbox.release_claimed(session, ids, now=_utc(self._clock()))
+            await outbox.release_claimed(session, ids, now=utc(self._clock()))
 
     async def _send_one(self, message: Message, *, at: float) -> results.SentReceipt | None:
         """One request to the provider at epoch ``at`` (``sending_at`` is committed)."""
@@ -338,9 +336,9 @@ class Dispatcher:
         return timedelta(seconds=max(delay, retry_after or 0.0))
 
     async def _failed(self, message: Message, exc: ProviderError) -> None:
-        now = _utc(self._clock())
+        now = utc(self._clock())
         error = f"{type(exc).__name__}: {exc}"[:1000]
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             if isinstance(exc, ProviderTransientError):
                 backoff = self._backoff(message.attempts, exc.retry_after)
                 await results.mark_failed_transient(

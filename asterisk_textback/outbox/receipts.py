@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.store import results
+from asterisk_textback.store.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class ReceiptWriter:
         batch, self._pending = self._pending, []
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
         try:
-            async with self._sessions() as session:
+            async with unit_of_work(self._sessions) as session:
                 await results.mark_sent_many(session, batch, now=now)
         except Exception:
             self.errors += 1

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.policy.hours import Routing
 
 
 class Action(StrEnum):
-    """Send or not; the values match ``store.DecisionAction``."""
+    """Send or not; stored as ``calls.decision`` (``store.models.DecisionAction`` is this enum)."""
 
     SEND = "send"
     SUPPRESS = "suppress"
@@ -58,7 +58,7 @@ class SuppressReason(StrEnum):
 
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat()
+    return None if ts is None else utc(ts).isoformat()
 
 
 @dataclass(frozen=True, slots=True)

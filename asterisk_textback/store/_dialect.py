@@ -1,4 +1,4 @@
-"""Helpers shared by the repositories: backend differences and the commit-or-roll-back rule."""
+"""Helpers shared by the repositories: backend differences and SQLite's in-process write lock."""
 
 from __future__ import annotations
 
@@ -79,37 +79,6 @@ def _insert_returning(
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*table.c)
     )
-
-
-@asynccontextmanager
-async def committing(session: AsyncSession) -> AsyncIterator[None]:
-    """Commit when the block succeeds; roll back on any error, so no half-write lingers.
-
-    Inside :func:`one_transaction` it does neither: the outer block commits everything once.
-    """
-    if session.info.get(_BATCH):
-        yield
-        return
-    async with one_transaction(session):
-        yield
-
-
-_BATCH = "textback_one_transaction"
-
-
-@asynccontextmanager
-async def one_transaction(session: AsyncSession) -> AsyncIterator[None]:
-    """Run several committing store functions as one transaction (a group commit)."""
-    async with write_lock(session):
-        session.info[_BATCH] = True
-        try:
-            yield
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-        finally:
-            session.info.pop(_BATCH, None)
 
 
 WRITE_LOCK = "textback_write_lock"

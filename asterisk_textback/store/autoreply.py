@@ -23,10 +23,11 @@ from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.errors import TextbackError
-from asterisk_textback.store._dialect import one_transaction
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store.caps import AUTOREPLY_LOCK, WINDOW, lock
-from asterisk_textback.store.models import Message, MessageStatus
+from asterisk_textback.store.models import Message
 from asterisk_textback.store.outbox import NewMessage, insert_message
+from asterisk_textback.store.uow import unit_of_work
 
 __all__ = ["AUTO_REPLY_KINDS", "CONFIRMATION_KINDS", "Budget", "BudgetSpent", "queue", "refusal"]
 
@@ -92,11 +93,11 @@ async def queue(
     now: datetime,
     budget: Budget,
 ) -> None:
-    """Queue the auto-reply ``new`` under ``key`` (once); commits.
+    """Queue the auto-reply ``new`` under ``key`` (once).
 
     Raises :class:`BudgetSpent` when the budget does not allow it now.
     """
-    async with sessions() as session, one_transaction(session):
+    async with unit_of_work(sessions) as session:
         why = await refusal(session, new, key=key, now=now, budget=budget)
         if why is not None:
             raise BudgetSpent(why)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import CallEnded
-from asterisk_textback.store._dialect import committing, dialect_of, insert_for, insert_row
+from asterisk_textback.calls.utc import utc
+from asterisk_textback.store._dialect import dialect_of, insert_for, insert_row
 from asterisk_textback.store.models import Call, DecisionAction, Message
 from asterisk_textback.store.outbox import NewMessage, idempotency_key, insert_message
 
@@ -39,10 +40,6 @@ class Recorded:
     created: bool
 
 
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
-
-
 async def get_call(session: AsyncSession, pbx: str, linkedid: str) -> Call | None:
     """The stored call with this Linkedid on this PBX, or None."""
     return await session.scalar(select(Call).where(Call.pbx == pbx, Call.linkedid == linkedid))
@@ -62,16 +59,15 @@ async def record_call_and_enqueue(
     Idempotent per call (``pbx`` + ``linkedid``): recording the same call again writes
     nothing and returns the rows stored the first time, so a call never gets two texts.
     """
-    async with committing(session):
-        row = await insert_row(session, Call, _values(call, decision, caller_e164, now), _CALL_KEY)
-        if row is None:
-            recorded = await _already_recorded(session, call, message)
-        else:
-            stored = None
-            if message is not None:
-                key = idempotency_key(call.pbx, call.linkedid, message.kind)
-                stored = await insert_message(session, message, key=key, call_id=row.id, now=now)
-            recorded = Recorded(call=row, message=stored, created=True)
+    row = await insert_row(session, Call, _values(call, decision, caller_e164, now), _CALL_KEY)
+    if row is None:
+        recorded = await _already_recorded(session, call, message)
+    else:
+        stored = None
+        if message is not None:
+            key = idempotency_key(call.pbx, call.linkedid, message.kind)
+            stored = await insert_message(session, message, key=key, call_id=row.id, now=now)
+        recorded = Recorded(call=row, message=stored, created=True)
     return recorded
 
 
@@ -82,7 +78,7 @@ async def record_calls(
     now: datetime,
 ) -> None:
     """Insert calls that get no text (with their decision and caller E.164) in one
-    multi-row statement; calls already recorded are left as they are. Does not commit."""
+    multi-row statement; calls already recorded are left as they are."""
     if not calls:
         return
     rows = [_values(call, decision, e164, now) for call, decision, e164 in calls]
@@ -109,8 +105,8 @@ def _values(
         "queue": call.queue,
         "mailbox": call.mailbox,
         "answered_by": call.answered_by,
-        "started_at": _utc(call.started_at),
-        "ended_at": _utc(call.ended_at),
+        "started_at": utc(call.started_at),
+        "ended_at": utc(call.ended_at),
         "ring_seconds": call.ring_seconds,
         "action": decision.action,
         "suppress_reason": decision.suppress_reason,

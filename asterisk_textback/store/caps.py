@@ -23,17 +23,19 @@ import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import String, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.calls.utc import aware
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.policy.decision import SuppressReason
 from asterisk_textback.policy.settings import SuppressionSettings
-from asterisk_textback.store._dialect import committing, dialect_of
+from asterisk_textback.store._dialect import dialect_of
 from asterisk_textback.store.contacts import COUNTED_STATUSES, texted_at
-from asterisk_textback.store.models import Message, MessageStatus
+from asterisk_textback.store.models import Message
 from asterisk_textback.store.outbox import NewMessage, insert_message
 
 __all__ = ["TEXTBACK_KINDS", "Caps", "Slot", "earliest_slot", "enqueue", "lock", "reserve"]
@@ -132,7 +134,7 @@ async def reserve(
     connection = await session.connection()
     params = {"r_to": to, "r_day_ago": now - timedelta(hours=24)}
     last, today = (await connection.execute(_number_statement(), params)).one()
-    if last is not None and caps.cooldown and now - _aware(last) < caps.cooldown:
+    if last is not None and caps.cooldown and now - aware(last) < caps.cooldown:
         return Slot(None, SuppressReason.COOLDOWN, f"a text to this number is due {last}")
     if int(today or 0) >= caps.daily_cap:
         return Slot(None, SuppressReason.DAILY_CAP, f"{today} texts in 24 h")
@@ -173,24 +175,23 @@ async def enqueue(
 ) -> tuple[Message | None, bool, Slot]:
     """Commit ``new`` under ``key`` in the slot :func:`reserve` gives it, unless that key
     exists: (the row, whether it is new, the slot); the row is None when refused."""
-    async with committing(session):
-        await lock(session)
-        found = await session.scalar(select(Message).where(Message.idempotency_key == key))
-        if found is not None:
-            return found, False, Slot(found.send_at)
-        slot = await reserve(
-            session,
-            to=new.to_e164,
-            prefix=prefix,
-            send_at=new.send_at,
-            expires_at=new.expires_at,
-            caps=caps,
-            now=now,
-        )
-        if slot.send_at is None:
-            return None, False, slot
-        held = replace(new, send_at=slot.send_at)
-        message = await insert_message(session, held, key=key, call_id=None, now=now)
+    await lock(session)
+    found = await session.scalar(select(Message).where(Message.idempotency_key == key))
+    if found is not None:
+        return found, False, Slot(found.send_at)
+    slot = await reserve(
+        session,
+        to=new.to_e164,
+        prefix=prefix,
+        send_at=new.send_at,
+        expires_at=new.expires_at,
+        caps=caps,
+        now=now,
+    )
+    if slot.send_at is None:
+        return None, False, slot
+    held = replace(new, send_at=slot.send_at)
+    message = await insert_message(session, held, key=key, call_id=None, now=now)
     return message, message is not None, slot
 
 
@@ -207,13 +208,7 @@ def _fit_all(start: float, scopes: list[tuple[SuppressReason, int, list[float]]]
 
 
 def _times(rows: Any) -> list[float]:
-    return [_aware(at).timestamp() for (at,) in rows]
-
-
-def _aware(at: datetime | str) -> datetime:
-    """An aware UTC datetime (SQLite may hand back naive ones, or text from aggregates)."""
-    parsed = datetime.fromisoformat(at) if isinstance(at, str) else at
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return [aware(at).timestamp() for (at,) in rows]
 
 
 def _like(prefix: str) -> str:

@@ -1,22 +1,23 @@
 """Contacts: opt-out, line type, and the texting history that cooldowns and caps read.
 
-Functions that change data commit, except :func:`record_texted`, which joins the caller's
-transaction. Read helpers leave the transaction to the caller: keep such sessions short, since
-on SQLite every transaction holds the write lock (see ``engine.py``).
+No function here commits: each runs in the caller's ``store.unit_of_work`` (or ``reading``),
+so the caller decides what is written together. Keep write units short: on SQLite each holds
+the database's write lock until it ends.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.store._dialect import committing, dialect_of, insert, insert_for, table_of
-from asterisk_textback.store.models import Contact, Message, MessageStatus
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store._dialect import dialect_of, insert, insert_for, table_of
+from asterisk_textback.store.models import Contact, Message
 
 __all__ = [
     "COUNTED_STATUSES",
@@ -64,17 +65,55 @@ async def get_contact(session: AsyncSession, e164: str) -> Contact | None:
 
 
 async def opt_out(session: AsyncSession, e164: str, *, now: datetime, source: str) -> None:
-    """Record that ``e164`` must never be texted again (e.g. ``source="sms:STOP"``); commits."""
+    """Record that ``e164`` must never be texted again (e.g. ``source="sms:STOP"``)."""
     changes = {"opted_out": True, "opted_out_at": now, "opt_out_source": source}
-    async with committing(session):
-        await _upsert(session, e164, now, changes)
+    await _upsert(session, e164, now, changes)
 
 
 async def opt_in(session: AsyncSession, e164: str, *, now: datetime, source: str) -> None:
-    """Lift an opt-out (e.g. ``source="sms:START"``); commits."""
+    """Lift an opt-out (e.g. ``source="sms:START"``)."""
     changes = {"opted_out": False, "opted_out_at": now, "opt_out_source": source}
-    async with committing(session):
-        await _upsert(session, e164, now, changes)
+    await _upsert(session, e164, now, changes)
+
+
+async def opted_out(session: AsyncSession) -> list[tuple[str, datetime | None, str | None]]:
+    """Every opted-out number with when and why, in number order (the CSV export)."""
+    rows = await session.execute(
+        select(Contact.e164, Contact.opted_out_at, Contact.opt_out_source)
+        .where(Contact.opted_out.is_(True))
+        .order_by(Contact.e164)
+    )
+    return [(e164, at, source) for e164, at, source in rows]
+
+
+async def opt_out_many(
+    session: AsyncSession,
+    entries: Sequence[tuple[str, datetime | None, str | None]],
+    *,
+    now: datetime,
+) -> tuple[int, int]:
+    """Opt out each ``(e164, at or None, source)`` in one transaction: (added, unchanged).
+
+    Numbers already opted out keep their original time and source.
+    """
+    added = unchanged = 0
+    for e164, at, source in entries:
+        changes = {"opted_out": True, "opted_out_at": at or now, "opt_out_source": source}
+        stmt = (
+            insert(session, Contact)
+            .values(e164=e164, texts_today=0, created_at=now, updated_at=now, **changes)
+            .on_conflict_do_update(
+                index_elements=[Contact.e164],
+                set_={**changes, "updated_at": now},
+                where=Contact.opted_out.is_(False),
+            )
+            .returning(Contact.e164)
+        )
+        if (await session.execute(stmt)).first() is None:
+            unchanged += 1
+        else:
+            added += 1
+    return added, unchanged
 
 
 async def record_line_type(
@@ -85,28 +124,27 @@ async def record_line_type(
     line_type: str | None,
     sms_capable: bool | None,
 ) -> None:
-    """Store what a lookup or a provider error said about the line; commits."""
+    """Store what a lookup or a provider error said about the line."""
     changes = {"line_type": line_type, "sms_capable": sms_capable, "line_checked_at": now}
-    async with committing(session):
-        await _upsert(session, e164, now, changes)
+    await _upsert(session, e164, now, changes)
 
 
 async def mark_no_sms(
     session: AsyncSession, e164: str, *, now: datetime, line_type: str = "landline"
 ) -> None:
-    """Remember that ``e164`` cannot receive texts (after a permanent provider error); commits."""
+    """Remember that ``e164`` cannot receive texts (after a permanent provider error)."""
     await record_line_type(session, e164, now=now, line_type=line_type, sms_capable=False)
 
 
 async def record_texted(session: AsyncSession, e164: str, *, now: datetime) -> None:
-    """Bump the contact's texting counters for a text sent at ``now``; does not commit."""
+    """Bump the contact's texting counters for a text sent at ``now``."""
     await record_texted_many(session, {e164: 1}, now=now)
 
 
 async def record_texted_many(
     session: AsyncSession, counts: Mapping[str, int], *, now: datetime
 ) -> None:
-    """Bump texting counters for ``counts[e164]`` texts sent at ``now``; does not commit."""
+    """Bump texting counters for ``counts[e164]`` texts sent at ``now``."""
     if not counts:
         return
     connection = await session.connection()

@@ -21,8 +21,10 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.store._dialect import committing, dialect_of, insert, write_lock
-from asterisk_textback.store.models import CrmEvent, CrmEventStatus
+from asterisk_textback.crm.status import CrmEventStatus
+from asterisk_textback.store._dialect import dialect_of, insert
+from asterisk_textback.store.models import CrmEvent
+from asterisk_textback.store.uow import unit_of_work
 
 __all__ = ["NewCrmEvent", "add_events", "claim_due", "count_by_status", "finish"]
 
@@ -40,27 +42,24 @@ class NewCrmEvent:
 async def add_events(session: AsyncSession, events: Sequence[NewCrmEvent], *, now: datetime) -> int:
     """Commit the events not stored yet (same endpoint and key: skipped); how many are new."""
     added = 0
-    async with committing(session):
-        for new in events:
-            stmt = (
-                insert(session, CrmEvent)
-                .values(
-                    endpoint=new.endpoint,
-                    idempotency_key=new.idempotency_key,
-                    event=new.event,
-                    payload=new.payload,
-                    status=CrmEventStatus.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing(
-                    index_elements=[CrmEvent.endpoint, CrmEvent.idempotency_key]
-                )
-                .returning(CrmEvent.id)
+    for new in events:
+        stmt = (
+            insert(session, CrmEvent)
+            .values(
+                endpoint=new.endpoint,
+                idempotency_key=new.idempotency_key,
+                event=new.event,
+                payload=new.payload,
+                status=CrmEventStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
             )
-            added += (await session.scalars(stmt)).one_or_none() is not None
+            .on_conflict_do_nothing(index_elements=[CrmEvent.endpoint, CrmEvent.idempotency_key])
+            .returning(CrmEvent.id)
+        )
+        added += (await session.scalars(stmt)).one_or_none() is not None
     return added
 
 
@@ -88,7 +87,7 @@ async def claim_due(
         "updated_at": now,
     }
     order = (CrmEvent.next_attempt_at, CrmEvent.id)
-    async with sessions() as session, write_lock(session), session.begin():
+    async with unit_of_work(sessions) as session:
         if dialect_of(session) == "postgresql":
             # Skip rows another worker has locked: concurrent claimers get disjoint sets.
             ids: Sequence[int] = (
@@ -129,7 +128,7 @@ async def finish(
     error: str | None = None,
     retry_at: datetime | None = None,
 ) -> bool:
-    """Record one post: delivered (no ``error``), retry at ``retry_at``, or failed; commits.
+    """Record one post: delivered (no ``error``), retry at ``retry_at``, or failed.
 
     Only the claim that made attempt ``attempt`` may finish the row; whether it did.
     """
@@ -140,18 +139,17 @@ async def finish(
     else:
         values = {"status": CrmEventStatus.FAILED}
     values |= {"updated_at": now, "last_error": None if error is None else error[:2000]}
-    async with committing(session):
-        stmt = (
-            update(CrmEvent)
-            .where(
-                CrmEvent.id == row_id,
-                CrmEvent.status == CrmEventStatus.SENDING,
-                CrmEvent.attempts == attempt,
-            )
-            .values(values)
-            .returning(CrmEvent.id)
+    stmt = (
+        update(CrmEvent)
+        .where(
+            CrmEvent.id == row_id,
+            CrmEvent.status == CrmEventStatus.SENDING,
+            CrmEvent.attempts == attempt,
         )
-        done = (await session.scalars(stmt)).one_or_none() is not None
+        .values(values)
+        .returning(CrmEvent.id)
+    )
+    done = (await session.scalars(stmt)).one_or_none() is not None
     return done
 
 

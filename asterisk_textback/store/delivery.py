@@ -11,20 +11,22 @@ idempotent: only a real status change acts on the contact (``number`` → no-SMS
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.calls.utc import utc
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.sms.base import DeliveryReport, DeliveryState, FailureKind
-from asterisk_textback.store._dialect import committing, insert
+from asterisk_textback.store._dialect import insert
 
 # One transaction for the status change and its effect on the contact: a crash between two
 # commits would lose the effect for good, since the retried report is then a duplicate.
 from asterisk_textback.store.contacts import _upsert as upsert_contact
-from asterisk_textback.store.models import Message, MessageStatus, PendingDeliveryReport
+from asterisk_textback.store.models import Message, PendingDeliveryReport
 
 __all__ = ["DEFAULT_PENDING_MAX_AGE", "DeliveryOutcome", "apply_pending", "apply_report"]
 
@@ -50,7 +52,7 @@ def _error(report: DeliveryReport) -> str:
 
 
 async def _change(session: AsyncSession, report: DeliveryReport, now: datetime) -> bool | None:
-    """Apply ``report``: True changed, False known but unchanged, None unknown; no commit."""
+    """Apply ``report``: True changed, False known but unchanged, None unknown."""
     by_id = (
         Message.provider == report.provider,
         Message.provider_message_id == report.provider_message_id,
@@ -58,7 +60,7 @@ async def _change(session: AsyncSession, report: DeliveryReport, now: datetime) 
     values: dict[str, Any]
     allowed: tuple[MessageStatus, ...]
     if report.state is DeliveryState.DELIVERED:
-        at = now if report.at is None else datetime.fromtimestamp(report.at, tz=UTC)
+        at = now if report.at is None else utc(report.at)
         # A late "delivered" after "failed" wins: carriers do report that way round.
         allowed = (MessageStatus.SENT, MessageStatus.UNKNOWN, MessageStatus.FAILED)
         values = {"status": MessageStatus.DELIVERED, "delivered_at": at, "last_error": None}
@@ -96,19 +98,18 @@ async def _contact_effect(
 async def apply_report(
     session: AsyncSession, report: DeliveryReport, *, now: datetime
 ) -> DeliveryOutcome:
-    """Record one delivery report (idempotent); commits."""
+    """Record one delivery report (idempotent)."""
     if report.state not in (DeliveryState.DELIVERED, *_FAILED_STATES):
         return DeliveryOutcome.IGNORED
-    async with committing(session):
-        changed = await _change(session, report, now)
-        if changed is None:
-            await _park(session, report, now)
-            return DeliveryOutcome.PENDING
+    changed = await _change(session, report, now)
+    if changed is None:
+        await _park(session, report, now)
+        return DeliveryOutcome.PENDING
     return DeliveryOutcome.APPLIED if changed else DeliveryOutcome.DUPLICATE
 
 
 async def _park(session: AsyncSession, report: DeliveryReport, now: datetime) -> None:
-    at = None if report.at is None else datetime.fromtimestamp(report.at, tz=UTC)
+    at = None if report.at is None else utc(report.at)
     stmt = (
         insert(session, PendingDeliveryReport)
         .values(
@@ -151,7 +152,7 @@ async def apply_pending(
     max_age: timedelta = DEFAULT_PENDING_MAX_AGE,
     limit: int = 500,
 ) -> tuple[int, int]:
-    """Apply parked reports whose message is now known; drop stale ones; commits.
+    """Apply parked reports whose message is now known; drop stale ones.
 
     Returns (reports resolved, stale reports dropped).
     """
@@ -159,27 +160,26 @@ async def apply_pending(
         Message.provider == PendingDeliveryReport.provider,
         Message.provider_message_id == PendingDeliveryReport.provider_message_id,
     )
-    async with committing(session):
-        rows = (
-            await session.scalars(
-                select(PendingDeliveryReport)
-                .where(matched)
-                .order_by(PendingDeliveryReport.id)
-                .limit(limit)
-            )
-        ).all()
-        for row in rows:
-            await _change(session, _report(row), now)
-        if rows:
-            ids = [row.id for row in rows]
-            await session.execute(
-                delete(PendingDeliveryReport).where(PendingDeliveryReport.id.in_(ids))
-            )
-        stale = (
-            await session.scalars(
-                delete(PendingDeliveryReport)
-                .where(PendingDeliveryReport.received_at < now - max_age)
-                .returning(PendingDeliveryReport.id)
-            )
-        ).all()
+    rows = (
+        await session.scalars(
+            select(PendingDeliveryReport)
+            .where(matched)
+            .order_by(PendingDeliveryReport.id)
+            .limit(limit)
+        )
+    ).all()
+    for row in rows:
+        await _change(session, _report(row), now)
+    if rows:
+        ids = [row.id for row in rows]
+        await session.execute(
+            delete(PendingDeliveryReport).where(PendingDeliveryReport.id.in_(ids))
+        )
+    stale = (
+        await session.scalars(
+            delete(PendingDeliveryReport)
+            .where(PendingDeliveryReport.received_at < now - max_age)
+            .returning(PendingDeliveryReport.id)
+        )
+    ).all()
     return len(rows), len(stale)

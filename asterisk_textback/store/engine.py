@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,14 @@ from asterisk_textback.errors import ConfigError
 from asterisk_textback.logs import mask as logsafe
 from asterisk_textback.store._dialect import WRITE_LOCK
 
-__all__ = ["DEFAULT_URL", "create_engine", "create_session_factory"]
+__all__ = [
+    "DEFAULT_URL",
+    "create_engine",
+    "create_session_factory",
+    "pace_statements",
+    "with_password",
+    "without_password",
+]
 
 #: The embedded default: one SQLite file in the working directory.
 DEFAULT_URL = "sqlite+aiosqlite:///textback.db"
@@ -56,6 +64,16 @@ def create_engine(
     return engine
 
 
+def without_password(url: str) -> str:
+    """``url`` as it may appear in a message: without its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` set (kept out of the config file: ``database.password_env``)."""
+    return make_url(url).set(password=password).render_as_string(hide_password=False)
+
+
 def _make_private(path: Path) -> None:
     """Make the database file and its -wal/-shm readable by their owner only (0600)."""
     # SQLite creates -wal and -shm with the database file's mode, so doing this before the
@@ -94,12 +112,34 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, private: Path |
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         # writes fails with SQLITE_BUSY at once when another writer got in between (busy_timeout
         # does not help there); waiting for the lock at BEGIN makes writers simply queue.
-        # Long read-only work (reports, dashboard) should use
-        # ``engine.execution_options(sqlite_begin="DEFERRED")`` so it does not block writers.
+        # Read-only work (reports, dashboard) begins DEFERRED through ``store.uow.reading``
+        # so that it does not block writers.
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode not in ("IMMEDIATE", "DEFERRED"):
             raise ValueError(f"sqlite_begin must be IMMEDIATE or DEFERRED, not {mode!r}")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def pace_statements(engine: AsyncEngine, *, rest_after: float) -> None:
+    """Past ``rest_after`` seconds of statement time, rest as long as each statement ran.
+
+    For a report process on PostgreSQL: the report's work runs in the server's backend
+    process, which the report process's priority does not reach; resting as long as each
+    statement ran keeps a long report to about half a core, the rest left to texting.
+    """
+    sync = engine.sync_engine
+    spent = [0.0]
+
+    @event.listens_for(sync, "before_cursor_execute")
+    def _started(conn: Any, *_: Any) -> None:
+        conn.info["report_started"] = time.perf_counter()
+
+    @event.listens_for(sync, "after_cursor_execute")
+    def _rest(conn: Any, *_: Any) -> None:
+        ran = time.perf_counter() - conn.info.pop("report_started", time.perf_counter())
+        spent[0] += ran
+        if spent[0] > rest_after:
+            time.sleep(ran)  # the process runs one report at a time: nothing else waits
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

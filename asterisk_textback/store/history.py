@@ -10,12 +10,13 @@ from sqlalchemy import Select, String, bindparam, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Direction, Outcome
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.policy.history import ContactHistory, RateSnapshot
 from asterisk_textback.policy.numbers import CallerNumber
 from asterisk_textback.policy.settings import SuppressionSettings
 from asterisk_textback.store.caps import TEXTBACK_KINDS
 from asterisk_textback.store.contacts import COUNTED_STATUSES, texted_at
-from asterisk_textback.store.models import Call, Contact, Message, MessageStatus
+from asterisk_textback.store.models import Call, Contact, Message
 
 __all__ = [
     "RATE_WINDOW",

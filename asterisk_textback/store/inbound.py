@@ -1,9 +1,9 @@
 """Inbound texts: store each once, act on STOP/START atomically, and track forwarding.
 
-:func:`record_inbound` commits, in one transaction, the inbound row, its link to the missed
-call it answers, the contact's consent change, the cancellation of texts still queued to an
-opted-out number (the STOP race), and at most one confirmation text in the outbox. The
-webhook answers 2xx only after that commit, so an opt-out is never lost.
+:func:`record_inbound` writes, in the caller's one unit of work, the inbound row, its link to
+the missed call it answers, the contact's consent change, the cancellation of texts still
+queued to an opted-out number (the STOP race), and at most one confirmation text in the
+outbox. The webhook answers 2xx only after that unit commits, so an opt-out is never lost.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from asterisk_textback.store import autoreply
-from asterisk_textback.store._dialect import committing, insert
+from asterisk_textback.store._dialect import insert
 from asterisk_textback.store.autoreply import CONFIRMATION_KINDS
 from asterisk_textback.store.models import (
     Call,
@@ -162,69 +162,66 @@ async def record_inbound(
     thread_window: timedelta = DEFAULT_THREAD_WINDOW,
     budget: autoreply.Budget | None = None,
 ) -> StoredInbound:
-    """Store one inbound text and act on it in one transaction; commits.
+    """Store one inbound text and act on it in one transaction.
 
     ``confirmation`` (kind ``optout_confirm``/``optin_confirm``/``help``) is queued under
     ``inbound:<id>:<kind>`` when the text changed the contact's consent, or for HELP, as
     far as the auto-reply ``budget`` allows (``store.autoreply``; None: no budget).
     A provider retry (same provider and id) changes nothing and returns the stored row.
     """
-    async with committing(session):
-        thread = await find_thread_call(session, new.from_e164, new.received_at, thread_window)
-        stmt = (
-            insert(session, InboundMessage)
-            .values(
-                provider=new.provider,
-                provider_message_id=new.provider_message_id,
-                from_e164=new.from_e164,
-                to_e164=new.to_e164,
-                body=new.body,
-                received_at=new.received_at,
-                kind=new.kind,
-                keyword=new.keyword,
-                call_id=None if thread is None else thread.id,
-                forward_done="",
-                forward_attempts=0,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(
-                index_elements=[InboundMessage.provider, InboundMessage.provider_message_id]
-            )
-            .returning(InboundMessage)
+    thread = await find_thread_call(session, new.from_e164, new.received_at, thread_window)
+    stmt = (
+        insert(session, InboundMessage)
+        .values(
+            provider=new.provider,
+            provider_message_id=new.provider_message_id,
+            from_e164=new.from_e164,
+            to_e164=new.to_e164,
+            body=new.body,
+            received_at=new.received_at,
+            kind=new.kind,
+            keyword=new.keyword,
+            call_id=None if thread is None else thread.id,
+            forward_done="",
+            forward_attempts=0,
+            created_at=now,
         )
-        row = (await session.scalars(stmt)).one_or_none()
-        if row is None:
-            existing = await session.scalar(
-                select(InboundMessage).where(
-                    InboundMessage.provider == new.provider,
-                    InboundMessage.provider_message_id == new.provider_message_id,
-                )
+        .on_conflict_do_nothing(
+            index_elements=[InboundMessage.provider, InboundMessage.provider_message_id]
+        )
+        .returning(InboundMessage)
+    )
+    row = (await session.scalars(stmt)).one_or_none()
+    if row is None:
+        existing = await session.scalar(
+            select(InboundMessage).where(
+                InboundMessage.provider == new.provider,
+                InboundMessage.provider_message_id == new.provider_message_id,
             )
-            if existing is None:  # pragma: no cover - the conflicting row cannot vanish
-                raise RuntimeError("inbound message conflicted but cannot be read")
-            return StoredInbound(existing, False, False, None, 0)
-        source = f"sms:{new.keyword or new.kind.value}"[:64]
-        changed = False
-        cancelled = 0
-        if new.kind is InboundKind.STOP:
-            changed = await _opt_out(session, new.from_e164, now, source)
-            cancelled = await _cancel_queued(session, new.from_e164, now)
-        elif new.kind is InboundKind.START:
-            changed = await _opt_in(session, new.from_e164, now, source)
-        queued = None
-        if confirmation is not None and (changed or new.kind is InboundKind.HELP):
-            key = f"inbound:{row.id}:{confirmation.kind}"
-            why = None
-            if budget is not None:
-                why = await autoreply.refusal(
-                    session, confirmation, key=key, now=now, budget=budget
-                )
-            if why is None:
-                queued = await insert_message(
-                    session, confirmation, key=key, call_id=row.call_id, now=now
-                )
-            else:
-                log.info("no %s queued: %s", confirmation.kind, why)
+        )
+        if existing is None:  # pragma: no cover - the conflicting row cannot vanish
+            raise RuntimeError("inbound message conflicted but cannot be read")
+        return StoredInbound(existing, False, False, None, 0)
+    source = f"sms:{new.keyword or new.kind.value}"[:64]
+    changed = False
+    cancelled = 0
+    if new.kind is InboundKind.STOP:
+        changed = await _opt_out(session, new.from_e164, now, source)
+        cancelled = await _cancel_queued(session, new.from_e164, now)
+    elif new.kind is InboundKind.START:
+        changed = await _opt_in(session, new.from_e164, now, source)
+    queued = None
+    if confirmation is not None and (changed or new.kind is InboundKind.HELP):
+        key = f"inbound:{row.id}:{confirmation.kind}"
+        why = None
+        if budget is not None:
+            why = await autoreply.refusal(session, confirmation, key=key, now=now, budget=budget)
+        if why is None:
+            queued = await insert_message(
+                session, confirmation, key=key, call_id=row.call_id, now=now
+            )
+        else:
+            log.info("no %s queued: %s", confirmation.kind, why)
     return StoredInbound(row, True, changed, queued, cancelled)
 
 
@@ -255,24 +252,23 @@ async def due_forwards(
 async def claim_forward(
     session: AsyncSession, inbound_id: int, *, now: datetime, lease: timedelta
 ) -> InboundMessage | None:
-    """Take the forwarding of one reply for ``lease``; None if done or taken; commits.
+    """Take the forwarding of one reply for ``lease``; None if done or taken.
 
     The lease keeps the immediate forward and the retry sweep (or a second instance) from
     sending the same reply twice at once.
     """
-    async with committing(session):
-        row = (
-            await session.scalars(
-                update(InboundMessage)
-                .where(InboundMessage.id == inbound_id, _forward_due(now))
-                .values(
-                    forward_next_at=now + lease,
-                    forward_attempts=InboundMessage.forward_attempts + 1,
-                )
-                .returning(InboundMessage)
-                .execution_options(populate_existing=True)
+    row = (
+        await session.scalars(
+            update(InboundMessage)
+            .where(InboundMessage.id == inbound_id, _forward_due(now))
+            .values(
+                forward_next_at=now + lease,
+                forward_attempts=InboundMessage.forward_attempts + 1,
             )
-        ).one_or_none()
+            .returning(InboundMessage)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
     return row
 
 
@@ -291,7 +287,6 @@ async def finish_forward(
         values.update(forwarded_at=now, forward_error=None, forward_next_at=None)
     else:
         values.update(forward_error=error[:2000], forward_next_at=retry_at)
-    async with committing(session):
-        await session.execute(
-            update(InboundMessage).where(InboundMessage.id == inbound_id).values(values)
-        )
+    await session.execute(
+        update(InboundMessage).where(InboundMessage.id == inbound_id).values(values)
+    )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.store._dialect import committing, insert
+from asterisk_textback.calls.utc import utc
+from asterisk_textback.store._dialect import insert
 from asterisk_textback.store.models import PbxMark
 
 __all__ = ["get_mark", "save_mark"]
@@ -21,13 +20,12 @@ async def get_mark(session: AsyncSession, pbx: str) -> float | None:
 
 async def save_mark(session: AsyncSession, pbx: str, at: float) -> None:
     """Move this PBX's mark forward to ``at`` (never back: two writers cannot undo each
-    other's progress); commits."""
-    when = datetime.fromtimestamp(at, tz=UTC)
+    other's progress)."""
+    when = utc(at)
     stmt = insert(session, PbxMark).values(pbx=pbx, seen_until=when)
     stmt = stmt.on_conflict_do_update(
         index_elements=["pbx"],
         set_={"seen_until": when},
         where=PbxMark.seen_until < when,
     )
-    async with committing(session):
-        await session.execute(stmt)
+    await session.execute(stmt)

@@ -8,16 +8,13 @@ value to a Python enum never needs a migration; only ``messages.status`` carries
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from enum import StrEnum
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
-    Dialect,
     Enum,
     Float,
     ForeignKey,
@@ -28,10 +25,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 
+from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.calls.model import Direction, Outcome, Reason
+from asterisk_textback.crm.status import CrmEventStatus
+from asterisk_textback.inbound.kinds import InboundKind
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.policy.decision import Action as DecisionAction
+from asterisk_textback.store.types import UTCDateTime, string_enum
 
 __all__ = [
     "Base",
@@ -49,65 +51,6 @@ __all__ = [
 
 #: Autoincrementing 64-bit keys; SQLite only autoincrements an ``INTEGER PRIMARY KEY``.
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp that only accepts aware datetimes and always returns aware UTC ones."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Refuse naive datetimes (their zone is a guess) and store UTC."""
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} given; pass an aware one")
-        value = value.astimezone(UTC)
-        # SQLite keeps text; a fixed naive UTC format keeps string comparisons correct.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Attach UTC to what SQLite returns; normalise what PostgreSQL returns."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def _string_enum(enum: type[StrEnum], length: int = 32) -> Enum:
-    # Stored by value ("missed_voicemail"), not by member name, and without a CHECK.
-    return Enum(
-        enum,
-        native_enum=False,
-        create_constraint=False,
-        length=length,
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
-
-
-class DecisionAction(StrEnum):
-    """What the policy decided for a call."""
-
-    SEND = "send"
-    SUPPRESS = "suppress"
-
-
-class MessageStatus(StrEnum):
-    """Life cycle of an outbox row; only ``queued`` rows are ever claimed for sending."""
-
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    #: Caught mid-send (crash or unclear provider answer): shown, never re-sent automatically.
-    UNKNOWN = "unknown"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    SUPPRESSED = "suppressed"
 
 
 class Base(DeclarativeBase):
@@ -138,9 +81,9 @@ class Call(Base):
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
     pbx: Mapped[str] = mapped_column(String(64))
     linkedid: Mapped[str] = mapped_column(String(64))
-    direction: Mapped[Direction] = mapped_column(_string_enum(Direction))
-    outcome: Mapped[Outcome] = mapped_column(_string_enum(Outcome))
-    reason: Mapped[Reason] = mapped_column(_string_enum(Reason))
+    direction: Mapped[Direction] = mapped_column(string_enum(Direction))
+    outcome: Mapped[Outcome] = mapped_column(string_enum(Outcome))
+    reason: Mapped[Reason] = mapped_column(string_enum(Reason))
     caller_number: Mapped[str] = mapped_column(String(255))
     #: The outside party in E.164: the caller of an inbound call, the number dialled by an
     #: outbound one (when the app knows it); None when it is not a valid number.
@@ -153,7 +96,7 @@ class Call(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime]
     ring_seconds: Mapped[float] = mapped_column(Float)
-    action: Mapped[DecisionAction] = mapped_column(_string_enum(DecisionAction, 16))
+    action: Mapped[DecisionAction] = mapped_column(string_enum(DecisionAction, 16))
     suppress_reason: Mapped[str | None] = mapped_column(String(64))
     template: Mapped[str | None] = mapped_column(String(64))
     variant: Mapped[str | None] = mapped_column(String(64))
@@ -259,15 +202,6 @@ class Experiment(Base):
     created_at: Mapped[datetime]
 
 
-class InboundKind(StrEnum):
-    """What an inbound text asks for (see ``asterisk_textback.inbound.consent``)."""
-
-    REPLY = "reply"
-    STOP = "stop"
-    START = "start"
-    HELP = "help"
-
-
 class InboundMessage(Base):
     """A text a caller sent us, linked to the missed call it answers, and its forwarding."""
 
@@ -289,7 +223,7 @@ class InboundMessage(Base):
     to_e164: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime]
-    kind: Mapped[InboundKind] = mapped_column(_string_enum(InboundKind, 16))
+    kind: Mapped[InboundKind] = mapped_column(string_enum(InboundKind, 16))
     #: The opt-out/in keyword or phrase that matched, for the audit trail.
     keyword: Mapped[str | None] = mapped_column(String(64))
     #: The missed call this answers: the latest call texted to this number, within a window.
@@ -331,13 +265,6 @@ class PendingDeliveryReport(Base):
     received_at: Mapped[datetime]
 
 
-class BookingStatus(StrEnum):
-    """Whether a booking stands; a cancelled one no longer counts as revenue."""
-
-    BOOKED = "booked"
-    CANCELLED = "cancelled"
-
-
 class Booking(Base):
     """A conversion (appointment or sale), attributed to the missed call whose text led to it."""
 
@@ -352,7 +279,7 @@ class Booking(Base):
     #: Where it came from: "webhook", "calcom", "calendly" or "manual".
     source: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[BookingStatus] = mapped_column(_string_enum(BookingStatus, 16))
+    status: Mapped[BookingStatus] = mapped_column(string_enum(BookingStatus, 16))
     #: Value in minor units (cents), so sums are exact on every backend; None when unknown.
     value_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
@@ -380,16 +307,6 @@ Index("ix_calls_ended_at", Call.ended_at)
 __all__ += ["Booking", "BookingStatus"]
 
 
-class CrmEventStatus(StrEnum):
-    """Delivery state of one CRM webhook post (one row per event and endpoint)."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    DELIVERED = "delivered"
-    #: Gave up after the last attempt; kept for the audit trail and the health page.
-    FAILED = "failed"
-
-
 class CrmEvent(Base):
     """An outgoing CRM webhook: the signed JSON to post to one endpoint, and its retries."""
 
@@ -407,7 +324,7 @@ class CrmEvent(Base):
     idempotency_key: Mapped[str] = mapped_column(String(255))
     event: Mapped[str] = mapped_column(String(32))
     payload: Mapped[str] = mapped_column(Text)
-    status: Mapped[CrmEventStatus] = mapped_column(_string_enum(CrmEventStatus, 16))
+    status: Mapped[CrmEventStatus] = mapped_column(string_enum(CrmEventStatus, 16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: Due time; while ``sending`` it is the claim's lease (a crashed worker's row comes back).
     next_attempt_at: Mapped[datetime]
@@ -430,3 +347,11 @@ class PbxMark(Base):
 
 
 __all__ += ["PbxMark"]
+
+
+def configure_models() -> None:
+    """Build the mappers now (SQLAlchemy does it lazily, on the first query) so start-up pays."""
+    configure_mappers()
+
+
+__all__ += ["configure_models"]

@@ -25,16 +25,16 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store._dialect import (
-    committing,
     detached,
     dialect_of,
     insert_for,
     insert_row,
     table_of,
-    write_lock,
 )
-from asterisk_textback.store.models import Call, Experiment, Message, MessageStatus
+from asterisk_textback.store.models import Call, Experiment, Message
+from asterisk_textback.store.uow import unit_of_work
 
 __all__ = [
     "NewMessage",
@@ -42,6 +42,7 @@ __all__ = [
     "claim_due",
     "enqueue",
     "expire_due",
+    "id_for_key",
     "idempotency_key",
     "insert_message",
     "not_yet_sent",
@@ -81,7 +82,7 @@ def idempotency_key(pbx: str, linkedid: str, kind: str = "textback") -> str:
 async def insert_message(
     session: AsyncSession, new: NewMessage, *, key: str, call_id: int | None, now: datetime
 ) -> Message | None:
-    """Insert unless ``key`` exists: the new row, or None on conflict; does not commit."""
+    """Insert unless ``key`` exists: the new row, or None on conflict."""
     if new.status not in (MessageStatus.QUEUED, MessageStatus.SUPPRESSED):
         raise ValueError(f"a new message is queued or suppressed, not {new.status.value}")
     experiment_id = None
@@ -150,6 +151,11 @@ def _create_experiment(dialect: str) -> Any:
     )
 
 
+async def id_for_key(session: AsyncSession, key: str) -> int | None:
+    """The id of the text stored under idempotency ``key``, or None (a retry's check)."""
+    return await session.scalar(select(Message.id).where(Message.idempotency_key == key))
+
+
 async def _by_key(session: AsyncSession, key: str) -> Message | None:
     return await session.scalar(select(Message).where(Message.idempotency_key == key))
 
@@ -163,13 +169,12 @@ async def enqueue(
     call_id: int | None = None,
 ) -> tuple[Message, bool]:
     """Commit ``new`` under ``key`` unless that key exists: (the row, whether it is new)."""
-    async with committing(session):
-        message = await insert_message(session, new, key=key, call_id=call_id, now=now)
-        created = message is not None
-        if message is None:
-            message = await _by_key(session, key)
-            if message is None:  # pragma: no cover - the conflicting row cannot vanish
-                raise RuntimeError(f"outbox key {key!r} conflicted but cannot be read")
+    message = await insert_message(session, new, key=key, call_id=call_id, now=now)
+    created = message is not None
+    if message is None:
+        message = await _by_key(session, key)
+        if message is None:  # pragma: no cover - the conflicting row cannot vanish
+            raise RuntimeError(f"outbox key {key!r} conflicted but cannot be read")
     return message, created
 
 
@@ -200,7 +205,7 @@ async def claim_due(
     that can go at once costs one commit before its request instead of two.
     """
     params = {"c_worker": worker_id, "c_now": now, "c_limit": limit}
-    async with session_factory() as session, write_lock(session), session.begin():
+    async with unit_of_work(session_factory) as session:
         connection = await session.connection()
         rows = (await connection.execute(_claim_statement(dialect_of(session)), params)).mappings()
         messages = sorted((detached(Message, dict(row)) for row in rows), key=_oldest_first)
@@ -262,10 +267,9 @@ _LEAVING = (
 
 
 async def _bulk_status(session: AsyncSession, where: Any, values: dict[str, Any]) -> int:
-    """Apply ``values`` to every message matching ``where``; how many; commits."""
-    async with committing(session):
-        stmt = update(Message).where(where).values(values).returning(Message.id)
-        ids = (await session.scalars(stmt)).all()
+    """Apply ``values`` to every message matching ``where``; how many."""
+    stmt = update(Message).where(where).values(values).returning(Message.id)
+    ids = (await session.scalars(stmt)).all()
     return len(ids)
 
 
@@ -314,7 +318,7 @@ async def cancel_if_handled(
     now: datetime,
     reason: str = "handled: caller reached or called back",
 ) -> int:
-    """Cancel queued texts to ``e164`` about calls that ended by ``handled_at``; commits.
+    """Cancel queued texts to ``e164`` about calls that ended by ``handled_at``.
 
     ``handled_at`` is when the caller was answered on a newer call or an extension called
     the number back; texts about calls that ended after it are left alone.
@@ -333,7 +337,7 @@ async def cancel_if_handled(
 
 
 async def expire_due(session: AsyncSession, now: datetime) -> int:
-    """Expire queued texts whose ``expires_at`` has passed; how many; commits."""
+    """Expire queued texts whose ``expires_at`` has passed; how many."""
     where = and_(
         Message.status == MessageStatus.QUEUED,
         Message.expires_at.is_not(None),
@@ -344,7 +348,7 @@ async def expire_due(session: AsyncSession, now: datetime) -> int:
 
 
 async def release_claimed(session: AsyncSession, ids: Sequence[int], *, now: datetime) -> int:
-    """Put claimed rows that never reached the provider back in the queue; commits.
+    """Put claimed rows that never reached the provider back in the queue.
 
     Used on a graceful stop: a claim is not a send, so nothing is lost or doubled.
     """

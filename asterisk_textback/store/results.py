@@ -17,9 +17,10 @@ from sqlalchemy import and_, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.errors import TextbackError
-from asterisk_textback.store._dialect import committing, dialect_of, table_of
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store._dialect import dialect_of, table_of
 from asterisk_textback.store.contacts import record_texted, record_texted_many
-from asterisk_textback.store.models import Message, MessageStatus
+from asterisk_textback.store.models import Message
 
 __all__ = [
     "MessageStateError",
@@ -51,9 +52,9 @@ async def _transition(
     wanted: str,
     values: dict[str, Any],
 ) -> Message:
-    """Apply ``values`` if the message is in an ``allowed`` status; does not commit.
+    """Apply ``values`` if the message is in an ``allowed`` status.
 
-    On refusal it raises inside the caller's ``committing`` block, which rolls back.
+    On refusal it raises inside the caller's ``unit_of_work``, which rolls back.
     """
     message = (
         await session.scalars(
@@ -71,38 +72,34 @@ async def _transition(
 
 
 async def mark_sending(session: AsyncSession, message_id: int, *, now: datetime) -> None:
-    """Record that the request is about to leave for the provider; commits.
+    """Record that the request is about to leave for the provider.
 
     From here on a crash leaves the message ``unknown`` instead of queued again.
     """
-    async with committing(session):
-        await _transition(
-            session, message_id, (MessageStatus.SENDING,), "sending", {"sending_at": now}
-        )
+    await _transition(session, message_id, (MessageStatus.SENDING,), "sending", {"sending_at": now})
 
 
 async def mark_sending_many(
     session: AsyncSession, message_ids: Sequence[int], *, claimed_by: str, now: datetime
 ) -> list[int]:
-    """:func:`mark_sending` for a group that leaves together, in one transaction; commits.
+    """:func:`mark_sending` for a group that leaves together, in one transaction.
 
     Returns the ids marked. The others are no longer this worker's to send: cancelled while
     they waited for their rate slot (STOP, the caller was reached), or taken back.
     """
     if not message_ids:
         return []
-    async with committing(session):
-        marked = await session.scalars(
-            update(Message)
-            .where(
-                Message.id.in_(message_ids),
-                Message.status == MessageStatus.SENDING,
-                Message.claimed_by == claimed_by,
-            )
-            .values(sending_at=now)
-            .returning(Message.id)
+    marked = await session.scalars(
+        update(Message)
+        .where(
+            Message.id.in_(message_ids),
+            Message.status == MessageStatus.SENDING,
+            Message.claimed_by == claimed_by,
         )
-        ids = list(marked.all())
+        .values(sending_at=now)
+        .returning(Message.id)
+    )
+    ids = list(marked.all())
     return ids
 
 
@@ -114,7 +111,7 @@ async def mark_sent(
     provider: str,
     provider_message_id: str | None,
 ) -> Message:
-    """Record that the provider accepted the text, and count it on the contact; commits."""
+    """Record that the provider accepted the text, and count it on the contact."""
     values = {
         "status": MessageStatus.SENT,
         "sent_at": now,
@@ -123,9 +120,8 @@ async def mark_sent(
         "provider_message_id": provider_message_id,
         "last_error": None,
     }
-    async with committing(session):
-        message = await _transition(session, message_id, (MessageStatus.SENDING,), "sent", values)
-        await record_texted(session, message.to_e164, now=now)
+    message = await _transition(session, message_id, (MessageStatus.SENDING,), "sent", values)
+    await record_texted(session, message.to_e164, now=now)
     return message
 
 
@@ -141,7 +137,7 @@ class SentReceipt:
 async def mark_sent_many(
     session: AsyncSession, receipts: Sequence[SentReceipt], *, now: datetime
 ) -> list[int]:
-    """Record many accepted texts in one transaction; commits.
+    """Record many accepted texts in one transaction.
 
     Returns the ids that were not ``sending`` and were left unchanged, so that one odd row
     cannot keep the others from being recorded.
@@ -149,24 +145,23 @@ async def mark_sent_many(
     by_id = {receipt.message_id: receipt for receipt in receipts}
     if not by_id:
         return []
-    async with committing(session):
-        connection = await session.connection()
-        found = await connection.execute(
-            _sending_statement(dialect_of(session)), {"s_ids": list(by_id)}
-        )
-        sending = {message_id: to for message_id, to in found}
-        if sending:
-            params = [
-                {
-                    "b_id": message_id,
-                    "b_now": now,
-                    "b_provider": by_id[message_id].provider,
-                    "b_provider_message_id": by_id[message_id].provider_message_id,
-                }
-                for message_id in sending
-            ]
-            await connection.execute(_MARK_SENT, params)  # a Core executemany
-            await record_texted_many(session, Counter(sending.values()), now=now)
+    connection = await session.connection()
+    found = await connection.execute(
+        _sending_statement(dialect_of(session)), {"s_ids": list(by_id)}
+    )
+    sending = {message_id: to for message_id, to in found}
+    if sending:
+        params = [
+            {
+                "b_id": message_id,
+                "b_now": now,
+                "b_provider": by_id[message_id].provider,
+                "b_provider_message_id": by_id[message_id].provider_message_id,
+            }
+            for message_id in sending
+        ]
+        await connection.execute(_MARK_SENT, params)  # a Core executemany
+        await record_texted_many(session, Counter(sending.values()), now=now)
     return [message_id for message_id in by_id if message_id not in sending]
 
 
@@ -197,7 +192,7 @@ _MARK_SENT = (
 async def mark_failed_transient(
     session: AsyncSession, message_id: int, *, now: datetime, error: str, backoff: timedelta
 ) -> Message:
-    """Re-queue after ``backoff``, or expire if that is past ``expires_at``; commits."""
+    """Re-queue after ``backoff``, or expire if that is past ``expires_at``."""
     retry_at = now + backoff
     too_late = and_(Message.expires_at.is_not(None), Message.expires_at <= retry_at)
     values = {
@@ -207,28 +202,23 @@ async def mark_failed_transient(
         "last_error": error,
         "updated_at": now,
     }
-    async with committing(session):
-        message = await _transition(session, message_id, (MessageStatus.SENDING,), "queued", values)
+    message = await _transition(session, message_id, (MessageStatus.SENDING,), "queued", values)
     return message
 
 
 async def mark_failed_permanent(
     session: AsyncSession, message_id: int, *, now: datetime, error: str
 ) -> Message:
-    """Record a failure that no retry can fix (invalid number, opted out …); commits."""
+    """Record a failure that no retry can fix (invalid number, opted out …)."""
     values = {"status": MessageStatus.FAILED, "last_error": error, "updated_at": now}
-    async with committing(session):
-        message = await _transition(session, message_id, (MessageStatus.SENDING,), "failed", values)
+    message = await _transition(session, message_id, (MessageStatus.SENDING,), "failed", values)
     return message
 
 
 async def mark_unknown(
     session: AsyncSession, message_id: int, *, now: datetime, error: str
 ) -> Message:
-    """Record that we cannot tell whether the text went out (e.g. a timeout); commits."""
+    """Record that we cannot tell whether the text went out (e.g. a timeout)."""
     values = {"status": MessageStatus.UNKNOWN, "last_error": error, "updated_at": now}
-    async with committing(session):
-        message = await _transition(
-            session, message_id, (MessageStatus.SENDING,), "unknown", values
-        )
+    message = await _transition(session, message_id, (MessageStatus.SENDING,), "unknown", values)
     return message

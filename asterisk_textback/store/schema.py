@@ -10,16 +10,19 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.errors import TextbackError
 from asterisk_textback.store.engine import create_engine
 
 __all__ = [
+    "DatabaseUnreadableError",
     "SchemaOutdatedError",
     "SchemaTooNewError",
     "alembic_config",
     "check_schema",
+    "check_schema_readable",
     "current_revision",
     "downgrade",
     "head_revision",
@@ -123,6 +126,25 @@ async def check_schema(engine: AsyncEngine) -> None:
     if current is not None and not _is_known(current):
         raise SchemaTooNewError(current, needed)
     raise SchemaOutdatedError(current, needed)
+
+
+class DatabaseUnreadableError(TextbackError):
+    """The database cannot be opened or read at all (missing directory, not a database,
+    locked); ``reason`` is the driver's own words, without the SQL."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+async def check_schema_readable(engine: AsyncEngine) -> None:
+    """:func:`check_schema`, with a database that cannot be read at all raised as
+    :class:`DatabaseUnreadableError` (the schema errors stay as they are)."""
+    try:
+        await check_schema(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        orig = exc.orig if isinstance(exc, DBAPIError) else exc
+        raise DatabaseUnreadableError(str(orig)) from None
 
 
 def _is_known(revision: str) -> bool:

@@ -22,9 +22,9 @@ from asterisk_textback.policy.decide import decide
 from asterisk_textback.policy.decision import Decision
 from asterisk_textback.policy.history import NO_HISTORY
 from asterisk_textback.policy.settings import PolicyConfig
-from asterisk_textback.store._dialect import one_transaction
 from asterisk_textback.store.calls import CallDecision, record_calls
 from asterisk_textback.store.models import DecisionAction
+from asterisk_textback.store.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class BulkLane:
             decisions.append(decision)
         await self._live_first()
         try:
-            async with self._sessions() as session, one_transaction(session):
+            async with unit_of_work(self._sessions) as session:
                 await record_calls(session, rows, now=datetime.fromtimestamp(now, tz=UTC))
         except Exception:
             self.errors += len(rows)

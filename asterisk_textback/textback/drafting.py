@@ -12,16 +12,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.errors import ProviderError
 from asterisk_textback.logs.mask import phone
 from asterisk_textback.policy import ContactHistory, Decision, PolicyConfig, decide
 from asterisk_textback.sms.lookup import LineLookup
 from asterisk_textback.store import contacts, outbox
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.templates.compose import Draft, compose
 from asterisk_textback.textback.loading import PreparedConfig
 
@@ -44,14 +46,14 @@ class Drafted:
 
 def outbox_row(draft: Draft, *, provider: str, kind: str) -> outbox.NewMessage:
     """The outbox row of a rendered text (times as aware UTC datetimes)."""
-    expires = None if draft.expires_at is None else datetime.fromtimestamp(draft.expires_at, UTC)
+    expires = None if draft.expires_at is None else utc(draft.expires_at)
     return outbox.NewMessage(
         to_e164=draft.to,
         sender=draft.sender,
         body=draft.body,
         segments=draft.segments,
         encoding=draft.encoding,
-        send_at=datetime.fromtimestamp(draft.send_at, UTC),
+        send_at=utc(draft.send_at),
         expires_at=expires,
         kind=kind,
         template=draft.template,
@@ -108,7 +110,7 @@ async def known_landline(
 
     A failed lookup never blocks the text: it is an optimisation, not a gate.
     """
-    at = datetime.fromtimestamp(now, UTC)
+    at = utc(now)
     async with sessions() as session:
         contact = await contacts.get_contact(session, e164)
     checked = None if contact is None else contact.line_checked_at
@@ -119,7 +121,7 @@ async def known_landline(
     except ProviderError as exc:
         log.warning("line-type lookup of %s failed (texting anyway): %s", phone(e164), exc)
         return False
-    async with sessions() as session:
+    async with unit_of_work(sessions) as session:
         await contacts.record_line_type(
             session, e164, now=at, line_type=info.line_type, sms_capable=info.sms_capable
         )

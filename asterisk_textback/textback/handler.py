@@ -15,28 +15,24 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.logs.activity import log_call
 from asterisk_textback.policy import NO_HISTORY, Action, Decision, parse_caller
 from asterisk_textback.sms.lookup import LineLookup
 from asterisk_textback.store import caps, history, outbox
-from asterisk_textback.store._dialect import one_transaction
 from asterisk_textback.store.calls import CallDecision, Recorded, record_call_and_enqueue
 from asterisk_textback.store.models import DecisionAction, MessageStatus
+from asterisk_textback.store.uow import begin_reading, unit_of_work
 from asterisk_textback.templates.compose import Draft
 from asterisk_textback.textback.bulk import BulkLane
 from asterisk_textback.textback.drafting import IsLandline, decide_and_render, known_landline
 from asterisk_textback.textback.loading import PreparedConfig
 
 log = logging.getLogger(__name__)
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +206,7 @@ class CallHandler:
         if not pending:
             return
         try:
-            async with self._sessions() as session, one_transaction(session):
+            async with unit_of_work(self._sessions) as session:
                 if any(p.message is not None for p in pending):
                     # Before any other write: the caps lock is always taken first, so a
                     # transaction waiting for it holds no row lock another one needs.
@@ -248,7 +244,7 @@ class CallHandler:
     async def record(self, call: CallEnded) -> CallResult:
         """Decide about one call and commit the call row (and its text) in one transaction."""
         pending = await self._decide(call, self._loaded)
-        async with self._sessions() as session, one_transaction(session):
+        async with unit_of_work(self._sessions) as session:
             if pending.message is not None:
                 await caps.lock(session)
             pending, rec = await self._store(session, pending)
@@ -274,10 +270,10 @@ class CallHandler:
             async with self._sessions() as session:
                 # Reads only: on SQLite a DEFERRED transaction, so it does not queue behind
                 # (or hold up) the dispatcher's writes.
-                await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+                await begin_reading(session)
                 # The rate caps are enforced when the text is inserted (``_reserve``).
                 hist = await history.history_for_policy(
-                    session, caller, settings.suppression, now=_utc(now), count_rates=False
+                    session, caller, settings.suppression, now=utc(now), count_rates=False
                 )
         drafted = await decide_and_render(
             call,
@@ -304,12 +300,10 @@ class CallHandler:
         if p.handled is not None:
             # Answered on a newer call, or an extension called them back: a text still
             # waiting for its send time is no longer wanted.
-            await outbox.cancel_if_handled(
-                session, p.handled, _utc(p.call.ended_at), now=_utc(p.now)
-            )
+            await outbox.cancel_if_handled(session, p.handled, utc(p.call.ended_at), now=utc(p.now))
         p = await self._reserve(session, p)
         rec = await record_call_and_enqueue(
-            session, p.call, p.stored, p.message, caller_e164=p.party, now=_utc(p.now)
+            session, p.call, p.stored, p.message, caller_e164=p.party, now=utc(p.now)
         )
         return p, rec
 
@@ -324,7 +318,7 @@ class CallHandler:
             send_at=p.message.send_at,
             expires_at=p.message.expires_at,
             caps=p.caps,
-            now=_utc(p.now),
+            now=utc(p.now),
         )
         if slot.send_at == p.message.send_at:
             return p

@@ -24,6 +24,7 @@ from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.calls.model import Direction
 from asterisk_textback.policy.settings import SuppressionSettings
 from asterisk_textback.store.marks import get_mark, save_mark
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.textback.catchup import CdrCatchUp
 from asterisk_textback.textback.handler import CallHandler
 
@@ -158,7 +159,7 @@ class StartupCatchUp:
                 await self._save(link.name, at)
 
     async def _save(self, pbx: str, at: float) -> None:
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             await save_mark(session, pbx, at)
         self._saved[pbx] = at
 

@@ -8,6 +8,7 @@ import pytest
 
 from asterisk_textback.agi.server import AgiState
 from asterisk_textback.store import contacts
+from asterisk_textback.store.uow import unit_of_work
 from tests.agi.support import NOW, Harness, StartAgi, environment, play_asterisk
 
 QUEUED = ['SET VARIABLE TEXTBACK_STATUS "queued"']
@@ -36,7 +37,7 @@ async def test_a_request_is_queued_and_the_channel_told(agi: Harness) -> None:
 
 
 async def test_an_opted_out_caller_is_not_texted(agi: Harness) -> None:
-    async with agi.sessions() as session:
+    async with unit_of_work(agi.sessions) as session:
         now = datetime.fromtimestamp(NOW, tz=UTC) - timedelta(days=3)
         await contacts.opt_out(session, "+12125550147", now=now, source="sms:STOP")
     seen = await agi.call(environment())

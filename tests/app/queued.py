@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.store import outbox
+from asterisk_textback.store.uow import unit_of_work
 
 
 async def queue_texts(
@@ -21,7 +22,7 @@ async def queue_texts(
     +1212555<1000+i>, from ``senders`` in turn; their ids."""
     now = now or datetime.now(UTC)
     ids = []
-    async with sessions() as session:
+    async with unit_of_work(sessions) as session:
         for i in range(n):
             new = outbox.NewMessage(
                 to_e164=f"+1212555{1000 + i}",

@@ -20,6 +20,7 @@ from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.marks import get_mark, save_mark
 from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.textback.loading import prepare
 from tests.app.blip_support import Copy, cdr_row, copies
 
@@ -158,7 +159,7 @@ async def test_an_unreadable_cdr_is_reported_and_the_mark_kept(tmp_path: Path) -
     url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
     await upgrade(url)
     engine = create_engine(url)
-    async with create_session_factory(engine)() as session:
+    async with unit_of_work(create_session_factory(engine)) as session:
         await save_mark(session, "office", time.time() - 600)
         mark = await get_mark(session, "office")
     cdr = tmp_path / "cdr-csv"

@@ -13,13 +13,6 @@ from pathlib import Path
 from tests.architecture.importgraph import ROOT
 
 MAX_LINES = 400
-#: Modules of other lanes still too long when this test was written (issue 14): the lead
-#: empties this list once the lanes that split them are merged.
-TOO_LONG_FOR_NOW = frozenset(
-    {
-        "store/models.py",
-    }
-)
 
 
 def _modules() -> list[Path]:
@@ -52,6 +45,4 @@ def test_no_module_reaches_400_lines() -> None:
         for path in _modules()
     }
     too_long = {name: n for name, n in lengths.items() if n >= MAX_LINES}
-    assert sorted(set(too_long) - TOO_LONG_FOR_NOW) == [], too_long
-    # The allow-list only shrinks: a module split below the limit must leave it.
-    assert sorted(TOO_LONG_FOR_NOW - set(too_long)) == []
+    assert too_long == {}

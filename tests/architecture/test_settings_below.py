@@ -22,9 +22,13 @@ ALWAYS_ALLOWED = ("pydantic", "pydantic_core", f"{PACKAGE}.errors")
 #: Value types a section legitimately needs from another stage or library.
 EXTRA_ALLOWED: dict[str, tuple[str, ...]] = {
     # Regions are validated against libphonenumber; rules match the tracker's call reasons.
-    f"{PACKAGE}.policy.settings": ("phonenumbers", f"{PACKAGE}.calls.model"),
+    f"{PACKAGE}.policy.settings": (
+        "phonenumbers",
+        f"{PACKAGE}.calls.model",
+        f"{PACKAGE}.calls.utc",
+    ),
     # The package's public API (its __init__) includes the message context built from a call.
-    f"{PACKAGE}.templates.settings": (f"{PACKAGE}.calls.model",),
+    f"{PACKAGE}.templates.settings": (f"{PACKAGE}.calls.model", f"{PACKAGE}.calls.utc"),
 }
 HEAVY = ("aiohttp", "sqlalchemy", "panoramisk", "jinja2")
 

@@ -22,15 +22,14 @@ from asterisk_textback.bookings.webhook import (
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.config import Settings
 from asterisk_textback.kpi.conversions import (
-    attribute,
     call_token,
     link_tool,
-    mark_booked,
     parse_call_token,
     tracked_link,
 )
 from asterisk_textback.policy import NO_HISTORY, decide
 from asterisk_textback.policy.settings import BusinessSettings, SuppressionSettings
+from asterisk_textback.store.bookings import attribute, mark_booked
 from asterisk_textback.store.models import Booking, Message
 from asterisk_textback.templates.compose import compose
 from asterisk_textback.textback.handler import CallHandler

@@ -16,8 +16,9 @@ from asterisk_textback.config import Settings
 from asterisk_textback.crm.hooks import CrmHooks, CrmSecrets
 from asterisk_textback.crm.settings import CrmEndpoint, CrmEventType, CrmSettings
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.kpi.conversions import NewBooking, record_booking
+from asterisk_textback.kpi.conversions import NewBooking
 from asterisk_textback.policy.settings import BusinessSettings, SuppressionSettings
+from asterisk_textback.store.bookings import record_booking
 from asterisk_textback.store.models import CrmEvent, InboundKind, InboundMessage, Message
 from asterisk_textback.textback.handler import CallHandler
 from asterisk_textback.textback.loading import prepare
@@ -145,6 +146,7 @@ async def test_text_reply_opt_out_and_booking(
         window=timedelta(days=7),
         secret="",
     )
+    await session.commit()  # record_booking writes in the caller's unit of work
     await hooks.booking_recorded(booking)
     await hooks.booking_recorded(booking)  # the same state again: no new event
     events = await _queued(session)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.store import crm_outbox
 from asterisk_textback.store.crm_outbox import NewCrmEvent
+from asterisk_textback.store.uow import unit_of_work
 
 Sessions = async_sessionmaker[AsyncSession]
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -17,7 +18,7 @@ LEASE = timedelta(minutes=1)
 
 async def _add(sessions: Sessions, n: int) -> None:
     events = [NewCrmEvent("crm", f"reply:{i}", "reply", "{}") for i in range(n)]
-    async with sessions() as session:
+    async with unit_of_work(sessions) as session:
         assert await crm_outbox.add_events(session, events, now=T0) == n
         assert await crm_outbox.add_events(session, events[:1], now=T0) == 0
 
@@ -50,7 +51,7 @@ async def test_lease_expiry_and_finish_guard(session_factory: Sessions) -> None:
         session_factory, now=later, lease_until=later + LEASE, limit=9
     )
     assert (again.id, again.attempts) == (row.id, 2)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         # The first (lost) worker reporting late must not overwrite the live claim.
         assert not await crm_outbox.finish(session, row.id, attempt=1, now=later)
         assert await crm_outbox.finish(session, row.id, attempt=2, now=later)

@@ -12,6 +12,7 @@ from asterisk_textback.sms.base import DeliveryReport, DeliveryState, FailureKin
 from asterisk_textback.store import contacts, delivery, results
 from asterisk_textback.store.delivery import DeliveryOutcome
 from asterisk_textback.store.models import Message, MessageStatus, PendingDeliveryReport
+from asterisk_textback.store.uow import unit_of_work
 from tests.inbound.helpers import CALLER, T0, add_call
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -43,7 +44,7 @@ def _report(state: DeliveryState, failure: FailureKind | None = None) -> Deliver
 
 async def test_delivered_then_duplicate(session_factory: Sessions) -> None:
     message_id = await _sent(session_factory)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         first = await delivery.apply_report(session, _report(DeliveryState.DELIVERED), now=T0)
         again = await delivery.apply_report(session, _report(DeliveryState.DELIVERED), now=T0)
     message = await _message(session_factory, message_id)
@@ -54,7 +55,7 @@ async def test_delivered_then_duplicate(session_factory: Sessions) -> None:
 
 async def test_intermediate_states_ignored(session_factory: Sessions) -> None:
     message_id = await _sent(session_factory)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         outcome = await delivery.apply_report(session, _report(DeliveryState.SENT), now=T0)
     assert outcome is DeliveryOutcome.IGNORED
     assert (await _message(session_factory, message_id)).status is MessageStatus.SENT
@@ -65,7 +66,7 @@ async def test_failure_number_marks_contact_no_sms(
     session_factory: Sessions, state: DeliveryState
 ) -> None:
     message_id = await _sent(session_factory)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         outcome = await delivery.apply_report(session, _report(state, FailureKind.NUMBER), now=T0)
         contact = await contacts.get_contact(session, CALLER)
     message = await _message(session_factory, message_id)
@@ -79,7 +80,7 @@ async def test_failure_number_marks_contact_no_sms(
 async def test_opted_out_failure_applied_once(session_factory: Sessions) -> None:
     await _sent(session_factory)
     report = _report(DeliveryState.UNDELIVERED, FailureKind.OPTED_OUT)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         await delivery.apply_report(session, report, now=T0)
         contact = await contacts.get_contact(session, CALLER)
         assert contact is not None
@@ -95,7 +96,7 @@ async def test_opted_out_failure_applied_once(session_factory: Sessions) -> None
 
 async def test_failed_after_delivered_is_ignored(session_factory: Sessions) -> None:
     message_id = await _sent(session_factory)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         await delivery.apply_report(session, _report(DeliveryState.DELIVERED), now=T0)
         late = await delivery.apply_report(session, _report(DeliveryState.FAILED), now=T0)
     assert late is DeliveryOutcome.DUPLICATE
@@ -104,7 +105,7 @@ async def test_failed_after_delivered_is_ignored(session_factory: Sessions) -> N
 
 async def test_report_before_mark_sent_is_parked_then_applied(session_factory: Sessions) -> None:
     message_id = await _sent(session_factory, MessageStatus.SENDING)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         early = await delivery.apply_report(session, _report(DeliveryState.DELIVERED), now=T0)
         dup = await delivery.apply_report(session, _report(DeliveryState.DELIVERED), now=T0)
         assert await delivery.apply_pending(session, now=T0) == (0, 0)
@@ -120,7 +121,7 @@ async def test_report_before_mark_sent_is_parked_then_applied(session_factory: S
 
 
 async def test_stale_parked_reports_dropped(session_factory: Sessions) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         await delivery.apply_report(session, _report(DeliveryState.DELIVERED), now=T0)
         later = T0 + delivery.DEFAULT_PENDING_MAX_AGE + timedelta(seconds=1)
         assert await delivery.apply_pending(session, now=later) == (0, 1)

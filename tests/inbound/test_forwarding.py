@@ -22,6 +22,7 @@ from asterisk_textback.inbound.forwarding import SIGNATURE_HEADER, Forwarder, Fo
 from asterisk_textback.inbound.settings import EmailSettings, ForwardingSettings
 from asterisk_textback.store import inbound
 from asterisk_textback.store.models import InboundKind, Message
+from asterisk_textback.store.uow import unit_of_work
 from tests.inbound.helpers import CALLER, DID, T0, SmtpServer, add_call, self_signed
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -65,7 +66,7 @@ async def _reply(sessions: Sessions, body: str = "Yes please call me after 5") -
     new = inbound.NewInbound(
         "fake", "m1", CALLER, DID, body, T0 + timedelta(minutes=5), InboundKind.REPLY
     )
-    async with sessions() as session:
+    async with unit_of_work(sessions) as session:
         return (await inbound.record_inbound(session, new, now=T0)).inbound.id
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asterisk_textback.store import contacts, inbound, outbox
 from asterisk_textback.store.models import InboundKind, InboundMessage, Message, MessageStatus
 from asterisk_textback.store.schema import alembic_config
+from asterisk_textback.store.uow import unit_of_work
 from tests.inbound.helpers import CALLER, DID, T0, add_call
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -36,7 +37,7 @@ def _confirm(kind: str) -> outbox.NewMessage:
 
 
 async def test_retry_is_stored_once(session_factory: Sessions) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         first = await inbound.record_inbound(session, _new("m1"), now=T0)
         again = await inbound.record_inbound(session, _new("m1"), now=T0)
         count = await session.scalar(select(func.count()).select_from(InboundMessage))
@@ -51,7 +52,7 @@ async def test_linked_to_latest_texted_call_within_window(session_factory: Sessi
     latest = await add_call(session_factory, linkedid="new", ended_at=T0 - timedelta(hours=1))
     await add_call(session_factory, linkedid="untexted", ended_at=T0, texted=None)
     await add_call(session_factory, linkedid="queued", ended_at=T0, texted=MessageStatus.QUEUED)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         stored = await inbound.record_inbound(session, _new("m1"), now=T0)
         stale = await inbound.record_inbound(session, _new("m2", minutes=60 * 24 * 30), now=T0)
     assert stored.inbound.call_id == latest.id
@@ -60,7 +61,7 @@ async def test_linked_to_latest_texted_call_within_window(session_factory: Sessi
 
 async def test_stop_opts_out_cancels_queued_and_confirms_once(session_factory: Sessions) -> None:
     await add_call(session_factory, texted=MessageStatus.QUEUED, linkedid="pending")
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         first = await inbound.record_inbound(
             session, _new("s1", InboundKind.STOP), now=T0, confirmation=_confirm("optout_confirm")
         )
@@ -81,7 +82,7 @@ async def test_stop_opts_out_cancels_queued_and_confirms_once(session_factory: S
 
 
 async def test_start_only_confirms_a_real_opt_in(session_factory: Sessions) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         nothing = await inbound.record_inbound(
             session, _new("a", InboundKind.START), now=T0, confirmation=_confirm("optin_confirm")
         )
@@ -100,7 +101,7 @@ async def test_start_only_confirms_a_real_opt_in(session_factory: Sessions) -> N
 
 
 async def test_help_always_answered(session_factory: Sessions) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         for msg_id in ("h1", "h2"):
             stored = await inbound.record_inbound(
                 session, _new(msg_id, InboundKind.HELP), now=T0, confirmation=_confirm("help")
@@ -109,7 +110,7 @@ async def test_help_always_answered(session_factory: Sessions) -> None:
 
 
 async def test_forward_claim_lease_and_finish(session_factory: Sessions) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         row = (await inbound.record_inbound(session, _new("m1"), now=T0)).inbound
         assert await inbound.due_forwards(session, now=T0, since=T0) == [row.id]
         claimed = await inbound.claim_forward(session, row.id, now=T0, lease=timedelta(minutes=2))

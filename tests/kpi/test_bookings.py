@@ -14,7 +14,7 @@ from asterisk_textback.bookings.payloads import (
     parse_calendly,
     parse_generic,
 )
-from asterisk_textback.store.models import BookingStatus
+from asterisk_textback.bookings.status import BookingStatus
 
 NOW = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.calls.model import Outcome
 from asterisk_textback.kpi.calculator import (
     average_booking_value,
@@ -15,7 +16,6 @@ from asterisk_textback.kpi.calculator import (
 )
 from asterisk_textback.kpi.periods import parse_period
 from asterisk_textback.kpi.settings import KpiSettings
-from asterisk_textback.store.models import BookingStatus
 from tests.kpi.helpers import T0, add_booking, add_call
 
 NOVEMBER = parse_period("2026-11", now=T0)

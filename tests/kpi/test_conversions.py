@@ -8,16 +8,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.kpi.conversions import (
     NewBooking,
-    attribute,
     make_token,
-    mark_booked,
     parse_token,
-    record_booking,
     tracking_url,
 )
-from asterisk_textback.store.models import Booking, BookingStatus, MessageStatus
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store.bookings import attribute, mark_booked, record_booking
+from asterisk_textback.store.models import Booking
 from tests.kpi.helpers import T0, add_call, add_text
 
 SECRET = "s3cret"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.kpi.experiments import experiment_results, variant_counts
 from asterisk_textback.kpi.periods import parse_period
-from asterisk_textback.store.models import InboundKind
 from tests.kpi.helpers import T0, add_booking, add_call, add_experiment, add_inbound, add_text
 
 NOVEMBER = parse_period("2026-11", now=T0)

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.calls.model import Direction, Outcome
+from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.kpi.definitions import DEFINITIONS
 from asterisk_textback.kpi.metrics import compute_kpis
 from asterisk_textback.kpi.periods import AVERAGE_MONTH_DAYS, Period, parse_period
 from asterisk_textback.kpi.settings import KpiSettings
-from asterisk_textback.store.models import BookingStatus, InboundKind
 from tests.kpi.helpers import (
     T0,
     add_booking,

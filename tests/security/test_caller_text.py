@@ -24,6 +24,7 @@ from asterisk_textback.store import inbound
 from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.models import InboundKind
 from asterisk_textback.store.schema import upgrade
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.templates import sample_context
 from asterisk_textback.templates.render import Renderer
 from asterisk_textback.templates.segments import to_gsm7
@@ -83,7 +84,7 @@ async def test_email_forwarding_survives_separators_in_the_name(
     new = inbound.NewInbound(
         "fake", "m1", CALLER, DID, "call me", T0 + timedelta(minutes=5), InboundKind.REPLY
     )
-    async with sessions() as session:
+    async with unit_of_work(sessions) as session:
         inbound_id = (await inbound.record_inbound(session, new, now=T0)).inbound.id
     smtp = SmtpServer()
     await smtp.start()

@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Outcome
-from asterisk_textback.store._dialect import one_transaction
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store.calls import CallDecision, get_call, record_call_and_enqueue
-from asterisk_textback.store.models import Call, DecisionAction, Experiment, Message, MessageStatus
+from asterisk_textback.store.models import Call, DecisionAction, Experiment, Message
 from asterisk_textback.store.outbox import NewMessage
+from asterisk_textback.store.uow import unit_of_work
 
 SEND = CallDecision(DecisionAction.SEND, template="missed_voicemail", variant="a")
 
@@ -76,7 +77,7 @@ async def test_concurrent_recordings_of_one_call_store_one_message(
     now: datetime,
 ) -> None:
     async def record() -> tuple[bool, int | None]:
-        async with session_factory() as session:
+        async with unit_of_work(session_factory) as session:
             result = await record_call_and_enqueue(
                 session, make_call(), SEND, make_message(), caller_e164="+12125550147", now=now
             )
@@ -103,15 +104,23 @@ async def test_a_suppressed_call_is_recorded_without_a_message(
 
 
 async def test_a_failure_after_the_call_row_rolls_back_the_call_too(
-    session: AsyncSession,
+    session_factory: async_sessionmaker[AsyncSession],
     make_call: Callable[..., CallEnded],
     make_message: Callable[..., NewMessage],
     now: datetime,
 ) -> None:
     bad = make_message(status=MessageStatus.SENT)
+
+    async def record() -> None:
+        async with unit_of_work(session_factory) as session:
+            await record_call_and_enqueue(
+                session, make_call(), SEND, bad, caller_e164=None, now=now
+            )
+
     with pytest.raises(ValueError, match="queued or suppressed"):
-        await record_call_and_enqueue(session, make_call(), SEND, bad, caller_e164=None, now=now)
-    assert await _count(session, Call) == 0
+        await record()
+    async with session_factory() as session:
+        assert await _count(session, Call) == 0
 
 
 async def test_experiment_assignments_are_linked_once_per_text(
@@ -150,7 +159,7 @@ async def test_group_commits_linking_variants_in_opposite_orders_do_not_deadlock
     then a. On PostgreSQL both transactions are open at once; neither may wait on the other
     (a per-variant counter row locked until commit deadlocked here, one second each time).
     On SQLite the write lock runs them one after the other."""
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         for n, variant in enumerate("ab"):
             text = make_message(experiment="greeting", variant=variant)
             call = make_call(linkedid=f"0.{n}")
@@ -158,7 +167,7 @@ async def test_group_commits_linking_variants_in_opposite_orders_do_not_deadlock
     halfway = {"x": asyncio.Event(), "y": asyncio.Event()}
 
     async def lane(tag: str, other: str, variants: str) -> None:
-        async with session_factory() as session, one_transaction(session):
+        async with unit_of_work(session_factory) as session:
             for n, variant in enumerate(variants):
                 text = make_message(experiment="greeting", variant=variant)
                 call = make_call(linkedid=f"{tag}.{n}")

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store import contacts
-from asterisk_textback.store.models import MessageStatus
 from asterisk_textback.store.outbox import NewMessage, cancel_if_handled, enqueue
 
 NUMBER = "+12125550147"

@@ -11,8 +11,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.errors import ConfigError
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store.engine import create_engine
-from asterisk_textback.store.models import Contact, Message, MessageStatus
+from asterisk_textback.store.models import Contact, Message
 
 
 async def test_sqlite_pragmas_are_set_on_every_connection(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.store.marks import get_mark, save_mark
+from asterisk_textback.store.uow import unit_of_work
 
 T0 = 1_796_000_000.0
 
@@ -28,7 +29,7 @@ async def test_concurrent_writers_leave_the_latest_mark(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     async def save(at: float) -> None:
-        async with session_factory() as session:
+        async with unit_of_work(session_factory) as session:
             await save_mark(session, "main", at)
 
     times = [T0 + i for i in (3, 9, 1, 7, 5, 0, 8, 2, 6, 4)]

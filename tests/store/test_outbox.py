@@ -13,11 +13,13 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store import outbox, results
 from asterisk_textback.store.calls import CallDecision, record_call_and_enqueue
 from asterisk_textback.store.contacts import get_contact
-from asterisk_textback.store.models import DecisionAction, Message, MessageStatus
+from asterisk_textback.store.models import DecisionAction, Message
 from asterisk_textback.store.outbox import NewMessage
+from asterisk_textback.store.uow import unit_of_work
 
 Factory = async_sessionmaker[AsyncSession]
 SEND = CallDecision(DecisionAction.SEND)
@@ -99,7 +101,7 @@ async def test_four_workers_claim_2000_rows_exactly_once(
 async def test_claim_takes_due_rows_oldest_first_and_skips_future_and_expired(
     session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
 ) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         for key, send_at, expires_at in [
             ("later", now + timedelta(seconds=1), None),
             ("stale", now - timedelta(hours=3), now - timedelta(hours=1)),
@@ -121,7 +123,7 @@ async def test_claim_marks_sending_the_texts_that_leave_at_once(
     session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
 ) -> None:
     """``leaves_now`` is asked in claim order; its texts get ``sending_at`` in the claim."""
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         for n in range(3):
             await _queue(session, make_message, now, key=f"k{n}", to_e164=f"+1212555000{n}")
     asked: list[str] = []
@@ -133,7 +135,7 @@ async def test_claim_marks_sending_the_texts_that_leave_at_once(
     a, b, c = await outbox.claim_due(session_factory, "w", now, 10, leaves_now=leaves_now)
     assert asked == ["k0", "k1", "k2"]
     assert (a.sending_at, b.sending_at, c.sending_at) == (now, None, now)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         stored = {m.idempotency_key: m.sending_at for m in await session.scalars(select(Message))}
         assert stored == {"k0": now, "k1": None, "k2": now}
         # A crash now: the two that may have left are unknown, the other is queued again.
@@ -144,11 +146,11 @@ async def test_claim_marks_sending_the_texts_that_leave_at_once(
 async def test_mark_sent_records_the_provider_and_counts_the_contact(
     session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
 ) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         await _queue(session, make_message, now)
     [claimed] = await outbox.claim_due(session_factory, "w", now, 10)
     sent_at = now + timedelta(seconds=1)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         sent = await results.mark_sent(
             session, claimed.id, now=sent_at, provider="log", provider_message_id="SM1"
         )
@@ -171,10 +173,10 @@ async def test_mark_sent_records_the_provider_and_counts_the_contact(
 async def test_transient_failures_back_off_then_expire(
     session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
 ) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         await _queue(session, make_message, now, expires_at=now + timedelta(minutes=5))
     [claimed] = await outbox.claim_due(session_factory, "w", now, 10)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         retry = await results.mark_failed_transient(
             session, claimed.id, now=now, error="503", backoff=timedelta(minutes=2)
         )
@@ -188,7 +190,7 @@ async def test_transient_failures_back_off_then_expire(
     later = now + timedelta(minutes=2)
     [again] = await outbox.claim_due(session_factory, "w", later, 10)
     assert again.attempts == 2
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         gone = await results.mark_failed_transient(
             session, again.id, now=later, error="503", backoff=timedelta(minutes=4)
         )
@@ -198,11 +200,11 @@ async def test_transient_failures_back_off_then_expire(
 async def test_permanent_failure_and_unknown_outcome(
     session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
 ) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         await _queue(session, make_message, now, key="a")
         await _queue(session, make_message, now, key="b")
     a, b = await outbox.claim_due(session_factory, "w", now, 10)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         failed = await results.mark_failed_permanent(session, a.id, now=now, error="landline")
         unknown = await results.mark_unknown(session, b.id, now=now, error="timeout")
         assert (failed.status, failed.last_error) == (MessageStatus.FAILED, "landline")
@@ -213,13 +215,13 @@ async def test_permanent_failure_and_unknown_outcome(
 async def test_rows_caught_mid_send_become_unknown_and_are_never_resent(
     session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
 ) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         for key in ("old", "recent", "waiting"):
             send_at = now + timedelta(hours=1) if key == "waiting" else now
             await _queue(session, make_message, now, key=key, send_at=send_at)
     [old] = await outbox.claim_due(session_factory, "dead", now, 1)
     [live] = await outbox.claim_due(session_factory, "live", now + timedelta(minutes=9), 1)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         # Both requests were on their way to the provider when the process died.
         await results.mark_sending(session, old.id, now=now)
         await results.mark_sending(session, live.id, now=now + timedelta(minutes=9))
@@ -239,10 +241,10 @@ async def test_rows_caught_mid_send_become_unknown_and_are_never_resent(
 async def test_rows_claimed_but_never_handed_to_the_provider_are_queued_again(
     session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
 ) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         await _queue(session, make_message, now, key="claimed-only", send_at=now)
     [claimed] = await outbox.claim_due(session_factory, "dead", now, 1)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         assert await outbox.recover_after_crash(session, now) == 0
         assert await _statuses(session) == {"queued": 1}
     [again] = await outbox.claim_due(session_factory, "next", now, 1)
@@ -257,7 +259,7 @@ async def test_cancel_if_handled_only_cancels_queued_texts_about_earlier_calls(
 ) -> None:
     number = "+12125550147"
     delayed = make_message(send_at=now + timedelta(minutes=5))
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         for linkedid, minutes_ago, to in [
             ("in-flight", 11, number),  # already sending: too late to cancel
             ("early", 10, number),  # cancelled
@@ -268,7 +270,7 @@ async def test_cancel_if_handled_only_cancels_queued_texts_about_earlier_calls(
             message = replace(delayed, to_e164=to)
             await record_call_and_enqueue(session, call, SEND, message, caller_e164=to, now=now)
     [in_flight] = await outbox.claim_due(session_factory, "w", now + timedelta(minutes=5), 1)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         # Its request is on its way to the provider: too late to cancel.
         await results.mark_sending(session, in_flight.id, now=now)
         in_flight_key = in_flight.idempotency_key
@@ -293,12 +295,12 @@ async def test_cancel_if_handled_also_cancels_a_claimed_text_not_yet_sent(
 ) -> None:
     """A worker waiting for its sender's rate slot must find the text cancelled."""
     number = "+12125550147"
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         call = make_call(linkedid="waiting", ended=now - timedelta(minutes=10))
         message = replace(make_message(send_at=now), to_e164=number)
         await record_call_and_enqueue(session, call, SEND, message, caller_e164=number, now=now)
     [claimed] = await outbox.claim_due(session_factory, "w", now, 1)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         assert await outbox.cancel_if_handled(session, number, now, now=now) == 1
         with pytest.raises(results.MessageStateError):
             await results.mark_sending(session, claimed.id, now=now)
@@ -307,7 +309,7 @@ async def test_cancel_if_handled_also_cancels_a_claimed_text_not_yet_sent(
 async def test_expire_due_expires_only_queued_rows_past_their_age(
     session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
 ) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         await _queue(session, make_message, now, key="stale", expires_at=now)
         await _queue(session, make_message, now, key="fresh", expires_at=now + timedelta(hours=1))
         await _queue(session, make_message, now, key="forever", expires_at=None)
@@ -319,12 +321,12 @@ async def test_expire_due_expires_only_queued_rows_past_their_age(
 async def test_mark_sent_many_records_every_sending_row_and_reports_the_rest(
     session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
 ) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         for n in range(4):
             to = "+12125550147" if n < 3 else "+12125550000"
             await _queue(session, make_message, now, key=f"k{n}", to_e164=to)
     a, b, c, d = await outbox.claim_due(session_factory, "w", now, 10)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         await results.mark_unknown(session, c.id, now=now, error="timeout")
         receipts = [results.SentReceipt(m.id, "log", f"SM{m.id}") for m in (a, b, c, d)]
         assert await results.mark_sent_many(session, receipts, now=now) == [c.id]
@@ -341,13 +343,13 @@ async def test_mark_sent_many_records_every_sending_row_and_reports_the_rest(
 async def test_recovery_by_instance_leaves_other_instances_alone(
     session_factory: Factory, make_message: Callable[..., NewMessage], now: datetime
 ) -> None:
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         for key in ("mine", "theirs", "tricky"):
             await _queue(session, make_message, now, key=key, send_at=now)
     [mine] = await outbox.claim_due(session_factory, "pbx_1-0", now, 1)
     [theirs] = await outbox.claim_due(session_factory, "pbx-1-0", now, 1)
     [tricky] = await outbox.claim_due(session_factory, "pbxa1-0", now, 1)
-    async with session_factory() as session:
+    async with unit_of_work(session_factory) as session:
         for message in (mine, theirs, tricky):
             await results.mark_sending(session, message.id, now=now)
         # "_" is a LIKE wildcard: it must match only itself.

@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
-from asterisk_textback.kpi.conversions import mark_booked
+from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.sms.base import DeliveryReport, DeliveryState
+from asterisk_textback.store.bookings import mark_booked
 from asterisk_textback.store.calls import CallDecision, record_call_and_enqueue
 from asterisk_textback.store.delivery import apply_report
 from asterisk_textback.store.inbound import NewInbound, record_inbound
-from asterisk_textback.store.models import DecisionAction, InboundKind
+from asterisk_textback.store.models import DecisionAction
 from asterisk_textback.store.outbox import NewMessage, claim_due
 from asterisk_textback.store.results import mark_failed_permanent, mark_sent
+from asterisk_textback.store.uow import unit_of_work
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=2)
@@ -107,7 +109,7 @@ async def _reply(db: AsyncSession, n: int, number: str, body: str, kind: Inbound
 
 async def seed(factory: async_sessionmaker[AsyncSession], extra_answered: int = 7) -> Seeded:
     """Five interesting calls plus ``extra_answered`` answered ones, a day apart."""
-    async with factory() as db:
+    async with unit_of_work(factory) as db:
         alice = await add_call(
             db, 1, Outcome.MISSED_VOICEMAIL, "+12125550101", "Alice Example", variant="control"
         )
@@ -133,7 +135,7 @@ async def seed(factory: async_sessionmaker[AsyncSession], extra_answered: int = 
                 suppress="answered",
             )
     claimed = await claim_due(factory, "seed", T0 + timedelta(seconds=1), 10)
-    async with factory() as db:
+    async with unit_of_work(factory) as db:
         for message in claimed:
             sent_at = T0 + timedelta(seconds=1.5)
             if message.to_e164 == "+12125550105":

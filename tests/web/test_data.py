@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import Outcome
 from asterisk_textback.kpi.periods import parse_period
+from asterisk_textback.store.call_pages import CallFilter, list_calls
+from asterisk_textback.store.conversations import list_conversations, list_messages, thread
+from asterisk_textback.store.daily_series import daily_series, last_errors, outbox_depth
 from asterisk_textback.web.dashboard.abtests import experiment_views
-from asterisk_textback.web.dashboard.queries import CallFilter, list_calls
-from asterisk_textback.web.dashboard.series import daily_series, last_errors, outbox_depth
-from asterisk_textback.web.dashboard.threads import list_conversations, list_messages, thread
 from tests.web.seed import NOW, seed
 
 NOVEMBER = parse_period("2026-11", now=NOW)

@@ -13,11 +13,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import Outcome
-from asterisk_textback.kpi.conversions import mark_booked
 from asterisk_textback.kpi.periods import Period, parse_period
+from asterisk_textback.store.bookings import mark_booked
+from asterisk_textback.store.daily_series import daily_series, local_days, offset_changes
 from asterisk_textback.store.engine import create_engine, create_session_factory
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.web.dashboard.mount import dashboard_app
-from asterisk_textback.web.dashboard.series import daily_series, local_days, offset_changes
 from asterisk_textback.web.dashboard.settings import DashboardSettings
 from tests.web.conftest import Client, login, make_deps
 from tests.web.seed import NOW, add_call
@@ -68,7 +69,7 @@ def test_local_days_of_a_period() -> None:
 
 
 async def _seed_ny(factory: async_sessionmaker[AsyncSession]) -> list[int]:
-    async with factory() as db:
+    async with unit_of_work(factory) as db:
         ids = [
             await add_call(db, 500 + n, Outcome.MISSED_NO_VOICEMAIL, f"+1212555{n:04d}", "", at=at)
             for n, at in enumerate(NY_CALLS)
@@ -122,7 +123,7 @@ async def test_calls_at_2330_land_on_their_local_day(
 
 async def test_a_half_hour_zone(session_factory: async_sessionmaker[AsyncSession]) -> None:
     """India (+05:30): 23:45 and 00:15 local fall on their own local days."""
-    async with session_factory() as db:
+    async with unit_of_work(session_factory) as db:
         for n, at in enumerate(
             [
                 datetime(2026, 11, 1, 23, 45, tzinfo=KOLKATA),

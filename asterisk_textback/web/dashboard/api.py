@@ -9,7 +9,16 @@ from aiohttp import web
 
 from asterisk_textback.kpi.calculator import calculator_from_history
 from asterisk_textback.kpi.metrics import compute_kpis
-from asterisk_textback.store.models import MessageStatus
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store.call_pages import CursorError, Page, list_calls
+from asterisk_textback.store.conversations import (
+    call_detail,
+    list_conversations,
+    list_messages,
+    message_dict,
+    thread,
+)
+from asterisk_textback.store.daily_series import daily_series
 from asterisk_textback.web.dashboard.app import (
     DEPS,
     Handler,
@@ -21,16 +30,7 @@ from asterisk_textback.web.dashboard.app import (
 )
 from asterisk_textback.web.dashboard.app import report as run_report
 from asterisk_textback.web.dashboard.openapi import spec
-from asterisk_textback.web.dashboard.queries import CursorError, Page, list_calls
 from asterisk_textback.web.dashboard.routes import call_filter
-from asterisk_textback.web.dashboard.series import daily_series
-from asterisk_textback.web.dashboard.threads import (
-    call_detail,
-    list_conversations,
-    list_messages,
-    message_dict,
-    thread,
-)
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "PREFIX", "add_api_routes"]
 

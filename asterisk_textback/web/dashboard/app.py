@@ -23,6 +23,7 @@ from asterisk_textback.kpi.definitions import Kpi, Unit
 from asterisk_textback.kpi.metrics import minor_exponent
 from asterisk_textback.kpi.periods import Period, parse_period
 from asterisk_textback.kpi.settings import KpiSettings
+from asterisk_textback.store.uow import reading as store_reading
 from asterisk_textback.web.dashboard.abtests import ExperimentView, experiment_views
 from asterisk_textback.web.dashboard.auth import Session, SessionStore, tokens_equal
 from asterisk_textback.web.dashboard.limiter import LoginLimiter
@@ -100,8 +101,7 @@ async def reading(request: web.Request) -> AsyncIterator[AsyncSession]:
     The store begins SQLite transactions IMMEDIATE (right for writers); a page holding that
     lock for a few hundred milliseconds would stall the dispatcher and serialize page loads.
     """
-    async with request.app[DEPS].sessions() as session:
-        await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+    async with store_reading(request.app[DEPS].sessions) as session:
         yield session
 
 

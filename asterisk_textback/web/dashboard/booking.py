@@ -18,10 +18,10 @@ from asterisk_textback.bookings.webhook import (
     amount_minor,
     book_call,
 )
+from asterisk_textback.store.conversations import call_bookings, call_detail
 from asterisk_textback.web.dashboard.app import DEPS, reading, render
 from asterisk_textback.web.dashboard.auth import Session
 from asterisk_textback.web.dashboard.csrf import check_session_token, read_form
-from asterisk_textback.web.dashboard.threads import call_bookings, call_detail
 
 __all__ = ["booking_service", "call_page", "mark_booked"]
 

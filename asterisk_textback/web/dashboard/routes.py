@@ -14,6 +14,13 @@ from asterisk_textback.kpi.calculator import (
 )
 from asterisk_textback.kpi.definitions import DEFINITIONS
 from asterisk_textback.kpi.metrics import compute_kpis
+from asterisk_textback.store.call_pages import CallFilter, CursorError, list_calls
+from asterisk_textback.store.conversations import list_conversations, thread
+from asterisk_textback.store.daily_series import (
+    daily_series,
+    last_errors,
+    outbox_depth,
+)
 from asterisk_textback.store.models import DecisionAction
 from asterisk_textback.web.dashboard.abtests import JUDGED_ON
 from asterisk_textback.web.dashboard.app import (
@@ -29,13 +36,6 @@ from asterisk_textback.web.dashboard.auth import Session
 from asterisk_textback.web.dashboard.booking import call_page, mark_booked
 from asterisk_textback.web.dashboard.charts import Series, line_chart
 from asterisk_textback.web.dashboard.login import add_login_routes
-from asterisk_textback.web.dashboard.queries import CallFilter, CursorError, list_calls
-from asterisk_textback.web.dashboard.series import (
-    daily_series,
-    last_errors,
-    outbox_depth,
-)
-from asterisk_textback.web.dashboard.threads import list_conversations, thread
 
 __all__ = ["add_page_routes"]
 

@@ -20,15 +20,14 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
-import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asterisk_textback.store.engine import create_engine, create_session_factory
+from asterisk_textback.store.engine import create_engine, create_session_factory, pace_statements
+from asterisk_textback.store.uow import reading
 
 __all__ = ["ReportBusy", "ReportTimeout", "ReportWorker"]
 
@@ -62,36 +61,12 @@ def _lower_priority() -> None:
 _REST_AFTER: Final = 0.05
 
 
-def _pace(engine: AsyncEngine) -> None:
-    """Past :data:`_REST_AFTER` of statement time, rest as long as each statement ran.
-
-    On PostgreSQL a report's work runs in the server's backend process, which this process's
-    priority does not reach; resting as long as each statement ran keeps a long report to
-    about half a core, the rest left to texting.
-    """
-    sync = engine.sync_engine
-    spent = [0.0]
-
-    @event.listens_for(sync, "before_cursor_execute")
-    def _started(conn: Any, *_: Any) -> None:
-        conn.info["report_started"] = time.perf_counter()
-
-    @event.listens_for(sync, "after_cursor_execute")
-    def _rest(conn: Any, *_: Any) -> None:
-        ran = time.perf_counter() - conn.info.pop("report_started", time.perf_counter())
-        spent[0] += ran
-        if spent[0] > _REST_AFTER:
-            time.sleep(ran)  # this process runs one report at a time: nothing else waits
-
-
 async def _read(url: str, fn: Read[T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
     engine = create_engine(url)
     if engine.dialect.name == "postgresql":
-        _pace(engine)
+        pace_statements(engine, rest_after=_REST_AFTER)
     try:
-        async with create_session_factory(engine)() as session:
-            # A DEFERRED transaction on SQLite: a report never takes the write lock.
-            await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+        async with reading(create_session_factory(engine)) as session:
             return await fn(session, *args, **kwargs)
     finally:
         await engine.dispose()

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Outcome
-from asterisk_textback.kpi.metrics import TEXTBACK_KIND
+from asterisk_textback.store.kpi_queries import TEXTBACK_KIND
 from asterisk_textback.store.models import (
     Booking,
     Call,

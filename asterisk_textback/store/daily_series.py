@@ -37,14 +37,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Direction
-from asterisk_textback.kpi.metrics import (
+from asterisk_textback.kpi.definitions import minor_exponent
+from asterisk_textback.kpi.periods import Period
+from asterisk_textback.store.kpi_queries import (
     MISSED_OUTCOMES,
     TEXTBACK_KIND,
     cohort,
-    minor_exponent,
     replied,
 )
-from asterisk_textback.kpi.periods import Period
 from asterisk_textback.store.models import (
     Booking,
     BookingStatus,
@@ -257,14 +257,18 @@ async def daily_series(
     return DailySeries(days, inbound, miss, sent, deliv, reply, booked, revenue)
 
 
-async def outbox_depth(session: AsyncSession) -> dict[str, int]:
-    """Messages per status (every status listed, zero included)."""
-    counts = {status.value: 0 for status in MessageStatus}
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    """Messages per status, only the statuses that have any (the ``/metrics`` gauge)."""
     rows = await session.execute(
         select(Message.status, func.count(Message.id)).group_by(Message.status)
     )
-    for status, count in rows:
-        counts[MessageStatus(status).value] = int(count)
+    return {MessageStatus(status).value: int(count) for status, count in rows}
+
+
+async def outbox_depth(session: AsyncSession) -> dict[str, int]:
+    """Messages per status (every status listed, zero included)."""
+    counts = {status.value: 0 for status in MessageStatus}
+    counts.update(await status_counts(session))
     return counts
 
 

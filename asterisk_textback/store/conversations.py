@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.calls.utc import aware
+from asterisk_textback.store.call_pages import (
+    CallRow,
+    Page,
+    decode_cursor,
+    decode_id_cursor,
+    decorate,
+    encode_cursor,
+)
 from asterisk_textback.store.models import (
     Booking,
     Call,
@@ -16,14 +25,6 @@ from asterisk_textback.store.models import (
     InboundMessage,
     Message,
     MessageStatus,
-)
-from asterisk_textback.web.dashboard.queries import (
-    CallRow,
-    Page,
-    decode_cursor,
-    decode_id_cursor,
-    decorate,
-    encode_cursor,
 )
 
 __all__ = [
@@ -134,20 +135,12 @@ async def list_conversations(
     names = await _names(session, numbers)
     items = [
         ConversationRow(
-            str(e164), names.get(str(e164)), _aware(at), int(out), int(inn), e164 in opted
+            str(e164), names.get(str(e164)), aware(at), int(out), int(inn), e164 in opted
         )
         for e164, at, out, inn in rows
     ]
     after = encode_cursor(items[-1].last_at, items[-1].e164) if more else None
     return Page(items, after)
-
-
-def _aware(value: Any) -> datetime:
-    # A max() over a UNION comes back as text on SQLite, without the column type's processing.
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if not isinstance(moment, datetime):
-        raise TypeError(f"expected a datetime, got {value!r}")
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,280 @@
+"""KPI and A/B queries: a handful of SQL aggregates per period, the same on SQLite and PostgreSQL.
+
+Every KPI is computed over one cohort: inbound calls that ended in ``[start, end)`` (and to
+one DID, if given), plus everything that followed from them — texts, replies, opt-outs and
+bookings — whenever it happened. No query loads rows into Python: counts and sums come back
+as one row, and the response-time percentiles as one value each. ``kpi.metrics`` turns the
+numbers into the DESIGN §8 report; ``kpi.experiments`` feeds the per-variant counts to
+``kpi.stats``; ``kpi.calculator`` asks for missed calls and the average booking value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from asterisk_textback.bookings.status import BookingStatus
+from asterisk_textback.calls.model import Direction, Outcome
+from asterisk_textback.inbound.kinds import InboundKind
+from asterisk_textback.kpi.definitions import Kpi
+from asterisk_textback.kpi.periods import Period
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store.models import Booking, Call, Contact, InboundMessage, Message
+from asterisk_textback.store.models import Experiment as ExperimentRow
+
+__all__ = [
+    "MISSED_OUTCOMES",
+    "NOT_SMS_CAPABLE",
+    "TEXTBACK_KIND",
+    "VariantCounts",
+    "average_booking_value_minor",
+    "booked",
+    "booking_totals",
+    "call_counts",
+    "cohort",
+    "count_if",
+    "missed_calls",
+    "replied",
+    "response_percentiles",
+    "text_counts",
+    "variant_counts",
+]
+
+MISSED_OUTCOMES: Final = (Outcome.MISSED_VOICEMAIL, Outcome.MISSED_NO_VOICEMAIL)
+#: Suppress reasons that say the number cannot receive texts (not rules or history).
+NOT_SMS_CAPABLE: Final = frozenset(
+    {
+        "anonymous",
+        "short_code",
+        "invalid_number",
+        "toll_free",
+        "premium",
+        "shared_cost",
+        "uan",
+        "voip",
+        "personal_number",
+        "pager",
+        "voicemail_number",
+        "fixed_line",
+        "landline",
+    }
+)
+TEXTBACK_KIND: Final = "textback"
+_PERCENTILES: Final = (("time_to_first_response_p50", 0.5), ("time_to_first_response_p90", 0.9))
+
+
+def cohort(period: Period, did: str | None) -> list[ColumnElement[bool]]:
+    """WHERE clauses selecting the period's inbound calls (to ``did``, if given)."""
+    clauses = [
+        Call.direction == Direction.INBOUND,
+        Call.ended_at >= period.start,
+        Call.ended_at < period.end,
+    ]
+    if did is not None:
+        clauses.append(Call.did == did)
+    return clauses
+
+
+def replied(kind: InboundKind = InboundKind.REPLY) -> ColumnElement[bool]:
+    """EXISTS: the call got an inbound text of ``kind``."""
+    return exists().where(InboundMessage.call_id == Call.id, InboundMessage.kind == kind)
+
+
+def booked() -> ColumnElement[bool]:
+    """EXISTS: a standing booking is attributed to the call."""
+    return exists().where(Booking.call_id == Call.id, Booking.status == BookingStatus.BOOKED)
+
+
+def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    """SUM of 1 where ``condition`` holds (0 when there are no rows)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def call_counts(
+    session: AsyncSession, period: Period, did: str | None, min_chars: int
+) -> Sequence[Any]:
+    """Inbound, missed, SMS-capable, replied, qualified and STOPped calls of the cohort."""
+    missed = Call.outcome.in_(MISSED_OUTCOMES)
+    capable = and_(
+        missed,
+        Call.caller_e164.is_not(None),
+        or_(Call.suppress_reason.is_(None), Call.suppress_reason.not_in(NOT_SMS_CAPABLE)),
+        or_(Contact.sms_capable.is_(None), Contact.sms_capable.is_(True)),
+    )
+    long_reply = exists().where(
+        InboundMessage.call_id == Call.id,
+        InboundMessage.kind == InboundKind.REPLY,
+        func.length(func.trim(InboundMessage.body)) >= min_chars,
+    )
+    has_reply = replied()
+    row = (
+        await session.execute(
+            select(
+                func.count(Call.id),
+                count_if(missed),
+                count_if(capable),
+                count_if(and_(missed, has_reply)),
+                count_if(and_(missed, has_reply, or_(long_reply, booked()))),
+                count_if(and_(missed, replied(InboundKind.STOP))),
+            )
+            .select_from(Call)
+            .outerjoin(Contact, Contact.e164 == Call.caller_e164)
+            .where(*cohort(period, did))
+        )
+    ).one()
+    return tuple(int(v) for v in row)
+
+
+async def text_counts(session: AsyncSession, period: Period, did: str | None) -> Sequence[int]:
+    """Text-backs sent, of them delivered, and segments of every text sent for the cohort."""
+    textback = and_(Message.kind == TEXTBACK_KIND, Call.outcome.in_(MISSED_OUTCOMES))
+    delivered = or_(Message.delivered_at.is_not(None), Message.status == MessageStatus.DELIVERED)
+    row = (
+        await session.execute(
+            select(
+                count_if(textback),
+                count_if(and_(textback, delivered)),
+                func.coalesce(func.sum(Message.segments), 0),
+            )
+            .select_from(Message)
+            .join(Call, Message.call_id == Call.id)
+            .where(Message.sent_at.is_not(None), *cohort(period, did))
+        )
+    ).one()
+    return tuple(int(v) for v in row)
+
+
+async def booking_totals(
+    session: AsyncSession, period: Period, did: str | None, currency: str
+) -> tuple[int, int]:
+    """Standing bookings of the cohort's missed calls and their value in minor units."""
+    same_currency = or_(Booking.currency.is_(None), func.upper(Booking.currency) == currency)
+    row = (
+        await session.execute(
+            select(
+                func.count(Booking.id),
+                func.coalesce(func.sum(case((same_currency, Booking.value_minor), else_=0)), 0),
+            )
+            .select_from(Booking)
+            .join(Call, Booking.call_id == Call.id)
+            .where(
+                Booking.status == BookingStatus.BOOKED,
+                Call.outcome.in_(MISSED_OUTCOMES),
+                *cohort(period, did),
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def _delay_seconds(session: AsyncSession, later: Any, earlier: Any) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
+
+
+async def response_percentiles(session: AsyncSession, period: Period, did: str | None) -> list[Kpi]:
+    """Median and p90 seconds from a missed call's end to its first text-back."""
+    first = (
+        select(
+            Call.id.label("call_id"),
+            Call.ended_at.label("ended_at"),
+            func.min(Message.sent_at).label("first_sent"),
+        )
+        .join(Message, Message.call_id == Call.id)
+        .where(
+            Message.kind == TEXTBACK_KIND,
+            Message.sent_at.is_not(None),
+            Call.outcome.in_(MISSED_OUTCOMES),
+            *cohort(period, did),
+        )
+        .group_by(Call.id, Call.ended_at)
+        .subquery()
+    )
+    delay = _delay_seconds(session, first.c.first_sent, first.c.ended_at)
+    # One pass over the cohort (not one per percentile): the delays, sorted here.
+    rows = await session.scalars(select(delay))
+    values = sorted(max(float(v), 0.0) for v in rows if v is not None)
+    kpis = []
+    for key, share in _PERCENTILES:
+        if not values:
+            kpis.append(Kpi(key, None, None, 0))
+            continue
+        rank = max(math.ceil(share * len(values)), 1)  # nearest-rank percentile
+        kpis.append(Kpi(key, round(values[rank - 1], 3), None, len(values)))
+    return kpis
+
+
+@dataclass(frozen=True, slots=True)
+class VariantCounts:
+    """Texts delivered for one variant of one experiment and what they led to."""
+
+    experiment: str
+    variant: str
+    sent: int
+    delivered: int
+    replies: int
+    bookings: int
+    opt_outs: int
+
+    def successes(self, metric: str) -> int:
+        """Successes for ``metric`` ("reply", "booking" or "opt_out")."""
+        return {"reply": self.replies, "booking": self.bookings, "opt_out": self.opt_outs}[metric]
+
+
+async def variant_counts(
+    session: AsyncSession, period: Period, did: str | None = None
+) -> list[VariantCounts]:
+    """Per (experiment, variant): texts sent and delivered, and replies/bookings/STOPs."""
+    delivered = or_(Message.delivered_at.is_not(None), Message.status == MessageStatus.DELIVERED)
+    rows = await session.execute(
+        select(
+            ExperimentRow.name,
+            ExperimentRow.variant,
+            func.count(Message.id),
+            count_if(delivered),
+            count_if(and_(delivered, replied())),
+            count_if(and_(delivered, booked())),
+            count_if(and_(delivered, replied(InboundKind.STOP))),
+        )
+        .select_from(Message)
+        .join(ExperimentRow, Message.experiment_id == ExperimentRow.id)
+        .join(Call, Message.call_id == Call.id)
+        .where(
+            Message.kind == TEXTBACK_KIND,
+            Message.sent_at.is_not(None),
+            Call.outcome.in_(MISSED_OUTCOMES),
+            *cohort(period, did),
+        )
+        .group_by(ExperimentRow.name, ExperimentRow.variant)
+        .order_by(ExperimentRow.name, ExperimentRow.variant)
+    )
+    return [VariantCounts(str(r[0]), str(r[1]), *(int(v) for v in r[2:])) for r in rows]
+
+
+async def average_booking_value_minor(
+    session: AsyncSession, currency: str, until: Period | None = None
+) -> float | None:
+    """Mean value (minor units) of the standing bookings in ``currency``, booked before the end."""
+    query = select(func.avg(Booking.value_minor)).where(
+        Booking.status == BookingStatus.BOOKED,
+        Booking.value_minor.is_not(None),
+        or_(Booking.currency.is_(None), func.upper(Booking.currency) == currency.upper()),
+    )
+    if until is not None:
+        query = query.where(Booking.booked_at < until.end)
+    mean = await session.scalar(query)
+    return None if mean is None else float(mean)
+
+
+async def missed_calls(session: AsyncSession, period: Period, did: str | None) -> int:
+    """Missed inbound calls of the cohort (the calculator's input)."""
+    missed = await session.scalar(
+        select(func.count(Call.id)).where(Call.outcome.in_(MISSED_OUTCOMES), *cohort(period, did))
+    )
+    return int(missed or 0)
