@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -38,6 +38,7 @@ from asterisk_textback.bookings.payloads import (
     parse_generic,
 )
 from asterisk_textback.bookings.settings import BookingWebhookSettings
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.kpi.conversions import NewBooking
 from asterisk_textback.kpi.metrics import minor_exponent
@@ -187,7 +188,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 
 async def _store(service: BookingService, new: NewBooking) -> web.Response:
-    now = datetime.fromtimestamp(service.clock(), tz=UTC)
+    now = utc(service.clock())
     try:
         async with unit_of_work(service.sessions) as session:
             row = await record_booking(
@@ -236,7 +237,7 @@ async def handle_booking_webhook(request: web.Request) -> web.StreamResponse:
         log.warning("refused %s booking webhook from %s: bad signature", source, request.remote)
         raise web.HTTPForbidden(text="signature does not verify\n")
     data = _json_object(body)
-    now = datetime.fromtimestamp(service.clock(), tz=UTC)
+    now = utc(service.clock())
     try:
         new = _PARSERS[source](data, now=now, region=service.region, currency=service.currency)
     except BookingPayloadError as exc:
@@ -287,7 +288,7 @@ async def book_call(
 
     Raises ``LookupError`` for an unknown call.
     """
-    now = datetime.fromtimestamp(service.clock(), tz=UTC)
+    now = utc(service.clock())
     money = (currency or service.currency).upper()
     async with unit_of_work(service.sessions) as session:
         row = await mark_booked(session, call_id, value_minor=value_minor, currency=money, now=now)
@@ -308,7 +309,7 @@ async def handle_api_booking(request: web.Request) -> web.StreamResponse:
             text="bearer token required\n", headers={"WWW-Authenticate": "Bearer"}
         )
     data = _json_object(await _read_limited(request, service.settings.max_body_bytes))
-    now = datetime.fromtimestamp(service.clock(), tz=UTC)
+    now = utc(service.clock())
     call_id = data.get("call_id")
     if call_id is None:
         try:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Final
 
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.cdr.cel import CelCall, CelEvent
 from asterisk_textback.cdr.celclassify import group_cel
 from asterisk_textback.cdr.csvfile import Progress, csv_records
@@ -77,7 +78,7 @@ def parse_columns(text: str) -> tuple[str, ...]:
 def _time(text: str, zone: tzinfo) -> datetime:
     text = text.strip()
     try:
-        return datetime.fromtimestamp(float(text), UTC)
+        return utc(float(text))
     except ValueError:
         pass
     for fmt in _TIME_FORMATS:

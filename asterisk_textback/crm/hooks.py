@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.callertext import header_value
 from asterisk_textback.calls.model import Direction, Outcome
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.crm.settings import CrmEventType, CrmSettings
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.inbound.forwarding import SIGNATURE_HEADER
@@ -147,7 +148,7 @@ class CrmHooks:
         wanted = [e for e in self._settings.endpoints if event in e.events]
         if not wanted:
             return 0
-        now = datetime.fromtimestamp(self._clock(), tz=UTC)
+        now = utc(self._clock())
         envelope = {
             "event": str(event),
             "id": key,
@@ -297,7 +298,7 @@ class CrmDispatcher:
 
     async def deliver_due(self) -> int:
         """Claim one batch of due events and post them; how many were claimed."""
-        now = datetime.fromtimestamp(self._clock(), tz=UTC)
+        now = utc(self._clock())
         rows = await crm_outbox.claim_due(
             self._sessions, now=now, lease_until=now + self._lease, limit=self._settings.batch_size
         )
@@ -311,7 +312,7 @@ class CrmDispatcher:
 
     async def _deliver(self, row: CrmEvent) -> None:
         error = await self._post(row)
-        now = datetime.fromtimestamp(self._clock(), tz=UTC)
+        now = utc(self._clock())
         retry_at = None
         if error is not None:
             log.warning("CRM %s event %s to %s failed: %s", row.event, row.id, row.endpoint, error)

@@ -18,7 +18,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.callertext import header_value
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.inbound.settings import EmailSettings, ForwardingSettings
 from asterisk_textback.store import autoreply
@@ -215,7 +216,7 @@ class SmsChannel:
         """Queue the texts (idempotent per reply and staff number; over budget: raises)."""
         body = reply.text()
         info = count_segments(body)
-        now = datetime.fromtimestamp(self._clock(), tz=UTC)
+        now = utc(self._clock())
         for number in self._numbers:
             new = NewMessage(
                 to_e164=number,
@@ -302,7 +303,7 @@ class Forwarder:
         return cls(settings, sessions, channels, clock=clock)
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), tz=UTC)
+        return utc(self._clock())
 
     def _backoff(self, attempts: int) -> timedelta:
         s = self._settings

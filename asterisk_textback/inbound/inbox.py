@@ -14,11 +14,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.inbound.consent import classify
 from asterisk_textback.inbound.forwarding import Forwarder
 from asterisk_textback.inbound.settings import ConsentSettings
@@ -102,7 +103,7 @@ class Inbox:
         )
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), tz=UTC)
+        return utc(self._clock())
 
     async def handle(self, events: Sequence[WebhookEvent]) -> None:
         """Commit everything one verified callback carries, in order."""
@@ -150,7 +151,7 @@ class Inbox:
             from_e164=sender,
             to_e164=ours,
             body=sms.body,
-            received_at=now if sms.at is None else datetime.fromtimestamp(sms.at, tz=UTC),
+            received_at=now if sms.at is None else utc(sms.at),
             kind=verdict.kind,
             keyword=None if verdict.keyword is None else verdict.keyword[:64],
         )

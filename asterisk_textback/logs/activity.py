@@ -11,9 +11,9 @@ the same id). Numbers are masked unless ``run --log-pii``.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from asterisk_textback.calls.model import CallEnded, Direction
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.errors import (
     ProviderAuthError,
     ProviderError,
@@ -66,7 +66,7 @@ def log_call(
         if decision.template:
             why.append(f"template {decision.template}")
         if decision.send_at is not None:
-            due = datetime.fromtimestamp(decision.send_at, UTC)
+            due = utc(decision.send_at)
             after = max(0.0, decision.send_at - call.ended_at)
             quiet = ", quiet hours" if decision.deferred else ""
             why.append(f"due {due:%Y-%m-%d %H:%M:%S} UTC, {after:.0f} s after the call{quiet}")

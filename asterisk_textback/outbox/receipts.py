@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.store import results
 from asterisk_textback.store.uow import unit_of_work
 
@@ -91,7 +91,7 @@ class ReceiptWriter:
 
     async def _write(self) -> bool:
         batch, self._pending = self._pending, []
-        now = datetime.fromtimestamp(self._clock(), tz=UTC)
+        now = utc(self._clock())
         try:
             async with unit_of_work(self._sessions) as session:
                 await results.mark_sent_many(session, batch, now=now)

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Direction
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.kpi.definitions import minor_exponent
 from asterisk_textback.kpi.periods import Period
 from asterisk_textback.store.kpi_queries import (
@@ -111,20 +112,20 @@ def offset_changes(period: Period, zone: tzinfo) -> list[tuple[datetime, timedel
     """
     start = int(period.start.timestamp())
     end = math.ceil(period.end.timestamp())
-    stretches = [(datetime.fromtimestamp(start, UTC), _offset(period.start, zone))]
+    stretches = [(utc(start), _offset(period.start, zone))]
     probe = start
     while probe < end:
         step = min(probe + 86_400, end)
         current = stretches[-1][1]
-        if _offset(datetime.fromtimestamp(step, UTC), zone) != current:
+        if _offset(utc(step), zone) != current:
             low, high = probe, step  # the offset is ``current`` at low, not at high
             while high - low > 1:
                 middle = (low + high) // 2
-                if _offset(datetime.fromtimestamp(middle, UTC), zone) == current:
+                if _offset(utc(middle), zone) == current:
                     low = middle
                 else:
                     high = middle
-            moment = datetime.fromtimestamp(high, UTC)
+            moment = utc(high)
             stretches.append((moment, _offset(moment, zone)))
         probe = step
     return stretches

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from asterisk_textback.calls.model import CallEnded
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.config import Settings
 from asterisk_textback.kpi.conversions import tracked_link
 from asterisk_textback.policy.decision import Decision
@@ -41,10 +41,8 @@ class Draft:
             "body": self.body,
             "segments": self.segments,
             "encoding": self.encoding,
-            "send_at": datetime.fromtimestamp(self.send_at, tz=UTC).isoformat(),
-            "expires_at": None
-            if self.expires_at is None
-            else datetime.fromtimestamp(self.expires_at, tz=UTC).isoformat(),
+            "send_at": utc(self.send_at).isoformat(),
+            "expires_at": None if self.expires_at is None else utc(self.expires_at).isoformat(),
         }
 
 

@@ -13,11 +13,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.policy.decide import decide
 from asterisk_textback.policy.decision import Decision
 from asterisk_textback.policy.history import NO_HISTORY
@@ -116,7 +116,7 @@ class BulkLane:
         await self._live_first()
         try:
             async with unit_of_work(self._sessions) as session:
-                await record_calls(session, rows, now=datetime.fromtimestamp(now, tz=UTC))
+                await record_calls(session, rows, now=utc(now))
         except Exception:
             self.errors += len(rows)
             log.exception("could not record %d calls of unknown outcome", len(rows))

@@ -21,13 +21,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.cdr.cel import CelCall
 from asterisk_textback.cdr.history import iter_db_history, iter_file_history
 from asterisk_textback.cdr.model import CdrCall, CdrDirection, CdrOutcome, ClassifiedCall
@@ -201,8 +201,8 @@ class CdrCatchUp:
 
     def _read(self, since: float, until: float) -> list[ClassifiedCall]:
         """The calls started in the window, from CEL where it has them, else from CDR."""
-        start = datetime.fromtimestamp(since - _LOOKBACK_SECONDS, tz=UTC)
-        end = datetime.fromtimestamp(until, tz=UTC)
+        start = utc(since - _LOOKBACK_SECONDS)
+        end = utc(until)
         if self._db_url is not None:  # its ``cel`` table is used when it has events
             return list(iter_db_history(self._db_url, start, end, self._zone))
         # cdr_csv / cel_custom create their file on the first call they log.

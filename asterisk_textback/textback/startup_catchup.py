@@ -15,13 +15,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.calls.model import Direction
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.policy.settings import SuppressionSettings
 from asterisk_textback.store.marks import get_mark, save_mark
 from asterisk_textback.store.uow import unit_of_work
@@ -47,7 +47,7 @@ class MarkedLink:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
+    return utc(ts).isoformat(timespec="seconds")
 
 
 class StartupCatchUp:

@@ -21,8 +21,20 @@ from multiprocessing import resource_tracker
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
 
-#: What the fork server imports once, so a forked child starts without importing it.
-PRELOAD = ("asterisk_textback.cli.main", "tests.pipeline.prefork")
+#: What the fork server imports once, so a forked child starts without importing it. The
+#: command line imports a command's dependencies only when it runs (``--help`` starts at
+#: once), so the service's modules are named here: with ``cli.main`` alone every child
+#: would import the whole service again (about a second per start).
+PRELOAD = (
+    "asterisk_textback.cli.main",
+    "asterisk_textback.cli.run",
+    "asterisk_textback.app.service",
+    "asterisk_textback.textback.loading",
+    "asterisk_textback.store.schema",
+    "asterisk_textback.sms.vendors.webhook",
+    "asterisk_textback.sms.vendors.log",
+    "tests.pipeline.prefork",
+)
 
 
 def _context() -> ForkServerContext:

@@ -19,6 +19,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.kpi.definitions import Kpi, Unit
 from asterisk_textback.kpi.metrics import minor_exponent
 from asterisk_textback.kpi.periods import Period, parse_period
@@ -199,7 +200,7 @@ def request_period(request: web.Request) -> tuple[Period, str, str | None]:
     text = request.query.get("period", "").strip() or deps.settings.default_period
     if len(text) > _MAX_PERIOD_TEXT:
         raise web.HTTPBadRequest(text="period: too long")
-    now = datetime.fromtimestamp(deps.clock(), UTC)
+    now = utc(deps.clock())
     try:
         period = parse_period(text, now, deps.zone)
     except (ValueError, OverflowError) as exc:
