@@ -41,8 +41,9 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from asterisk_textback.ami.sim.server import AmiServer  # noqa: E402
+from asterisk_textback.outbox.status import MessageStatus  # noqa: E402
 from asterisk_textback.store.engine import create_engine, create_session_factory  # noqa: E402
-from asterisk_textback.store.models import Call, Message, MessageStatus  # noqa: E402
+from asterisk_textback.store.models import Call, Message  # noqa: E402
 from asterisk_textback.store.schema import upgrade  # noqa: E402
 from bench.dashboard_load import TOKEN, TOKEN_ENV, Load, free_port, run_load  # noqa: E402
 from tests.pipeline.support import (  # noqa: E402

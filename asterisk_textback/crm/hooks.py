@@ -34,16 +34,11 @@ from asterisk_textback.calls.utc import utc
 from asterisk_textback.crm.settings import CrmEventType, CrmSettings
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.inbound.forwarding import SIGNATURE_HEADER
+from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.store import crm_outbox
 from asterisk_textback.store.calls import get_call
 from asterisk_textback.store.leads import text_of_call, texts_with_calls
-from asterisk_textback.store.models import (
-    Booking,
-    Call,
-    CrmEvent,
-    InboundKind,
-    InboundMessage,
-)
+from asterisk_textback.store.models import Booking, Call, CrmEvent, InboundMessage
 from asterisk_textback.store.uow import unit_of_work
 
 if TYPE_CHECKING:  # the pipeline imports the settings this module defines

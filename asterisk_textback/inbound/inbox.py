@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asterisk_textback.calls.utc import utc
 from asterisk_textback.inbound.consent import classify
 from asterisk_textback.inbound.forwarding import Forwarder
+from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.inbound.settings import ConsentSettings
 from asterisk_textback.logs.mask import phone
 from asterisk_textback.policy.decide import refuse_destination
@@ -35,7 +36,7 @@ from asterisk_textback.store.inbound import (
     StoredInbound,
     record_inbound,
 )
-from asterisk_textback.store.models import InboundKind, InboundMessage
+from asterisk_textback.store.models import InboundMessage
 from asterisk_textback.store.outbox import NewMessage
 from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.templates.segments import count_segments

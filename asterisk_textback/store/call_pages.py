@@ -16,15 +16,10 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Outcome
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.store.kpi_queries import TEXTBACK_KIND
-from asterisk_textback.store.models import (
-    Booking,
-    Call,
-    DecisionAction,
-    InboundMessage,
-    Message,
-    MessageStatus,
-)
+from asterisk_textback.store.models import Booking, Call, InboundMessage, Message
 
 __all__ = [
     "CallFilter",

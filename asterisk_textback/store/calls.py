@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.calls.utc import utc
+from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.store._dialect import dialect_of, insert_for, insert_row
-from asterisk_textback.store.models import Call, DecisionAction, Message
+from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.outbox import NewMessage, idempotency_key, insert_message
 
 __all__ = ["CallDecision", "Recorded", "get_call", "record_call_and_enqueue", "record_calls"]

@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.utc import aware
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store.call_pages import (
     CallRow,
     Page,
@@ -18,14 +19,7 @@ from asterisk_textback.store.call_pages import (
     decorate,
     encode_cursor,
 )
-from asterisk_textback.store.models import (
-    Booking,
-    Call,
-    Contact,
-    InboundMessage,
-    Message,
-    MessageStatus,
-)
+from asterisk_textback.store.models import Booking, Call, Contact, InboundMessage, Message
 
 __all__ = [
     "ConversationRow",

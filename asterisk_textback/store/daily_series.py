@@ -36,10 +36,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.calls.model import Direction
 from asterisk_textback.calls.utc import utc
 from asterisk_textback.kpi.definitions import minor_exponent
 from asterisk_textback.kpi.periods import Period
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store.kpi_queries import (
     MISSED_OUTCOMES,
     TEXTBACK_KIND,
@@ -48,11 +50,9 @@ from asterisk_textback.store.kpi_queries import (
 )
 from asterisk_textback.store.models import (
     Booking,
-    BookingStatus,
     Call,
     InboundMessage,
     Message,
-    MessageStatus,
     PendingDeliveryReport,
 )
 

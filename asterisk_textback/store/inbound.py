@@ -17,17 +17,12 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from asterisk_textback.inbound.kinds import InboundKind
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store import autoreply
 from asterisk_textback.store._dialect import insert
 from asterisk_textback.store.autoreply import CONFIRMATION_KINDS
-from asterisk_textback.store.models import (
-    Call,
-    Contact,
-    InboundKind,
-    InboundMessage,
-    Message,
-    MessageStatus,
-)
+from asterisk_textback.store.models import Call, Contact, InboundMessage, Message
 from asterisk_textback.store.outbox import NewMessage, insert_message, not_yet_sent
 
 log = logging.getLogger(__name__)

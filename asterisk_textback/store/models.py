@@ -39,12 +39,9 @@ __all__ = [
     "Base",
     "Call",
     "Contact",
-    "DecisionAction",
     "Experiment",
-    "InboundKind",
     "InboundMessage",
     "Message",
-    "MessageStatus",
     "PendingDeliveryReport",
     "UTCDateTime",
 ]
@@ -304,7 +301,7 @@ class Booking(Base):
 #: KPI periods select calls by end time (and the overview filters by it on large tables).
 Index("ix_calls_ended_at", Call.ended_at)
 
-__all__ += ["Booking", "BookingStatus"]
+__all__ += ["Booking"]
 
 
 class CrmEvent(Base):
@@ -334,7 +331,7 @@ class CrmEvent(Base):
     delivered_at: Mapped[datetime | None]
 
 
-__all__ += ["CrmEvent", "CrmEventStatus"]
+__all__ += ["CrmEvent"]
 
 
 class PbxMark(Base):

@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.calls.utc import utc
 from asterisk_textback.policy.decide import decide
+from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.policy.decision import Decision
 from asterisk_textback.policy.history import NO_HISTORY
 from asterisk_textback.policy.settings import PolicyConfig
 from asterisk_textback.store.calls import CallDecision, record_calls
-from asterisk_textback.store.models import DecisionAction
 from asterisk_textback.store.uow import unit_of_work
 
 log = logging.getLogger(__name__)

@@ -21,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome
 from asterisk_textback.calls.utc import utc
 from asterisk_textback.logs.activity import log_call
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.policy import NO_HISTORY, Action, Decision, parse_caller
+from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.sms.lookup import LineLookup
 from asterisk_textback.store import caps, history, outbox
 from asterisk_textback.store.calls import CallDecision, Recorded, record_call_and_enqueue
-from asterisk_textback.store.models import DecisionAction, MessageStatus
 from asterisk_textback.store.uow import begin_reading, unit_of_work
 from asterisk_textback.templates.compose import Draft
 from asterisk_textback.textback.bulk import BulkLane

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.outbox.receipts import ReceiptWriter
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store import outbox
-from asterisk_textback.store.models import Message, MessageStatus
+from asterisk_textback.store.models import Message
 from asterisk_textback.store.results import SentReceipt
 from tests.app.queued import queue_texts
 

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.config import Settings
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.policy.settings import SuppressionSettings
-from asterisk_textback.store.models import Call, Message, MessageStatus
+from asterisk_textback.store.models import Call, Message
 from asterisk_textback.textback.handler import CallHandler
 from asterisk_textback.textback.loading import prepare
 from tests.calls.helpers import read_events, run

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.outbox.settings import DispatchSettings
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
 from asterisk_textback.sms.vendors.webhook import WebhookProvider
-from asterisk_textback.store.models import Message, MessageStatus
+from asterisk_textback.store.models import Message
 from asterisk_textback.web.metrics import MetricsSource, render
 from tests.app.fakes import Reply, fake_gateway
 from tests.app.queued import queue_texts

@@ -14,8 +14,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.bookings.webhook import BookingSecrets, calendly_signature
-from asterisk_textback.store.models import Booking, BookingStatus
+from asterisk_textback.store.models import Booking
 from tests.bookings.conftest import NOW, Booked
 from tests.kpi.helpers import T0, add_call, add_text
 from tests.kpi.test_bookings import CALCOM_CREATED, CALENDLY_CREATED

@@ -18,7 +18,8 @@ from asterisk_textback.crm.hooks import (
     verify_signature,
 )
 from asterisk_textback.crm.settings import CrmEventType
-from asterisk_textback.store.models import CrmEvent, CrmEventStatus
+from asterisk_textback.crm.status import CrmEventStatus
+from asterisk_textback.store.models import CrmEvent
 from tests.crm.conftest import Receiver
 from tests.crm.support import KEY, Clock, build, settings
 

@@ -16,10 +16,11 @@ from asterisk_textback.config import Settings
 from asterisk_textback.crm.hooks import CrmHooks, CrmSecrets
 from asterisk_textback.crm.settings import CrmEndpoint, CrmEventType, CrmSettings
 from asterisk_textback.errors import ConfigError
+from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.kpi.conversions import NewBooking
 from asterisk_textback.policy.settings import BusinessSettings, SuppressionSettings
 from asterisk_textback.store.bookings import record_booking
-from asterisk_textback.store.models import CrmEvent, InboundKind, InboundMessage, Message
+from asterisk_textback.store.models import CrmEvent, InboundMessage, Message
 from asterisk_textback.textback.handler import CallHandler
 from asterisk_textback.textback.loading import prepare
 from tests.crm.support import START, Clock, settings

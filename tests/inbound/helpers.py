@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import Direction, Outcome, Reason
 from asterisk_textback.errors import WebhookAuthError, WebhookPayloadError
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.sms.base import (
     DeliveryReport,
     DeliveryState,
@@ -31,7 +33,7 @@ from asterisk_textback.sms.base import (
     WebhookEvent,
     WebhookRequest,
 )
-from asterisk_textback.store.models import Call, DecisionAction, Message, MessageStatus
+from asterisk_textback.store.models import Call, Message
 
 T0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 CALLER = "+12125550147"

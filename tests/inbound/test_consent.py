@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from asterisk_textback.inbound.consent import classify
+from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.inbound.settings import ConsentSettings
-from asterisk_textback.store.models import InboundKind
 
 STOP, START, HELP, REPLY = InboundKind.STOP, InboundKind.START, InboundKind.HELP, InboundKind.REPLY
 

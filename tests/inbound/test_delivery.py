@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.sms.base import DeliveryReport, DeliveryState, FailureKind
 from asterisk_textback.store import contacts, delivery, results
 from asterisk_textback.store.delivery import DeliveryOutcome
-from asterisk_textback.store.models import Message, MessageStatus, PendingDeliveryReport
+from asterisk_textback.store.models import Message, PendingDeliveryReport
 from asterisk_textback.store.uow import unit_of_work
 from tests.inbound.helpers import CALLER, T0, add_call
 

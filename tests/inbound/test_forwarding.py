@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.inbound.forwarding import SIGNATURE_HEADER, Forwarder, ForwardingSecrets
+from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.inbound.settings import EmailSettings, ForwardingSettings
 from asterisk_textback.store import inbound
-from asterisk_textback.store.models import InboundKind, Message
+from asterisk_textback.store.models import Message
 from asterisk_textback.store.uow import unit_of_work
 from tests.inbound.helpers import CALLER, DID, T0, SmtpServer, add_call, self_signed
 

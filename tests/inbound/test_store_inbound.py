@@ -8,8 +8,10 @@ from alembic import command
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.inbound.kinds import InboundKind
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store import contacts, inbound, outbox
-from asterisk_textback.store.models import InboundKind, InboundMessage, Message, MessageStatus
+from asterisk_textback.store.models import InboundMessage, Message
 from asterisk_textback.store.schema import alembic_config
 from asterisk_textback.store.uow import unit_of_work
 from tests.inbound.helpers import CALLER, DID, T0, add_call

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets
 from asterisk_textback.inbound.inbox import Inbox
 from asterisk_textback.inbound.settings import ConsentSettings, ForwardingSettings
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store import contacts
-from asterisk_textback.store.models import InboundMessage, Message, MessageStatus
+from asterisk_textback.store.models import InboundMessage, Message
 from asterisk_textback.web.settings import WebhookServerSettings
 from asterisk_textback.web.webhooks import webhook_app
 from tests.inbound.helpers import (

@@ -7,18 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.calls.model import Direction, Outcome, Reason
+from asterisk_textback.inbound.kinds import InboundKind
+from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.store.models import (
     Booking,
-    BookingStatus,
     Call,
     Contact,
-    DecisionAction,
     Experiment,
-    InboundKind,
     InboundMessage,
     Message,
-    MessageStatus,
 )
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)

@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.outbox.settings import DispatchSettings
+from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.sms.base import OutboundSms, SendResult
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.store.engine import create_engine
-from asterisk_textback.store.models import Message, MessageStatus
+from asterisk_textback.store.models import Message
 from asterisk_textback.store.schema import upgrade
 from tests.dbfixtures import PgServer, pg_server  # noqa: F401 - fixture found by name
 

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asterisk_textback.calls.callertext import header_value
 from asterisk_textback.crm.settings import CrmEventType
 from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets
+from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.inbound.settings import EmailSettings, ForwardingSettings
 from asterisk_textback.sms.base import OutboundSms
 from asterisk_textback.sms.settings import WebhookSettings
 from asterisk_textback.sms.vendors.webhook import IDEMPOTENCY_HEADER, WebhookProvider
 from asterisk_textback.store import inbound
 from asterisk_textback.store.engine import create_engine, create_session_factory
-from asterisk_textback.store.models import InboundKind
 from asterisk_textback.store.schema import upgrade
 from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.templates import sample_context

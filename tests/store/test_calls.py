@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Outcome
 from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.store.calls import CallDecision, get_call, record_call_and_enqueue
-from asterisk_textback.store.models import Call, DecisionAction, Experiment, Message
+from asterisk_textback.store.models import Call, Experiment, Message
 from asterisk_textback.store.outbox import NewMessage
 from asterisk_textback.store.uow import unit_of_work
 

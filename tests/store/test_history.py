@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.policy import parse_caller
+from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.policy.history import ContactHistory, RateSnapshot
 from asterisk_textback.policy.settings import SuppressionSettings
 from asterisk_textback.store import contacts
 from asterisk_textback.store.calls import CallDecision, record_call_and_enqueue
 from asterisk_textback.store.history import contact_history, history_for_policy, queued_since
-from asterisk_textback.store.models import DecisionAction
 from asterisk_textback.store.outbox import NewMessage, enqueue
 
 NUMBER = "+12125550147"

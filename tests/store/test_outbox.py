@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.store import outbox, results
 from asterisk_textback.store.calls import CallDecision, record_call_and_enqueue
 from asterisk_textback.store.contacts import get_contact
-from asterisk_textback.store.models import DecisionAction, Message
+from asterisk_textback.store.models import Message
 from asterisk_textback.store.outbox import NewMessage
 from asterisk_textback.store.uow import unit_of_work
 

@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.inbound.kinds import InboundKind
+from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.sms.base import DeliveryReport, DeliveryState
 from asterisk_textback.store.bookings import mark_booked
 from asterisk_textback.store.calls import CallDecision, record_call_and_enqueue
 from asterisk_textback.store.delivery import apply_report
 from asterisk_textback.store.inbound import NewInbound, record_inbound
-from asterisk_textback.store.models import DecisionAction
 from asterisk_textback.store.outbox import NewMessage, claim_due
 from asterisk_textback.store.results import mark_failed_permanent, mark_sent
 from asterisk_textback.store.uow import unit_of_work

@@ -14,6 +14,7 @@ from asterisk_textback.kpi.calculator import (
 )
 from asterisk_textback.kpi.definitions import DEFINITIONS
 from asterisk_textback.kpi.metrics import compute_kpis
+from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.store.call_pages import CallFilter, CursorError, list_calls
 from asterisk_textback.store.conversations import list_conversations, thread
 from asterisk_textback.store.daily_series import (
@@ -21,7 +22,6 @@ from asterisk_textback.store.daily_series import (
     last_errors,
     outbox_depth,
 )
-from asterisk_textback.store.models import DecisionAction
 from asterisk_textback.web.dashboard.abtests import JUDGED_ON
 from asterisk_textback.web.dashboard.app import (
     DEPS,
