@@ -32,32 +32,21 @@ from typing import Any, Final
 
 from panoramisk import fast_agi
 
-from asterisk_textback.agi.request import TextRequest, parse_request
+from asterisk_textback.agi.request import parse_request
 from asterisk_textback.agi.settings import AgiSettings
 from asterisk_textback.agi.texter import (
     ERROR,
-    MESSAGE_KIND,
     QUEUED,
     AgiTexter,
-    TextOutcome,
     error,
-    explicit_policy,
 )
 from asterisk_textback.errors import StartupError
 
 __all__ = [
-    "ERROR",
-    "MESSAGE_KIND",
-    "QUEUED",
     "STATUS_VARIABLE",
     "AgiServer",
     "AgiState",
     "AgiStats",
-    "AgiTexter",
-    "TextOutcome",
-    "TextRequest",
-    "explicit_policy",
-    "parse_request",
     "read_environment",
 ]
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from asterisk_textback.app.parts import RunningService
 from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.errors import AmiError, AmiLoginError, StartupError
-from asterisk_textback.store.engine import create_engine, without_password
+from asterisk_textback.store.engine import create_engine
 from asterisk_textback.store.schema import DatabaseUnreadableError, check_schema_readable
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "follow_link",
     "pbx_links",
     "running",
-    "shown_url",
 ]
 
 EVICT_EVERY_SECONDS = 60.0
@@ -90,11 +89,6 @@ async def database(url: str, shown_as: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
-
-
-def shown_url(url: str) -> str:
-    """``url`` as it may appear in a message: without its password."""
-    return without_password(url)
 
 
 def ami_failure(exc: AmiError, key: str) -> StartupError:

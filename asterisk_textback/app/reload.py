@@ -23,7 +23,8 @@ from dataclasses import replace
 import aiohttp
 from aiohttp import web
 
-from asterisk_textback.agi.server import AgiServer, AgiTexter
+from asterisk_textback.agi.server import AgiServer
+from asterisk_textback.agi.texter import AgiTexter
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.ami.settings import PbxSettings

@@ -29,7 +29,8 @@ from collections.abc import Awaitable, Callable, Mapping
 import aiohttp
 from aiohttp import web
 
-from asterisk_textback.agi.server import AgiServer, AgiTexter
+from asterisk_textback.agi.server import AgiServer
+from asterisk_textback.agi.texter import AgiTexter
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.app import heap
@@ -40,7 +41,6 @@ from asterisk_textback.app.lifecycle import (
     fastagi,
     pbx_links,
     running,
-    shown_url,
 )
 from asterisk_textback.app.parts import PbxLink, RunningService
 from asterisk_textback.app.reload import Reloader
@@ -55,7 +55,11 @@ from asterisk_textback.errors import AmiError, ConfigError
 from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.sms.registry import Resources, build_lookup, build_provider
 from asterisk_textback.sms.swap import SwappableProvider
-from asterisk_textback.store.engine import create_session_factory, with_password
+from asterisk_textback.store.engine import (
+    create_session_factory,
+    with_password,
+    without_password,
+)
 from asterisk_textback.textback.catchup import CdrCatchUp
 from asterisk_textback.textback.handler import CallHandler, OnDecided, both_decided
 from asterisk_textback.textback.loading import PreparedConfig
@@ -115,7 +119,7 @@ async def serve(
     url = database_url(loaded, env)
     async with contextlib.AsyncExitStack() as stack:
         # Entered in start order; the stack stops them in the reverse (the module docstring).
-        engine = await stack.enter_async_context(database(url, shown_url(url)))
+        engine = await stack.enter_async_context(database(url, without_password(url)))
         sessions = create_session_factory(engine)
         http = await stack.enter_async_context(aiohttp.ClientSession())
         connections = [

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from asterisk_textback.agi.server import AgiServer, AgiTexter
+from asterisk_textback.agi.server import AgiServer
 from asterisk_textback.agi.settings import AgiSettings
+from asterisk_textback.agi.texter import AgiTexter
 from asterisk_textback.textback.loading import prepare
 from tests.agi.support import NOW, Harness, Sessions, StartAgi, textback_settings
 from tests.dbfixtures import (  # noqa: F401 - fixtures are found by name

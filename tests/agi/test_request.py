@@ -8,8 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from asterisk_textback.agi.request import TextRequest, parse_request
-from asterisk_textback.agi.server import explicit_policy, read_environment
+from asterisk_textback.agi.server import read_environment
 from asterisk_textback.agi.settings import AgiSettings
+from asterisk_textback.agi.texter import explicit_policy
 from tests.agi.support import environment, textback_settings
 
 SETTINGS = AgiSettings()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from asterisk_textback.agi.server import AgiServer, AgiTexter
+from asterisk_textback.agi.server import AgiServer
 from asterisk_textback.agi.settings import AgiSettings
+from asterisk_textback.agi.texter import AgiTexter
 from asterisk_textback.textback.loading import prepare
 from tests.agi.support import NOW, Harness, Sessions, environment, textback_settings
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from sqlalchemy import select
 
 from asterisk_textback.agi.request import TextRequest
-from asterisk_textback.agi.server import MESSAGE_KIND, QUEUED, AgiTexter
+from asterisk_textback.agi.texter import MESSAGE_KIND, QUEUED, AgiTexter
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.config import Settings
 from asterisk_textback.policy import NO_HISTORY, SuppressReason

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from asterisk_textback.agi.request import TextRequest
-from asterisk_textback.agi.server import AgiTexter
+from asterisk_textback.agi.texter import AgiTexter
 from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.outbox.settings import DispatchSettings
 from asterisk_textback.sms.settings import ProviderSettings, WebhookSettings
