@@ -80,7 +80,7 @@ async def decide_and_render(
     a number it names as a landline is decided again as one that takes no texts.
     """
     decision = decide(call, history, policy, now)
-    wanted = decision.send and decision.to is not None and landline is not None
+    wanted = decision.send and decision.to is not None
     if wanted and landline is not None and await landline(str(decision.to)):
         history = replace(history, sms_capable=False)
         decision = decide(call, history, policy, now)
