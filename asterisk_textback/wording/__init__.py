@@ -1,0 +1,1 @@
+"""Words for people: plain labels for internal values and times in the business's zone."""
