@@ -1,4 +1,4 @@
-"""``asterisk-textback templates preview``: every template and variant with sample data."""
+"""``asterisk-textback templates preview``: every template and variant, as it will be billed."""
 
 from __future__ import annotations
 
@@ -16,22 +16,21 @@ def add_parser(commands: Commands) -> None:
     parser = commands.add_parser("templates", help="message templates")
     actions = parser.add_subparsers(dest="templates_command", required=True, help="what to do")
     preview = actions.add_parser(
-        "preview", help="render every template and variant with sample data"
+        "preview",
+        help="render every template and variant for a sample call exactly as sent "
+        "(tracked booking link, opt-out footer): the segments shown are the ones billed",
     )
     add_config(preview)
     preview.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the rendered templates as a table."""
-    from asterisk_textback.templates.context import sample_context
-    from asterisk_textback.templates.preview import format_table, preview_rows
+    """Print the rendered templates as a table, and what the figures include."""
+    from asterisk_textback.templates.preview import NOTE, format_table, preview_rows
     from asterisk_textback.textback.loading import load
 
     loaded = load(args.config)
-    business = loaded.settings.business
-    sample = sample_context(
-        business_name=business.name, booking_link=business.booking_link or "", tz=business.zone
-    )
-    print(format_table(preview_rows(loaded.settings.templates, sample)))
+    print(format_table(preview_rows(loaded.settings, loaded.renderer)))
+    print()
+    print(NOTE)
     return 0

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-DEFAULT_FOOTER: Final = " Reply STOP to opt out."
+#: On a line of its own below the text (``footer.with_footer``).
+DEFAULT_FOOTER: Final = "Reply STOP to opt out."
 
 _HI = "Hi {{ first_name or 'there' }}, "
 

@@ -1,8 +1,17 @@
-"""The opt-out footer: appended to the first text a number receives, once."""
+"""The opt-out footer: appended to the first text a number receives, once, on its own line.
+
+A line break (one GSM-7 septet, like the space it replaced) keeps the footer from reading as
+part of the sign-off: "… ASAP. - Acme Plumbing" then "Reply STOP to opt out." below it.
+"""
 
 from __future__ import annotations
 
+from typing import Final
+
 from asterisk_textback.templates.settings import TemplatesSettings
+
+#: Between a text and its footer.
+FOOTER_SEPARATOR: Final = "\n"
 
 
 def needs_footer(settings: TemplatesSettings, *, first_contact: bool) -> bool:
@@ -11,7 +20,7 @@ def needs_footer(settings: TemplatesSettings, *, first_contact: bool) -> bool:
 
 
 def with_footer(body: str, settings: TemplatesSettings, *, first_contact: bool) -> str:
-    """``body`` plus the opt-out footer when :func:`needs_footer` says so."""
+    """``body`` plus, on a line of its own, the opt-out footer when :func:`needs_footer` says so."""
     if not needs_footer(settings, first_contact=first_contact):
         return body
-    return body + settings.footer
+    return f"{body}{FOOTER_SEPARATOR}{settings.footer}"

@@ -1,14 +1,27 @@
-"""``asterisk-textback templates preview``: every template and variant rendered with samples."""
+"""``asterisk-textback templates preview``: every template and variant, exactly as billed.
+
+Each variant is rendered by the send path's own :func:`~.compose.render_for_call` for a
+sample missed call, as the first text to a number: the booking link carries a tracking token
+of the real length and the opt-out footer is on, so the characters, encoding and segment
+count shown are the ones the provider charges for.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asterisk_textback.templates.context import MessageContext
+from asterisk_textback.calls.model import CallEnded
+from asterisk_textback.config import Settings
+from asterisk_textback.templates.compose import SAMPLE_NUMBER, render_for_call, sample_call
 from asterisk_textback.templates.render import Renderer
-from asterisk_textback.templates.settings import TemplatesSettings
 
 _HEADERS = ("template", "variant", "encoding", "segments", "chars", "body")
+
+#: Printed under the table: what the figures include.
+NOTE = (
+    "As the first text to a number: booking link with its tracking token, opt-out footer "
+    "included (later texts to the same number have no footer)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +36,23 @@ class PreviewRow:
     chars: int
 
 
-def preview_rows(settings: TemplatesSettings, sample: MessageContext) -> list[PreviewRow]:
-    """Render every variant of every template for ``sample`` as a first contact."""
-    renderer = Renderer(settings)
+def preview_rows(
+    settings: Settings, renderer: Renderer, call: CallEnded | None = None
+) -> list[PreviewRow]:
+    """Render every variant of every template for ``call`` (the sample) as a first contact."""
+    call = call or sample_call()
     rows: list[PreviewRow] = []
-    for name, spec in settings.templates.items():
+    for name, spec in settings.templates.templates.items():
         for variant in spec.variants:
-            text = renderer.render(name, sample, first_contact=True, variant=variant.name)
+            text = render_for_call(
+                call,
+                settings,
+                renderer,
+                template=name,
+                to=SAMPLE_NUMBER,
+                variant=variant.name,
+                first_contact=True,
+            )
             rows.append(
                 PreviewRow(
                     template=name,

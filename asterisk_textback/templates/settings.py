@@ -101,13 +101,21 @@ class TemplatesSettings(BaseModel):
 
     #: Texts that render (with sample data) to more parts than this fail at config load.
     max_segments: int = Field(default=2, ge=1, le=10)
-    #: Appended to the first text a number receives, unless the provider adds its own.
+    #: Added on its own line to the first text a number receives, unless the provider adds
+    #: its own; surrounding blanks are dropped (the line break separates it).
     footer: str = Field(default=DEFAULT_FOOTER, min_length=1, max_length=160)
     provider_adds_footer: bool = False
     #: Replace typographic quotes and dashes with GSM-7 look-alikes (keeps texts GSM-7).
     smart_encoding: bool = True
     #: Keep the built-in templates (missed_voicemail, busy, ...) next to the file's own.
     include_defaults: bool = True
+
+    @field_validator("footer")
+    @classmethod
+    def _footer_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
 
     @model_validator(mode="before")
     @classmethod

@@ -6,9 +6,8 @@ import os
 from dataclasses import dataclass
 
 from asterisk_textback.config import Settings, load_settings
-from asterisk_textback.kpi.conversions import tracked_link
 from asterisk_textback.policy.settings import check_templates
-from asterisk_textback.templates.context import sample_context
+from asterisk_textback.templates.compose import SAMPLE_NUMBER, call_context, sample_call
 from asterisk_textback.templates.render import Renderer, validate
 
 
@@ -25,12 +24,8 @@ def prepare(settings: Settings) -> PreparedConfig:
 
     Rendering errors and over-long texts surface here, at start-up, naming the key.
     """
-    business = settings.business
-    link = business.booking_link or ""
-    if link:
-        # Real links carry a tracking token: validate the segment count with one.
-        link = tracked_link(link, pbx="pbx", linkedid="0.0", ended_at=2.0**31, secret="")
-    sample = sample_context(business_name=business.name, booking_link=link, tz=business.zone)
+    # The sample as the send path builds it: the booking link carries a real-length token.
+    sample = call_context(sample_call(), settings, to=SAMPLE_NUMBER)
     renderer = validate(settings.templates, sample)
     check_templates(settings, renderer)
     return PreparedConfig(settings, renderer)

@@ -9,6 +9,15 @@ import pytest
 
 from asterisk_textback.templates import MessageContext, TemplatesSettings, sample_context
 from asterisk_textback.templates.render import Renderer, validate
+from tests.dbfixtures import (  # noqa: F401 - fixtures are found by name
+    backend,
+    db_url,
+    engine,
+    pg_migrated,
+    pg_server,
+    session_factory,
+    sqlite_migrated,
+)
 
 MakeSettings = Callable[..., TemplatesSettings]
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from asterisk_textback.config import Settings
 from asterisk_textback.templates import (
     DEFAULT_TEMPLATES,
     TemplatesSettings,
     VariantSettings,
     count_segments,
     is_gsm7,
-    sample_context,
 )
+from asterisk_textback.templates.compose import SAMPLE_NUMBER, call_context, sample_call
 from asterisk_textback.templates.render import validate
 
 SEED_CASES = {"missed_voicemail", "missed_no_voicemail", "after_hours", "busy", "queue_abandon"}
@@ -71,11 +73,15 @@ def test_defaults_cover_the_seed_cases(settings: TemplatesSettings) -> None:
 def test_defaults_render_within_two_gsm7_segments_with_footer(
     settings: TemplatesSettings, business: str, link: str, caller: str
 ) -> None:
-    sample = sample_context(business_name=business, booking_link=link, caller_name=caller)
+    # As sent: the booking link carries its tracking token.
+    config = Settings.model_validate({"business": {"name": business, "booking_link": link or None}})
+    call = replace(sample_call(), caller_name=caller)
+    sample = call_context(call, config, to=SAMPLE_NUMBER)
+    assert "?tb=" in sample.booking_link or not link
     renderer = validate(settings, sample)
     for name in SEED_CASES:
         text = renderer.render(name, sample, first_contact=True)
-        assert text.body.endswith(" Reply STOP to opt out.")
+        assert text.body.endswith("\nReply STOP to opt out.")
         assert text.encoding == "GSM-7"
         assert text.segments <= 2, (name, text.body)
         assert count_segments(text.body) == text.info
