@@ -78,7 +78,13 @@ def service_app(
     if settings.forwarding.enabled:
         secrets = ForwardingSecrets.from_env(settings.forwarding, resources.environ)
         forwarder = Forwarder.build(
-            settings.forwarding, sessions, resources.http, secrets, clock=clock, on_queued=wake
+            settings.forwarding,
+            sessions,
+            resources.http,
+            secrets,
+            clock=clock,
+            on_queued=wake,
+            business_zone=settings.business.zone,
         )
     inbox = Inbox(
         sessions,

@@ -4,6 +4,8 @@ A reply stays ``forwarded_at IS NULL`` until every configured channel took it; t
 that succeeded are remembered, so a retry (:meth:`Forwarder.forward_pending`, with backoff)
 only repeats the ones that failed. Nothing here reads the environment: secrets come in
 through :class:`ForwardingSecrets`.
+
+What staff read is worded in :mod:`.forwarded`; the webhook's JSON keeps the raw values.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from email.message import EmailMessage
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -29,10 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asterisk_textback.calls.callertext import header_value
 from asterisk_textback.calls.utc import utc
 from asterisk_textback.errors import ConfigError
+from asterisk_textback.inbound.forwarded import ForwardedReply
 from asterisk_textback.inbound.settings import EmailSettings, ForwardingSettings
 from asterisk_textback.store import autoreply
 from asterisk_textback.store import inbound as store_inbound
-from asterisk_textback.store.models import Call, InboundMessage
+from asterisk_textback.store.models import Call
 from asterisk_textback.store.outbox import NewMessage
 from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.templates.segments import count_segments
@@ -43,11 +46,11 @@ __all__ = [
     "SIGNATURE_HEADER",
     "Channel",
     "EmailChannel",
-    "ForwardedReply",
     "Forwarder",
     "ForwardingSecrets",
     "SmsChannel",
     "WebhookChannel",
+    "staff_zone",
 ]
 
 #: ``sha256=<hex HMAC-SHA256 of the body>``, as the generic SMS webhook adapter signs.
@@ -80,61 +83,12 @@ class ForwardingSecrets:
         return cls(password, None if secret is None else secret.encode())
 
 
-@dataclass(frozen=True, slots=True)
-class ForwardedReply:
-    """Everything staff see about one reply."""
-
-    inbound_id: int
-    from_e164: str
-    to_e164: str
-    body: str
-    received_at: str
-    caller_name: str | None = None
-    call_started_at: str | None = None
-    call_outcome: str | None = None
-    call_reason: str | None = None
-    voicemail_mailbox: str | None = None
-    did: str | None = None
-
-    @classmethod
-    def build(cls, row: InboundMessage, call: Call | None, zone: ZoneInfo) -> ForwardedReply:
-        """The reply and the missed call it answers, times shown in ``zone``."""
-
-        def show(at: datetime) -> str:
-            return at.astimezone(zone).isoformat(timespec="seconds")
-
-        if call is None:
-            return cls(row.id, row.from_e164, row.to_e164, row.body, show(row.received_at))
-        left_voicemail = call.outcome.value == "missed_voicemail"
-        return cls(
-            inbound_id=row.id,
-            from_e164=row.from_e164,
-            to_e164=row.to_e164,
-            body=row.body,
-            received_at=show(row.received_at),
-            caller_name=call.caller_name or None,
-            call_started_at=show(call.started_at),
-            call_outcome=call.outcome.value,
-            call_reason=call.reason.value,
-            voicemail_mailbox=call.mailbox if left_voicemail else None,
-            did=call.did,
-        )
-
-    @property
-    def who(self) -> str:
-        """ "Name (+1555…)" or just the number."""
-        return f"{self.caller_name} ({self.from_e164})" if self.caller_name else self.from_e164
-
-    def text(self) -> str:
-        """A plain-text summary for email and SMS."""
-        lines = [f"Text reply from {self.who}:", self.body, ""]
-        if self.call_started_at is not None:
-            outcome = (self.call_outcome or "").replace("_", " ")
-            lines.append(f"Missed call: {self.call_started_at} ({outcome}, {self.call_reason})")
-        if self.voicemail_mailbox:
-            lines.append(f"Voicemail left in mailbox {self.voicemail_mailbox}")
-        lines.append(f"Received {self.received_at} on {self.to_e164}")
-        return "\n".join(lines)
+def staff_zone(settings: ForwardingSettings, business_zone: tzinfo) -> tzinfo:
+    """The zone times are shown in to staff: ``forwarding.timezone`` when the file sets it,
+    else the business's own (``business.timezone``)."""
+    if "timezone" in settings.model_fields_set:
+        return ZoneInfo(settings.timezone)
+    return business_zone
 
 
 class Channel(Protocol):
@@ -272,12 +226,14 @@ class Forwarder:
         channels: Sequence[Channel],
         *,
         clock: Callable[[], float] = time.time,
+        zone: tzinfo | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._channels = tuple(channels)
         self._clock = clock
-        self._zone = ZoneInfo(settings.timezone)
+        #: Times staff read are in this zone (see :func:`staff_zone`).
+        self._zone = zone or ZoneInfo(settings.timezone)
 
     @classmethod
     def build(
@@ -290,8 +246,12 @@ class Forwarder:
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        business_zone: tzinfo | None = None,
     ) -> Forwarder:
-        """A forwarder with one channel per configured section."""
+        """A forwarder with one channel per configured section.
+
+        Times shown to staff are in ``business_zone`` unless ``forwarding.timezone`` is set.
+        """
         channels: list[Channel] = []
         if settings.email is not None:
             channels.append(EmailChannel(settings.email, secrets.smtp_password, ssl_context))
@@ -300,7 +260,8 @@ class Forwarder:
         if settings.webhook_url:
             key, timeout = secrets.webhook_key, settings.timeout_seconds
             channels.append(WebhookChannel(settings.webhook_url, http, key, timeout))
-        return cls(settings, sessions, channels, clock=clock)
+        zone = None if business_zone is None else staff_zone(settings, business_zone)
+        return cls(settings, sessions, channels, clock=clock, zone=zone)
 
     def _now(self) -> datetime:
         return utc(self._clock())

@@ -94,7 +94,7 @@ class ForwardingSettings(_Frozen):
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     #: Replies older than this are no longer retried (they stay visible in the database).
     max_age_hours: float = Field(default=72.0, gt=0)
-    #: Zone the call time is shown in (usually ``business.timezone``).
+    #: Zone the times in texts and emails to staff are shown in; unset: ``business.timezone``.
     timezone: str = "UTC"
     #: SMS forwards queued per minute, 0: no cap; over it a forward is retried later.
     sms_rate_per_minute: int = Field(default=20, ge=0)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -24,6 +25,7 @@ from asterisk_textback.inbound.settings import EmailSettings, ForwardingSettings
 from asterisk_textback.store import inbound
 from asterisk_textback.store.models import Message
 from asterisk_textback.store.uow import unit_of_work
+from asterisk_textback.templates.segments import count_segments
 from tests.inbound.helpers import CALLER, DID, T0, SmtpServer, add_call, self_signed
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -113,8 +115,12 @@ async def test_email_over_starttls_with_login(
     assert parsed["Subject"] == f"Text reply from Jane Roe ({CALLER})"
     text = parsed.get_content()
     assert "Yes please call me after 5" in text
-    assert "2026-12-01T10:00:00-05:00" in text  # the call's time, in the business's zone
-    assert "missed voicemail" in text
+    # The call's time in the business's zone, for people; the outcome and reason in words.
+    assert "Missed call Tue, Dec 1, 10:00 AM (missed, left a voicemail; nobody picked up)" in text
+    assert "Received Tue, Dec 1, 10:05 AM on" in text
+    assert "T10:00:00" not in text
+    assert "missed_voicemail" not in text
+    assert "no_answer" not in text
     assert "mailbox 100@default" in text
 
 
@@ -141,7 +147,10 @@ async def test_signed_webhook(
     assert data["type"] == "reply"
     assert data["from_e164"] == CALLER
     assert data["caller_name"] == "Jane Roe"
-    assert data["call_outcome"] == "missed_voicemail"
+    assert data["call_outcome"] == "missed_voicemail"  # programs get the raw values
+    assert data["call_reason"] == "no_answer"
+    assert data["call_started_at"] == "2026-12-01T15:00:00+00:00"
+    assert data["received_at"] == "2026-12-01T15:05:00+00:00"
     assert data["voicemail_mailbox"] == "100@default"
     assert data["body"] == "Yes please call me after 5"
 
@@ -234,3 +243,64 @@ async def test_sms_to_staff_queued_once(
     assert "Jane Roe" in message.body
     assert message.idempotency_key == f"forward:{inbound_id}:+12125550199"
     assert woken == [True]
+
+
+@pytest.mark.parametrize(
+    ("forwarding_zone", "expected"),
+    [
+        (None, "Tue, Dec 1, 7:00 AM"),  # no forwarding.timezone: the business's (Los Angeles)
+        ("America/Chicago", "Tue, Dec 1, 9:00 AM"),  # set in the file: that one
+    ],
+)
+async def test_sms_to_staff_reads_in_words_and_local_time(
+    session_factory: Sessions,
+    http: aiohttp.ClientSession,
+    forwarding_zone: str | None,
+    expected: str,
+) -> None:
+    zone = {} if forwarding_zone is None else {"timezone": forwarding_zone}
+    settings = ForwardingSettings.model_validate({"sms_to": ["+12125550199"], **zone})
+    forwarder = Forwarder.build(
+        settings,
+        session_factory,
+        http,
+        ForwardingSecrets(),
+        clock=Clock(),
+        business_zone=ZoneInfo("America/Los_Angeles"),
+    )
+    inbound_id = await _reply(session_factory)
+    assert await forwarder.forward(inbound_id)
+    async with session_factory() as session:
+        [message] = (await session.scalars(select(Message).where(Message.kind == "forward"))).all()
+    later = expected.replace(":00 AM", ":05 AM")
+    assert message.body.splitlines() == [
+        f"Text reply from Jane Roe ({CALLER}):",
+        "Yes please call me after 5",
+        "",
+        f"Missed call {expected} (missed, left a voicemail; nobody picked up)",
+        "Voicemail left in mailbox 100@default",
+        f"Received {later} on {DID}",
+    ]
+    info = count_segments(message.body)
+    assert (message.segments, message.encoding) == (info.segments, info.encoding)
+
+
+async def test_a_reply_without_a_call_says_when_it_came(
+    session_factory: Sessions, http: aiohttp.ClientSession
+) -> None:
+    new = inbound.NewInbound(
+        "fake", "m9", CALLER, DID, "Who is this?", T0 + timedelta(hours=30), InboundKind.REPLY
+    )
+    async with unit_of_work(session_factory) as session:
+        inbound_id = (await inbound.record_inbound(session, new, now=T0)).inbound.id
+    settings = ForwardingSettings(sms_to=("+12125550199",), timezone="America/New_York")
+    forwarder = Forwarder.build(settings, session_factory, http, ForwardingSecrets(), clock=Clock())
+    assert await forwarder.forward(inbound_id)
+    async with session_factory() as session:
+        [message] = (await session.scalars(select(Message).where(Message.kind == "forward"))).all()
+    assert message.body.splitlines() == [
+        f"Text reply from {CALLER}:",
+        "Who is this?",
+        "",
+        f"Received Wed, Dec 2, 4:00 PM on {DID}",
+    ]
