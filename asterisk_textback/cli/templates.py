@@ -26,11 +26,12 @@ def add_parser(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the rendered templates as a table, and what the figures include."""
-    from asterisk_textback.templates.preview import NOTE, format_table, preview_rows
+    from asterisk_textback.templates.preview import format_table, note, preview_rows
     from asterisk_textback.textback.loading import load
 
     loaded = load(args.config)
-    print(format_table(preview_rows(loaded.settings, loaded.renderer)))
+    settings = loaded.settings
+    print(format_table(preview_rows(settings, loaded.renderer)))
     print()
-    print(NOTE)
+    print(note(settings.templates, booking_link=bool(settings.business.booking_link)))
     return 0

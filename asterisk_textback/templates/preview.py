@@ -14,14 +14,9 @@ from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.config import Settings
 from asterisk_textback.templates.compose import SAMPLE_NUMBER, render_for_call, sample_call
 from asterisk_textback.templates.render import Renderer
+from asterisk_textback.templates.settings import TemplatesSettings
 
 _HEADERS = ("template", "variant", "encoding", "segments", "chars", "body")
-
-#: Printed under the table: what the figures include.
-NOTE = (
-    "As the first text to a number: booking link with its tracking token, opt-out footer "
-    "included (later texts to the same number have no footer)."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +59,18 @@ def preview_rows(
                 )
             )
     return rows
+
+
+def note(settings: TemplatesSettings, *, booking_link: bool) -> str:
+    """What the figures include, printed under the table."""
+    parts = ["As the first text to a caller named Jordan"]
+    if booking_link:
+        parts.append("the booking link with its tracking token (as sent)")
+    if settings.provider_adds_footer:
+        parts.append("without the opt-out footer your provider adds (not counted here)")
+    else:
+        parts.append("with the opt-out footer (later texts to the same number have none)")
+    return ", ".join(parts) + "."
 
 
 def format_table(rows: list[PreviewRow]) -> str:

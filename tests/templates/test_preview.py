@@ -10,8 +10,9 @@ import pytest
 
 from asterisk_textback.cli.main import main
 from asterisk_textback.config import Settings
+from asterisk_textback.templates import TemplatesSettings
 from asterisk_textback.templates.compose import sample_call
-from asterisk_textback.templates.preview import NOTE, PreviewRow, format_table, preview_rows
+from asterisk_textback.templates.preview import PreviewRow, format_table, note, preview_rows
 from asterisk_textback.textback.loading import prepare
 
 TOML = """
@@ -89,4 +90,14 @@ def test_the_command_shows_the_tracked_link_and_says_what_is_counted(
     chars = int(busy.split()[4])
     body = busy.split(None, 5)[5].replace("\\n", "\n")
     assert chars == len(body)
-    assert NOTE in out
+    assert "tracking token" in out
+    assert "with the opt-out footer (later texts to the same number have none)." in out
+
+
+def test_the_note_says_what_the_figures_include() -> None:
+    plain = TemplatesSettings()
+    assert "tracking token" not in note(plain, booking_link=False)
+    assert "tracking token" in note(plain, booking_link=True)
+    assert "with the opt-out footer" in note(plain, booking_link=False)
+    provider = TemplatesSettings(provider_adds_footer=True)
+    assert "not counted here" in note(provider, booking_link=True)
