@@ -63,7 +63,7 @@ def test_report_with_cel_says_which_log_decided(capsys: pytest.CaptureFixture[st
     assert main(["report", "--cel", str(CEL), "--period", "2026-11"]) == 0
     table = capsys.readouterr().out
     assert "classified from CEL (15 calls), CDR used for 0" in table
-    assert "Missed: queue_timeout" in table
+    assert "Missed: the queue timed out" in table  # in words, not the raw queue_timeout
 
 
 def test_bad_cel_columns_name_the_option(capsys: pytest.CaptureFixture[str]) -> None:

@@ -107,7 +107,7 @@ async def test_kpi_report_from_the_database(db_url: str, session: AsyncSession) 
     assert "100.0%" in table
     assert "120.00 USD" in table
     rows = list(csv.DictReader(io.StringIO(await _report(config, "csv", period=NOVEMBER))))
-    assert {r["section"] for r in rows} == {"kpi", "calculator"}
+    assert {r["section"] for r in rows} == {"report", "kpi", "calculator"}
     assert next(r for r in rows if r["key"] == "reply_rate")["definition"].startswith("replies")
 
 
