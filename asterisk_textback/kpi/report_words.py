@@ -84,6 +84,11 @@ def _count(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def _many(value: float, word: str) -> str:
+    """``1 booking``, ``2 bookings``, ``2.75 bookings``."""
+    return f"{_count(value)} {word}" if value == 1 else f"{_count(value)} {word}s"
+
+
 def period_words(period: Period, zone: tzinfo) -> str:
     """``Nov 1, 2026 to Nov 30, 2026`` for whole local days, else both times to the minute."""
     start, end = local(period.start, zone), local(period.end, zone)
@@ -112,7 +117,7 @@ def _money_formula(kpi: Kpi, report: KpiReport, settings: KpiSettings) -> str:
     cur = report.currency
     if kpi.key == "revenue":
         booked = report["booking_rate"].numerator or 0
-        return f"= the values of {_count(booked)} attributed bookings, added up"
+        return f"= the values of {_many(booked, 'attributed booking')}, added up"
     if kpi.key == "revenue_per_missed_call":
         sent = kpi.denominator or 0
         if not sent:
@@ -123,7 +128,7 @@ def _money_formula(kpi: Kpi, report: KpiReport, settings: KpiSettings) -> str:
         fixed = (settings.software_cost_per_month + settings.labour_cost_per_month) * months
         sms = max((kpi.value or 0) - fixed, 0.0)
         per = settings.sms_cost_per_segment
-        segments = f"{round(sms / per):,} segments" if per else "segments"
+        segments = _many(round(sms / per), "segment") if per else "segments"
         return (
             f"= SMS {money(sms, cur)} ({segments} × {per:g} {cur}) "
             f"+ software and labour {money(fixed, cur)} ({months:.2f} months of the monthly costs)"
@@ -173,10 +178,10 @@ def kpi_legend(report: KpiReport) -> list[str]:
 
 def estimate_formula(result: CalculatorResult, estimate: Estimate, currency: str) -> str:
     """``11 missed calls × 25% × 77.00 USD = 211.75 USD`` (or the bookings without a value)."""
-    head = f"{result.missed_calls:,} missed calls × {percent(estimate.close_rate)}"
+    head = f"{_many(result.missed_calls, 'missed call')} × {percent(estimate.close_rate)}"
     value = result.average_order_value
     if value is None or estimate.revenue is None:
-        return f"{head} = {_count(estimate.bookings)} bookings"
+        return f"{head} = {_many(estimate.bookings, 'booking')}"
     return f"{head} × {money(value, currency)} = {money(estimate.revenue, currency)}"
 
 
