@@ -241,6 +241,15 @@ def _models(annotation: object) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(annotation) for m in _models(arg)]
 
 
+def _extra_models(model: type[BaseModel]) -> list[type[BaseModel]]:
+    """The model of a table's free-named entries (``[templates.<name>]``), if it types them."""
+    try:
+        extra = typing.get_type_hints(model).get("__pydantic_extra__")
+    except (NameError, TypeError):
+        return []
+    return _models(extra)
+
+
 def _keys_at(loc: Loc) -> list[str] | None:
     """The keys the table at ``loc`` may hold (None when it is not a settings model)."""
     model: type[BaseModel] = Settings
@@ -248,7 +257,7 @@ def _keys_at(loc: Loc) -> list[str] | None:
         if isinstance(part, int):
             continue
         field = model.model_fields.get(part)
-        found = [] if field is None else _models(field.annotation)
+        found = _models(field.annotation) if field else _extra_models(model)
         if len(found) != 1:
             return None
         model = found[0]

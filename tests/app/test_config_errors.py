@@ -40,6 +40,13 @@ def test_a_top_level_typo_and_a_key_typo_in_an_array_of_tables(tmp_path: Path) -
     assert "line 7: unknown key 'bussiness': did you mean 'business'?" in error
 
 
+def test_a_typo_inside_a_template_of_ones_own(tmp_path: Path) -> None:
+    body = '[templates.welcome]\n[[templates.welcome.variants]]\nname = "a"\nbdy = "Hi"\n'
+    error = _error(tmp_path, body)
+    assert "line 4: unknown key 'templates.welcome.variants[0].bdy'" in error
+    assert "did you mean 'templates.welcome.variants[0].body'?" in error
+
+
 def test_an_unknown_key_with_no_near_miss_lists_the_keys(tmp_path: Path) -> None:
     error = _error(tmp_path, "[kpi]\nfoo = 1\n")
     assert "line 2: unknown key 'kpi.foo' (the keys of [kpi] are: attribution_window_days," in error
