@@ -31,6 +31,7 @@ from asterisk_textback.kpi.report_words import (
     kpi_rows,
     no_value_note,
     period_words,
+    recovered,
 )
 from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.store.engine import create_engine, create_session_factory
@@ -230,15 +231,17 @@ async def run_report(
         out.write("\n")
     elif fmt == "csv":
         rows = report_csv.header_rows(period, config.zone, currency) + report_csv.kpi_rows(report)
-        report_csv.write(
-            rows + report_csv.calculator_rows(calculator, currency, config.inputs), out
-        )
+        rows += report_csv.calculator_rows(calculator, currency, config.inputs)
+        booked = report["booking_rate"].numerator or 0
+        rows += report_csv.recovered_rows(booked, calculator, currency)
+        report_csv.write(rows, out)
     else:
         scope = f" (DID {did})" if did else ""
         _heading(f"KPIs, {period_words(period, config.zone)}{scope}", config.zone, out)
         _table("Figures", kpi_rows(report, config.kpi), out)
         _lines(kpi_legend(report), out)
-        _calculator(calculator, currency, config.inputs, out)
+        booked = report["booking_rate"].numerator or 0
+        _calculator(calculator, currency, config.inputs, out, booked)
     return 0
 
 
@@ -250,12 +253,20 @@ def _lines(lines: list[str], out: TextIO) -> None:
     out.write("\n".join(lines) + "\n\n")
 
 
-def _calculator(result: CalculatorResult, currency: str, inputs: Inputs, out: TextIO) -> None:
-    _table("Missed call revenue calculator", calculator_rows(result, currency, inputs), out)
+def _calculator(
+    result: CalculatorResult,
+    currency: str,
+    inputs: Inputs,
+    out: TextIO,
+    booked: float | None = None,
+) -> None:
+    rows = calculator_rows(result, currency, inputs)
+    extra = None if booked is None else recovered(booked, result, currency)
+    _table("Missed call revenue calculator", rows if extra is None else [*rows, extra], out)
     note = no_value_note(result)
     if note:
         out.write(note + "\n\n")
-    _lines(calculator_legend(result, inputs), out)
+    _lines(calculator_legend(result, inputs, extra is not None), out)
 
 
 def _write_cdr(

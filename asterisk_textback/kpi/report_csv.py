@@ -25,6 +25,7 @@ from asterisk_textback.kpi.report_words import (
     estimate_formula,
     no_value_note,
     percent,
+    recovered,
     rounded,
 )
 from asterisk_textback.wording.labels import reason_label
@@ -37,6 +38,7 @@ __all__ = [
     "header_rows",
     "kpi_rows",
     "money_cell",
+    "recovered_rows",
     "write",
 ]
 
@@ -163,6 +165,24 @@ def calculator_rows(
             }
         )
     return rows
+
+
+def recovered_rows(booked: float, result: CalculatorResult, currency: str) -> list[dict[str, Any]]:
+    """The period's bookings x the order value, when the value is known (else no row)."""
+    row = recovered(booked, result, currency)
+    if row is None or result.average_order_value is None:
+        return []
+    return [
+        {
+            "section": "calculator",
+            "key": "revenue_recovered_estimate",
+            "label": row[0],
+            "value": money_cell(booked * result.average_order_value, currency),
+            "numerator": booked,
+            "unit": currency,
+            "definition": row[2],
+        }
+    ]
 
 
 def _local(value: Any, zone: tzinfo) -> Any:

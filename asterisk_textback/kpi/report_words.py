@@ -30,6 +30,7 @@ __all__ = [
     "no_value_note",
     "percent",
     "period_words",
+    "recovered",
     "rounded",
 ]
 
@@ -220,6 +221,16 @@ def calculator_rows(result: CalculatorResult, currency: str, inputs: Inputs) -> 
     return rows
 
 
+def recovered(bookings: float, result: CalculatorResult, currency: str) -> Row | None:
+    """``Revenue recovered (estimate)``: the period's bookings x the order value, if known."""
+    value = result.average_order_value
+    if value is None:
+        return None
+    total = money(bookings * value, currency)
+    formula = f"{_many(bookings, 'booking')} × {money(value, currency)} = {total}"
+    return ("Revenue recovered (estimate)", total, formula)
+
+
 def no_value_note(result: CalculatorResult) -> str | None:
     """The one line saying how to give an order value, when none is known."""
     if result.average_order_value is not None:
@@ -230,9 +241,20 @@ def no_value_note(result: CalculatorResult) -> str | None:
     )
 
 
-def calculator_legend(result: CalculatorResult, inputs: Inputs) -> list[str]:
+def calculator_legend(
+    result: CalculatorResult, inputs: Inputs, with_recovered: bool = False
+) -> list[str]:
     """What the calculator's rows mean and where its close rates came from."""
     low, high = percent(result.low.close_rate), percent(result.high.close_rate)
+    recovered_line = (
+        [
+            "  Revenue recovered (estimate) = bookings credited to the texts × average order "
+            "value;",
+            "  the Revenue row above adds up the values the bookings themselves came with.",
+        ]
+        if with_recovered
+        else []
+    )
     return [
         "What this means:",
         "  Revenue left on the table = missed calls × close rate × average order value.",
@@ -240,4 +262,5 @@ def calculator_legend(result: CalculatorResult, inputs: Inputs) -> list[str]:
         f"  expected {percent(result.point.close_rate)}, in a range of {low} (low end) to {high}"
         " (high end),",
         f"  from {inputs.close_rate}.",
+        *recovered_line,
     ]

@@ -148,6 +148,8 @@ async def test_kpi_table_says_how_each_figure_was_worked_out(
     # 120.00 from the one booking, 1 missed call x 25% x 120.00 = 30.00.
     assert "1 missed call × 25% × 120.00 USD = 30.00 USD" in table
     assert "from the average of the bookings recorded" in table
+    assert "Revenue recovered (estimate)" in table
+    assert "1 booking × 120.00 USD = 120.00 USD" in table
     cost = next(line for line in table.splitlines() if line.startswith("Cost "))
     # November in New York is 30 days and an hour (DST ends): 30.44 a month x 0.987 months.
     assert f"software and labour {30.44 * period.months:.2f} USD" in cost
@@ -155,6 +157,8 @@ async def test_kpi_table_says_how_each_figure_was_worked_out(
     rows = list(csv.DictReader(io.StringIO(await _report(config, "csv", period=period))))
     revenue = next(r for r in rows if r["key"] == "revenue")
     assert (revenue["value"], revenue["unit"]) == ("120.00", "USD")
+    estimate = next(r for r in rows if r["key"] == "revenue_recovered_estimate")
+    assert (estimate["value"], estimate["numerator"]) == ("120.00", "1")
     start = next(r for r in rows if r["key"] == "start")
     assert start["value"] == "2026-11-01 00:00:00"
 
