@@ -166,3 +166,17 @@ def test_the_line_scan_follows_arrays_of_tables_dotted_keys_and_comments() -> No
     assert lines.line(("web", "port")) is None
     assert lines.where("templates.a.variants[1].name") == "t.toml line 7: "
     assert lines.where("kpi.currency") == ""
+
+
+def test_a_template_that_does_not_compile_gives_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "acme.toml"
+    cfg.write_text(
+        '[business]\nname = "Acme"\n\n[[templates.busy.variants]]\nname = "a"\n'
+        'body = "Book: {{ bookng_link }}"\n'
+    )
+    assert main(["templates", "preview", "-c", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg} line 6: templates.busy.variants[0].body: " in err
+    assert "bookng_link" in err
