@@ -3,9 +3,11 @@
 Each section is defined in the ``settings.py`` of the package it configures (pure pydantic);
 this module only combines them, checks what spans sections, and loads the file. Every
 validation error names the offending key, e.g. ``pbx.port: Input should be a valid
-integer`` or ``business.hours.mon[0]: "25:00-26:00" is not a time range``. Sections: pbx,
-tracker, business, rules, suppression, templates, provider, consent, forwarding, database,
-dispatch, web, kpi, agi, bookings, crm.
+integer`` or ``business.hours.mon[0]: "25:00-26:00" is not a time range``, with its line
+when it is in the file (``acme.toml line 42: …``); an unknown key says which one was meant
+(``unknown key 'web.dashbord': did you mean 'web.dashboard'?``). Sections: pbx, tracker,
+business, rules, suppression, templates, provider, consent, forwarding, database, dispatch,
+web, kpi, agi, bookings, crm.
 """
 
 from __future__ import annotations
