@@ -7,6 +7,7 @@ load SQLAlchemy.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,11 +52,58 @@ def add_parser(commands: Commands) -> None:
         "--no-cel", action="store_true", help="with --cdr-db: ignore its cel table, CDR only"
     )
     parser.add_argument(
+        "--aov",
+        type=order_value,
+        metavar="AMOUNT",
+        help="average order value for the revenue calculator, e.g. 250 (overrides "
+        "kpi.average_order_value)",
+    )
+    parser.add_argument(
+        "--close-rate",
+        type=close_rates,
+        metavar="LOW-HIGH",
+        help="close rate range in percent, e.g. 20-40 (expected: the middle) or one value, "
+        "e.g. 25 (overrides kpi.close_rate and kpi.close_rate_band)",
+    )
+    parser.add_argument(
         "--cdr-tz",
         help="time zone of CDR/CEL times (default: pbx.cdr_timezone; UTC when cdr.conf has "
         "usegmtime=yes, else the PBX's own zone)",
     )
     parser.set_defaults(run=run)
+
+
+def order_value(text: str) -> float:
+    """``--aov``: an amount of money, 0 or more (argparse turns the error into usage + 2)."""
+    try:
+        value = float(text.replace(",", "").lstrip("$"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an amount; give the average order value as a number, e.g. 250"
+        ) from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the average order value must be 0 or more")
+    return value
+
+
+def close_rates(text: str) -> tuple[float, float]:
+    """``--close-rate 20-40`` (percent) as ``(0.2, 0.4)``; ``25`` alone as ``(0.25, 0.25)``."""
+    low_text, dash, high_text = text.strip().rstrip("%").partition("-")
+    example = "give LOW-HIGH in percent, e.g. 20-40 (or one value, e.g. 25)"
+    try:
+        low = float(low_text.rstrip("% "))
+        high = float(high_text.rstrip("% ")) if dash else low
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a range: {example}") from None
+    if not (0 <= low <= 100 and 0 <= high <= 100):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: close rates are percentages from 0 to 100; {example}"
+        )
+    if low > high:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the low end is above the high end; write it as {high:g}-{low:g}"
+        )
+    return low / 100, high / 100
 
 
 def _zone(name: str, key: str) -> ZoneInfo:
@@ -81,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from asterisk_textback.errors import ConfigError
     from asterisk_textback.kpi.periods import parse_period
     from asterisk_textback.kpi.report import ReportConfig, run_report, text_progress
+    from asterisk_textback.kpi.report_words import Inputs
     from asterisk_textback.textback.loading import load
 
     loaded = load(args.config)
@@ -95,12 +144,23 @@ def run(args: argparse.Namespace) -> int:
         columns = parse_columns(args.cel_columns) if args.cel_columns else CEL_CSV_COLUMNS
     except ValueError as exc:
         raise ConfigError(f"--cel-columns: {exc}") from None
+    kpi, inputs = settings.kpi, Inputs()
+    if args.aov is not None:
+        kpi = kpi.model_copy(update={"average_order_value": args.aov})
+        inputs = Inputs(aov="--aov", close_rate=inputs.close_rate)
+    if args.close_rate is not None:
+        low, high = args.close_rate
+        update = {"close_rate": (low + high) / 2, "close_rate_band": (low, high)}
+        kpi = kpi.model_copy(update=update)
+        inputs = Inputs(aov=inputs.aov, close_rate="--close-rate")
     config = ReportConfig(
         database_url=database_url(loaded, os.environ) if use_db else None,
-        kpi=settings.kpi,
+        kpi=kpi,
         cdr_zone=cdr_zone,
         cel_table=None if args.no_cel else "cel",
         cel_columns=columns,
+        zone=zone,
+        inputs=inputs,
     )
     try:
         period = parse_period(args.period, datetime.now(zone), zone)

@@ -6,11 +6,15 @@ the database).
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["CrmEndpoint", "CrmEventType", "CrmSettings"]
+
+_NAME: Final = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class CrmEventType(StrEnum):
@@ -28,13 +32,20 @@ class CrmEndpoint(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     #: Stable identity of the endpoint's queue rows: renaming it orphans pending posts.
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=64)
     url: str
     #: The events posted here (default: all of them).
     events: tuple[CrmEventType, ...] = tuple(CrmEventType)
     #: Name of the environment variable holding the HMAC key.
     secret_env: str = Field(min_length=1)
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError("use only letters, digits, '_', '.' and '-' (no spaces)")
+        return value
 
     @field_validator("url")
     @classmethod

@@ -18,6 +18,7 @@ from asterisk_textback.kpi.settings import DEFAULT_CLOSE_BAND, KpiSettings
 from asterisk_textback.store import kpi_queries
 
 __all__ = [
+    "BOOKING_DIGITS",
     "CalculatorResult",
     "Estimate",
     "average_booking_value",
@@ -67,9 +68,14 @@ def _estimate_dict(estimate: Estimate) -> dict[str, float | None]:
     }
 
 
-def _estimate(missed: int, rate: float, value: float | None) -> Estimate:
+#: Estimated bookings are shown to two decimals (``3.85``, never ``3.8499999999999996``).
+BOOKING_DIGITS = 2
+
+
+def _estimate(missed: int, rate: float, value: float | None, digits: int) -> Estimate:
     bookings = missed * rate
-    return Estimate(rate, bookings, None if value is None else round(bookings * value, 2))
+    revenue = None if value is None else round(bookings * value, digits)
+    return Estimate(rate, round(bookings, BOOKING_DIGITS), revenue)
 
 
 def revenue_left_on_table(
@@ -78,8 +84,12 @@ def revenue_left_on_table(
     close_rate: float = 0.25,
     band: tuple[float, float] = DEFAULT_CLOSE_BAND,
     value_source: str = "settings",
+    currency: str = "USD",
 ) -> CalculatorResult:
-    """missed calls x close rate x average order value, at ``close_rate`` and the band."""
+    """missed calls x close rate x average order value, at ``close_rate`` and the band.
+
+    Revenue is rounded to the currency's minor unit (cents; whole yen), bookings to 0.01.
+    """
     if missed_calls < 0:
         raise ValueError("missed_calls must not be negative")
     low, high = band
@@ -87,13 +97,14 @@ def revenue_left_on_table(
         raise ValueError("close rates must lie in [0, 1] with band low <= high")
     if average_order_value is not None and average_order_value < 0:
         raise ValueError("average_order_value must not be negative")
+    digits = minor_exponent(currency)
     return CalculatorResult(
         missed_calls=missed_calls,
         average_order_value=average_order_value,
         value_source=value_source if average_order_value is not None else "unknown",
-        point=_estimate(missed_calls, close_rate, average_order_value),
-        low=_estimate(missed_calls, low, average_order_value),
-        high=_estimate(missed_calls, high, average_order_value),
+        point=_estimate(missed_calls, close_rate, average_order_value, digits),
+        low=_estimate(missed_calls, low, average_order_value, digits),
+        high=_estimate(missed_calls, high, average_order_value, digits),
     )
 
 
@@ -102,7 +113,8 @@ async def average_booking_value(
 ) -> float | None:
     """Mean value of the standing bookings in ``currency`` (booked before the period's end)."""
     mean = await kpi_queries.average_booking_value_minor(session, currency, until)
-    return None if mean is None else round(mean / 10 ** minor_exponent(currency), 2)
+    digits = minor_exponent(currency)
+    return None if mean is None else round(mean / 10**digits, digits)
 
 
 async def calculator_from_history(
@@ -118,5 +130,5 @@ async def calculator_from_history(
     if value is None:
         value, source = await average_booking_value(session, settings.currency, period), "bookings"
     return revenue_left_on_table(
-        missed, value, settings.close_rate, settings.close_rate_band, source
+        missed, value, settings.close_rate, settings.close_rate_band, source, settings.currency
     )

@@ -3,30 +3,40 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Final, TextIO
 
 from asterisk_textback.cdr.celcsv import CEL_CSV_COLUMNS
 from asterisk_textback.cdr.csvfile import Progress
 from asterisk_textback.cdr.history import HistorySources, iter_db_history, iter_file_history
 from asterisk_textback.cdr.model import ClassifiedCall
 from asterisk_textback.cdr.summary import CdrSummary, summarize
+from asterisk_textback.kpi import report_csv
 from asterisk_textback.kpi.calculator import (
     CalculatorResult,
     calculator_from_history,
     revenue_left_on_table,
 )
-from asterisk_textback.kpi.definitions import Kpi, Unit
 from asterisk_textback.kpi.metrics import KpiReport, compute_kpis
 from asterisk_textback.kpi.periods import Period
+from asterisk_textback.kpi.report_words import (
+    Inputs,
+    calculator_legend,
+    calculator_rows,
+    kpi_legend,
+    kpi_rows,
+    no_value_note,
+    period_words,
+    recovered,
+)
 from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.uow import reading
+from asterisk_textback.wording.labels import reason_label
 
 __all__ = ["CEL_NOTE", "FORMATS", "VOICEMAIL_NOTE", "ReportConfig", "run_report", "text_progress"]
 
@@ -41,7 +51,14 @@ CEL_NOTE: Final = (
     "a queue, IVR, voicemail or Local channel answering), and missed calls have a reason. "
     "Calls CEL does not have were classified from CDR."
 )
-_CSV_FIELDS: Final = ("key", "label", "value", "numerator", "denominator", "unit", "definition")
+_VOICEMAIL_TAG: Final = "left a message or not"
+_CDR_LEGEND: Final = [
+    "What this means:",
+    "  Inbound calls came in from outside; each is either answered (a person picked up) or missed.",
+    "  Missed with a number to text: the caller's number was shown, so a text could go back.",
+    "  Missed that reached voicemail: the call ended in voicemail, " + _VOICEMAIL_TAG + ".",
+    "  Internal and outbound calls are listed for completeness and counted nowhere else.",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +75,10 @@ class ReportConfig:
     cel_table: str | None = "cel"
     #: Column order of a ``cel_custom`` CSV (the mapping in ``cel_custom.conf``).
     cel_columns: Sequence[str] = CEL_CSV_COLUMNS
+    #: The business's zone (``business.timezone``): the period and the CSV's times are in it.
+    zone: tzinfo = UTC
+    #: Where the calculator's order value and close rates came from (a flag or a setting).
+    inputs: Inputs = field(default_factory=Inputs)
 
 
 def text_progress(stream: TextIO, label: str = "reading CDR") -> Progress:
@@ -70,48 +91,6 @@ def text_progress(stream: TextIO, label: str = "reading CDR") -> Progress:
         stream.flush()
 
     return show
-
-
-def _shown(kpi: Kpi, currency: str) -> str:
-    value, unit = kpi.value, kpi.definition.unit
-    if value is None:
-        return "n/a"
-    if unit is Unit.RATIO:
-        return f"{value * 100:.1f}%"
-    if unit is Unit.SECONDS:
-        return f"{value:.1f} s"
-    if unit is Unit.MONEY:
-        return f"{value:,.2f} {currency}"
-    return f"{value:,.0f}"
-
-
-def _kpi_rows(report: KpiReport) -> list[tuple[str, str, str]]:
-    rows = []
-    for kpi in report.kpis:
-        basis = ""
-        if kpi.numerator is not None and kpi.denominator is not None:
-            basis = f"{kpi.numerator:g} / {kpi.denominator:g}"
-        rows.append((kpi.definition.label, _shown(kpi, report.currency), basis))
-    return rows
-
-
-def _calculator_rows(result: CalculatorResult, currency: str) -> list[tuple[str, str, str]]:
-    def money(value: float | None) -> str:
-        return "n/a (no average order value)" if value is None else f"{value:,.2f} {currency}"
-
-    value = result.average_order_value
-    return [
-        ("Missed calls", f"{result.missed_calls:,}", ""),
-        ("Average order value", money(value), result.value_source),
-        *(
-            (f"Revenue left on the table @ {e.close_rate:.0%}", money(e.revenue), label)
-            for e, label in (
-                (result.point, "point"),
-                (result.low, "band low"),
-                (result.high, "band high"),
-            )
-        ),
-    ]
 
 
 def _table(title: str, rows: list[tuple[str, str, str]], out: TextIO) -> None:
@@ -129,14 +108,14 @@ def _cdr_rows(summary: CdrSummary) -> list[tuple[str, str, str]]:
         ("Inbound calls", f"{summary.inbound:,}", ""),
         ("Answered", f"{summary.answered:,}", ""),
         ("Missed", f"{summary.missed:,}", ""),
-        ("Missed-call rate", "n/a" if rate is None else f"{rate * 100:.1f}%", ""),
-        ("Missed with a number to text", f"{summary.missed_textable:,}", ""),
-        ("Missed that reached voicemail", f"{summary.missed_reached_voicemail:,}", "left or not"),
+        ("Missed-call rate", "n/a" if rate is None else f"{rate * 100:.1f}%", "missed / inbound"),
+        ("Missed with a number to text", f"{summary.missed_textable:,}", "not anonymous"),
+        ("Missed that reached voicemail", f"{summary.missed_reached_voicemail:,}", _VOICEMAIL_TAG),
         ("Internal calls (not counted)", f"{summary.internal:,}", ""),
         ("Outbound calls (not counted)", f"{summary.outbound:,}", ""),
     ]
     for reason, count in sorted(summary.missed_by_reason.items()):
-        rows.append((f"  Missed: {reason}", f"{count:,}", "from CEL"))
+        rows.append((f"  Missed: {reason_label(reason)}", f"{count:,}", "why, from CEL"))
     return rows
 
 
@@ -158,36 +137,7 @@ def _did_table(summary: CdrSummary, out: TextIO) -> None:
             f"{cell:>{width}}" for cell, width in zip(row[1:], widths[1:], strict=True)
         )
         out.write(f"{first}  {rest}\n")
-    out.write("\n")
-
-
-def _write_csv(rows: list[dict[str, Any]], out: TextIO) -> None:
-    writer = csv.DictWriter(out, fieldnames=["section", *_CSV_FIELDS], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-
-
-def _calculator_csv(result: CalculatorResult) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = [
-        {"section": "calculator", "key": "missed_calls", "value": result.missed_calls},
-        {
-            "section": "calculator",
-            "key": "average_order_value",
-            "value": result.average_order_value,
-            "definition": result.value_source,
-        },
-    ]
-    for name, estimate in (("point", result.point), ("low", result.low), ("high", result.high)):
-        rows.append(
-            {
-                "section": "calculator",
-                "key": f"revenue_left_{name}",
-                "value": estimate.revenue,
-                "numerator": estimate.bookings,
-                "definition": f"missed calls x {estimate.close_rate} x average order value",
-            }
-        )
-    return rows
+    out.write("\nMissed rate: missed / inbound calls to that number.\n\n")
 
 
 async def _cdr_summary(
@@ -263,13 +213,15 @@ async def run_report(
         summary, sources = await _cdr_summary(
             config, period, did, (cdr, cel), cdr_db_url, progress, cel_progress
         )
+        kpi = config.kpi
         calculator = revenue_left_on_table(
             summary.missed,
-            config.kpi.average_order_value,
-            config.kpi.close_rate,
-            config.kpi.close_rate_band,
+            kpi.average_order_value,
+            kpi.close_rate,
+            kpi.close_rate_band,
+            currency=currency,
         )
-        _write_cdr(summary, sources, calculator, period, did, fmt, currency, out)
+        _write_cdr(config, summary, sources, calculator, period, did, fmt, out)
         return 0
     if period is None:
         raise ValueError("the KPI report needs a period")
@@ -278,26 +230,57 @@ async def run_report(
         json.dump({**report.as_dict(), "calculator": calculator.as_dict()}, out, indent=2)
         out.write("\n")
     elif fmt == "csv":
-        rows = [{"section": "kpi", **k.as_dict()} for k in report.kpis]
-        _write_csv(rows + _calculator_csv(calculator), out)
+        rows = report_csv.header_rows(period, config.zone, currency) + report_csv.kpi_rows(report)
+        rows += report_csv.calculator_rows(calculator, currency, config.inputs)
+        booked = report["booking_rate"].numerator or 0
+        rows += report_csv.recovered_rows(booked, calculator, currency)
+        report_csv.write(rows, out)
     else:
         scope = f" (DID {did})" if did else ""
-        _table(f"KPIs {period.label()}{scope}", _kpi_rows(report), out)
-        _table("Missed call revenue calculator", _calculator_rows(calculator, currency), out)
+        _heading(f"KPIs, {period_words(period, config.zone)}{scope}", config.zone, out)
+        _table("Figures", kpi_rows(report, config.kpi), out)
+        _lines(kpi_legend(report), out)
+        booked = report["booking_rate"].numerator or 0
+        _calculator(calculator, currency, config.inputs, out, booked)
     return 0
 
 
+def _heading(title: str, zone: tzinfo, out: TextIO) -> None:
+    out.write(f"{title}\nTimes in {zone}.\n\n")
+
+
+def _lines(lines: list[str], out: TextIO) -> None:
+    out.write("\n".join(lines) + "\n\n")
+
+
+def _calculator(
+    result: CalculatorResult,
+    currency: str,
+    inputs: Inputs,
+    out: TextIO,
+    booked: float | None = None,
+) -> None:
+    rows = calculator_rows(result, currency, inputs)
+    extra = None if booked is None else recovered(booked, result, currency)
+    _table("Missed call revenue calculator", rows if extra is None else [*rows, extra], out)
+    note = no_value_note(result)
+    if note:
+        out.write(note + "\n\n")
+    _lines(calculator_legend(result, inputs, extra is not None), out)
+
+
 def _write_cdr(
+    config: ReportConfig,
     summary: CdrSummary,
     sources: HistorySources,
     calculator: CalculatorResult,
     period: Period | None,
     did: str | None,
     fmt: str,
-    currency: str,
     out: TextIO,
 ) -> None:
     notes = [CEL_NOTE, VOICEMAIL_NOTE] if sources.cel_calls else [VOICEMAIL_NOTE]
+    currency, zone = config.kpi.currency.upper(), config.zone
     if fmt == "json":
         data = {
             "source": "cel+cdr" if sources.cel_calls else "cdr",
@@ -314,30 +297,22 @@ def _write_cdr(
         json.dump(data, out, indent=2)
         out.write("\n")
     elif fmt == "csv":
-        rows = [
-            {"section": "cdr", "key": key, "value": value}
-            for key, value in summary.as_dict().items()
-            if key not in ("by_did", "missed_by_reason")
-        ]
-        rows += [
-            {"section": "source", "key": key, "value": value}
-            for key, value in sources.as_dict().items()
-            if key != "cel_skipped_lines"
-        ]
-        rows += [
-            {"section": "cel", "key": f"missed_{reason}", "value": count}
-            for reason, count in sorted(summary.missed_by_reason.items())
-        ]
+        rows = report_csv.header_rows(period, zone, currency)
+        rows += report_csv.cdr_rows(summary, sources, zone)
         rows.append({"section": "note", "key": "voicemail", "definition": VOICEMAIL_NOTE})
         if sources.cel_calls:
             rows.append({"section": "note", "key": "cel", "definition": CEL_NOTE})
-        _write_csv(rows + _calculator_csv(calculator), out)
+        report_csv.write(
+            rows + report_csv.calculator_rows(calculator, currency, config.inputs), out
+        )
     else:
-        scope = "all history" if period is None else period.label()
+        scope = "all history" if period is None else period_words(period, zone)
         log = "CEL + CDR" if sources.cel_calls else "CDR"
-        _table(f"Calls from {log}, {scope}", _cdr_rows(summary), out)
+        _heading(f"Calls from {log}, {scope}" + (f" (DID {did})" if did else ""), zone, out)
+        _table("Calls", _cdr_rows(summary), out)
+        _lines(_CDR_LEGEND, out)
         _did_table(summary, out)
-        _table("Missed call revenue calculator", _calculator_rows(calculator, currency), out)
+        _calculator(calculator, currency, config.inputs, out)
         out.write(f"Source: {sources.describe()}\n")
         for note in notes:
             out.write(f"Note: {note}\n")

@@ -29,7 +29,8 @@ time range ...``) once the models sit in the top-level settings (``config._forma
 
 from __future__ import annotations
 
-from collections.abc import Container
+import difflib
+from collections.abc import Collection
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, Protocol
@@ -319,12 +320,35 @@ def allowed_countries(settings: PolicyConfig) -> tuple[str, ...]:
     return configured if configured is not None else (settings.business.default_region,)
 
 
-def check_templates(settings: PolicyConfig, templates: Container[str]) -> None:
-    """Raise ConfigError naming ``rules[i].template`` for every rule whose template is unknown."""
+class TemplateNames(Protocol):
+    """What knows the template names (the renderer): membership and the names in order."""
+
+    def __contains__(self, template: object) -> bool:
+        """True when a template of that name exists."""
+        ...
+
+    def names(self) -> tuple[str, ...]:
+        """The template names, in configuration order."""
+        ...
+
+
+def check_templates(settings: PolicyConfig, templates: TemplateNames | Collection[str]) -> None:
+    """Raise ConfigError naming ``rules[i].template`` for every rule whose template is unknown.
+
+    The message lists the templates that exist (and the closest name, for a typo).
+    """
+    names = tuple(templates) if isinstance(templates, Collection) else templates.names()
     errors = [
-        f"rules[{index}].template: no template named {rule.template!r}"
+        f"rules[{index}].template: {missing_template(rule.template, names)}"
         for index, rule in enumerate(settings.rules)
-        if rule.template is not None and rule.template not in templates
+        if rule.template is not None and rule.template not in names
     ]
     if errors:
         raise ConfigError("; ".join(errors))
+
+
+def missing_template(name: str, templates: Collection[str]) -> str:
+    """``template 'welcom' not found; templates are: welcome, busy (did you mean 'welcome'?)``"""
+    text = f"template {name!r} not found; templates are: {', '.join(templates) or 'none'}"
+    close = difflib.get_close_matches(name, list(templates), n=1, cutoff=0.6)
+    return f"{text} (did you mean {close[0]!r}?)" if close else text

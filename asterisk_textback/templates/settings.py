@@ -18,6 +18,7 @@ defaults stay available unless ``include_defaults = false``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -131,7 +132,10 @@ class TemplatesSettings(BaseModel):
                     "valid template name (lowercase letters, digits and '_')"
                 )
             if not isinstance(value, Mapping | TemplateSettings):
-                raise ValueError(f"{key}: unknown option (a template must be a table)")
+                close = difflib.get_close_matches(key, sorted(_OPTIONS), n=1)
+                hint = f"did you mean 'templates.{close[0]}'?" if close else "a template is a table"
+                options = ", ".join(sorted(_OPTIONS))
+                raise ValueError(f"unknown key 'templates.{key}': {hint} (options: {options})")
         if data.get("include_defaults", True) is not False:
             return {**DEFAULT_TEMPLATES, **data}
         return data

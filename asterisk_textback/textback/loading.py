@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from asterisk_textback.config import Settings, load_settings
+from asterisk_textback.config import Settings, load_settings, with_lines
+from asterisk_textback.errors import ConfigError
 from asterisk_textback.policy.settings import check_templates
 from asterisk_textback.templates.compose import SAMPLE_NUMBER, call_context, sample_call
 from asterisk_textback.templates.render import Renderer, validate
@@ -32,5 +33,15 @@ def prepare(settings: Settings) -> PreparedConfig:
 
 
 def load(path: str | os.PathLike[str] | None) -> PreparedConfig:
-    """``load_settings`` + :func:`prepare`: the one way commands read ``textback.toml``."""
-    return prepare(load_settings(path))
+    """``load_settings`` + :func:`prepare`: the one way commands read ``textback.toml``.
+
+    A problem found once the file has validated (a template that does not compile, a rule
+    naming no template) is reported with its line in the file, as the models' own are.
+    """
+    settings = load_settings(path)
+    try:
+        return prepare(settings)
+    except ConfigError as exc:
+        if path is None:
+            raise
+        raise ConfigError(with_lines(str(exc), path)) from None

@@ -77,7 +77,7 @@ def test_unknown_rule_template_is_caught_at_load(
     cfg = tmp_path / "textback.toml"
     cfg.write_text('[[rules]]\ntemplate = "nope"\n')
     assert main(["templates", "preview", "-c", str(cfg)]) == 2
-    assert "rules[0].template: no template named 'nope'" in capsys.readouterr().err
+    assert "rules[0].template: template 'nope' not found; templates are:" in capsys.readouterr().err
 
 
 def test_run_refuses_an_old_schema_then_db_upgrade_fixes_it(

@@ -102,3 +102,76 @@ def test_the_example_config_is_valid() -> None:
     import tomllib
 
     settings_from_mapping(tomllib.loads(EXAMPLE.read_text()))
+
+
+def _every_path(model: type[BaseModel] = Settings, path: str = "") -> set[str]:
+    """Every key a file may hold: a model under two names (``pbx``, ``pbxes``) under both."""
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        key = f"{path}.{field.alias or name}" if path else field.alias or name
+        keys.add(key)
+        for sub in _models(field.annotation):
+            keys |= _every_path(sub, key)
+    return keys
+
+
+def test_every_key_in_the_example_is_a_real_setting() -> None:
+    """The other way round: a stale or misspelt key in the example misleads as much."""
+    from asterisk_textback.templates.settings import TemplateSettings
+
+    template_keys = _every_path(TemplateSettings)
+    real = _every_path()
+    stale = []
+    for key in documented(EXAMPLE.read_text()):
+        parts = key.split(".")
+        if parts[0] == "templates" and len(parts) > 2:  # [templates.<any name>.…]
+            if ".".join(parts[2:]) in template_keys:
+                continue
+        elif parts[0] == "templates" and len(parts) == 2 and parts[1] not in real:
+            continue  # a template of one's own: [templates.booking]
+        if key not in real:
+            stale.append(key)
+    # Prose that reads like a key ("-> TEXTBACK_STATUS") is the only exception.
+    assert set(stale) <= {"agi.TEXTBACK_STATUS"}, stale
+
+
+def test_every_provider_model_is_reachable_from_the_settings() -> None:
+    """A provider's model that no ``[provider.…]`` key reaches is neither loaded nor documented."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import asterisk_textback.sms.settings as sms_settings
+    from asterisk_textback.sms.settings._frozen import Frozen
+
+    reached: set[type[BaseModel]] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        reached.add(model)
+        for field in model.model_fields.values():
+            for sub in _models(field.annotation):
+                if sub not in reached:
+                    walk(sub)
+
+    walk(Settings)
+    modules = [sms_settings] + [
+        importlib.import_module(f"{sms_settings.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(sms_settings.__path__)
+    ]
+    defined = {
+        cls
+        for module in modules
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, Frozen) and cls is not Frozen
+    }
+    # Built in code from [provider.lookup], not a section: the one model the walk skips.
+    unreached = {cls.__name__ for cls in defined - reached} - {"TwilioLookupSettings"}
+    assert not unreached
+    assert {"TwilioSettings", "TelnyxSettings", "BandwidthSettings"} <= {
+        cls.__name__ for cls in defined & reached
+    }
+
+
+def test_the_walk_includes_list_of_model_fields() -> None:
+    paths = _every_path()
+    assert {"pbxes.host", "pbxes.cdr_csv", "crm.endpoints.secret_env", "rules.template"} <= paths

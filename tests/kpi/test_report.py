@@ -107,7 +107,7 @@ async def test_kpi_report_from_the_database(db_url: str, session: AsyncSession) 
     assert "100.0%" in table
     assert "120.00 USD" in table
     rows = list(csv.DictReader(io.StringIO(await _report(config, "csv", period=NOVEMBER))))
-    assert {r["section"] for r in rows} == {"kpi", "calculator"}
+    assert {r["section"] for r in rows} == {"report", "kpi", "calculator"}
     assert next(r for r in rows if r["key"] == "reply_rate")["definition"].startswith("replies")
 
 
@@ -119,3 +119,61 @@ async def test_bad_arguments() -> None:
         await _report(CONFIG, "json")
     with pytest.raises(ValueError, match="no database"):
         await _report(CONFIG, "json", period=NOVEMBER)
+
+
+async def test_kpi_table_says_how_each_figure_was_worked_out(
+    db_url: str, session: AsyncSession
+) -> None:
+    """A delivered text, a reply and a 120.00 booking: each row says what it counts."""
+    from zoneinfo import ZoneInfo
+
+    from asterisk_textback.kpi.report_words import Inputs
+
+    call = add_call(session)
+    await add_text(session, call, delay=0.4)
+    add_inbound(session, call, "Can you come Tuesday to fix the boiler?")
+    add_booking(session, call, 12000)
+    await session.commit()
+    zone = ZoneInfo("America/New_York")
+    kpi = KpiSettings(sms_cost_per_segment=0.01, software_cost_per_month=30.44)
+    config = ReportConfig(database_url=db_url, kpi=kpi, zone=zone, inputs=Inputs(aov="--aov"))
+    period = parse_period("2026-11", now=T0, zone=zone)
+    table = await _report(config, "table", period=period)
+    assert table.startswith("KPIs, Nov 1, 2026 to Nov 30, 2026\nTimes in America/New_York.\n")
+    assert "1 replied of 1 texts delivered" in table
+    assert "= the values of 1 attributed booking, added up" in table
+    assert "= revenue 120.00 USD ÷ texts sent 1" in table
+    assert "What the figures mean:" in table
+    assert "  Reply rate: replies / delivered" in table
+    # 120.00 from the one booking, 1 missed call x 25% x 120.00 = 30.00.
+    assert "1 missed call × 25% × 120.00 USD = 30.00 USD" in table
+    assert "from the average of the bookings recorded" in table
+    assert "Revenue recovered (estimate)" in table
+    assert "1 booking × 120.00 USD = 120.00 USD" in table
+    cost = next(line for line in table.splitlines() if line.startswith("Cost "))
+    # November in New York is 30 days and an hour (DST ends): 30.44 a month x 0.987 months.
+    assert f"software and labour {30.44 * period.months:.2f} USD" in cost
+    assert "= SMS 0.01 USD (1 segment × 0.01 USD)" in cost
+    rows = list(csv.DictReader(io.StringIO(await _report(config, "csv", period=period))))
+    revenue = next(r for r in rows if r["key"] == "revenue")
+    assert (revenue["value"], revenue["unit"]) == ("120.00", "USD")
+    estimate = next(r for r in rows if r["key"] == "revenue_recovered_estimate")
+    assert (estimate["value"], estimate["numerator"]) == ("120.00", "1")
+    start = next(r for r in rows if r["key"] == "start")
+    assert start["value"] == "2026-11-01 00:00:00"
+
+
+def test_words_for_periods_and_rates() -> None:
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    from asterisk_textback.kpi.periods import Period
+    from asterisk_textback.kpi.report_words import money, percent, period_words
+
+    ny = ZoneInfo("America/New_York")
+    assert period_words(parse_period("2026-11-27", T0, ny), ny) == "Fri, Nov 27, 2026"
+    assert period_words(parse_period("2026-11", T0, ny), ny) == "Nov 1, 2026 to Nov 30, 2026"
+    odd = Period(T0, T0.replace(hour=18))
+    assert period_words(odd, UTC) == "Nov 2, 2026 15:00 to Nov 2, 18:00"
+    assert (percent(0.25), percent(0.375), percent(0.35)) == ("25%", "37.5%", "35%")
+    assert (money(1234.5, "USD"), money(1234.5, "JPY")) == ("1,234.50 USD", "1,234 JPY")

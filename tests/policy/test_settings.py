@@ -133,7 +133,10 @@ def test_dump_round_trips() -> None:
             {"business": {"hours": {"fri": ["08:00-17:00", "17:00"]}}},
             'business.hours.fri[1]: "17:00" is not a time range',
         ),
-        ({"business": {"hours": {"mnd": []}}}, "business.hours.mnd: Extra inputs"),
+        (
+            {"business": {"hours": {"mnd": []}}},
+            "unknown key 'business.hours.mnd': did you mean 'business.hours.mon'?",
+        ),
         (
             {"business": {"timezone": "Mars/Olympus"}},
             'business.timezone: "Mars/Olympus" is not an IANA time zone',
@@ -143,7 +146,10 @@ def test_dump_round_trips() -> None:
         ({"business": {"holidays": ["2026-13-01"]}}, "business.holidays[0]: "),
         ({"business": {"weekend": ["saturday"]}}, "business.weekend[0]: Input should be"),
         ({"business": {"booking_link": "acme.example"}}, "business.booking_link: must start"),
-        ({"business": {"nmae": "Acme"}}, "business.nmae: Extra inputs"),
+        (
+            {"business": {"nmae": "Acme"}},
+            "unknown key 'business.nmae': did you mean 'business.name'?",
+        ),
         ({"rules": []}, "rules: at least one rule is needed"),
         ({"rules": [{"did": "5550100"}]}, 'rules[0].template: required when action = "send"'),
         (
@@ -163,7 +169,10 @@ def test_dump_round_trips() -> None:
             {"rules": [{"template": "busy", "send_delay_seconds": -1}]},
             "rules[0].send_delay_seconds: Input should be greater than or equal to 0",
         ),
-        ({"rules": [{"template": "busy", "dids": "1"}]}, "rules[0].dids: Extra inputs"),
+        (
+            {"rules": [{"template": "busy", "dids": "1"}]},
+            "unknown key 'rules[0].dids': did you mean 'rules[0].did'?",
+        ),
         (
             {"suppression": {"allowed_countries": ["US", "XX"]}},
             'suppression.allowed_countries[1]: "XX" is not a country',
@@ -183,7 +192,10 @@ def test_dump_round_trips() -> None:
         ({"suppression": {"cooldown_hours": -1}}, "suppression.cooldown_hours: Input should be"),
         ({"suppression": {"daily_cap": 0}}, "suppression.daily_cap: Input should be greater"),
         ({"suppression": {"max_age_minutes": 0}}, "suppression.max_age_minutes: Input should"),
-        ({"suppression": {"cooldown": 1}}, "suppression.cooldown: Extra inputs"),
+        (
+            {"suppression": {"cooldown": 1}},
+            "unknown key 'suppression.cooldown': did you mean 'suppression.cooldown_hours'?",
+        ),
     ],
 )
 def test_errors_name_the_key(data: dict[str, Any], message: str) -> None:
@@ -210,7 +222,10 @@ def test_check_templates_names_each_rule() -> None:
     )
     with pytest.raises(ConfigError) as info:
         check_templates(loaded, Renderer(TemplatesSettings()))
+    names = "missed_voicemail, missed_no_voicemail, after_hours, busy, queue_abandon"
     assert str(info.value) == (
-        "rules[2].template: no template named 'after_hour'; "
-        "rules[3].template: no template named 'bussy'"
+        f"rules[2].template: template 'after_hour' not found; templates are: {names} "
+        "(did you mean 'after_hours'?); "
+        f"rules[3].template: template 'bussy' not found; templates are: {names} "
+        "(did you mean 'busy'?)"
     )

@@ -130,8 +130,11 @@ def test_errors_locate_the_key() -> None:
 @pytest.mark.parametrize(
     ("data", "match"),
     [
-        ({"max_segmnts": 3}, "max_segmnts: unknown option"),
-        ({"busy": "text"}, "busy: unknown option"),
+        (
+            {"max_segmnts": 3},
+            "unknown key 'templates.max_segmnts': did you mean 'templates.max_segments'",
+        ),
+        ({"busy": "text"}, "unknown key 'templates.busy': a template is a table"),
         ({"Busy Case": {"variants": [{"name": "a", "body": "x"}]}}, "valid template name"),
         ({"t": {"variants": []}}, "at least 1 item"),
         ({"t": {"variants": [{"name": "a", "body": "x", "wieght": 2}]}}, "Extra inputs"),

@@ -11,6 +11,10 @@ from asterisk_textback.sms.settings._frozen import Frozen
 
 #: An Ed25519 public key is 32 raw bytes.
 ED25519_KEY_BYTES = 32
+_NOT_A_KEY = (
+    "must be the account's public key as Telnyx shows it: 44 characters of letters, digits, "
+    "'+' and '/' ending in '=' (Mission Control portal > Keys & Credentials > Public Key)"
+)
 
 
 def public_key_bytes(value: str) -> bytes:
@@ -18,9 +22,9 @@ def public_key_bytes(value: str) -> bytes:
     try:
         raw = base64.b64decode(value.strip(), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValueError("not a base64 Ed25519 public key (32 bytes)") from exc
+        raise ValueError(_NOT_A_KEY) from exc
     if len(raw) != ED25519_KEY_BYTES:
-        raise ValueError("not a base64 Ed25519 public key (32 bytes)")
+        raise ValueError(_NOT_A_KEY)
     return raw
 
 

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import Field, HttpUrl
+import re
+from typing import Final
+
+from pydantic import Field, HttpUrl, field_validator
 
 from asterisk_textback.sms.settings._frozen import Frozen
+
+_HEX32: Final = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def _sid(value: str | None, prefix: str, where: str) -> str | None:
+    """``value`` when it is ``prefix`` + 32 hex digits; else a ValueError in words."""
+    if value is not None and not (value.startswith(prefix) and _HEX32.fullmatch(value[2:])):
+        raise ValueError(f"must be {prefix!r} followed by 32 hex digits ({where})")
+    return value
 
 
 class TwilioSettings(Frozen):
     """``[provider.twilio]``: the account, the sender and the callback Twilio reports to."""
 
-    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    #: ``AC`` + 32 hex digits, on the Twilio console's home page (Account Info).
+    account_sid: str
     #: Name of the environment variable holding the auth token (never the token itself).
     auth_token_env: str = "TWILIO_AUTH_TOKEN"
     #: Send through this Messaging Service (``MG…``): its sender pool, 10DLC campaign, …
-    messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
+    messaging_service_sid: str | None = None
     #: With a messaging service, still send ``From`` (the DID's sender, which must be in the
     #: service's pool) so replies land on the line called; False lets the service choose.
     use_from_number: bool = True
@@ -26,9 +39,22 @@ class TwilioSettings(Frozen):
     api_base_url: HttpUrl = HttpUrl("https://api.twilio.com")
     timeout_seconds: float = Field(default=10.0, gt=0)
 
+    @field_validator("account_sid")
+    @classmethod
+    def _account_sid(cls, value: str) -> str:
+        return _sid(value, "AC", "it is on the Twilio console's home page") or value
+
+    @field_validator("messaging_service_sid")
+    @classmethod
+    def _service_sid(cls, value: str | None) -> str | None:
+        return _sid(value, "MG", "it is under Messaging > Services in the Twilio console")
+
 
 class TwilioLookupSettings(Frozen):
-    """``[provider.twilio.lookup]``: where to ask and how long to wait."""
+    """Where the Twilio Lookup adapter asks and how long it waits.
+
+    Not a section of its own: built from ``[provider.lookup]`` (``twilio_api_base_url``).
+    """
 
     api_base_url: HttpUrl = HttpUrl("https://lookups.twilio.com")
     timeout_seconds: float = Field(default=5.0, gt=0)
