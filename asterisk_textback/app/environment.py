@@ -27,7 +27,14 @@ from asterisk_textback.inbound.forwarding import ForwardingSecrets
 from asterisk_textback.sms.registry import Resources, build_lookup, build_provider, build_webhooks
 from asterisk_textback.textback.loading import PreparedConfig
 
-__all__ = ["PLACEHOLDER", "MissingEnv", "missing_env", "missing_message", "with_placeholders"]
+__all__ = [
+    "PLACEHOLDER",
+    "MissingEnv",
+    "missing_env",
+    "missing_message",
+    "require_env",
+    "with_placeholders",
+]
 
 #: What a missing variable reads as while collecting (never used to log in anywhere).
 PLACEHOLDER = "unset"
@@ -160,3 +167,11 @@ def missing_message(missing: list[MissingEnv]) -> tuple[str, str]:
 def with_placeholders(environ: Mapping[str, str], missing: list[MissingEnv]) -> dict[str, str]:
     """``environ`` plus :data:`PLACEHOLDER` for each missing name (``check`` skips their use)."""
     return {**environ, **dict.fromkeys(names(missing), PLACEHOLDER)}
+
+
+async def require_env(loaded: PreparedConfig, environ: Mapping[str, str]) -> None:
+    """Raise one :class:`ConfigError` naming every unset variable (``run``, before starting)."""
+    missing = await missing_env(loaded, environ)
+    if missing:
+        detail, fix = missing_message(missing)
+        raise ConfigError(f"environment: {detail}; fix: {fix}")

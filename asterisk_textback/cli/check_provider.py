@@ -71,9 +71,9 @@ def provider_failure(exc: ProviderError, name: str, section: str) -> tuple[str, 
         text = _status(code)
         if vendor_code not in ("", "-"):
             text += f", {name} error {vendor_code}"
-        text += f": {name} says {words!r}" if words else ": no explanation in the answer"
-    if fix:
-        return text, fix
+        text += f": {words}" if words else ": no explanation in the answer"
+    if fix:  # the fix line says what to check: not also a "(check …)" hint after the words
+        return re.sub(r" \(check [^()]*\)$", "", text), fix
     if isinstance(exc, ProviderAuthError):
         return text, f"check the account id and the secret's variable in [{section}]"
     if isinstance(exc, ProviderTransientError):
