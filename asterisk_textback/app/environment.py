@@ -124,7 +124,7 @@ def _readers(loaded: PreparedConfig, http: aiohttp.ClientSession) -> Iterator[tu
     yield "provider", provider
     yield "bookings", lambda env: BookingSecrets.from_env(settings.bookings, env)
     yield "crm", lambda env: CrmSecrets.from_env(settings.crm, env)
-    if settings.forwarding.enabled:
+    if settings.web.enabled and settings.forwarding.enabled:  # replies arrive by webhook
         yield "forwarding", lambda env: ForwardingSecrets.from_env(settings.forwarding, env)
 
 
@@ -137,8 +137,8 @@ async def missing_env(loaded: PreparedConfig, environ: Mapping[str, str]) -> lis
     async with aiohttp.ClientSession() as http:
         for part, reader in _readers(loaded, http):
             env = _Collecting(environ)
-            # Anything else wrong (a key that is not a PEM…) is reported by its own check.
-            with contextlib.suppress(ConfigError):
+            # Anything else wrong (a key that is not a PEM…) is for the real reader to say.
+            with contextlib.suppress(Exception):
                 reader(env)
             found += [MissingEnv(part, tuple(keys.get(n, ())), n) for n in env.missing]
     return found

@@ -55,7 +55,7 @@ async def login(conn: AmiConnection, pbx: PbxSettings, label: str) -> CheckResul
     except AmiConnectError as exc:
         return CheckResult(label, False, f"no AMI login: {exc}", f"look at {exc.look_at}")
     except AmiLoginError as exc:
-        return CheckResult(label, False, f"{exc} (login refused)", f"look at {login_fix(pbx)}")
+        return CheckResult(label, False, str(exc), f"look at {login_fix(pbx)}")
     except AmiPermissionError as exc:
         return CheckResult(label, False, str(exc), _PERMISSION_FIX)
     except TimeoutError:

@@ -36,13 +36,18 @@ from asterisk_textback.textback.loading import PreparedConfig
 _HOOK_CONTEXT = "textback-hangup"
 
 
+def _unexpected(name: str, exc: Exception) -> CheckResult:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    why = f"unexpected {type(exc).__name__}: {text}"
+    return CheckResult(name, False, why, "run `check -v` and report this line with it")
+
+
 async def _guarded(name: str, check: Callable[[], Awaitable[CheckResult]]) -> CheckResult:
     """The check's line; an error nobody foresaw is a FAIL line too, never a traceback."""
     try:
         return await check()
     except Exception as exc:  # the last line of defence: whatever it was, say it and go on
-        why = f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        return CheckResult(name, False, why, "run `check -v` and report this line with it")
+        return _unexpected(name, exc)
 
 
 def _skip(name: str, unset: list[MissingEnv]) -> CheckResult:
@@ -102,6 +107,8 @@ async def _dialplan(
     except AmiError as exc:
         fix = "give the AMI user write=reporting (or config): ShowDialPlan needs one of them"
         return CheckResult(label, False, str(exc), fix), False
+    except Exception as exc:  # as in _guarded: a line, never a traceback
+        return _unexpected(label, exc), False
     return _contexts(contexts, loaded, label), _HOOK_CONTEXT in contexts
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from asterisk_textback.cli.check_report import format_results
-from asterisk_textback.cli.checks import run_checks
+from asterisk_textback.cli.check_report import CheckResult, format_results
+from asterisk_textback.cli.checks import _guarded, run_checks
 from asterisk_textback.cli.main import main
 from asterisk_textback.config import settings_from_mapping
 from asterisk_textback.store.schema import upgrade
@@ -210,3 +210,14 @@ def test_no_failure_prints_a_traceback_as_a_subprocess(tmp_path: Path, db: str) 
     assert list(status_of(done.stdout)) == ALL_CHECKS
     assert status_of(done.stdout)["database"] == "FAIL"
     assert "pw" not in line_of(done.stdout, "database").replace("password", "")
+
+
+async def test_an_unforeseen_error_is_a_fail_line_with_its_fix() -> None:
+    async def broken() -> CheckResult:
+        raise RuntimeError("boom\nsecond line")
+
+    line = format_results([await _guarded("provider", broken)])
+    assert line == (
+        "[FAIL] provider: unexpected RuntimeError: boom\n"
+        "       fix: run `check -v` and report this line with it"
+    )
