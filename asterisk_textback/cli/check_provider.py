@@ -78,8 +78,8 @@ def provider_failure(exc: ProviderError, name: str, section: str) -> tuple[str, 
         return text, f"check the account id and the secret's variable in [{section}]"
     if isinstance(exc, ProviderTransientError):
         return text, (
-            "the provider's status page; this server's outbound HTTPS (DNS, firewall, proxy) "
-            f"and the API URL in [{section}]; then run check again"
+            "look at this server's outbound HTTPS (DNS, firewall, proxy), the API URL in "
+            f"[{section}] and the provider's status page; then run check again"
         )
     return text, f"check [{section}] against the provider's console"
 

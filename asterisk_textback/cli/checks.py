@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 
 import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.settings import PbxSettings
@@ -64,23 +66,34 @@ async def _database(
     try:
         engine = create_engine(database_url(loaded, env))
     except Exception as exc:  # sqlalchemy's ArgumentError, a driver that is not installed…
-        why = f"database.url {shown!r} cannot be used: {exc}"
+        why = f"database.url {shown!r} cannot be used: {str(exc).removeprefix('database.url: ')}"
         fix = f"set database.url in {config} (sqlite+aiosqlite:////path/to/textback.db)"
         return CheckResult("database", False, why, fix)
     try:
         await check_schema_readable(engine)
     except DatabaseUnreadableError as exc:
-        fix = (
-            "the database server runs and the URL's host, user and password are right; for "
-            "SQLite the file's directory exists and the service user may write it"
-        )
-        return CheckResult("database", False, f"cannot open {shown}: {exc.reason}", fix)
+        return CheckResult("database", False, f"cannot open {shown}: {exc.reason}", _db_fix(engine))
     except TextbackError as exc:
         why = str(exc).partition(": run `")[0]  # the fix is its own line
         return CheckResult("database", False, why, f"asterisk-textback db upgrade -c {config}")
     finally:
         await engine.dispose()
     return CheckResult("database", True, f"schema up to date ({shown})")
+
+
+def _db_fix(engine: AsyncEngine) -> str:
+    """Where to look when the database cannot be opened at all."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        folder = Path(url.database or ".").parent
+        return (
+            f"look at the directory {folder}: it must exist and be writable by the user "
+            f"running the service (install -d -o asterisk-textback -m 0700 {folder})"
+        )
+    return (
+        f"look at the database server at {url.host}:{url.port or 'default port'}: it runs, "
+        "accepts this host, and the URL's user and password_env are right"
+    )
 
 
 def _contexts(contexts: frozenset[str], loaded: PreparedConfig, label: str) -> CheckResult:
