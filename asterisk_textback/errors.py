@@ -6,6 +6,7 @@
      ├── ConfigError            a setting is missing or wrong (names the key)
      ├── StartupError           ``run`` cannot start a part (names the problem and the fix)
      ├── AmiError               anything on the Asterisk Manager Interface
+     │    ├── AmiConnectError   no AMI session: refused, timeout, TLS, not AMI (says why)
      │    ├── AmiLoginError     the PBX refused our username/secret
      │    ├── AmiPermissionError the AMI user lacks a read/write class we need
      │    ├── AmiActionError    the PBX answered an action with Error
@@ -43,6 +44,18 @@ class StartupError(TextbackError):
 
 class AmiError(TextbackError):
     """A failure talking to the Asterisk Manager Interface."""
+
+
+class AmiConnectError(AmiError):
+    """No AMI session could be opened; the message says why, ``look_at`` what to check.
+
+    Connection refused, no answer in time, a TLS handshake that fails, or a port that does
+    not greet like Asterisk AMI.
+    """
+
+    def __init__(self, message: str, look_at: str) -> None:
+        super().__init__(message)
+        self.look_at = look_at
 
 
 class AmiLoginError(AmiError):

@@ -33,11 +33,13 @@ from asterisk_textback.ami.protocol import (
     client_ssl_context,
     wait_future,
 )
+from asterisk_textback.ami.reasons import connect_failure, in_phase, not_ami, tls_verify_fix
 from asterisk_textback.ami.replies import describe, reply_error
 from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.ami.stats import ConnectionStats
 from asterisk_textback.ami.types import ConnectionState, EventBatch, QueueItem, Resync
 from asterisk_textback.errors import (
+    AmiConnectError,
     AmiError,
     AmiLoginError,
     AmiNotConnectedError,
@@ -52,7 +54,7 @@ Handler = Callable[[QueueItem], Awaitable[None] | None]
 """What :meth:`AmiConnection.run_consumer` calls for each queued item, in order."""
 
 
-class _FatalError(AmiError):
+class _FatalError(AmiConnectError):
     """Internal marker: retrying cannot help."""
 
 
@@ -70,9 +72,11 @@ class AmiConnection:
         jitter: float = 0.1,
         rng: random.Random | None = None,
         resync_from: float | None = None,
+        retry: bool = True,
     ) -> None:
         """``resync_from``: this connection replaces one closed at that epoch (a reload),
-        so its first login resyncs too, blind since then."""
+        so its first login resyncs too, blind since then. ``retry=False`` (``check``): one
+        attempt, its failure raised from :meth:`wait_ready` and logged at DEBUG only."""
         self.settings = settings
         self.skip_events = skip_events
         #: VarSet events are delivered only for these variables (None: every VarSet); pass
@@ -94,6 +98,7 @@ class AmiConnection:
         self._last_batch_at: float | None = None
         self._blind_since: float | None = resync_from
         self._resync_first = resync_from is not None
+        self._retry = retry
         #: Set when an action was refused for lack of a class (e.g. the resync).
         self.permission_error: AmiPermissionError | None = None
 
@@ -296,17 +301,19 @@ class AmiConnection:
                 )
         except ssl.SSLCertVerificationError as exc:
             raise _FatalError(
-                f"TLS certificate of AMI {self._where} does not verify: {exc.verify_message}"
+                f"TLS certificate of AMI {self._where} does not verify: {exc.verify_message}",
+                tls_verify_fix(s),
             ) from None
+        except (OSError, TimeoutError) as exc:
+            raise connect_failure(exc, s, "connect") from None
         self._protocol = protocol
         self._manager.protocol = protocol
-        banner = await wait_future(protocol.banner, s.connect_timeout, "AMI banner")
+        banner = await in_phase(wait_future(protocol.banner, s.connect_timeout, "AMI banner"), s)
         if not banner:
-            raise AmiError(f"{self._where} did not greet like Asterisk AMI")
+            raise not_ami(s)
         login = {"Action": "Login", "Username": s.username, "Secret": self._secret}
-        reply = await wait_future(
-            self._manager.send_action({**login, "Events": "on"}), s.connect_timeout, "Login"
-        )
+        sent = self._manager.send_action({**login, "Events": "on"})
+        reply = await in_phase(wait_future(sent, s.connect_timeout, "Login"), s, "login")
         if reply.raw.get("Response") != "Success":
             why = reply.raw.get("Message", "no reason given")
             raise AmiLoginError(
@@ -328,6 +335,9 @@ class AmiConnection:
                 await self._give_up(exc)
                 return
             except (OSError, TimeoutError, AmiError) as exc:
+                if not self._retry:
+                    await self._give_up(exc if isinstance(exc, AmiError) else AmiError(str(exc)))
+                    return
                 log.warning("AMI %s: connect failed (%s); retry in %.2f s", self._where, exc, delay)
                 await self._drop_protocol()
                 self._set_state(ConnectionState.DISCONNECTED)
@@ -357,7 +367,8 @@ class AmiConnection:
             delay = min(delay * 2, s.reconnect_max)
 
     async def _give_up(self, exc: AmiError) -> None:
-        log.error("AMI %s: giving up: %s", self._where, exc)
+        level = logging.ERROR if self._retry else logging.DEBUG
+        log.log(level, "AMI %s: giving up: %s", self._where, exc)
         self._fatal = exc
         await self._drop_protocol()
         self._set_state(ConnectionState.CLOSED)

@@ -34,12 +34,30 @@ def add_parser(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print every check's result; 0 only if none failed."""
     import asyncio
+    import logging
 
-    from asterisk_textback.cli.check_report import format_results
+    from asterisk_textback.cli.check_report import CheckResult, format_results
     from asterisk_textback.cli.checks import run_checks
+    from asterisk_textback.errors import ConfigError
     from asterisk_textback.textback.loading import load
 
-    loaded = load(args.config)
-    results = asyncio.run(run_checks(loaded, watch=max(0.0, args.watch)))
+    config = str(args.config)
+    try:
+        loaded = load(args.config)
+    except ConfigError as exc:
+        # Nothing else can be checked without the settings: this one line, with its fix.
+        why = str(exc).removeprefix(f"{config}: ")
+        fix = f"correct it in {config}, then run check again"
+        print(format_results([CheckResult("config", False, f"{config}: {why}", fix)]))
+        return 1
+    # Each check reports on its own line: the AMI client's warnings would only repeat it.
+    ami_log = logging.getLogger("asterisk_textback.ami")
+    level = ami_log.level
+    if not getattr(args, "verbose", 0):
+        ami_log.setLevel(logging.ERROR)
+    try:
+        results = asyncio.run(run_checks(loaded, watch=max(0.0, args.watch), config=config))
+    finally:
+        ami_log.setLevel(level)
     print(format_results(results))
     return 0 if all(r.ok for r in results) else 1

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 #: Seconds ``check`` watches AMI events for proof of the read classes (``--watch``).
 DEFAULT_WATCH = 5.0
+#: Said under a failure whose check gave no fix of its own (a bug: every FAIL should).
+_NO_FIX = "see the line above; run check -v for the details"
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +15,7 @@ class CheckResult:
     """One line of the report: what was checked, whether it passed, and the fix if not.
 
     ``warn``: passed, but something is worth the admin's attention (the fix says what).
+    ``skipped``: not tried because an earlier line failed (it says which); not a failure.
     """
 
     name: str
@@ -20,16 +23,24 @@ class CheckResult:
     detail: str
     fix: str = ""
     warn: bool = False
+    skipped: bool = False
+
+    @property
+    def status(self) -> str:
+        """PASS, WARN, SKIP or FAIL."""
+        if not self.ok:
+            return "FAIL"
+        return "SKIP" if self.skipped else "WARN" if self.warn else "PASS"
 
 
 def format_results(results: list[CheckResult]) -> str:
-    """A PASS/WARN/FAIL list with the fix under each failure or warning."""
+    """A PASS/WARN/SKIP/FAIL list; exactly one fix line under each failure (and warning)."""
     lines = []
     for r in results:
-        status = "FAIL" if not r.ok else "WARN" if r.warn else "PASS"
         first, *more = r.detail.split("\n")
-        lines.append(f"[{status}] {r.name}: {first}")
+        lines.append(f"[{r.status}] {r.name}: {first}")
         lines.extend(f"       {line}" for line in more)
-        if (not r.ok or r.warn) and r.fix:
-            lines.append(f"       fix: {r.fix}")
+        fix = " ".join(r.fix.split())
+        if not r.ok or (r.warn and fix):
+            lines.append(f"       fix: {fix or _NO_FIX}")
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     loaded = load(args.config)
 
     async def go() -> None:
+        from asterisk_textback.app.environment import require_env
+
+        await require_env(loaded, os.environ)  # every unset variable at once, not the first
         stop, reload = asyncio.Event(), asyncio.Event()
         service.install_signal_handlers(stop, reload)
         await service.serve(
