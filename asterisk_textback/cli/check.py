@@ -46,9 +46,10 @@ def run(args: argparse.Namespace) -> int:
         loaded = load(args.config)
     except ConfigError as exc:
         # Nothing else can be checked without the settings: this one line, with its fix.
-        why = str(exc).removeprefix(f"{config}: ")
+        # The loader names the file (and the line, where it can); name it once.
+        why = str(exc) if str(exc).startswith(config) else f"{config}: {exc}"
         fix = f"correct it in {config}, then run check again"
-        print(format_results([CheckResult("config", False, f"{config}: {why}", fix)]))
+        print(format_results([CheckResult("config", False, why, fix)]))
         return 1
     # Each check reports on its own line: the AMI client's warnings would only repeat it.
     ami_log = logging.getLogger("asterisk_textback.ami")
