@@ -39,7 +39,12 @@ from asterisk_textback.web.dashboard.app import (
 )
 from asterisk_textback.web.dashboard.auth import Session, tokens_equal
 from asterisk_textback.web.dashboard.csrf import check_session_token, read_form
-from asterisk_textback.wording.labels import inbound_label, status_label
+from asterisk_textback.wording.labels import (
+    decision_label,
+    inbound_label,
+    outcome_label,
+    status_label,
+)
 from asterisk_textback.wording.times import people_time
 
 __all__ = [
@@ -293,6 +298,8 @@ def add_inbox_routes(app: web.Application) -> None:
     env = app[JINJA]
     env.globals["status_label"] = status_label
     env.globals["kind_label"] = kind_label
+    env.globals["outcome_label"] = outcome_label
+    env.globals["decision_label"] = decision_label
     app.router.add_get(f"/conversations/{_E164}", page_guard(conversation))
     app.router.add_get(f"/conversations/{_E164}/items", page_guard(thread_items))
     app.router.add_post(f"/conversations/{_E164}/reply", page_guard(reply))
