@@ -137,6 +137,8 @@ async def test_unknown_numbers_and_numbers_with_no_line_to_text_from(
     data = {"csrf": csrf_of(page), "nonce": _nonce(page), "body": "Hi"}
     lost = await logged_in.post("/conversations/+19995550000/reply", data=data)
     assert lost.status == 404
+    unknown = await logged_in.post("/conversations/+19995550000/handled", data=data)
+    assert unknown.status == 404
     # Only a call, no text either way, and no sender configured for its DID: refused.
     status, _, html = await _post(logged_in, f"/conversations/{CALL_ONLY}", "Hi Bob")
     assert status == 409

@@ -13,12 +13,16 @@ import os
 import re
 import shutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.async_api import ConsoleMessage, Error, Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.sms.base import DeliveryReport, DeliveryState
+from asterisk_textback.store.delivery import apply_report
+from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.templates.segments import count_segments
 from asterisk_textback.web.dashboard.settings import DashboardSettings
 from tests.web.conftest import PASSWORD
@@ -147,9 +151,18 @@ async def test_type_count_send_and_see_the_reply(live: Live, width: int, tmp_pat
 
             (sent,) = await live.sent_to_provider(1)
             assert (sent["To"], sent["From"], sent["Body"]) == (ALICE, OUR_NUMBER, text)
-            await live.recorded_sent()
+            (row,) = await live.recorded_sent()
             await page.reload()
-            await expect(page.locator("li.msg.staff .delivery")).to_have_text("sent")
+            status = page.locator("li.msg.staff .delivery")
+            await expect(status).to_have_text("sent")
+            if width == 1400:
+                # The delivery report arrives while the page is open: its refresh (every
+                # 10 s) shows it without a reload.
+                assert row.provider_message_id is not None
+                report = DeliveryReport("twilio", row.provider_message_id, DeliveryState.DELIVERED)
+                async with unit_of_work(live.sessions) as db:
+                    await apply_report(db, report, now=datetime.now(UTC))
+                await expect(status).to_have_text("delivered", timeout=15_000)
             assert await _overflow(page) <= 0
             await page.get_by_role("button", name="Mark handled").click()
             await expect(page.locator(".badge.done")).to_have_text("handled")

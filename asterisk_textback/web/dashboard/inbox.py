@@ -22,6 +22,7 @@ from asterisk_textback.store.conversations import thread
 from asterisk_textback.store.replies import (
     ReplyRefused,
     StaffReply,
+    known_number,
     mark_handled,
     mark_seen,
     queue_staff_reply,
@@ -220,11 +221,9 @@ async def handled(request: web.Request, session: Session) -> web.StreamResponse:
     form = await read_form(request)
     check_session_token(request, session, form)
     e164 = _e164(request)
-    async with reading(request) as db:
-        found = await thread(db, e164, limit=1)
-    if not found.items and not found.calls:
-        raise web.HTTPNotFound(text="no texts or calls with this number")
     async with unit_of_work(request.app[DEPS].sessions) as db:
+        if not await known_number(db, e164):
+            raise web.HTTPNotFound(text="no texts or calls with this number")
         await mark_handled(db, e164, now=_now(request))
     return web.Response(status=303, headers={"Location": f"/conversations/{e164}?handled=1"})
 

@@ -80,7 +80,11 @@
   if (thread && thread.dataset.src) {
     const refresh = async function () {
       try {
-        const response = await fetch(thread.dataset.src, { credentials: "same-origin" });
+        // A lapsed login redirects to the login form: keep the thread as it is.
+        const response = await fetch(thread.dataset.src, {
+          credentials: "same-origin",
+          redirect: "error",
+        });
         if (response.ok) {
           const html = await response.text();
           if (html !== thread.dataset.last) {
