@@ -217,7 +217,7 @@ async def reply(request: web.Request, session: Session) -> web.StreamResponse:
 
 
 async def handled(request: web.Request, session: Session) -> web.StreamResponse:
-    """POST /conversations/{e164}/handled: mark it handled, back to the list."""
+    """POST /conversations/{e164}/handled: mark it handled (a new reply reopens it)."""
     form = await read_form(request)
     check_session_token(request, session, form)
     e164 = _e164(request)
