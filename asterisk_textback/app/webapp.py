@@ -126,6 +126,9 @@ def service_app(
             clock=clock,
             zone=settings.business.zone,
             trusted_proxies=parse_networks(settings.web.trusted_proxies),
+            staff_numbers=settings.forwarding.sms_to,
+            sender_for=settings.provider.sender_for,
+            on_queued=wake,
         )
         add_dashboard(app, deps)
     return app

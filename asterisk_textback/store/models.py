@@ -160,6 +160,8 @@ class Message(Base):
     updated_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+    #: Who wrote a staff reply: the dashboard user's name, or "api"; None for automatic texts.
+    sent_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Contact(Base):
@@ -182,6 +184,10 @@ class Contact(Base):
     first_contact_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: When staff last opened this caller's conversation (later replies make it unread).
+    conversation_seen_at: Mapped[datetime | None]
+    #: When staff marked it handled (a later reply reopens it).
+    conversation_handled_at: Mapped[datetime | None]
 
 
 class Experiment(Base):

@@ -72,6 +72,8 @@ class NewMessage:
     provider: str | None = None
     #: ``SUPPRESSED`` keeps an audit copy of a text the policy decided not to send.
     status: MessageStatus = MessageStatus.QUEUED
+    #: Who wrote it (a staff reply: the dashboard user or "api"); None for automatic texts.
+    sent_by: str | None = None
 
 
 def idempotency_key(pbx: str, linkedid: str, kind: str = "textback") -> str:
@@ -106,6 +108,7 @@ async def insert_message(
         "attempts": 0,
         "next_attempt_at": new.send_at,
         "provider": new.provider,
+        "sent_by": new.sent_by,
         "created_at": now,
         "updated_at": now,
     }

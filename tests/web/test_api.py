@@ -99,6 +99,9 @@ async def test_openapi_matches_routes(client: Client, seeded: tuple[object, Seed
     assert _documented(spec) == _routed(client.app)
     examples = {"call_id": str(seeded[1].alice_call), "e164": "+12125550101"}
     for path, item in spec["paths"].items():
+        if "get" not in item:  # the staff reply (tests/web/test_inbox_api.py)
+            assert item["post"]["responses"]["202"]
+            continue
         url = re.sub(r"\{(\w+)\}", lambda m: examples[m[1]], path)
         response = await client.get(url, headers=AUTH)
         assert response.status == 200, path

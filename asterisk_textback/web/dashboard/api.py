@@ -93,7 +93,11 @@ async def conversations(request: web.Request) -> web.StreamResponse:
     limit = _limit(request)
     async with reading(request) as db:
         page = await list_conversations(
-            db, limit, _cursor(request), request.query.get("q", "").strip() or None
+            db,
+            limit,
+            _cursor(request),
+            request.query.get("q", "").strip() or None,
+            request.app[DEPS].staff_numbers,
         )
     return _page(page, [row.as_dict() for row in page.items])
 

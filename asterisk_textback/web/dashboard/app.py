@@ -83,6 +83,12 @@ class DashboardDeps:
     zone: tzinfo = UTC
     #: Reverse proxies whose X-Forwarded-For names the client (``web.trusted_proxies``).
     trusted_proxies: Networks = ()
+    #: Staff phones (``forwarding.sms_to``): not conversations.
+    staff_numbers: tuple[str, ...] = ()
+    #: The number to text a caller from, by the DID they called (``provider.sender_for``).
+    sender_for: Callable[[str], str] | None = None
+    #: Wakes ``run``'s dispatcher after a staff reply is queued (None: it polls).
+    on_queued: Callable[[], None] | None = None
 
 
 DEPS: web.AppKey[DashboardDeps] = web.AppKey("dashboard_deps")

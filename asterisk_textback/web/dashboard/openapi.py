@@ -90,10 +90,77 @@ def _get(summary: str, schema: dict[str, Any], params: list[dict[str, Any]]) -> 
     }
 
 
+def _json_error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _reply_post(e164: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": "Send a staff reply to a caller",
+            "description": "Queues the text in the outbox, from the business number last used "
+            "with this caller; the service's dispatcher sends it (while `run` is stopped it "
+            "waits there). Recorded as sent by `api` with the Bearer token, or by the logged-in "
+            "user with a session, which must also send its CSRF token in `X-CSRF-Token`. "
+            "At most 1,600 characters and 10 SMS parts.",
+            "parameters": [
+                e164,
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": "8-64 letters, digits, - or _: a retry with the same key "
+                    "queues the text once and answers with the same id.",
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["body"],
+                            "properties": {"body": {"type": "string", "maxLength": 1600}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "202": {
+                    "description": "Queued",
+                    "content": {"application/json": {"schema": _ref("QueuedReply")}},
+                },
+                "400": _json_error("The body is missing, empty or too long (`field` names it)"),
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "403": _json_error("A session without its CSRF token"),
+                "404": _json_error("No texts or calls with this number"),
+                "409": _json_error("The number opted out (`detail` says when and how)"),
+            },
+        }
+    }
+
+
 _SCHEMAS: dict[str, Any] = {
+    "QueuedReply": {
+        "type": "object",
+        "required": ["id", "status"],
+        "properties": {
+            "id": {"type": "integer", "description": "The outbox message id."},
+            "status": {"type": "string", "enum": ["queued"]},
+            "to": {"type": "string"},
+            "segments": {"type": "integer"},
+            "encoding": {"type": "string", "enum": ["GSM-7", "UCS-2"]},
+            "sent_by": {"type": "string"},
+        },
+    },
     "Error": {
         "type": "object",
-        "properties": {"error": {"type": "string"}, "detail": _NULLABLE_STR},
+        "properties": {
+            "error": {"type": "string"},
+            "detail": _NULLABLE_STR,
+            "field": {"type": "string", "description": "The input at fault (400)."},
+        },
     },
     "Call": {
         "type": "object",
@@ -138,6 +205,10 @@ _SCHEMAS: dict[str, Any] = {
             "texts_out": {"type": "integer"},
             "texts_in": {"type": "integer"},
             "opted_out": {"type": "boolean"},
+            "unread": {"type": "boolean", "description": "A reply came after staff last looked."},
+            "handled": {"type": "boolean", "description": "Marked handled after the last reply."},
+            "needs_answer": {"type": "boolean"},
+            "last_reply_at": {"type": ["string", "null"], "format": "date-time"},
         },
     },
     "Thread": {
@@ -145,6 +216,7 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "e164": {"type": "string"},
             "opted_out": {"type": "boolean"},
+            "handled": {"type": "boolean"},
             "call_ids": {"type": "array", "items": {"type": "integer"}},
             "items": {
                 "type": "array",
@@ -156,6 +228,11 @@ _SCHEMAS: dict[str, Any] = {
                         "body": {"type": "string"},
                         "kind": {"type": "string"},
                         "status": {"type": "string"},
+                        "message_id": {"type": ["integer", "null"]},
+                        "sent_by": {
+                            **_NULLABLE_STR,
+                            "description": "A staff reply's author (a dashboard user or api).",
+                        },
                     },
                 },
             },
@@ -207,7 +284,7 @@ def spec() -> dict[str, Any]:
         "info": {
             "title": "asterisk-textback API",
             "version": "1",
-            "description": "Read-only data behind the dashboard. Authenticate with "
+            "description": "The data behind the dashboard, and staff replies. Authenticate with "
             "`Authorization: Bearer <token>` (the token from the api_token_env variable) or a "
             "dashboard login session. Lists are keyset-paginated: pass next_cursor back as "
             "cursor until it is null.",
@@ -239,6 +316,7 @@ def spec() -> dict[str, Any]:
                 [_LIMIT, _CURSOR, _query("q", "Part of the number.", {"type": "string"})],
             ),
             "/api/v1/conversations/{e164}": _get("One caller's thread", _ref("Thread"), [e164]),
+            "/api/v1/conversations/{e164}/messages": _reply_post(e164),
             "/api/v1/kpis": _get(
                 "The DESIGN section 8 KPIs, calculator and daily series",
                 _ref("KpiReport"),

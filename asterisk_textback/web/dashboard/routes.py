@@ -16,7 +16,7 @@ from asterisk_textback.kpi.definitions import DEFINITIONS
 from asterisk_textback.kpi.metrics import compute_kpis
 from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.store.call_pages import CallFilter, CursorError, list_calls
-from asterisk_textback.store.conversations import list_conversations, thread
+from asterisk_textback.store.conversations import list_conversations
 from asterisk_textback.store.daily_series import (
     daily_series,
     last_errors,
@@ -35,6 +35,7 @@ from asterisk_textback.web.dashboard.app import (
 from asterisk_textback.web.dashboard.auth import Session
 from asterisk_textback.web.dashboard.booking import call_page, mark_booked
 from asterisk_textback.web.dashboard.charts import Series, line_chart
+from asterisk_textback.web.dashboard.inbox import add_inbox_routes
 from asterisk_textback.web.dashboard.login import add_login_routes
 
 __all__ = ["add_page_routes"]
@@ -156,25 +157,17 @@ async def calls(request: web.Request, session: Session) -> web.StreamResponse:
 
 
 async def conversations(request: web.Request, session: Session) -> web.StreamResponse:
-    """GET /conversations: callers we texted or heard from, latest first."""
+    """GET /conversations: callers we texted or heard from, what needs an answer first."""
     search = request.query.get("q", "").strip() or None
+    staff = request.app[DEPS].staff_numbers
     async with reading(request) as db:
         try:
             page = await list_conversations(
-                db, PAGE_SIZE, request.query.get("cursor") or None, search
+                db, PAGE_SIZE, request.query.get("cursor") or None, search, staff
             )
         except CursorError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from None
     return render(request, "conversations.html", session, page=page, q=search or "")
-
-
-async def conversation(request: web.Request, session: Session) -> web.StreamResponse:
-    """GET /conversations/{e164}: the thread with one caller."""
-    async with reading(request) as db:
-        found = await thread(db, request.match_info["e164"])
-    if not found.items and not found.calls:
-        raise web.HTTPNotFound(text="no texts or calls with this number")
-    return render(request, "thread.html", session, thread=found)
 
 
 async def experiments(request: web.Request, session: Session) -> web.StreamResponse:
@@ -255,7 +248,7 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_get(r"/calls/{call_id:\d{1,18}}", page_guard(call_page))
     app.router.add_post(r"/calls/{call_id:\d{1,18}}/booking", page_guard(mark_booked))
     app.router.add_get("/conversations", page_guard(conversations))
-    app.router.add_get(r"/conversations/{e164:\+?\d{1,15}}", page_guard(conversation))
+    add_inbox_routes(app)
     app.router.add_get("/experiments", page_guard(experiments))
     app.router.add_get("/calculator", page_guard(calculator))
     app.router.add_get("/health", page_guard(health))
