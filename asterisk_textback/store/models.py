@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 
@@ -98,6 +99,11 @@ class Call(Base):
     template: Mapped[str | None] = mapped_column(String(64))
     variant: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
+    #: The dialplan's spoken text-back disclosure played to the caller (the hook says so).
+    disclosure_played: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Caller ID verification (STIR/SHAKEN or the carrier's verstat): ``passed``,
+    #: ``failed``, ``none`` (not verified); None when the hook did not report it.
+    caller_verification: Mapped[str | None] = mapped_column(String(16))
 
 
 class Message(Base):

@@ -105,7 +105,8 @@ def test_a_bad_config_is_one_fail_line_naming_the_file(
     path.write_text("[pbx]\nport = 'five'\n")
     assert main(["check", "-c", str(path)]) == 1
     out = capsys.readouterr().out
-    assert out.startswith(f"[FAIL] config: {path} line 2: pbx.port: Input should be a valid integer")
+    expected = f"[FAIL] config: {path} line 2: pbx.port: Input should be a valid integer"
+    assert out.startswith(expected)
     assert f"fix: correct it in {path}, then run check again" in out
     assert_one_fix_per_fail(out)
 

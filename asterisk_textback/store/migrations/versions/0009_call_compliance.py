@@ -1,0 +1,32 @@
+"""Compliance facts on each call: the spoken disclosure played, the caller ID verification.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    """Add ``calls.disclosure_played`` and ``calls.caller_verification``."""
+    op.add_column(
+        "calls",
+        sa.Column("disclosure_played", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("calls", sa.Column("caller_verification", sa.String(16), nullable=True))
+
+
+def downgrade() -> None:
+    """Drop them again (back to revision 0008)."""
+    with op.batch_alter_table("calls") as batch:
+        batch.drop_column("caller_verification")
+        batch.drop_column("disclosure_played")
