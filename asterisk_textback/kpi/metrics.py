@@ -22,11 +22,16 @@ from asterisk_textback.store.kpi_queries import MISSED_OUTCOMES, NOT_SMS_CAPABLE
 __all__ = [
     "MISSED_OUTCOMES",
     "NOT_SMS_CAPABLE",
+    "NO_REPORTS",
     "TEXTBACK_KIND",
     "KpiReport",
     "compute_kpis",
     "minor_exponent",
 ]
+
+
+#: The delivery rate's note when texts were sent but no delivery report has arrived.
+NO_REPORTS = "no delivery reports yet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,9 @@ class KpiReport:
     did: str | None
     currency: str
     kpis: tuple[Kpi, ...]
+    #: False when texts were sent but no delivery report arrived (the ``log`` provider, or
+    #: no status webhook yet): per-text rates are then over texts sent.
+    delivery_reports: bool = True
 
     def __getitem__(self, key: str) -> Kpi:
         """The KPI called ``key``; KeyError when there is none."""
@@ -55,6 +63,7 @@ class KpiReport:
             "period": {"start": self.period.start.isoformat(), "end": self.period.end.isoformat()},
             "did": self.did,
             "currency": self.currency,
+            "delivery_reports": self.delivery_reports,
             "kpis": [kpi.as_dict() for kpi in self.kpis],
         }
 
@@ -78,22 +87,31 @@ async def compute_kpis(
         settings.sms_cost_per_segment * segments
         + (settings.software_cost_per_month + settings.labour_cost_per_month) * period.months
     )
+    # Without any delivery report, "delivered" is unknown, not zero: rates per text fall back
+    # to texts sent (and say so) instead of showing n/a next to replies that did arrive.
+    reports = delivered > 0 or sent == 0
+    base, over = (delivered, "texts delivered") if reports else (sent, "texts sent")
+    delivery = (
+        ratio("delivery_rate", delivered, sent, "texts sent")
+        if reports
+        else Kpi("delivery_rate", None, None, sent, "texts sent", NO_REPORTS)
+    )
     kpis = [
         Kpi("inbound_calls", inbound),
         Kpi("missed_calls", missed),
-        ratio("missed_call_rate", missed, inbound),
+        ratio("missed_call_rate", missed, inbound, "inbound calls"),
         Kpi("texts_sent", sent),
-        ratio("auto_text_send_rate", sent, missed),
-        ratio("delivery_rate", delivered, sent),
+        ratio("auto_text_send_rate", sent, missed, "missed calls"),
+        delivery,
         *await kpi_queries.response_percentiles(session, period, did),
-        ratio("reply_rate", replies, delivered),
-        ratio("qualified_conversation_rate", qualified, replies),
-        ratio("booking_rate", bookings, delivered),
+        ratio("reply_rate", replies, base, over),
+        ratio("qualified_conversation_rate", qualified, replies, "replies"),
+        ratio("booking_rate", bookings, base, over),
         Kpi("revenue", revenue),
-        ratio("revenue_per_missed_call", revenue, sent),
+        ratio("revenue_per_missed_call", revenue, sent, "texts sent"),
         Kpi("cost", round(cost, 6)),
-        ratio("cost_per_booking", round(cost, 6), bookings),
-        ratio("opt_out_rate", stops, delivered),
-        ratio("contactability", capable, missed),
+        ratio("cost_per_booking", round(cost, 6), bookings, "bookings"),
+        ratio("opt_out_rate", stops, base, over),
+        ratio("contactability", capable, missed, "missed calls"),
     ]
-    return KpiReport(period, did, currency, tuple(kpis))
+    return KpiReport(period, did, currency, tuple(kpis), reports)

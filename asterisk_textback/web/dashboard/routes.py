@@ -12,8 +12,10 @@ from asterisk_textback.kpi.calculator import (
     calculator_from_history,
     revenue_left_on_table,
 )
-from asterisk_textback.kpi.definitions import DEFINITIONS
+from asterisk_textback.kpi.definitions import DEFINITIONS, SECTIONS
+from asterisk_textback.kpi.headline import headline
 from asterisk_textback.kpi.metrics import compute_kpis
+from asterisk_textback.kpi.periods import period_words
 from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.store.call_pages import CallFilter, CursorError, list_calls
 from asterisk_textback.store.conversations import list_conversations, thread
@@ -63,6 +65,7 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
             [Series("missed / inbound", series.missed_rate, "s1")],
             fmt=lambda v: f"{v * 100:.0f}%",
             top=1.0,
+            whole=False,
         ),
         line_chart(
             "Texts sent and delivered",
@@ -78,16 +81,21 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
             fmt=lambda v: f"{v:,.0f}",
         ),
     ]
+    sections = [(title, [kpi_report[key] for key in keys]) for title, keys in SECTIONS]
     return render(
         request,
         "overview.html",
         session,
         report=kpi_report,
+        headline=headline(kpi_report, deps.kpi.average_order_value),
+        sections=sections,
         charts=charts,
         period_text=text,
+        period_words=period_words(period, deps.zone),
         did=did or "",
         lift=lift,
         lift_definition=DEFINITIONS["ab_lift"],
+        has_calls=bool(kpi_report.value("inbound_calls")),
     )
 
 

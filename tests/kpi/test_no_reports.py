@@ -1,0 +1,70 @@
+"""Rates without delivery reports, and the Overview's headline in words."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from asterisk_textback.kpi.headline import headline, money_words
+from asterisk_textback.kpi.metrics import NO_REPORTS, compute_kpis
+from asterisk_textback.kpi.periods import parse_period
+from tests.kpi.helpers import T0, add_booking, add_call, add_inbound, add_text
+
+NOVEMBER = parse_period("2026-11", now=T0)
+
+
+async def _texted(session: AsyncSession, n: int, *, delivered: bool) -> list[int]:
+    ids = []
+    for k in range(n):
+        call = add_call(session, caller=f"+1212555{k:04d}")
+        await add_text(session, call, delivered=delivered)
+        ids.append(call.id)
+        if k < 3:
+            add_inbound(session, call, "Yes please call me back this afternoon")
+        if k < 2:
+            add_booking(session, call, 15000)
+    add_call(session, caller=None, suppress_reason="anonymous")
+    await session.commit()
+    return ids
+
+
+async def test_without_reports_rates_are_over_texts_sent(session: AsyncSession) -> None:
+    """6 sent, none reported delivered: 3 of 6 replied, 2 of 6 booked, delivery unknown."""
+    await _texted(session, 6, delivered=False)
+    report = await compute_kpis(session, NOVEMBER)
+    assert report.delivery_reports is False
+    reply = report["reply_rate"]
+    assert reply.value == pytest.approx(3 / 6)
+    assert (reply.numerator, reply.denominator, reply.over) == (3, 6, "texts sent")
+    assert report.value("booking_rate") == pytest.approx(2 / 6)
+    assert report["opt_out_rate"].over == "texts sent"
+    delivery = report["delivery_rate"]
+    assert delivery.value is None
+    assert delivery.note == NO_REPORTS
+    assert report.as_dict()["delivery_reports"] is False
+
+
+async def test_with_reports_rates_stay_over_texts_delivered(session: AsyncSession) -> None:
+    """Reports arrived: the seed's formulas, over texts delivered, no note."""
+    await _texted(session, 5, delivered=True)
+    report = await compute_kpis(session, NOVEMBER)
+    assert report.delivery_reports is True
+    assert report["reply_rate"].over == "texts delivered"
+    assert report.value("delivery_rate") == pytest.approx(1.0)
+    assert report["delivery_rate"].note is None
+
+
+async def test_headline_in_words(session: AsyncSession) -> None:
+    """Missed, texted, replied, booked; money only with an average order value."""
+    await _texted(session, 6, delivered=False)
+    report = await compute_kpis(session, NOVEMBER)
+    assert headline(report, None) == "7 missed calls, 6 texted, 3 replied, 2 booked"
+    assert headline(report, 1087.5) == (
+        "7 missed calls, 6 texted, 3 replied, 2 booked — about $2,175 recovered"
+    )
+
+
+def test_money_words() -> None:
+    """A symbol for the common currencies, the code after the amount for the others."""
+    assert money_words(2174.6, "usd") == "$2,175"
+    assert money_words(12, "CHF") == "12 CHF"
