@@ -107,8 +107,13 @@ async def _reply(db: AsyncSession, n: int, number: str, body: str, kind: Inbound
     await record_inbound(db, new, now=T0 + timedelta(minutes=5))
 
 
-async def seed(factory: async_sessionmaker[AsyncSession], extra_answered: int = 7) -> Seeded:
-    """Five interesting calls plus ``extra_answered`` answered ones, a day apart."""
+async def seed(
+    factory: async_sessionmaker[AsyncSession], extra_answered: int = 7, *, reports: bool = True
+) -> Seeded:
+    """Five interesting calls plus ``extra_answered`` answered ones, a day apart.
+
+    ``reports=False``: no delivery report arrives (the ``log`` provider, no status webhook).
+    """
     async with unit_of_work(factory) as db:
         alice = await add_call(
             db, 1, Outcome.MISSED_VOICEMAIL, "+12125550101", "Alice Example", variant="control"
@@ -146,8 +151,9 @@ async def seed(factory: async_sessionmaker[AsyncSession], extra_answered: int = 
             await mark_sent(
                 db, message.id, now=sent_at, provider="fake", provider_message_id=f"pm-{message.id}"
             )
-            report = DeliveryReport("fake", f"pm-{message.id}", DeliveryState.DELIVERED)
-            await apply_report(db, report, now=sent_at + timedelta(seconds=3))
+            if reports:
+                report = DeliveryReport("fake", f"pm-{message.id}", DeliveryState.DELIVERED)
+                await apply_report(db, report, now=sent_at + timedelta(seconds=3))
         await _reply(
             db, 1, "+12125550101", "Yes please call me back tomorrow morning", InboundKind.REPLY
         )

@@ -38,6 +38,8 @@ from asterisk_textback.web.dashboard.auth import Session
 from asterisk_textback.web.dashboard.booking import call_page, mark_booked
 from asterisk_textback.web.dashboard.charts import Series, line_chart
 from asterisk_textback.web.dashboard.login import add_login_routes
+from asterisk_textback.web.health import health_reasons
+from asterisk_textback.wording.times import people_time
 
 __all__ = ["add_page_routes"]
 
@@ -250,8 +252,20 @@ async def health(request: web.Request, session: Session) -> web.StreamResponse:
     async with reading(request) as db:
         depth = await outbox_depth(db)
         errors, parked = await last_errors(db)
+    reasons = []
+    if live is not None:
+        waiting = depth.get("queued", 0) + depth.get("sending", 0)
+        latest = f"{errors[0].error} ({people_time(errors[0].at, deps.zone)})" if errors else None
+        reasons = health_reasons(live[0], live[1], waiting, latest)
     return render(
-        request, "health.html", session, live=live, depth=depth, errors=errors, parked=parked
+        request,
+        "health.html",
+        session,
+        live=live,
+        reasons=reasons,
+        depth=depth,
+        errors=errors,
+        parked=parked,
     )
 
 
