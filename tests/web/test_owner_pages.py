@@ -8,41 +8,16 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from asterisk_textback.kpi.definitions import DEFINITIONS, SECTIONS
-from asterisk_textback.store.engine import create_engine, create_session_factory
-from asterisk_textback.web.dashboard.mount import dashboard_app
 from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.wording.times import people_time
-from tests.web.conftest import Client, login, make_deps
-from tests.web.seed import T0, Seeded, seed
-
-NY = ZoneInfo("America/New_York")
-
-
-async def _client(
-    tmp_path: Path, template: Path, settings: DashboardSettings, *, reports: bool
-) -> AsyncIterator[tuple[Client, Seeded]]:
-    path = tmp_path / "owner.db"
-    shutil.copyfile(template, path)
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    factory = create_session_factory(engine)
-    seeded = await seed(factory, reports=reports)
-    deps = replace(make_deps(factory, settings), zone=NY)
-    try:
-        async with TestClient(TestServer(dashboard_app(deps), host="127.0.0.1")) as client:
-            assert await login(client) == 303
-            yield client, seeded
-    finally:
-        await engine.dispose()
+from tests.web.conftest import NY, Client, business_client
+from tests.web.seed import T0, Seeded
 
 
 @pytest.fixture
@@ -50,7 +25,7 @@ async def ny(
     tmp_path: Path, sqlite_migrated: Path, dash_settings: DashboardSettings
 ) -> AsyncIterator[tuple[Client, Seeded]]:
     """Logged in to a New York dashboard whose texts were reported delivered."""
-    async for pair in _client(tmp_path, sqlite_migrated, dash_settings, reports=True):
+    async for pair in business_client(tmp_path, sqlite_migrated, dash_settings, reports=True):
         yield pair
 
 
@@ -59,7 +34,7 @@ async def no_reports(
     tmp_path: Path, sqlite_migrated: Path, dash_settings: DashboardSettings
 ) -> AsyncIterator[tuple[Client, Seeded]]:
     """The same data, but no delivery report ever arrived."""
-    async for pair in _client(tmp_path, sqlite_migrated, dash_settings, reports=False):
+    async for pair in business_client(tmp_path, sqlite_migrated, dash_settings, reports=False):
         yield pair
 
 
