@@ -8,7 +8,7 @@ as one row, and the response-time percentiles as one value each (``ORDER BY .. O
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,7 +103,10 @@ async def compute_kpis(
         Kpi("texts_sent", sent),
         ratio("auto_text_send_rate", sent, missed, "missed calls"),
         delivery,
-        *await kpi_queries.response_percentiles(session, period, did),
+        *[
+            replace(kpi, over="texted missed calls")
+            for kpi in await kpi_queries.response_percentiles(session, period, did)
+        ],
         ratio("reply_rate", replies, base, over),
         ratio("qualified_conversation_rate", qualified, replies, "replies"),
         ratio("booking_rate", bookings, base, over),

@@ -83,7 +83,7 @@ async def test_without_reports_rates_use_texts_sent(no_reports: tuple[Client, Se
     assert "1 of 2 texts sent" in reply
     assert "50.0%" in _card(page, "booking_rate")
     delivery = _card(page, "delivery_rate")
-    assert '<p class="value">no delivery reports yet</p>' in delivery
+    assert '<p class="value words">no delivery reports yet</p>' in delivery
     assert "0.0%" not in delivery
     assert 'id="no-reports"' in page
     assert "public_base_url" in page

@@ -247,7 +247,7 @@ def _kpi_basis(kpi: Kpi) -> str:
         return ""
     over = f" {kpi.over}" if kpi.over else ""
     if kpi.numerator is None:
-        return f"{kpi.denominator:,.6g}{over}"
+        return f"over {kpi.denominator:,.6g}{over}"
     joint = "of" if kpi.definition.unit == Unit.RATIO else "/"
     return f"{kpi.numerator:,.6g} {joint} {kpi.denominator:,.6g}{over}"
 
