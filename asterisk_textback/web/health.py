@@ -6,9 +6,13 @@ And the same answer in words for the dashboard's Health page (``health_reasons``
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, tzinfo
 from typing import Any
 
 from aiohttp import web
+
+from asterisk_textback.calls.utc import utc
+from asterisk_textback.wording.times import people_time
 
 HealthFn = Callable[[], tuple[bool, dict[str, Any]]]
 HEALTH: web.AppKey[HealthFn] = web.AppKey("health")
@@ -38,11 +42,20 @@ def _links(details: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {"the PBX": ami} if isinstance(ami, Mapping) and "state" in ami else {}
 
 
+def _since(link: Mapping[str, Any], zone: tzinfo) -> str:
+    """`` since Sat, Dec 5, 2026, 7:49 AM EST`` when the details carry the state's start."""
+    since = link.get("since")
+    if isinstance(since, int | float) and not isinstance(since, bool):
+        return f" since {people_time(utc(since), zone)}"
+    return ""
+
+
 def health_reasons(
     ok: bool,
     details: Mapping[str, Any],
     waiting: int = 0,
     last_error: str | None = None,
+    zone: tzinfo = UTC,
 ) -> list[str]:
     """Why the service is not healthy, one plain sentence per failing check.
 
@@ -58,8 +71,8 @@ def health_reasons(
             tries = link.get("reconnects")
             again = f", {tries} reconnects so far" if isinstance(tries, int) and tries else ""
             reasons.append(
-                f"AMI link to {name} is {state}, not logged in{again}: check Asterisk is "
-                "running and the manager.conf user, host and port"
+                f"AMI link to {name} is {state}{_since(link, zone)}, not logged in{again}: "
+                "check Asterisk is running and the manager.conf user, host and port"
             )
     paused = details.get("sending_paused")
     if paused:

@@ -57,7 +57,7 @@ def _ended(n: int, outcome: Outcome, number: str, name: str, did: str, at: datet
     )
 
 
-def _text(to: str, at: datetime, variant: str | None) -> NewMessage:
+def _text(to: str, at: datetime, variant: str | None, experiment: str) -> NewMessage:
     return NewMessage(
         to_e164=to,
         sender=OUR_NUMBER,
@@ -67,7 +67,7 @@ def _text(to: str, at: datetime, variant: str | None) -> NewMessage:
         send_at=at,
         template="missed",
         variant=variant,
-        experiment=None if variant is None else "opening",
+        experiment=None if variant is None else experiment,
     )
 
 
@@ -82,9 +82,10 @@ async def add_call(
     at: datetime = T0,
     variant: str | None = None,
     suppress: str | None = None,
+    experiment: str = "opening",
 ) -> int:
     """Record one inbound call ending ``at`` (texted unless suppressed); its id."""
-    text = None if suppress or number is None else _text(number, at, variant)
+    text = None if suppress or number is None else _text(number, at, variant, experiment)
     decision = CallDecision(
         DecisionAction.SUPPRESS if text is None else DecisionAction.SEND,
         suppress_reason=suppress,

@@ -9,15 +9,22 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from asterisk_textback.calls.model import Outcome
 from asterisk_textback.kpi.definitions import DEFINITIONS, SECTIONS
+from asterisk_textback.store.outbox import claim_due
+from asterisk_textback.store.results import mark_sent
+from asterisk_textback.store.uow import unit_of_work
+from asterisk_textback.web.dashboard.app import DEPS
 from asterisk_textback.web.dashboard.settings import DashboardSettings
+from asterisk_textback.web.health import health_reasons
 from asterisk_textback.wording.times import people_time
 from tests.web.conftest import NY, Client, business_client
-from tests.web.seed import T0, Seeded
+from tests.web.seed import T0, Seeded, add_call
 
 
 @pytest.fixture
@@ -146,3 +153,49 @@ async def test_health_says_why(ny: tuple[Client, Seeded]) -> None:
     assert "AMI link to the PBX is connecting, not logged in" in reasons[1]
     assert "Sending is paused: auth error" in reasons[1]
     assert "21211 invalid number" in reasons[1]
+
+
+def test_health_reasons_in_words() -> None:
+    """Each failing check in a sentence; an unexplained failure still says where to look."""
+    details = {
+        "pbxes": {
+            "main": {"state": "disconnected", "reconnects": 5, "since": T0.timestamp()},
+            "branch": {"state": "ready"},
+        },
+        "sending_paused": None,
+        "record_backlog": 0,
+    }
+    reasons = health_reasons(False, details, waiting=120, last_error="timeout", zone=NY)
+    assert reasons[0].startswith(
+        "AMI link to main is disconnected since Mon, Nov 2, 2026, 10:00 AM EST, not logged in, "
+        "5 reconnects so far"
+    )
+    assert not any("branch" in r for r in reasons)
+    assert "120 texts are waiting to be sent (outbox backlog)" in reasons
+    assert reasons[-1] == "Latest error: timeout"
+    assert health_reasons(True, {"ami": {"state": "ready"}}) == []
+    (unexplained,) = health_reasons(False, {}, last_error="boom")
+    assert "the latest error was boom" in unexplained
+
+
+async def test_a_template_with_one_variant_is_not_a_test(ny: tuple[Client, Seeded]) -> None:
+    """A text from a single-variant template: named as not a test, with no results table."""
+    client, _ = ny
+    factory = client.app[DEPS].sessions
+    async with unit_of_work(factory) as db:
+        await add_call(
+            db,
+            50,
+            Outcome.MISSED_NO_VOICEMAIL,
+            "+12125550150",
+            "Solo",
+            experiment="welcome",
+            variant="only",
+        )
+    (claimed,) = await claim_due(factory, "test", T0 + timedelta(seconds=1), 10)
+    async with unit_of_work(factory) as db:
+        await mark_sent(db, claimed.id, now=T0, provider="fake", provider_message_id="pm-solo")
+    page = await _text(client, "/experiments")
+    assert 'id="exp-opening"' in page
+    assert 'id="exp-welcome"' not in page
+    assert "Sent with one variant only (not a test): welcome." in page

@@ -256,7 +256,7 @@ async def health(request: web.Request, session: Session) -> web.StreamResponse:
     if live is not None:
         waiting = depth.get("queued", 0) + depth.get("sending", 0)
         latest = f"{errors[0].error} ({people_time(errors[0].at, deps.zone)})" if errors else None
-        reasons = health_reasons(live[0], live[1], waiting, latest)
+        reasons = health_reasons(live[0], live[1], waiting, latest, deps.zone)
     return render(
         request,
         "health.html",
