@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.kpi.headline import headline, money_words
 from asterisk_textback.kpi.metrics import NO_REPORTS, compute_kpis
-from asterisk_textback.kpi.periods import parse_period
+from asterisk_textback.kpi.periods import parse_period, period_words
 from tests.kpi.helpers import T0, add_booking, add_call, add_inbound, add_text
 
 NOVEMBER = parse_period("2026-11", now=T0)
@@ -68,3 +71,15 @@ def test_money_words() -> None:
     """A symbol for the common currencies, the code after the amount for the others."""
     assert money_words(2174.6, "usd") == "$2,175"
     assert money_words(12, "CHF") == "12 CHF"
+
+
+def test_period_words_in_the_business_zone() -> None:
+    """Whole local days read as days (the end excluded); other periods as two local times."""
+    ny = ZoneInfo("America/New_York")
+    now = datetime(2026, 12, 6, 21, 30, tzinfo=UTC)
+    month = parse_period("2026-11", now, ny)
+    assert period_words(month, ny) == "Sun, Nov 1, 2026 to Mon, Nov 30, 2026"
+    assert period_words(parse_period("2026-11-27", now, ny), ny) == "Fri, Nov 27, 2026"
+    assert period_words(parse_period("30d", now, ny), ny) == (
+        "Fri, Nov 6, 2026, 4:30 PM EST to Sun, Dec 6, 2026, 4:30 PM EST"
+    )

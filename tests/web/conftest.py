@@ -124,7 +124,12 @@ async def logged_in(client: Client) -> Client:
 
 
 async def business_client(
-    tmp_path: Path, template: Path, settings: DashboardSettings, *, reports: bool = True
+    tmp_path: Path,
+    template: Path,
+    settings: DashboardSettings,
+    *,
+    reports: bool = True,
+    kpi: KpiSettings | None = None,
 ) -> AsyncIterator[tuple[Client, Seeded]]:
     """Logged in to a seeded dashboard of a New York business (``reports``: delivery reports)."""
     path = tmp_path / "business.db"
@@ -133,6 +138,8 @@ async def business_client(
     factory = create_session_factory(db_engine)
     seeded = await seed(factory, reports=reports)
     deps = replace(make_deps(factory, settings), zone=NY)
+    if kpi is not None:
+        deps = replace(deps, kpi=kpi)
     try:
         async with TestClient(TestServer(dashboard_app(deps), host="127.0.0.1")) as client:
             assert await login(client) == 303

@@ -16,6 +16,7 @@ import pytest
 
 from asterisk_textback.calls.model import Outcome
 from asterisk_textback.kpi.definitions import DEFINITIONS, SECTIONS
+from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.store.outbox import claim_due
 from asterisk_textback.store.results import mark_sent
 from asterisk_textback.store.uow import unit_of_work
@@ -199,3 +200,17 @@ async def test_a_template_with_one_variant_is_not_a_test(ny: tuple[Client, Seede
     assert 'id="exp-opening"' in page
     assert 'id="exp-welcome"' not in page
     assert "Sent with one variant only (not a test): welcome." in page
+
+
+async def test_calculator_without_an_order_value_says_how_to_get_one(
+    tmp_path: Path, sqlite_migrated: Path, dash_settings: DashboardSettings
+) -> None:
+    """No setting and no booking value before the period: the page says what to do."""
+    kpi = KpiSettings(average_order_value=None)
+    async for client, _ in business_client(tmp_path, sqlite_migrated, dash_settings, kpi=kpi):
+        page = await _text(client, "/calculator?period=2026-01")
+        assert 'id="no-value"' in page
+        assert "[kpi] average_order_value" in page
+        valued = await _text(client, "/calculator?period=30d")  # Alice's booking: 150
+        assert 'id="no-value"' not in valued
+        assert "from the values of past bookings" in valued
