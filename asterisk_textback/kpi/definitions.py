@@ -195,8 +195,6 @@ class Kpi:
             "value": self.value,
             "numerator": self.numerator,
             "denominator": self.denominator,
-            "denominator_label": self.over,
-            "note": self.note,
             "definition": definition.text,
         }
 

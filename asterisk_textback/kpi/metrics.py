@@ -64,7 +64,11 @@ class KpiReport:
             "did": self.did,
             "currency": self.currency,
             "delivery_reports": self.delivery_reports,
-            "kpis": [kpi.as_dict() for kpi in self.kpis],
+            # What each rate is over and why one is missing (kept out of the CSV's columns).
+            "kpis": [
+                {**kpi.as_dict(), "denominator_label": kpi.over, "note": kpi.note}
+                for kpi in self.kpis
+            ],
         }
 
 
