@@ -23,7 +23,7 @@ from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.web.dashboard.app import DEPS
 from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.web.health import health_reasons
-from asterisk_textback.wording.times import people_time
+from asterisk_textback.wording.times import people_time, short_time
 from tests.web.conftest import NY, Client, business_client
 from tests.web.seed import T0, Seeded, add_call
 
@@ -118,7 +118,9 @@ async def test_calls_and_call_page_in_local_time_and_plain_words(
     local = people_time(T0, NY)
     assert local == "Mon, Nov 2, 2026, 10:00 AM EST"
     calls = await _text(client, "/calls")
-    assert local in calls
+    assert short_time(T0, NY) == "Nov 2, 10:00 AM"
+    assert ">Nov 2, 10:00 AM</a>" in calls
+    assert "Times in America/New_York." in calls
     assert "+00:00" not in calls
     assert "Missed, left a voicemail" in calls
     assert "nobody picked up" in calls
