@@ -22,6 +22,7 @@ from asterisk_textback.store.kpi_queries import MISSED_OUTCOMES, NOT_SMS_CAPABLE
 __all__ = [
     "MISSED_OUTCOMES",
     "NOT_SMS_CAPABLE",
+    "NO_COSTS",
     "NO_REPORTS",
     "TEXTBACK_KIND",
     "KpiReport",
@@ -32,6 +33,22 @@ __all__ = [
 
 #: The delivery rate's note when texts were sent but no delivery report has arrived.
 NO_REPORTS = "no delivery reports yet"
+
+
+#: The cost's note when no cost is configured (so 0.00 is not read as "free").
+NO_COSTS = (
+    "no costs set: [kpi] sms_cost_per_segment, software_cost_per_month, labour_cost_per_month"
+)
+
+
+def _costs_set(settings: KpiSettings) -> bool:
+    return any(
+        (
+            settings.sms_cost_per_segment,
+            settings.software_cost_per_month,
+            settings.labour_cost_per_month,
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +133,7 @@ async def compute_kpis(
         ratio("booking_rate", bookings, base, over),
         Kpi("revenue", revenue),
         ratio("revenue_per_missed_call", revenue, sent, "texts sent"),
-        Kpi("cost", round(cost, 6)),
+        Kpi("cost", round(cost, 6), note=None if _costs_set(settings) else NO_COSTS),
         ratio("cost_per_booking", round(cost, 6), bookings, "bookings"),
         ratio("opt_out_rate", stops, base, over),
         ratio("contactability", capable, missed, "missed calls"),

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.kpi.headline import headline, money_words
-from asterisk_textback.kpi.metrics import NO_REPORTS, compute_kpis
+from asterisk_textback.kpi.metrics import NO_COSTS, NO_REPORTS, compute_kpis
 from asterisk_textback.kpi.periods import parse_period, period_words
+from asterisk_textback.kpi.settings import KpiSettings
 from tests.kpi.helpers import T0, add_booking, add_call, add_inbound, add_text
 
 NOVEMBER = parse_period("2026-11", now=T0)
@@ -83,3 +84,14 @@ def test_period_words_in_the_business_zone() -> None:
     assert period_words(parse_period("30d", now, ny), ny) == (
         "Fri, Nov 6, 2026, 4:30 PM EST to Sun, Dec 6, 2026, 4:30 PM EST"
     )
+
+
+async def test_cost_says_when_no_cost_is_set(session: AsyncSession) -> None:
+    """0.00 with no cost settings is "not set", not "free"; with one set, no note."""
+    await _texted(session, 2, delivered=True)
+    bare = await compute_kpis(session, NOVEMBER)
+    assert bare.value("cost") == 0
+    assert bare["cost"].note == NO_COSTS
+    priced = await compute_kpis(session, NOVEMBER, None, KpiSettings(sms_cost_per_segment=0.01))
+    assert priced.value("cost") == pytest.approx(0.02)
+    assert priced["cost"].note is None
