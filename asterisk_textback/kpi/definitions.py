@@ -1,4 +1,4 @@
-"""The KPIs of DESIGN §8: names, units and the definition text shown on hover."""
+"""The KPIs of DESIGN §8: names, units, the section they belong to and their definition."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["DEFINITIONS", "Definition", "Kpi", "Unit", "minor_exponent", "ratio"]
+__all__ = [
+    "DEFINITIONS",
+    "SECTIONS",
+    "Definition",
+    "Kpi",
+    "Unit",
+    "minor_exponent",
+    "ratio",
+]
 
 
 class Unit(StrEnum):
@@ -26,6 +34,11 @@ class Definition:
     label: str
     unit: Unit
     text: str
+
+    @property
+    def brief(self) -> str:
+        """The definition without the cohort sentence (the Overview states it once)."""
+        return self.text.removesuffix(_COHORT)
 
 
 _COHORT = (
@@ -76,7 +89,8 @@ _DEFINITIONS: Final = {
         "Reply rate",
         Unit.RATIO,
         "replies / delivered: missed calls whose caller replied (not STOP/START/HELP) at "
-        "least once, over texts delivered." + _COHORT,
+        "least once, over texts delivered (over texts sent while no delivery report has "
+        "arrived in the period)." + _COHORT,
     ),
     "qualified_conversation_rate": Definition(
         "Qualified conversation rate",
@@ -89,7 +103,7 @@ _DEFINITIONS: Final = {
         "Booking rate",
         Unit.RATIO,
         "bookings / delivered: bookings attributed to the missed calls (not cancelled) over "
-        "texts delivered." + _COHORT,
+        "texts delivered (over texts sent while no delivery report has arrived)." + _COHORT,
     ),
     "revenue": Definition(
         "Revenue", Unit.MONEY, "Sum of the values of the attributed, not cancelled bookings."
@@ -113,7 +127,8 @@ _DEFINITIONS: Final = {
     "opt_out_rate": Definition(
         "Opt-out rate",
         Unit.RATIO,
-        "STOPs / delivered: missed calls whose caller sent STOP, over texts delivered." + _COHORT,
+        "STOPs / delivered: missed calls whose caller sent STOP, over texts delivered (over "
+        "texts sent while no delivery report has arrived)." + _COHORT,
     ),
     "contactability": Definition(
         "Contactability rate",
@@ -133,6 +148,24 @@ _DEFINITIONS: Final = {
 #: Every KPI by key, read-only.
 DEFINITIONS: Final = MappingProxyType(_DEFINITIONS)
 
+#: The Overview's sections and the KPIs in each, in reading order (the A/B lift has its own).
+SECTIONS: Final = (
+    ("Calls", ("inbound_calls", "missed_calls", "missed_call_rate", "contactability")),
+    (
+        "Texts",
+        (
+            "texts_sent",
+            "auto_text_send_rate",
+            "delivery_rate",
+            "time_to_first_response_p50",
+            "time_to_first_response_p90",
+        ),
+    ),
+    ("Conversations", ("reply_rate", "qualified_conversation_rate", "booking_rate")),
+    ("Money", ("revenue", "revenue_per_missed_call", "cost", "cost_per_booking")),
+    ("Compliance", ("opt_out_rate",)),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Kpi:
@@ -142,6 +175,10 @@ class Kpi:
     value: float | None
     numerator: float | None = None
     denominator: float | None = None
+    #: What the denominator counts, in words ("texts delivered", "texts sent").
+    over: str | None = None
+    #: For people: why there is no value, or what it was computed over instead.
+    note: str | None = None
 
     @property
     def definition(self) -> Definition:
@@ -162,10 +199,16 @@ class Kpi:
         }
 
 
-def ratio(key: str, numerator: float, denominator: float) -> Kpi:
+def ratio(
+    key: str,
+    numerator: float,
+    denominator: float,
+    over: str | None = None,
+    note: str | None = None,
+) -> Kpi:
     """A ratio KPI; None (never a division error) when the denominator is zero."""
     value = numerator / denominator if denominator else None
-    return Kpi(key, value, numerator, denominator)
+    return Kpi(key, value, numerator, denominator, over, note)
 
 
 _ZERO_DECIMAL: Final = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "XAF", "XOF", "PYG", "UGX"})

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Final
 
-__all__ = ["AVERAGE_MONTH_DAYS", "Period", "parse_period"]
+from asterisk_textback.wording.times import local, people_time
+
+__all__ = ["AVERAGE_MONTH_DAYS", "Period", "parse_period", "period_words"]
 
 #: Days in an average Gregorian month, for prorating monthly costs.
 AVERAGE_MONTH_DAYS: Final = 365.2425 / 12
@@ -78,3 +80,23 @@ def parse_period(text: str, now: datetime, zone: tzinfo = UTC) -> Period:
         return Period(_midnight(_day(first), zone), _midnight(_day(last), zone))
     day = _day(text)
     return Period(_midnight(day, zone), _midnight(day + timedelta(days=1), zone))
+
+
+def _day_words(day: date) -> str:
+    return f"{day:%a, %b} {day.day}, {day.year}"
+
+
+def period_words(period: Period, zone: tzinfo) -> str:
+    """The period as an owner reads it, in ``zone``: whole days, or from one time to another.
+
+    ``Sun, Nov 1, 2026 to Mon, Nov 30, 2026`` (the end is exclusive: the last day shown is the
+    one before it) when both ends are local midnights, else ``Sat, Oct 3, 2026, 9:15 AM EDT to
+    Mon, Nov 2, 2026, 9:15 AM EST``.
+    """
+    start, end = local(period.start, zone), local(period.end, zone)
+    if start.time() == time() and end.time() == time():
+        first, last = start.date(), end.date() - timedelta(days=1)
+        if first == last:
+            return _day_words(first)
+        return f"{_day_words(first)} to {_day_words(last)}"
+    return f"{people_time(period.start, zone)} to {people_time(period.end, zone)}"

@@ -165,4 +165,14 @@ async def test_report_as_dict_is_json_ready(session: AsyncSession) -> None:
     data = (await compute_kpis(session, NOVEMBER, None, SETTINGS)).as_dict()
     assert data["period"]["start"] == "2026-11-01T00:00:00+00:00"
     first = data["kpis"][0]
-    assert set(first) == {"key", "label", "unit", "value", "numerator", "denominator", "definition"}
+    assert set(first) == {
+        "key",
+        "label",
+        "unit",
+        "value",
+        "numerator",
+        "denominator",
+        "denominator_label",
+        "note",
+        "definition",
+    }

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -33,6 +35,8 @@ from tests.web.seed import NOW, Seeded, seed
 PASSWORD = "correct horse battery"
 API_TOKEN = "test-api-token-0123456789"
 Client = TestClient[web.Request, web.Application]
+#: The business's zone in the tests about what people read (``business.timezone``).
+NY = ZoneInfo("America/New_York")
 LABELS = {("opening", "control"): ("sorry", "reply"), ("opening", "b"): ("on_a_job", "book")}
 
 
@@ -117,3 +121,28 @@ async def logged_in(client: Client) -> Client:
     """The client after a good login."""
     assert await login(client) == 303
     return client
+
+
+async def business_client(
+    tmp_path: Path,
+    template: Path,
+    settings: DashboardSettings,
+    *,
+    reports: bool = True,
+    kpi: KpiSettings | None = None,
+) -> AsyncIterator[tuple[Client, Seeded]]:
+    """Logged in to a seeded dashboard of a New York business (``reports``: delivery reports)."""
+    path = tmp_path / "business.db"
+    shutil.copyfile(template, path)
+    db_engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    factory = create_session_factory(db_engine)
+    seeded = await seed(factory, reports=reports)
+    deps = replace(make_deps(factory, settings), zone=NY)
+    if kpi is not None:
+        deps = replace(deps, kpi=kpi)
+    try:
+        async with TestClient(TestServer(dashboard_app(deps), host="127.0.0.1")) as client:
+            assert await login(client) == 303
+            yield client, seeded
+    finally:
+        await db_engine.dispose()

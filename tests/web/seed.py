@@ -57,7 +57,7 @@ def _ended(n: int, outcome: Outcome, number: str, name: str, did: str, at: datet
     )
 
 
-def _text(to: str, at: datetime, variant: str | None) -> NewMessage:
+def _text(to: str, at: datetime, variant: str | None, experiment: str) -> NewMessage:
     return NewMessage(
         to_e164=to,
         sender=OUR_NUMBER,
@@ -67,7 +67,7 @@ def _text(to: str, at: datetime, variant: str | None) -> NewMessage:
         send_at=at,
         template="missed",
         variant=variant,
-        experiment=None if variant is None else "opening",
+        experiment=None if variant is None else experiment,
     )
 
 
@@ -82,9 +82,10 @@ async def add_call(
     at: datetime = T0,
     variant: str | None = None,
     suppress: str | None = None,
+    experiment: str = "opening",
 ) -> int:
     """Record one inbound call ending ``at`` (texted unless suppressed); its id."""
-    text = None if suppress or number is None else _text(number, at, variant)
+    text = None if suppress or number is None else _text(number, at, variant, experiment)
     decision = CallDecision(
         DecisionAction.SUPPRESS if text is None else DecisionAction.SEND,
         suppress_reason=suppress,
@@ -107,8 +108,13 @@ async def _reply(db: AsyncSession, n: int, number: str, body: str, kind: Inbound
     await record_inbound(db, new, now=T0 + timedelta(minutes=5))
 
 
-async def seed(factory: async_sessionmaker[AsyncSession], extra_answered: int = 7) -> Seeded:
-    """Five interesting calls plus ``extra_answered`` answered ones, a day apart."""
+async def seed(
+    factory: async_sessionmaker[AsyncSession], extra_answered: int = 7, *, reports: bool = True
+) -> Seeded:
+    """Five interesting calls plus ``extra_answered`` answered ones, a day apart.
+
+    ``reports=False``: no delivery report arrives (the ``log`` provider, no status webhook).
+    """
     async with unit_of_work(factory) as db:
         alice = await add_call(
             db, 1, Outcome.MISSED_VOICEMAIL, "+12125550101", "Alice Example", variant="control"
@@ -146,8 +152,9 @@ async def seed(factory: async_sessionmaker[AsyncSession], extra_answered: int = 
             await mark_sent(
                 db, message.id, now=sent_at, provider="fake", provider_message_id=f"pm-{message.id}"
             )
-            report = DeliveryReport("fake", f"pm-{message.id}", DeliveryState.DELIVERED)
-            await apply_report(db, report, now=sent_at + timedelta(seconds=3))
+            if reports:
+                report = DeliveryReport("fake", f"pm-{message.id}", DeliveryState.DELIVERED)
+                await apply_report(db, report, now=sent_at + timedelta(seconds=3))
         await _reply(
             db, 1, "+12125550101", "Yes please call me back tomorrow morning", InboundKind.REPLY
         )

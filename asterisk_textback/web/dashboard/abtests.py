@@ -27,11 +27,19 @@ class ExperimentView:
     counts: tuple[VariantCounts, ...]
     results: dict[str, Experiment]
     grids: dict[str, dict[str, dict[str, Arm]]]
+    #: What the rates are over: "delivered" texts, or "sent" while no delivery report came.
+    over: str = "delivered"
+
+    @property
+    def is_test(self) -> bool:
+        """Two variants or more had texts: a template with one variant is not an A/B test."""
+        return len(self.counts) > 1
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
         return {
             "name": self.name,
+            "rates_over": self.over,
             "variants": [
                 {
                     "variant": c.variant,
@@ -99,12 +107,14 @@ async def experiment_views(
     views = []
     for name, rows in sorted(grouped.items()):
         results, grids = {}, {}
+        # No delivery report for any variant: judge over texts sent, as the Overview does.
+        over = "delivered" if any(c.delivered for c in rows) else "sent"
         for metric in JUDGED_ON:
             arms = [
                 Arm(
                     c.variant,
                     c.successes(metric),
-                    c.delivered,
+                    c.delivered if over == "delivered" else c.sent,
                     *labels.get((name, c.variant), (None, None)),
                 )
                 for c in rows
@@ -114,5 +124,5 @@ async def experiment_views(
                 control = None  # the control has no texts in this period yet
             results[metric] = evaluate(name, metric, arms, control, min_trials)
             grids[metric] = factorial(arms)
-        views.append(ExperimentView(name, tuple(rows), results, grids))
+        views.append(ExperimentView(name, tuple(rows), results, grids, over))
     return views

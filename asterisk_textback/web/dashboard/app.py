@@ -10,7 +10,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
@@ -33,6 +33,14 @@ from asterisk_textback.web.dashboard.worker import Read, ReportBusy, ReportTimeo
 from asterisk_textback.web.headers import secure_headers
 from asterisk_textback.web.health import HealthFn
 from asterisk_textback.web.networks import Networks
+from asterisk_textback.wording.labels import (
+    decision_label,
+    inbound_label,
+    outcome_label,
+    reason_label,
+    status_label,
+)
+from asterisk_textback.wording.times import people_time, short_time
 
 __all__ = [
     "COOKIE",
@@ -226,10 +234,10 @@ def request_period(request: web.Request) -> tuple[Period, str, str | None]:
     return period, text, did
 
 
-def shown(value: float | None, unit: Unit, currency: str) -> str:
-    """A KPI value as the cards show it."""
+def shown(value: float | None, unit: Unit, currency: str, note: str | None = None) -> str:
+    """A KPI value as the cards show it (``note`` instead of "n/a" when there is one)."""
     if value is None:
-        return "n/a"
+        return note or "n/a"
     if unit == Unit.RATIO:
         return f"{value * 100:.1f}%"
     if unit == Unit.SECONDS:
@@ -240,9 +248,14 @@ def shown(value: float | None, unit: Unit, currency: str) -> str:
 
 
 def _kpi_basis(kpi: Kpi) -> str:
-    if kpi.numerator is None or kpi.denominator is None:
+    """``3 of 24 texts sent`` for a rate; ``150 / 2 texts sent`` for money over a count."""
+    if kpi.denominator is None:
         return ""
-    return f"{kpi.numerator:,.6g} / {kpi.denominator:,.6g}"
+    over = f" {kpi.over}" if kpi.over else ""
+    if kpi.numerator is None:
+        return f"over {kpi.denominator:,.6g}{over}"
+    joint = "of" if kpi.definition.unit == Unit.RATIO else "/"
+    return f"{kpi.numerator:,.6g} {joint} {kpi.denominator:,.6g}{over}"
 
 
 def _percent(value: float | None, digits: int = 1) -> str:
@@ -257,12 +270,26 @@ def _money(minor: int | None, currency: str | None) -> str:
     return f"{minor / 10**digits:,.{digits}f} {code}".rstrip()
 
 
-def _when(value: datetime | None) -> str:
-    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _value(value: object) -> str | None:
+    """An enum's value, a plain string as is, None for nothing (labels take strings)."""
+    if value is None:
+        return None
+    raw = getattr(value, "value", value)
+    return str(raw)
 
 
-def build_jinja() -> jinja2.Environment:
-    """The template environment: autoescaping everywhere, undefined names are errors."""
+def zone_name(zone: tzinfo) -> str:
+    """The zone's name for captions ("America/New_York"; "UTC")."""
+    return str(getattr(zone, "key", None) or zone.tzname(None) or "UTC")
+
+
+def build_jinja(zone: tzinfo = UTC) -> jinja2.Environment:
+    """The template environment: autoescaping everywhere, undefined names are errors.
+
+    ``when`` shows a time as people read it in ``zone`` (the business's), ``short_when`` the
+    same without the year and zone; the ``*_label`` filters turn internal values (outcomes,
+    reasons, decisions, statuses, inbound kinds) into plain English. The API keeps raw values.
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -271,7 +298,14 @@ def build_jinja() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["percent"] = _percent
-    env.filters["when"] = _when
+    env.filters["when"] = lambda at: people_time(at, zone)
+    env.filters["short_when"] = lambda at: short_time(at, zone)
+    env.filters["outcome_label"] = lambda v: outcome_label(_value(v))
+    env.filters["reason_label"] = lambda v: reason_label(_value(v))
+    env.filters["status_label"] = lambda v: status_label(_value(v))
+    env.filters["inbound_label"] = lambda v: inbound_label(_value(v))
+    env.globals["decision_label"] = lambda a, r=None: decision_label(_value(a), _value(r))
+    env.globals["zone_name"] = zone_name(zone)
     env.globals["shown"] = shown
     env.globals["basis"] = _kpi_basis
     env.globals["money"] = _money
@@ -298,7 +332,7 @@ def install(app: web.Application, deps: DashboardDeps) -> None:
     app[DEPS] = deps
     app[STORE] = SessionStore(settings.max_sessions, settings.session_lifetime.total_seconds())
     app[LIMITER] = LoginLimiter(settings.login_window_seconds)
-    app[JINJA] = build_jinja()
+    app[JINJA] = build_jinja(deps.zone)
     app[WORKER] = ReportWorker.for_sessions(deps.sessions)
     secure_headers(app, hsts=settings.cookie_secure)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
 from markupsafe import Markup, escape
+
+from asterisk_textback.wording.times import day_label
 
 __all__ = ["Series", "line_chart"]
 
@@ -26,14 +29,22 @@ class Series:
     css: str = "s1"
 
 
-def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1) if value >= 1 else 0.1
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return value  # pragma: no cover - the loop always returns
+def _ticks(high: float, whole: bool) -> list[float]:
+    """0 and evenly spaced ticks (at most five steps) up to one at or above ``high``.
+
+    Steps are 1, 2, 2.5 or 5 times a power of ten; ``whole`` (counts, money in whole units)
+    keeps them integers, so an axis never reads 2.50 calls. Nothing above 0: just 0.
+    """
+    if high <= 0:
+        return [0.0]
+    raw = high / 5
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    multiples = (1, 2, 2.5, 5, 10) if not whole or magnitude >= 10 else (1, 2, 5, 10)
+    step = next(m * magnitude for m in multiples if m * magnitude >= raw * (1 - 1e-9))
+    if whole:
+        step = float(max(1, math.ceil(step)))
+    count = math.ceil(high / step - 1e-9)
+    return [round(i * step, 10) for i in range(count + 1)]
 
 
 def _number(value: float) -> str:
@@ -47,10 +58,17 @@ def line_chart(
     *,
     fmt: Callable[[float], str] = _number,
     top: float | None = None,
+    whole: bool = True,
 ) -> Markup:
-    """An accessible ``<svg>`` line chart of ``series`` over ``days``."""
+    """An accessible ``<svg>`` line chart of ``series`` over ``days``.
+
+    ``top`` fixes the axis's top (1.0 for rates); ``whole`` keeps its ticks whole numbers
+    (counts). With nothing above zero the axis reads 0 only, and the chart says so.
+    """
     values = [v for s in series for v in s.values if v is not None]
-    y_max = top if top is not None else _nice_max(max(values, default=0.0))
+    ticks = _ticks(top if top is not None else max(values, default=0.0), whole)
+    empty = ticks == [0.0]
+    y_max = ticks[-1] if not empty else 1.0
     plot_w, plot_h = WIDTH - _LEFT - _RIGHT, HEIGHT - _TOP - _BOTTOM
     step = plot_w / max(len(days) - 1, 1)
 
@@ -66,12 +84,17 @@ def line_chart(
         f"<title>{escape(title)}</title>",
         f'<text class="chart-title" x="{_LEFT}" y="16">{escape(title)}</text>',
     ]
-    for frac in (0.0, 0.5, 1.0):
-        gy = y(y_max * frac)
+    for tick in ticks:
+        gy = y(tick)
         parts.append(
             f'<line class="grid" x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{gy:.1f}" y2="{gy:.1f}"/>'
             f'<text class="axis" x="{_LEFT - 6}" y="{gy + 4:.1f}" text-anchor="end">'
-            f"{escape(fmt(y_max * frac))}</text>"
+            f"{escape(fmt(tick))}</text>"
+        )
+    if empty:
+        parts.append(
+            f'<text class="axis empty" x="{_LEFT + plot_w / 2:.1f}" y="{_TOP + plot_h / 2:.1f}" '
+            f'text-anchor="middle">Nothing yet in this period</text>'
         )
     if days:
         picks = sorted({0, len(days) // 2, len(days) - 1})
@@ -81,7 +104,7 @@ def line_chart(
                 anchor = "middle"
             parts.append(
                 f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">'
-                f"{days[i].isoformat()}</text>"
+                f"{escape(day_label(days[i]))}</text>"
             )
     for s in series:
         runs: list[list[str]] = [[]]
@@ -96,7 +119,7 @@ def line_chart(
         if len(days) <= _MAX_MARKERS:
             for i, v in enumerate(s.values):
                 if v is not None:
-                    tip = f"{s.label} {days[i].isoformat()}: {fmt(v)}"
+                    tip = f"{s.label} {day_label(days[i])}: {fmt(v)}"
                     parts.append(
                         f'<circle class="dot {s.css}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5">'
                         f"<title>{escape(tip)}</title></circle>"

@@ -247,6 +247,8 @@ _SCHEMAS: dict[str, Any] = {
             "value": _NULLABLE_NUM,
             "numerator": _NULLABLE_NUM,
             "denominator": _NULLABLE_NUM,
+            "denominator_label": _NULLABLE_STR,
+            "note": _NULLABLE_STR,
             "definition": {"type": "string"},
         },
     },
@@ -256,6 +258,7 @@ _SCHEMAS: dict[str, Any] = {
             "period": {"type": "object"},
             "did": _NULLABLE_STR,
             "currency": {"type": "string"},
+            "delivery_reports": {"type": "boolean"},
             "kpis": {"type": "array", "items": _ref("Kpi")},
             "calculator": {"type": "object", "description": "The revenue calculator."},
             "daily": {

@@ -12,8 +12,10 @@ from asterisk_textback.kpi.calculator import (
     calculator_from_history,
     revenue_left_on_table,
 )
-from asterisk_textback.kpi.definitions import DEFINITIONS
+from asterisk_textback.kpi.definitions import DEFINITIONS, SECTIONS
+from asterisk_textback.kpi.headline import headline
 from asterisk_textback.kpi.metrics import compute_kpis
+from asterisk_textback.kpi.periods import period_words
 from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.store.call_pages import CallFilter, CursorError, list_calls
 from asterisk_textback.store.conversations import list_conversations
@@ -37,6 +39,8 @@ from asterisk_textback.web.dashboard.booking import call_page, mark_booked
 from asterisk_textback.web.dashboard.charts import Series, line_chart
 from asterisk_textback.web.dashboard.inbox import add_inbox_routes
 from asterisk_textback.web.dashboard.login import add_login_routes
+from asterisk_textback.web.health import health_reasons
+from asterisk_textback.wording.times import people_time
 
 __all__ = ["add_page_routes"]
 
@@ -64,6 +68,7 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
             [Series("missed / inbound", series.missed_rate, "s1")],
             fmt=lambda v: f"{v * 100:.0f}%",
             top=1.0,
+            whole=False,
         ),
         line_chart(
             "Texts sent and delivered",
@@ -79,16 +84,21 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
             fmt=lambda v: f"{v:,.0f}",
         ),
     ]
+    sections = [(title, [kpi_report[key] for key in keys]) for title, keys in SECTIONS]
     return render(
         request,
         "overview.html",
         session,
         report=kpi_report,
+        headline=headline(kpi_report, deps.kpi.average_order_value),
+        sections=sections,
         charts=charts,
         period_text=text,
+        period_words=period_words(period, deps.zone),
         did=did or "",
         lift=lift,
         lift_definition=DEFINITIONS["ab_lift"],
+        has_calls=bool(kpi_report.value("inbound_calls")),
     )
 
 
@@ -235,8 +245,20 @@ async def health(request: web.Request, session: Session) -> web.StreamResponse:
     async with reading(request) as db:
         depth = await outbox_depth(db)
         errors, parked = await last_errors(db)
+    reasons = []
+    if live is not None:
+        waiting = depth.get("queued", 0) + depth.get("sending", 0)
+        latest = f"{errors[0].error} ({people_time(errors[0].at, deps.zone)})" if errors else None
+        reasons = health_reasons(live[0], live[1], waiting, latest, deps.zone)
     return render(
-        request, "health.html", session, live=live, depth=depth, errors=errors, parked=parked
+        request,
+        "health.html",
+        session,
+        live=live,
+        reasons=reasons,
+        depth=depth,
+        errors=errors,
+        parked=parked,
     )
 
 
