@@ -31,6 +31,7 @@ from asterisk_textback.cli import (
     templates,
     web,
 )
+from asterisk_textback.cli.args import config_path
 from asterisk_textback.errors import TextbackError
 
 #: Files and directories the commands create are private to the user running them.
@@ -84,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     command: Callable[[argparse.Namespace], int] = args.run
     try:
+        if hasattr(args, "config_required"):
+            args.config = config_path(args, os.environ)
         return command(args)
     except TextbackError as exc:
         print(f"asterisk-textback: error: {exc}", file=sys.stderr)

@@ -1,0 +1,96 @@
+"""The SQLite file on disk: its folder made (private) before it is opened, and the errors
+the driver gives about the file (cannot open it, no tables) said in one line with the fix."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sqlite3
+from pathlib import Path
+
+from asterisk_textback.errors import ConfigError
+
+__all__ = ["DatabaseFileError", "explain", "make_directory"]
+
+#: What to run when the folder is missing or not ours (the service user's state directory).
+_INSTALL_DIR = "install -d -o {user} -m 0700 {folder}"
+
+
+class DatabaseFileError(ConfigError):
+    """The SQLite file cannot be created, opened or used as it is; the message says why."""
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid without a passwd entry (containers)
+        return str(os.geteuid())
+
+
+def make_directory(path: Path) -> None:
+    """Create the database's folder (0700: callers' numbers live there) if it is missing.
+
+    Raises :class:`DatabaseFileError` naming the folder and the command that fixes it when
+    this user may not create it.
+    """
+    folder = path.parent
+    if folder.is_dir():
+        return
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        user = _user()
+        raise DatabaseFileError(
+            f"database folder {folder} does not exist and {user} cannot create it "
+            f"({exc.strerror or exc}): create it as root with "
+            f"`{_INSTALL_DIR.format(user=user, folder=folder)}`, or set [database] url "
+            "to a file in a folder this user can write"
+        ) from None
+
+
+def explain(path: Path, message: str) -> DatabaseFileError | None:
+    """The one-line error for the driver's ``message`` about ``path``, or None to keep it."""
+    if "unable to open database file" in message:
+        return _cannot_open(path)
+    if "no such table" in message and _has_no_tables(path):
+        return DatabaseFileError(
+            f"database {path} has no tables: run `asterisk-textback db upgrade -c FILE` "
+            "with this config first"
+        )
+    return None
+
+
+def _cannot_open(path: Path) -> DatabaseFileError:
+    user, folder = _user(), path.parent
+    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        why = f"{user} may not create files in {folder}"
+        fix = f"`chown {user} {folder}` (or `{_INSTALL_DIR.format(user=user, folder=folder)}`)"
+    elif path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        why = f"{user} may not read and write it"
+        fix = f"`chown {user} {path}` (the service user owns its database)"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        why = f"{user} may not write in {folder} (SQLite keeps its -wal and -shm files there)"
+        fix = f"`chown {user} {folder}`"
+    else:
+        why = "it is not a file SQLite can open"
+        fix = "check [database] url"
+    return DatabaseFileError(f"cannot open the database {path}: {why}; as root, {fix}")
+
+
+def _has_no_tables(path: Path) -> bool:
+    """True when the file exists and holds no table at all (never migrated)."""
+    if not path.is_file():
+        return True
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = connection.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+        ).fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        connection.close()
+    return bool(row is not None and row[0] == 0)
