@@ -65,7 +65,7 @@ def create_engine(
     database = parsed.database
     private = None if not database or database == ":memory:" else Path(database)
     if private is not None:
-        sqlite_file.make_directory(private)  # or one line naming the folder and the fix
+        sqlite_file.prepare(private)  # or one line naming the folder or file and the fix
     engine = _create_async_engine(parsed, echo=echo, hide_parameters=hide_parameters)
     _configure_sqlite(engine, busy_timeout_ms, private)
     return engine

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from asterisk_textback.errors import ConfigError
 
-__all__ = ["DatabaseFileError", "explain", "make_directory"]
+__all__ = ["DatabaseFileError", "explain", "prepare"]
 
 #: What to run when the folder is missing or not ours (the service user's state directory).
 _INSTALL_DIR = "install -d -o {user} -m 0700 {folder}"
@@ -27,15 +27,28 @@ def _user() -> str:
         return str(os.geteuid())
 
 
-def make_directory(path: Path) -> None:
-    """Create the database's folder (0700: callers' numbers live there) if it is missing.
+def prepare(path: Path) -> None:
+    """Create the database's folder (0700: callers' numbers live there) if it is missing, and
+    check this user may create or read the file before SQLite tries.
 
-    Raises :class:`DatabaseFileError` naming the folder and the command that fixes it when
-    this user may not create it.
+    Raises :class:`DatabaseFileError` naming the folder or file and the command that fixes
+    it. (Checked up front: a connection that fails inside aiosqlite can leave its worker
+    thread printing a traceback of its own as the process exits.)
     """
-    folder = path.parent
+    _make_directory(path.parent)
+    creatable = path.exists() or os.access(path.parent, os.W_OK | os.X_OK)
+    if not creatable or (path.exists() and not os.access(path, os.R_OK)):
+        raise _cannot_open(path)
+
+
+def _make_directory(folder: Path) -> None:
     if folder.is_dir():
         return
+    if folder.exists():
+        raise DatabaseFileError(
+            f"database folder {folder} is a file, not a folder: move it away, or set "
+            "[database] url to a file in another folder"
+        )
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
@@ -65,8 +78,8 @@ def _cannot_open(path: Path) -> DatabaseFileError:
     if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
         why = f"{user} may not create files in {folder}"
         fix = f"`chown {user} {folder}` (or `{_INSTALL_DIR.format(user=user, folder=folder)}`)"
-    elif path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        why = f"{user} may not read and write it"
+    elif path.exists() and not os.access(path, os.R_OK):
+        why = f"{user} may not read it"
         fix = f"`chown {user} {path}` (the service user owns its database)"
     elif not os.access(folder, os.W_OK | os.X_OK):
         why = f"{user} may not write in {folder} (SQLite keeps its -wal and -shm files there)"

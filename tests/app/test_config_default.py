@@ -108,7 +108,7 @@ def test_db_upgrade_creates_the_database_folder_private(
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
 
 
-def test_a_folder_that_cannot_be_made_is_named_with_the_fix(
+def test_a_file_in_the_way_of_the_folder_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     blocker = tmp_path / "var"
@@ -119,8 +119,7 @@ def test_a_folder_that_cannot_be_made_is_named_with_the_fix(
         assert main([*argv, "-c", str(cfg)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1, err
-        assert f"database folder {blocker} does not exist" in err
-        assert f"-m 0700 {blocker}`" in err
+        assert f"database folder {blocker} is a file, not a folder" in err
         assert "Traceback" not in err
 
 

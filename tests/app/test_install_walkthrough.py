@@ -203,3 +203,21 @@ def test_the_blocks_are_what_the_walk_expects() -> None:
     assert any(line.startswith("install -d -o asterisk-textback") for line in install)
     assert made
     assert check[1].startswith("tb db upgrade")
+
+
+def test_a_folder_the_service_user_may_not_write_is_named_with_the_fix(tree: Tree) -> None:
+    folder = tree.root / "var" / "lib"  # root's, 0755: nobody may read it, not write in it
+    database = folder / "textback.db"
+    config = tree.root / "etc" / "textback.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{database}"\n')
+    config.chmod(0o644)
+    for command in ("db upgrade", "report", "optout list"):
+        line = f"{tree.runas} {tree.program} {command} -c {config}"
+        done = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=False)
+        assert done.returncode == 2, (command, done.stderr)
+        assert done.stderr.splitlines() == [
+            f"asterisk-textback: error: cannot open the database {database}: {USER} may not "
+            f"create files in {folder}; as root, `chown {USER} {folder}` (or "
+            f"`install -d -o {USER} -m 0700 {folder}`)"
+        ], command
+    assert not database.exists()
