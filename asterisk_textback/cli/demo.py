@@ -68,19 +68,20 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import sys
 
+    from asterisk_textback.errors import StartupError
+
     if args.port is not None and not args.web:
         print("asterisk-textback: error: --port goes with --web", file=sys.stderr)
         return 2
     web_port = (args.port or 0) if args.web else None
-    from asterisk_textback.errors import StartupError
-
     demo = run_demo(
         sys.stdout, directory=args.dir, calls=args.calls, rate=args.rate, web_port=web_port
     )
     try:
         asyncio.run(demo)
     except StartupError as exc:  # e.g. --port in use: one line, everything stopped
-        print(f"asterisk-textback: cannot start: {exc} (demo: --port N)", file=sys.stderr)
+        hint = "; for the demo: another --port, or none for a free one"
+        print(f"asterisk-textback: cannot start: {exc}{hint}", file=sys.stderr)
         return 1
     return 0
 

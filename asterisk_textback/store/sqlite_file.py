@@ -35,10 +35,21 @@ def prepare(path: Path) -> None:
     it. (Checked up front: a connection that fails inside aiosqlite can leave its worker
     thread printing a traceback of its own as the process exits.)
     """
-    _make_directory(path.parent)
-    creatable = path.exists() or os.access(path.parent, os.W_OK | os.X_OK)
-    if not creatable or (path.exists() and not os.access(path, os.R_OK)):
-        raise _cannot_open(path)
+    given, path = path, path.absolute()
+    try:
+        _make_directory(path.parent)
+        creatable = path.exists() or os.access(path.parent, os.W_OK | os.X_OK)
+        if not creatable or (path.exists() and not os.access(path, os.R_OK)):
+            raise _cannot_open(path)
+    except DatabaseFileError as exc:
+        if given.is_absolute():
+            raise
+        # A relative url names a file in whatever folder the command happens to run in.
+        raise DatabaseFileError(
+            f"{exc}; [database] url names {given}, relative to the folder the command runs "
+            "in: give an absolute path, e.g. "
+            "sqlite+aiosqlite:////var/lib/asterisk-textback/textback.db"
+        ) from None
 
 
 def _make_directory(folder: Path) -> None:
@@ -63,6 +74,7 @@ def _make_directory(folder: Path) -> None:
 
 def explain(path: Path, message: str) -> DatabaseFileError | None:
     """The one-line error for the driver's ``message`` about ``path``, or None to keep it."""
+    path = path.absolute()
     if "unable to open database file" in message:
         return _cannot_open(path)
     if "no such table" in message and _has_no_tables(path):

@@ -109,7 +109,7 @@ async def test_demo_web_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert lines == [
         f"asterisk-textback: cannot start: web.port {port} is in use on 127.0.0.1 "
         "(Address already in use): stop the other program or set web.port "
-        "(or web.enabled = false) (demo: --port N)"
+        "(or web.enabled = false); for the demo: another --port, or none for a free one"
     ], err.decode()
 
 

@@ -221,3 +221,20 @@ def test_a_folder_the_service_user_may_not_write_is_named_with_the_fix(tree: Tre
             f"`install -d -o {USER} -m 0700 {folder}`)"
         ], command
     assert not database.exists()
+
+
+def test_a_relative_database_url_says_so(tree: Tree) -> None:
+    """A config without ``[database]`` names ./textback.db: run where it may not write."""
+    config = tree.root / "etc" / "textback.toml"
+    config.write_text("")
+    config.chmod(0o644)
+    cwd = tree.root / "var" / "lib"
+    line = f"cd {cwd} && {tree.runas} {tree.program} optout list -c {config}"
+    done = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    (error,) = done.stderr.splitlines()
+    assert error.startswith(f"asterisk-textback: error: cannot open the database {cwd}/textback.db")
+    assert error.endswith(
+        "[database] url names textback.db, relative to the folder the command runs in: give an "
+        "absolute path, e.g. sqlite+aiosqlite:////var/lib/asterisk-textback/textback.db"
+    )
