@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,17 @@ def create_engine(
         )
     if parsed.drivername == "postgresql+asyncpg":
         # Pre-ping survives server restarts at the cost of one round trip per checkout.
-        return _create_async_engine(
+        pg = _create_async_engine(
             parsed, echo=echo, pool_pre_ping=pool_pre_ping, hide_parameters=hide_parameters
         )
+        shown = parsed.render_as_string(hide_password=True)
+
+        @event.listens_for(pg.sync_engine, "handle_error")
+        def _explain(context: ExceptionContext) -> BaseException | None:
+            error = context.original_exception
+            return _missing_table(shown, getattr(error, "sqlstate", None), str(error))
+
+        return pg
     database = parsed.database
     private = None if not database or database == ":memory:" else Path(database)
     if private is not None:
@@ -69,6 +78,17 @@ def create_engine(
     engine = _create_async_engine(parsed, echo=echo, hide_parameters=hide_parameters)
     _configure_sqlite(engine, busy_timeout_ms, private)
     return engine
+
+
+def _missing_table(shown: str, sqlstate: object, message: str) -> ConfigError | None:
+    """A never-migrated PostgreSQL database (42P01, undefined table), said in one line."""
+    found = re.search(r'relation "([^"]+)" does not exist', message)
+    if found is None or sqlstate != "42P01":
+        return None
+    return ConfigError(
+        f"database {shown} has no table {found[1]}: run `asterisk-textback db upgrade -c FILE` "
+        "with this config first"
+    )
 
 
 def without_password(url: str) -> str:

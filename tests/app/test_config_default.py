@@ -15,6 +15,7 @@ import pytest
 
 from asterisk_textback.cli.args import CONFIG_ENV, DEFAULT_CONFIG
 from asterisk_textback.cli.main import main
+from tests.dbfixtures import PgServer
 
 CDR = Path(__file__).resolve().parents[1] / "fixtures" / "cdr" / "Master.csv"
 
@@ -139,3 +140,21 @@ def test_a_database_without_tables_says_db_upgrade(
     capsys.readouterr()
     assert main(["report", "-c", str(cfg), "--format", "json"]) == 0
     assert '"kpis"' in capsys.readouterr().out
+
+
+def test_a_postgresql_database_without_tables_says_db_upgrade(
+    tmp_path: Path, pg_server: PgServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = pg_server.create()
+    try:
+        cfg = tmp_path / "textback.toml"
+        cfg.write_text(f'[database]\nurl = "{pg_server.url(name)}"\n')
+        assert main(["report", "-c", str(cfg)]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith("asterisk-textback: error: database postgresql+asyncpg://")
+        assert line.endswith(
+            f"/{name} has no table calls: run `asterisk-textback db upgrade -c FILE` with this "
+            "config first"
+        )
+    finally:
+        pg_server.drop(name)
