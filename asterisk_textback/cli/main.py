@@ -8,7 +8,9 @@ at once instead of loading aiohttp, SQLAlchemy and pydantic first.
 ``replay``, ``run``, ``demo``, ``db``, ``check``, ``send_test``, ``optout``, ``report``,
 ``web`` and ``templates`` are the commands, each importing what it needs only when it runs.
 The rest serve them: ``args`` (shared arguments), ``checks``, ``check_classes`` and
-``check_report`` (what ``check`` verifies), ``dryrun`` and ``output`` (``replay``'s printing).
+``check_report`` (what ``check`` verifies), ``dryrun`` and ``output`` (``replay``'s printing),
+``demo_web`` (``demo --web``'s dashboard and login). Without ``-c``, ``args.config_path``
+picks ``$TEXTBACK_CONFIG`` or ``/etc/asterisk-textback/textback.toml`` before a command runs.
 """
 
 from __future__ import annotations

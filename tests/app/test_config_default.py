@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from asterisk_textback.cli.args import CONFIG_ENV, DEFAULT_CONFIG
+from asterisk_textback.cli.args import CONFIG_ENV, DEFAULT_CONFIG, default_config
 from asterisk_textback.cli.main import main
 from tests.dbfixtures import PgServer
 
@@ -65,6 +65,8 @@ def test_the_default_file_is_the_system_one_unless_the_variable_names_another(
 ) -> None:
     monkeypatch.delenv(CONFIG_ENV, raising=False)
     assert Path("/etc/asterisk-textback/textback.toml") == DEFAULT_CONFIG
+    assert default_config({}) == DEFAULT_CONFIG
+    assert default_config({CONFIG_ENV: "/srv/tb.toml"}) == Path("/srv/tb.toml")
     if DEFAULT_CONFIG.exists():
         pytest.skip("this machine has a real /etc/asterisk-textback/textback.toml")
     assert main(["optout", "list"]) == 2
