@@ -26,6 +26,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class TextbackError(Exception):
     """Root of every error raised on purpose by asterisk-textback."""
@@ -40,6 +43,32 @@ class StartupError(TextbackError):
 
     Its message is the whole story for the operator, on one line: what failed and the fix.
     """
+
+
+def listen_error(exc: OSError, section: str, host: str, port: int) -> StartupError:
+    """A listener's bind error as one line naming the setting and the fix.
+
+    ``section`` is ``web`` or ``agi``: "web.port 8088 is in use (Address already in use):
+    stop the other program or set web.port".
+    """
+    # asyncio words a bind error at length; a resolver error has a negative errno.
+    code = exc.errno or 0
+    why = os.strerror(code) if code > 0 else exc.strerror or str(exc)
+    off = f"(or {section}.enabled = false)"
+    if code == errno.EADDRINUSE:
+        return StartupError(
+            f"{section}.port {port} is in use on {host} ({why}): stop the other program "
+            f"or set {section}.port {off}"
+        )
+    if code == errno.EACCES:
+        return StartupError(
+            f"{section}.port {port} may not be used by this user ({why}): set {section}.port "
+            f"to 1024 or above {off}"
+        )
+    return StartupError(
+        f"{section} cannot listen on {host}:{port} ({why}): check {section}.host and "
+        f"{section}.port {off}"
+    )
 
 
 class AmiError(TextbackError):

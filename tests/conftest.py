@@ -49,3 +49,11 @@ def _logs_unmasked_between_tests() -> Iterator[None]:
     for handler in logging.getLogger().handlers:
         for mask_filter in [f for f in handler.filters if isinstance(f, MaskNumbers)]:
             handler.removeFilter(mask_filter)
+
+
+@pytest.fixture(autouse=True)
+def _no_system_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``-c`` a command reads ``/etc/asterisk-textback/textback.toml`` when it exists:
+    never in the tests, even on a machine with a real install (``$TEXTBACK_CONFIG`` names a
+    file that does not exist unless a test names another)."""
+    monkeypatch.setenv("TEXTBACK_CONFIG", "/nonexistent/asterisk-textback-tests/textback.toml")

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from asterisk_textback.agi.texter import (
     AgiTexter,
     error,
 )
-from asterisk_textback.errors import StartupError
+from asterisk_textback.errors import listen_error
 
 __all__ = [
     "STATUS_VARIABLE",
@@ -178,21 +177,21 @@ class AgiServer:
         with contextlib.suppress(ValueError):
             if not ipaddress.ip_address(host).is_loopback:
                 log.warning("FastAGI on %s: anyone who can reach it can queue texts", host)
-        log.info("FastAGI on agi://%s:%d/%s", host, self.port, self._settings.scripts[0])
+        log.info(
+            "FastAGI listening on %s:%d (dialplan: AGI(agi://%s:%d/%s?template=…))",
+            host,
+            self.port,
+            host,
+            self.port,
+            self._settings.scripts[0],
+        )
 
     async def __aenter__(self) -> AgiServer:
         """Listen (:meth:`start`); StartupError naming the fix if the address is taken."""
         try:
             await self.start()
         except OSError as exc:
-            where = f"{self._settings.host}:{self._settings.port}"
-            # asyncio words a bind error at length; a resolver error has a negative errno.
-            errno = exc.errno or 0
-            why = os.strerror(errno) if errno > 0 else exc.strerror or str(exc)
-            raise StartupError(
-                f"FastAGI cannot listen on {where} ({why}); stop what uses "
-                "that port or set [agi] port (or [agi] enabled = false)"
-            ) from None
+            raise listen_error(exc, "agi", self._settings.host, self._settings.port) from None
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -102,10 +102,14 @@ async def serve(
     settle_heap: bool = False,
     reload: asyncio.Event | None = None,
     load_config: Callable[[], PreparedConfig] | None = None,
+    web_listener: WebListener | None = None,
 ) -> RunningService:
     """Run the whole service until ``stop`` is set; return its parts (for their counters).
 
     ``reload`` (set by SIGHUP) re-reads the config with ``load_config`` (:mod:`.reload`).
+
+    ``web_listener``: the one to listen with (``demo --web`` reads its URL); a new one
+    otherwise.
 
     ``settle_heap``: once everything is built, and before the first AMI event, keep the
     start-up objects out of later garbage collections (:func:`heap.settle`). The ``run``
@@ -172,7 +176,7 @@ async def serve(
             resources = Resources(http, env, parts.connection)
             return service_app(current, parts, sessions, resources, clock, hooks, booking_secrets)
 
-        web_listener = WebListener()
+        web_listener = web_listener or WebListener()
         parts.reloader = reloader = Reloader(
             loaded,
             parts,
@@ -190,6 +194,7 @@ async def serve(
             await stack.enter_async_context(
                 web_listener.listening(web_app(loaded), settings.web.host, settings.web.port)
             )
+            _announce_webhooks(settings, web_listener.url)
         else:
             stack.push_async_callback(web_listener.stop)  # a reload may enable it
         await stack.enter_async_context(running(crm))
@@ -203,6 +208,16 @@ async def serve(
         if settle_heap:
             heap.settle()
         await stack.enter_async_context(fastagi(parts, enabled=settings.agi.enabled))
+        for pbx in settings.all_pbxes:
+            tls = " (TLS)" if pbx.tls else ""
+            log.info(
+                "AMI: connecting to %s at %s:%d%s as %s",
+                pbx.name,
+                pbx.host,
+                pbx.port,
+                tls,
+                pbx.username,
+            )
         consumers = await stack.enter_async_context(pbx_links(parts))
         await stack.enter_async_context(reloader.watching(reload or asyncio.Event()))
         await stack.enter_async_context(evicting([x.listener for x in links], clock))
@@ -216,6 +231,17 @@ async def serve(
         log.info("stopping: no new AMI events; recording and sending what is in hand")
     _raise_fatal(consumers)
     return parts
+
+
+def _announce_webhooks(settings: Settings, url: str) -> None:
+    """The start-up line naming the URL to paste into the provider's console."""
+    name = settings.provider.name
+    if name == "log":
+        return  # nothing calls back
+    public = settings.web.webhooks.public_base_url
+    base = public or url.rstrip("/")
+    note = "" if public else " (local; set web.webhooks.public_base_url to the public https URL)"
+    log.info("webhooks at %s/webhooks/%s%s", base, name, note)
 
 
 def _pbx_links(

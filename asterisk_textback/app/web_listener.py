@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from asterisk_textback.errors import StartupError
+from asterisk_textback.errors import listen_error
 
-__all__ = ["WEB_DRAIN_SECONDS", "WebListener"]
+__all__ = ["WEB_DRAIN_SECONDS", "WebListener", "http_url"]
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +50,24 @@ class WebListener:
             raise
         old, self._runner = self._runner, runner
         self._address, self._sockets = (host, port), sockets
-        log.info("web on http://%s:%d (/healthz, /webhooks/…)", host, port)
+        # The start-up line a person looks for: where to point the browser.
+        if _DASHBOARD in app.router.named_resources():
+            log.info("dashboard at %s (also /healthz, /metrics, /webhooks/…)", self.url)
+        else:
+            log.info("web at %s (/healthz, /metrics, /webhooks/…; dashboard off)", self.url)
         if old is not None:
             # The old app finishes its requests in the background; the new one serves.
             task = asyncio.create_task(old.cleanup())
             self._draining.add(task)
             task.add_done_callback(self._draining.discard)
+
+    @property
+    def url(self) -> str:
+        """``http://host:port/`` listened on (the real port when ``web.port`` is 0)."""
+        if self._address is None or not self._sockets:
+            raise RuntimeError("the web listener is not listening")
+        port = int(self._sockets[0].getsockname()[1])
+        return http_url(self._address[0], port)
 
     @contextlib.asynccontextmanager
     async def listening(self, app: web.Application, host: str, port: int) -> AsyncIterator[None]:
@@ -64,13 +75,7 @@ class WebListener:
         try:
             await self.start(app, host, port)
         except OSError as exc:
-            # asyncio words a bind error at length; a resolver error has a negative errno.
-            errno = exc.errno or 0
-            why = os.strerror(errno) if errno > 0 else exc.strerror or str(exc)
-            raise StartupError(
-                f"web cannot listen on {host}:{port} ({why}); stop what uses "
-                "that port or set [web] port (or [web] enabled = false)"
-            ) from None
+            raise listen_error(exc, "web", host, port) from None
         try:
             yield
         finally:
@@ -84,6 +89,19 @@ class WebListener:
             await runner.cleanup()  # closes its listening sockets
         if self._draining:
             await asyncio.gather(*self._draining, return_exceptions=True)
+
+
+#: The route name ``web.dashboard.mount`` gives the dashboard's static files.
+_DASHBOARD = "dashboard_static"
+
+
+def http_url(host: str, port: int) -> str:
+    """``http://host:port/`` with an IPv6 address in brackets; all addresses as this host."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
 
 
 def _listen(host: str, port: int) -> list[socket.socket]:

@@ -51,25 +51,51 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument("--calls", type=int, default=12, help="how many calls (default 12)")
     parser.add_argument("--rate", type=speed, default=1.0, help="calls per second (default 1)")
     parser.add_argument("--dir", type=Path, help="keep the SQLite database in this folder")
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="keep running with the dashboard on 127.0.0.1 and print its URL and a login",
+    )
+    parser.add_argument(
+        "--port", type=int, help="with --web: the dashboard's port (default: a free one)"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo and print what it did; 0 once every call was handled."""
+    """Run the demo and print what it did; 0 once every call was handled (with ``--web``,
+    once Ctrl-C or SIGTERM stopped it)."""
     import asyncio
     import sys
 
-    summary = asyncio.run(
-        run_demo(sys.stdout, directory=args.dir, calls=args.calls, rate=args.rate)
+    from asterisk_textback.errors import StartupError
+
+    if args.port is not None and not args.web:
+        print("asterisk-textback: error: --port goes with --web", file=sys.stderr)
+        return 2
+    web_port = (args.port or 0) if args.web else None
+    demo = run_demo(
+        sys.stdout, directory=args.dir, calls=args.calls, rate=args.rate, web_port=web_port
     )
-    suppressed = ", ".join(f"{n} {r}" for r, n in summary.suppressed.most_common()) or "none"
-    print(
-        f"\n{summary.calls} calls: {summary.texts} texted ({summary.sent} handed to the log "
-        f"provider), not texted: {suppressed}"
-    )
-    if args.dir:
-        print(f"database: {summary.database}")
+    try:
+        asyncio.run(demo)
+    except StartupError as exc:  # e.g. --port in use: one line, everything stopped
+        hint = "; for the demo: another --port, or none for a free one"
+        print(f"asterisk-textback: cannot start: {exc}{hint}", file=sys.stderr)
+        return 1
     return 0
+
+
+def closing(summary: DemoSummary, *, kept: bool) -> str:
+    """The demo's last lines: what happened to the calls (and where the database is)."""
+    suppressed = ", ".join(f"{n} {r}" for r, n in summary.suppressed.most_common()) or "none"
+    text = (
+        f"\n{summary.calls} calls: {summary.texts} texted ({summary.sent} handed to the log "
+        f"provider), not texted: {suppressed}\n"
+    )
+    if kept:
+        text += f"database: {summary.database}\n"
+    return text
 
 
 def demo_settings(database_url: str) -> Settings:
@@ -129,8 +155,13 @@ async def run_demo(
     calls: int = 12,
     rate: float = 1.0,
     max_gap: float = _MAX_GAP,
+    web_port: int | None = None,
 ) -> DemoSummary:
-    """Stream ``calls`` simulated calls at ``rate`` per second through the real pipeline."""
+    """Stream ``calls`` simulated calls at ``rate`` per second through the real pipeline.
+
+    ``web_port``: also serve the dashboard on 127.0.0.1 (0: a free port), print its URL and
+    a generated login, and keep running after the calls until SIGINT/SIGTERM.
+    """
     import asyncio
     import secrets
     import tempfile
@@ -140,7 +171,9 @@ async def run_demo(
     from asterisk_textback.ami.sim.server import AmiServer
     from asterisk_textback.ami.sim.tracefile import read_trace
     from asterisk_textback.ami.sim.workload import call_stream
-    from asterisk_textback.app.service import RunningService, serve
+    from asterisk_textback.app.service import RunningService, install_signal_handlers, serve
+    from asterisk_textback.app.web_listener import WebListener
+    from asterisk_textback.cli.demo_web import print_login, with_dashboard
     from asterisk_textback.store.schema import upgrade
     from asterisk_textback.textback.loading import prepare
 
@@ -164,22 +197,48 @@ async def run_demo(
                     )
                 }
             )
+            login = None
+            if web_port is not None:
+                settings, login = with_dashboard(settings, web_port)
+            web = WebListener()
             stop = asyncio.Event()
+            if login is not None:
+                install_signal_handlers(stop)  # Ctrl-C: stop cleanly, exit 0
 
-            async def drive(parts: RunningService) -> None:
+            async def play(parts: RunningService) -> None:
                 await parts.connection.wait_ready()
                 await server.wait_logged_in()
                 await server.stream(frames, pace=True)
                 await _until(lambda: summary.calls >= calls)
                 await _until(lambda: parts.dispatcher.stats.sent >= summary.texts)
                 summary.sent = parts.dispatcher.stats.sent
-                stop.set()
+                out.write(closing(summary, kept=directory is not None))
+                if login is not None:
+                    out.write(f"\ndashboard still at {web.url} (Ctrl-C to stop)\n")
+                out.flush()
 
-            await serve(
-                prepare(settings),
-                stop,
-                environ={},
-                on_decided=_Printer(out, summary),
-                on_ready=drive,
-            )
+            playing: set[asyncio.Task[None]] = set()
+
+            async def drive(parts: RunningService) -> None:
+                if login is None:
+                    await play(parts)
+                    stop.set()
+                    return
+                print_login(out, web.url, login)
+                # In the background: Ctrl-C stops the demo even while calls are playing.
+                playing.add(asyncio.create_task(play(parts)))
+
+            try:
+                await serve(
+                    prepare(settings),
+                    stop,
+                    environ={},
+                    on_decided=_Printer(out, summary),
+                    on_ready=drive,
+                    web_listener=web,
+                )
+            finally:
+                for task in playing:
+                    task.cancel()
+                await asyncio.gather(*playing, return_exceptions=True)
     return summary

@@ -8,7 +8,9 @@ at once instead of loading aiohttp, SQLAlchemy and pydantic first.
 ``replay``, ``run``, ``demo``, ``db``, ``check``, ``send_test``, ``optout``, ``report``,
 ``web`` and ``templates`` are the commands, each importing what it needs only when it runs.
 The rest serve them: ``args`` (shared arguments), ``checks``, ``check_classes`` and
-``check_report`` (what ``check`` verifies), ``dryrun`` and ``output`` (``replay``'s printing).
+``check_report`` (what ``check`` verifies), ``dryrun`` and ``output`` (``replay``'s printing),
+``demo_web`` (``demo --web``'s dashboard and login). Without ``-c``, ``args.config_path``
+picks ``$TEXTBACK_CONFIG`` or ``/etc/asterisk-textback/textback.toml`` before a command runs.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from asterisk_textback.cli import (
     templates,
     web,
 )
+from asterisk_textback.cli.args import config_path
 from asterisk_textback.errors import TextbackError
 
 #: Files and directories the commands create are private to the user running them.
@@ -84,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     command: Callable[[argparse.Namespace], int] = args.run
     try:
+        if hasattr(args, "config_required"):
+            args.config = config_path(args, os.environ)
         return command(args)
     except TextbackError as exc:
         print(f"asterisk-textback: error: {exc}", file=sys.stderr)

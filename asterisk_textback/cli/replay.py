@@ -46,7 +46,7 @@ def add_parser(commands: Commands) -> None:
         help="recorded AMI traces (default: the recordings shipped with the package)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line per call")
-    add_config(parser)
+    add_config(parser, required=False)
     parser.add_argument(
         "--dry-run",
         action="store_true",

@@ -25,7 +25,8 @@ def add_parser(commands: Commands) -> None:
         "report",
         help="KPIs for a period (table, CSV or JSON), or answered/missed history from CDR/CEL",
     )
-    add_config(parser)
+    # A CDR/CEL report reads the PBX's files, not our database: defaults will do.
+    add_config(parser, required=lambda a: a.cdr is None and a.cel is None and a.cdr_db is None)
     parser.add_argument(
         "--period", default="30d", help="today, yesterday, 30d, 2026-11, 2026-11-27 or A..B"
     )

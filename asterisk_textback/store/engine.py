@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.logs import mask as logsafe
+from asterisk_textback.store import sqlite_file
 from asterisk_textback.store._dialect import WRITE_LOCK
 
 __all__ = [
@@ -41,6 +43,10 @@ def create_engine(
 ) -> AsyncEngine:
     """Create an async engine for a ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://`` URL.
 
+    A SQLite file's folder is created (0700) when missing; ``DatabaseFileError`` (a
+    ``ConfigError``) names it and the fix when it cannot be, and replaces the driver's own
+    error when the file cannot be opened or has no tables yet.
+
     ``hide_parameters``: SQL parameters (callers' numbers, message bodies) are left out of
     logged statements and of error messages; by default unless ``run --log-pii`` was given.
     """
@@ -54,14 +60,35 @@ def create_engine(
         )
     if parsed.drivername == "postgresql+asyncpg":
         # Pre-ping survives server restarts at the cost of one round trip per checkout.
-        return _create_async_engine(
+        pg = _create_async_engine(
             parsed, echo=echo, pool_pre_ping=pool_pre_ping, hide_parameters=hide_parameters
         )
-    engine = _create_async_engine(parsed, echo=echo, hide_parameters=hide_parameters)
+        shown = parsed.render_as_string(hide_password=True)
+
+        @event.listens_for(pg.sync_engine, "handle_error")
+        def _explain(context: ExceptionContext) -> BaseException | None:
+            error = context.original_exception
+            return _missing_table(shown, getattr(error, "sqlstate", None), str(error))
+
+        return pg
     database = parsed.database
     private = None if not database or database == ":memory:" else Path(database)
+    if private is not None:
+        sqlite_file.prepare(private)  # or one line naming the folder or file and the fix
+    engine = _create_async_engine(parsed, echo=echo, hide_parameters=hide_parameters)
     _configure_sqlite(engine, busy_timeout_ms, private)
     return engine
+
+
+def _missing_table(shown: str, sqlstate: object, message: str) -> ConfigError | None:
+    """A never-migrated PostgreSQL database (42P01, undefined table), said in one line."""
+    found = re.search(r'relation "([^"]+)" does not exist', message)
+    if found is None or sqlstate != "42P01":
+        return None
+    return ConfigError(
+        f"database {shown} has no table {found[1]}: run `asterisk-textback db upgrade -c FILE` "
+        "with this config first"
+    )
 
 
 def without_password(url: str) -> str:
@@ -106,6 +133,14 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, private: Path |
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
+
+    if private is not None:
+
+        @event.listens_for(sync_engine, "handle_error")
+        def _explain(context: ExceptionContext) -> BaseException | None:
+            # "unable to open database file", "no such table" on a never-migrated file:
+            # one line naming the file and the fix instead of a SQLAlchemy traceback.
+            return sqlite_file.explain(private, str(context.original_exception))
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -42,8 +42,12 @@ def test_replay_dry_run_table(traces_dir: Path, capsys: pytest.CaptureFixture[st
     assert "-> no text: internal" in capsys.readouterr().out
 
 
-def test_templates_preview_lists_every_default(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["templates", "preview"]) == 0
+def test_templates_preview_lists_every_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "textback.toml"
+    empty.write_text("")
+    assert main(["templates", "preview", "-c", str(empty)]) == 0
     out = capsys.readouterr().out
     for name in ("missed_voicemail", "missed_no_voicemail", "after_hours", "busy", "queue_abandon"):
         assert name in out

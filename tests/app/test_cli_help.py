@@ -130,7 +130,8 @@ def test_subcommand_help_shows_the_argument_help(
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(argv)
     assert exit_.value.code == 0
-    assert "textback.toml (defaults otherwise)" in capsys.readouterr().out
+    words = " ".join(capsys.readouterr().out.split())
+    assert "textback.toml (default: $TEXTBACK_CONFIG or /etc/asterisk-textback/" in words
 
 
 def test_the_start_up_bench_prints_its_figure() -> None:

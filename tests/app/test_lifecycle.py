@@ -104,7 +104,8 @@ async def test_agi_port_in_use_stops_what_started_before_it(tmp_path: Path, take
     async with AmiServer({"textback": "pw"}) as pbx:
         settings = _config(db, ami_port=pbx.port, web_port=web, agi_port=taken)
         with pytest.raises(
-            StartupError, match=rf"FastAGI cannot listen on .*:{taken}.*\[agi\] port"
+            StartupError,
+            match=rf"agi\.port {taken} is in use .*: stop the other program or set agi\.port",
         ):
             await serve(prepare(settings), asyncio.Event(), environ={})
         assert pbx.logged_in == 0  # AMI starts after FastAGI: never reached
@@ -118,7 +119,7 @@ async def test_web_port_in_use_leaves_no_database_open(tmp_path: Path, taken: in
     await upgrade(f"sqlite+aiosqlite:///{db}")
     agi = _free_port()
     settings = _config(db, ami_port=1, web_port=taken, agi_port=agi)
-    with pytest.raises(StartupError, match=rf"web cannot listen on .*:{taken}.*\[web\] port"):
+    with pytest.raises(StartupError, match=rf"web\.port {taken} is in use .*set web\.port"):
         await serve(prepare(settings), asyncio.Event(), environ={})
     assert not _listened_on(agi)
     assert not _other_tasks()
@@ -173,12 +174,13 @@ def test_run_exits_1_with_one_line_when_a_port_is_taken(
     web = _free_port()
     cfg = _toml(tmp_path / "textback.toml", db, web_port=web, agi_port=taken)
     assert main(["run", "-c", str(cfg)]) == 1
-    line = _one_line(capsys.readouterr().err, f"FastAGI cannot listen on 127.0.0.1:{taken}")
-    assert "set [agi] port" in line
+    line = _one_line(capsys.readouterr().err, f"agi.port {taken} is in use on 127.0.0.1")
+    assert "stop the other program or set agi.port" in line
     assert not _listened_on(web)
     cfg = _toml(tmp_path / "textback.toml", db, web_port=taken, agi_port=web)
     assert main(["run", "-c", str(cfg)]) == 1
-    _one_line(capsys.readouterr().err, f"web cannot listen on 127.0.0.1:{taken}")
+    line = _one_line(capsys.readouterr().err, f"web.port {taken} is in use on 127.0.0.1")
+    assert "stop the other program or set web.port" in line
 
 
 def test_run_exits_1_with_one_line_on_a_file_that_is_no_database(

@@ -294,9 +294,9 @@ async def test_web_listener_moves_without_refusing_a_request(
 
         with caplog.at_level(logging.INFO, logger="asterisk_textback.app"):
             await _serve(path, reload, drive)
-    starts = [r for r in caplog.records if r.getMessage().startswith("web on http")]
+    starts = [r for r in caplog.records if r.getMessage().startswith("dashboard at http")]
     assert [r.getMessage().split()[2] for r in starts] == [
-        f"http://127.0.0.1:{port}" for port in (first, first, second)
+        f"http://127.0.0.1:{port}/" for port in (first, first, second)
     ]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
