@@ -20,6 +20,7 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -161,8 +162,24 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def shoot(base: str, out: Path) -> list[Path]:
-    """Log in and save the Overview and the conversation at both widths."""
+#: What the staff member types into the reply box before the conversation is photographed.
+STAFF_REPLY = "Hi! Tomorrow 9-11 AM works. Mike will text when he is on the way. - Acme Plumbing"
+
+
+async def deliver(factory: async_sessionmaker[AsyncSession]) -> None:
+    """Play the dispatcher and the provider for the staff reply: sent, then delivered."""
+    now = datetime.now(UTC)
+    claimed = await claim_due(factory, "screenshots", now, 10)
+    async with unit_of_work(factory) as db:
+        for row in claimed:
+            pm = f"SMstaff{row.id:026d}"
+            await mark_sent(db, row.id, now=now, provider="twilio", provider_message_id=pm)
+            report = DeliveryReport("twilio", pm, DeliveryState.DELIVERED)
+            await apply_report(db, report, now=now + timedelta(seconds=2))
+
+
+async def shoot(base: str, out: Path, delivered: Callable[[], Awaitable[None]]) -> list[Path]:
+    """Log in, answer the caller from the reply box, save the Overview and the conversation."""
     chromium_path = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium_path is None:
         raise SystemExit("chromium is not installed: apt-get install -y chromium")
@@ -185,6 +202,13 @@ async def shoot(base: str, out: Path) -> list[Path]:
                     ("conversation", f"/conversations/{quote(STAR)}"),
                 ):
                     await page.goto(base + path)
+                    if name == "conversation" and width == 1400:
+                        # A staff reply, typed and sent through the real reply box.
+                        await page.get_by_label(f"Text to {STAR}").fill(STAFF_REPLY)
+                        await page.get_by_role("button", name="Send").click()
+                        await page.wait_for_selector(".msg.staff")
+                        await delivered()
+                        await page.goto(base + path)
                     target = out / f"{name}-{width}.png"
                     await page.screenshot(path=target, full_page=True)
                     saved.append(target)
@@ -216,7 +240,8 @@ async def main() -> None:
         port = _free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         try:
-            for path in await shoot(f"http://127.0.0.1:{port}", ROOT / "docs"):
+            shots = await shoot(f"http://127.0.0.1:{port}", ROOT / "docs", lambda: deliver(factory))
+            for path in shots:
                 print(f"saved {path.relative_to(ROOT)}")
         finally:
             await runner.cleanup()
