@@ -24,7 +24,8 @@ from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.kpi.definitions import Kpi
 from asterisk_textback.kpi.periods import Period
 from asterisk_textback.outbox.status import MessageStatus
-from asterisk_textback.store.models import Booking, Call, Contact, InboundMessage, Message
+from asterisk_textback.store.hour_sums import NOT_SMS_CAPABLE, HourSums, range_sums
+from asterisk_textback.store.models import Booking, Call, InboundMessage, Message
 from asterisk_textback.store.models import Experiment as ExperimentRow
 
 __all__ = [
@@ -46,24 +47,6 @@ __all__ = [
 ]
 
 MISSED_OUTCOMES: Final = (Outcome.MISSED_VOICEMAIL, Outcome.MISSED_NO_VOICEMAIL)
-#: Suppress reasons that say the number cannot receive texts (not rules or history).
-NOT_SMS_CAPABLE: Final = frozenset(
-    {
-        "anonymous",
-        "short_code",
-        "invalid_number",
-        "toll_free",
-        "premium",
-        "shared_cost",
-        "uan",
-        "voip",
-        "personal_number",
-        "pager",
-        "voicemail_number",
-        "fixed_line",
-        "landline",
-    }
-)
 TEXTBACK_KIND: Final = "textback"
 _PERCENTILES: Final = (("time_to_first_response_p50", 0.5), ("time_to_first_response_p90", 0.9))
 
@@ -95,58 +78,41 @@ def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+async def _sums(session: AsyncSession, period: Period, did: str | None) -> HourSums:
+    return (await range_sums(session, [(period.start, period.end)], did))[0]
+
+
 async def call_counts(
     session: AsyncSession, period: Period, did: str | None, min_chars: int
 ) -> Sequence[Any]:
     """Inbound, missed, SMS-capable, replied, qualified and STOPped calls of the cohort."""
-    missed = Call.outcome.in_(MISSED_OUTCOMES)
-    capable = and_(
-        missed,
-        Call.caller_e164.is_not(None),
-        or_(Call.suppress_reason.is_(None), Call.suppress_reason.not_in(NOT_SMS_CAPABLE)),
-        or_(Contact.sms_capable.is_(None), Contact.sms_capable.is_(True)),
-    )
-    long_reply = exists().where(
-        InboundMessage.call_id == Call.id,
-        InboundMessage.kind == InboundKind.REPLY,
-        func.length(func.trim(InboundMessage.body)) >= min_chars,
-    )
-    has_reply = replied()
-    row = (
-        await session.execute(
-            select(
-                func.count(Call.id),
-                count_if(missed),
-                count_if(capable),
-                count_if(and_(missed, has_reply)),
-                count_if(and_(missed, has_reply, or_(long_reply, booked()))),
-                count_if(and_(missed, replied(InboundKind.STOP))),
-            )
-            .select_from(Call)
-            .outerjoin(Contact, Contact.e164 == Call.caller_e164)
-            .where(*cohort(period, did))
+    sums = await _sums(session, period, did)
+    # Qualified depends on a setting (the reply length), so it is counted from the replied
+    # calls themselves: few, and read through a partial index on them.
+    qualified = await session.scalar(
+        select(func.count())
+        .select_from(Call)
+        .where(
+            Call.first_reply_at.is_not(None),
+            *cohort(period, did),
+            Call.outcome.in_(MISSED_OUTCOMES),
+            or_(Call.reply_chars >= min_chars, Call.booked_at.is_not(None)),
         )
-    ).one()
-    return tuple(int(v) for v in row)
+    )
+    return (
+        sums.calls,
+        sums.missed,
+        sums.capable,
+        sums.replied,
+        int(qualified or 0),
+        sums.stopped,
+    )
 
 
 async def text_counts(session: AsyncSession, period: Period, did: str | None) -> Sequence[int]:
     """Text-backs sent, of them delivered, and segments of every text sent for the cohort."""
-    textback = and_(Message.kind == TEXTBACK_KIND, Call.outcome.in_(MISSED_OUTCOMES))
-    delivered = or_(Message.delivered_at.is_not(None), Message.status == MessageStatus.DELIVERED)
-    row = (
-        await session.execute(
-            select(
-                count_if(textback),
-                count_if(and_(textback, delivered)),
-                func.coalesce(func.sum(Message.segments), 0),
-            )
-            .select_from(Message)
-            .join(Call, Message.call_id == Call.id)
-            .where(Message.sent_at.is_not(None), *cohort(period, did))
-        )
-    ).one()
-    return tuple(int(v) for v in row)
+    sums = await _sums(session, period, did)
+    return sums.texted, sums.delivered, sums.segments
 
 
 async def booking_totals(
@@ -172,41 +138,44 @@ async def booking_totals(
     return int(row[0]), int(row[1])
 
 
-def _delay_seconds(session: AsyncSession, later: Any, earlier: Any) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-    return func.extract("epoch", later - earlier)
+#: Up to this many texted calls, the percentiles sort the period's delays; above it they walk
+#: the index of all delays in order (no sort), which costs at most one pass over it.
+_SORT_AT_MOST: Final = 20_000
+
+
+async def _nth_delay(
+    session: AsyncSession, period: Period, did: str | None, offset: int, walk: bool
+) -> float:
+    query = (
+        select(Call.response_seconds)
+        .where(
+            Call.response_seconds.is_not(None),
+            Call.ended_at >= period.start,
+            Call.ended_at < period.end,
+            *([] if did is None else [Call.did == did]),
+        )
+        .order_by(Call.response_seconds)
+        .offset(offset)
+        .limit(1)
+    )
+    if walk:
+        query = query.with_hint(Call, "INDEXED BY ix_calls_response", "sqlite")
+    value = await session.scalar(query)
+    return max(float(value or 0.0), 0.0)
 
 
 async def response_percentiles(session: AsyncSession, period: Period, did: str | None) -> list[Kpi]:
     """Median and p90 seconds from a missed call's end to its first text-back."""
-    first = (
-        select(
-            Call.id.label("call_id"),
-            Call.ended_at.label("ended_at"),
-            func.min(Message.sent_at).label("first_sent"),
-        )
-        .join(Message, Message.call_id == Call.id)
-        .where(
-            Message.kind == TEXTBACK_KIND,
-            Message.sent_at.is_not(None),
-            Call.outcome.in_(MISSED_OUTCOMES),
-            *cohort(period, did),
-        )
-        .group_by(Call.id, Call.ended_at)
-        .subquery()
-    )
-    delay = _delay_seconds(session, first.c.first_sent, first.c.ended_at)
-    # One pass over the cohort (not one per percentile): the delays, sorted here.
-    rows = await session.scalars(select(delay))
-    values = sorted(max(float(v), 0.0) for v in rows if v is not None)
+    # ``calls.response_seconds`` is set (by trigger) only on texted missed inbound calls.
+    count = (await _sums(session, period, did)).responded
     kpis = []
     for key, share in _PERCENTILES:
-        if not values:
+        if not count:
             kpis.append(Kpi(key, None, None, 0))
             continue
-        rank = max(math.ceil(share * len(values)), 1)  # nearest-rank percentile
-        kpis.append(Kpi(key, round(values[rank - 1], 3), None, len(values)))
+        rank = max(math.ceil(share * count), 1)  # nearest-rank percentile
+        value = await _nth_delay(session, period, did, rank - 1, count > _SORT_AT_MOST)
+        kpis.append(Kpi(key, round(value, 3), None, count))
     return kpis
 
 
@@ -238,12 +207,12 @@ async def variant_counts(
             ExperimentRow.variant,
             func.count(Message.id),
             count_if(delivered),
-            count_if(and_(delivered, replied())),
-            count_if(and_(delivered, booked())),
-            count_if(and_(delivered, replied(InboundKind.STOP))),
+            count_if(and_(delivered, Call.first_reply_at.is_not(None))),
+            count_if(and_(delivered, Call.booked_at.is_not(None))),
+            count_if(and_(delivered, Call.opted_out_at.is_not(None))),
         )
-        .select_from(Message)
-        .join(ExperimentRow, Message.experiment_id == ExperimentRow.id)
+        .select_from(ExperimentRow)
+        .join(Message, Message.experiment_id == ExperimentRow.id)
         .join(Call, Message.call_id == Call.id)
         .where(
             Message.kind == TEXTBACK_KIND,
@@ -274,7 +243,4 @@ async def average_booking_value_minor(
 
 async def missed_calls(session: AsyncSession, period: Period, did: str | None) -> int:
     """Missed inbound calls of the cohort (the calculator's input)."""
-    missed = await session.scalar(
-        select(func.count(Call.id)).where(Call.outcome.in_(MISSED_OUTCOMES), *cohort(period, did))
-    )
-    return int(missed or 0)
+    return (await _sums(session, period, did)).missed

@@ -98,6 +98,27 @@ class Call(Base):
     template: Mapped[str | None] = mapped_column(String(64))
     variant: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
+    # Per-call flags for the KPIs, kept by database triggers (migration 0007) in the same
+    # transaction as the reply, text, delivery report, booking or line lookup they come
+    # from, whoever writes it; ``call_hours`` sums them per hour (see ``store.hour_sums``).
+    #: When the first reply (kind "reply") linked to this call arrived.
+    first_reply_at: Mapped[datetime | None]
+    #: The longest reply's length after trimming spaces (the "qualified" test).
+    reply_chars: Mapped[int | None] = mapped_column(Integer)
+    #: When the first STOP linked to this call arrived.
+    opted_out_at: Mapped[datetime | None]
+    #: When the first standing booking attributed to this call was made.
+    booked_at: Mapped[datetime | None]
+    #: When the first text-back for this call went out.
+    texted_at: Mapped[datetime | None]
+    #: Seconds from the end of a missed inbound call to its first text-back.
+    response_seconds: Mapped[float | None] = mapped_column(Float)
+    texts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    texts_delivered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Segments of every text sent for this call (any kind).
+    segments_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The caller's number is known not to receive texts (``contacts.sms_capable`` False).
+    no_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Message(Base):
@@ -115,6 +136,8 @@ class Message(Base):
         Index("ix_messages_kind_send_at", "kind", "send_at"),
         # Delivery webhooks find the row by the provider's id.
         Index("ix_messages_provider_message_id", "provider", "provider_message_id"),
+        # A/B counts read only the texts of an experiment.
+        Index("ix_messages_experiment_id", "experiment_id"),
     )
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
@@ -193,9 +216,6 @@ class Experiment(Base):
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64))
     variant: Mapped[str] = mapped_column(String(64))
-    #: Not maintained (0): a per-text counter here was a hot row that deadlocked concurrent
-    #: recorders on PostgreSQL. Count ``messages.experiment_id`` instead.
-    assigned: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
 
 
@@ -300,6 +320,53 @@ class Booking(Base):
 
 #: KPI periods select calls by end time (and the overview filters by it on large tables).
 Index("ix_calls_ended_at", Call.ended_at)
+#: Replied calls only (few): the qualified-conversation count reads them by end time.
+Index(
+    "ix_calls_replied",
+    Call.ended_at,
+    Call.did,
+    Call.direction,
+    Call.outcome,
+    Call.reply_chars,
+    Call.booked_at,
+    sqlite_where=Call.first_reply_at.is_not(None),
+    postgresql_where=Call.first_reply_at.is_not(None),
+)
+#: Texted missed inbound calls in order of response time: the percentiles walk it.
+Index(
+    "ix_calls_response",
+    Call.response_seconds,
+    Call.ended_at,
+    Call.did,
+    sqlite_where=Call.response_seconds.is_not(None),
+    postgresql_where=Call.response_seconds.is_not(None),
+)
+
+
+class CallHour(Base):
+    """Sums of the per-call flags of the inbound calls that ended in one UTC hour, per DID.
+
+    Kept by database triggers on ``calls`` (migration 0007), so it always equals the sum of
+    its calls' flags; on PostgreSQL the triggers run at commit (a row every recorder touches
+    is then held only while the transaction commits).
+    """
+
+    __tablename__ = "call_hours"
+
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    did: Mapped[str] = mapped_column(String(255), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer)
+    missed: Mapped[int] = mapped_column(Integer)
+    capable: Mapped[int] = mapped_column(Integer)
+    replied: Mapped[int] = mapped_column(Integer)
+    stopped: Mapped[int] = mapped_column(Integer)
+    texted: Mapped[int] = mapped_column(Integer)
+    delivered: Mapped[int] = mapped_column(Integer)
+    segments: Mapped[int] = mapped_column(Integer)
+    responded: Mapped[int] = mapped_column(Integer)
+
+
+__all__ += ["CallHour"]
 
 __all__ += ["Booking"]
 

@@ -1,0 +1,392 @@
+"""Per-call KPI flags and hourly sums kept by triggers; drop the dead ``experiments.assigned``.
+
+The Overview read every call of its period several times (a year of 1M calls: seconds). Now
+each call carries what the KPIs ask of it (first reply, longest reply, STOP, booking, first
+text-back and its delay, texts sent and delivered, segments, "number cannot text"), and
+``call_hours`` holds their sums per UTC hour and DID, so a period reads one row per hour plus
+the calls of its two partial hours.
+
+Triggers keep both, in the transaction of the write that changes them, whoever writes it (the
+store, the CDR catch-up, a test inserting rows, an admin's SQL): on ``inbound_messages``,
+``messages``, ``bookings`` and ``contacts`` they recompute the flags of the calls concerned;
+on ``calls`` they add the row's change to its hour. On PostgreSQL that last one is a
+deferred constraint trigger: it runs at commit, after everything else the transaction does,
+so the hour row every recorder updates is locked only while it commits (and never while a
+transaction goes on to take other locks: no deadlock through it).
+
+The backfill computes the same flags from the existing rows with the same expressions, then
+the hourly sums, before the triggers exist. ``NOT_SMS_CAPABLE`` is copied here as it is at
+this revision (``store.kpi_queries``): a change to that list needs a migration.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+_NOT_SMS_CAPABLE = (
+    "anonymous",
+    "short_code",
+    "invalid_number",
+    "toll_free",
+    "premium",
+    "shared_cost",
+    "uan",
+    "voip",
+    "personal_number",
+    "pager",
+    "voicemail_number",
+    "fixed_line",
+    "landline",
+)
+_MISSED = "('missed_voicemail', 'missed_no_voicemail')"
+_SUMS = (
+    "calls",
+    "missed",
+    "capable",
+    "replied",
+    "stopped",
+    "texted",
+    "delivered",
+    "segments",
+    "responded",
+)
+_FLAG_COLUMNS = (
+    ("first_reply_at", sa.DateTime(timezone=True), None),
+    ("reply_chars", sa.Integer(), None),
+    ("opted_out_at", sa.DateTime(timezone=True), None),
+    ("booked_at", sa.DateTime(timezone=True), None),
+    ("texted_at", sa.DateTime(timezone=True), None),
+    ("response_seconds", sa.Float(), None),
+    ("texts_sent", sa.Integer(), "0"),
+    ("texts_delivered", sa.Integer(), "0"),
+    ("segments_sent", sa.Integer(), "0"),
+    ("no_sms", sa.Boolean(), "0"),
+)
+_TRIGGERS = (
+    ("calls_no_sms", "calls"),
+    ("calls_hours_insert", "calls"),
+    ("calls_hours_update", "calls"),
+    ("calls_hours_delete", "calls"),
+    ("calls_hours", "calls"),
+    ("inbound_flags_insert", "inbound_messages"),
+    ("inbound_flags_update", "inbound_messages"),
+    ("inbound_flags_delete", "inbound_messages"),
+    ("inbound_flags", "inbound_messages"),
+    ("messages_flags_insert", "messages"),
+    ("messages_flags_update", "messages"),
+    ("messages_flags_delete", "messages"),
+    ("messages_flags", "messages"),
+    ("bookings_flags_insert", "bookings"),
+    ("bookings_flags_update", "bookings"),
+    ("bookings_flags_delete", "bookings"),
+    ("bookings_flags", "bookings"),
+    ("contacts_flags_insert", "contacts"),
+    ("contacts_flags_update", "contacts"),
+    ("contacts_flags_delete", "contacts"),
+    ("contacts_flags", "contacts"),
+)
+
+
+def _sqlite() -> bool:
+    return op.get_bind().dialect.name == "sqlite"
+
+
+# --- the flags: one expression per column, over the call's rows (``calls`` is the outer row)
+
+
+def _delay(first: str) -> str:
+    if _sqlite():
+        return f"(julianday({first}) - julianday(calls.ended_at)) * 86400.0"
+    return f"EXTRACT(EPOCH FROM ({first}) - calls.ended_at)"
+
+
+def _false() -> str:
+    return "0" if _sqlite() else "false"
+
+
+def _reply_sets() -> str:
+    rows = "FROM inbound_messages i WHERE i.call_id = calls.id"
+    return (
+        f"first_reply_at = (SELECT min(i.received_at) {rows} AND i.kind = 'reply'), "
+        f"reply_chars = (SELECT max(length(trim(i.body))) {rows} AND i.kind = 'reply'), "
+        f"opted_out_at = (SELECT min(i.received_at) {rows} AND i.kind = 'stop')"
+    )
+
+
+def _text_sets() -> str:
+    sent = "FROM messages m WHERE m.call_id = calls.id AND m.sent_at IS NOT NULL"
+    textback = f"{sent} AND m.kind = 'textback'"
+    first = f"(SELECT min(m.sent_at) {textback})"
+    missed = f"calls.direction = 'inbound' AND calls.outcome IN {_MISSED}"
+    return (
+        f"texted_at = {first}, "
+        f"response_seconds = CASE WHEN {missed} THEN {_delay(first)} END, "
+        f"texts_sent = (SELECT count(*) {textback}), "
+        f"texts_delivered = (SELECT count(*) {textback} "
+        "AND (m.delivered_at IS NOT NULL OR m.status = 'delivered')), "
+        f"segments_sent = (SELECT coalesce(sum(m.segments), 0) {sent})"
+    )
+
+
+def _booking_sets() -> str:
+    return (
+        "booked_at = (SELECT min(b.booked_at) FROM bookings b "
+        "WHERE b.call_id = calls.id AND b.status = 'booked')"
+    )
+
+
+def _no_sms_set() -> str:
+    return (
+        "no_sms = EXISTS (SELECT 1 FROM contacts k "
+        f"WHERE k.e164 = calls.caller_e164 AND k.sms_capable = {_false()})"
+    )
+
+
+# --- the hourly sums: what one call row adds to its hour
+
+
+def _hour(row: str) -> str:
+    if _sqlite():
+        return f"substr({row}.ended_at, 1, 13) || ':00:00.000000'"
+    return f"date_trunc('hour', {row}.ended_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+
+
+def _contributions(row: str, sign: str) -> list[str]:
+    missed = f"{row}.outcome IN {_MISSED}"
+    reasons = ", ".join(f"'{r}'" for r in _NOT_SMS_CAPABLE)
+    capable = (
+        f"{missed} AND {row}.caller_e164 IS NOT NULL AND ({row}.suppress_reason IS NULL "
+        f"OR {row}.suppress_reason NOT IN ({reasons})) AND NOT {row}.no_sms"
+    )
+
+    def flag(condition: str) -> str:
+        return f"{sign}CASE WHEN {condition} THEN 1 ELSE 0 END"
+
+    return [
+        f"{sign}1",
+        flag(missed),
+        flag(capable),
+        flag(f"{missed} AND {row}.first_reply_at IS NOT NULL"),
+        flag(f"{missed} AND {row}.opted_out_at IS NOT NULL"),
+        f"{sign}CASE WHEN {missed} THEN {row}.texts_sent ELSE 0 END",
+        f"{sign}CASE WHEN {missed} THEN {row}.texts_delivered ELSE 0 END",
+        f"{sign}{row}.segments_sent",
+        flag(f"{row}.response_seconds IS NOT NULL"),
+    ]
+
+
+def _add_to_hour(row: str, sign: str) -> str:
+    """An upsert adding (sign "") or removing (sign "-") ``row``'s sums to its hour."""
+    columns = ", ".join(_SUMS)
+    values = ", ".join(_contributions(row, sign))
+    updates = ", ".join(f"{c} = call_hours.{c} + excluded.{c}" for c in _SUMS)
+    return (
+        f"INSERT INTO call_hours (hour, did, {columns}) "
+        f"SELECT {_hour(row)}, {row}.did, {values} WHERE {row}.direction = 'inbound' "
+        f"ON CONFLICT (hour, did) DO UPDATE SET {updates}"
+    )
+
+
+# --- triggers
+
+
+def _sqlite_refresh(name: str, src: str, sets: str, columns: str) -> list[str]:
+    """Triggers recomputing ``sets`` for the calls a row of ``src`` belongs (belonged) to."""
+    body = f"UPDATE calls SET {sets} WHERE id IN"
+    return [
+        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {src} "
+        f"WHEN NEW.call_id IS NOT NULL BEGIN {body} (NEW.call_id); END",
+        f"CREATE TRIGGER {name}_update AFTER UPDATE OF {columns} ON {src} "
+        f"BEGIN {body} (NEW.call_id, OLD.call_id); END",
+        f"CREATE TRIGGER {name}_delete AFTER DELETE ON {src} "
+        f"WHEN OLD.call_id IS NOT NULL BEGIN {body} (OLD.call_id); END",
+    ]
+
+
+def _sqlite_triggers() -> list[str]:
+    triggers = [
+        *_sqlite_refresh(
+            "inbound_flags", "inbound_messages", _reply_sets(), "call_id, kind, body, received_at"
+        ),
+        *_sqlite_refresh(
+            "messages_flags",
+            "messages",
+            _text_sets(),
+            "call_id, kind, status, sent_at, delivered_at, segments",
+        ),
+        *_sqlite_refresh(
+            "bookings_flags", "bookings", _booking_sets(), "call_id, status, booked_at"
+        ),
+    ]
+    by_number = f"UPDATE calls SET {_no_sms_set()} WHERE caller_e164 IN"
+    triggers += [
+        "CREATE TRIGGER contacts_flags_insert AFTER INSERT ON contacts "
+        f"WHEN NEW.sms_capable = 0 BEGIN {by_number} (NEW.e164); END",
+        "CREATE TRIGGER contacts_flags_update AFTER UPDATE OF sms_capable, e164 ON contacts "
+        f"BEGIN {by_number} (NEW.e164, OLD.e164); END",
+        "CREATE TRIGGER contacts_flags_delete AFTER DELETE ON contacts "
+        f"BEGIN {by_number} (OLD.e164); END",
+        "CREATE TRIGGER calls_no_sms AFTER INSERT ON calls WHEN EXISTS (SELECT 1 FROM "
+        "contacts k WHERE k.e164 = NEW.caller_e164 AND k.sms_capable = 0) "
+        "BEGIN UPDATE calls SET no_sms = 1 WHERE id = NEW.id; END",
+        f"CREATE TRIGGER calls_hours_insert AFTER INSERT ON calls "
+        f"BEGIN {_add_to_hour('NEW', '')}; END",
+        f"CREATE TRIGGER calls_hours_update AFTER UPDATE ON calls "
+        f"BEGIN {_add_to_hour('OLD', '-')}; {_add_to_hour('NEW', '')}; END",
+        f"CREATE TRIGGER calls_hours_delete AFTER DELETE ON calls "
+        f"BEGIN {_add_to_hour('OLD', '-')}; END",
+    ]
+    return triggers
+
+
+def _pg_function(name: str, body: str) -> str:
+    return (
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} "
+        "RETURN NULL; END $$"
+    )
+
+
+def _pg_triggers() -> list[str]:
+    statements: list[str] = []
+    for name, src, sets in (
+        ("inbound_flags", "inbound_messages", _reply_sets()),
+        ("messages_flags", "messages", _text_sets()),
+        ("bookings_flags", "bookings", _booking_sets()),
+    ):
+        body = (
+            "IF TG_OP <> 'DELETE' AND NEW.call_id IS NOT NULL THEN "
+            f"UPDATE calls SET {sets} WHERE id = NEW.call_id; END IF; "
+            "IF TG_OP <> 'INSERT' AND OLD.call_id IS NOT NULL AND (TG_OP = 'DELETE' "
+            "OR OLD.call_id IS DISTINCT FROM NEW.call_id) THEN "
+            f"UPDATE calls SET {sets} WHERE id = OLD.call_id; END IF;"
+        )
+        statements += [
+            _pg_function(name, body),
+            f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {src} "
+            f"FOR EACH ROW EXECUTE FUNCTION {name}()",
+        ]
+    contacts = (
+        "IF TG_OP <> 'DELETE' THEN "
+        f"UPDATE calls SET {_no_sms_set()} WHERE caller_e164 = NEW.e164; END IF; "
+        "IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.e164 <> NEW.e164) THEN "
+        f"UPDATE calls SET {_no_sms_set()} WHERE caller_e164 = OLD.e164; END IF;"
+    )
+    no_sms = (
+        "IF EXISTS (SELECT 1 FROM contacts k WHERE k.e164 = NEW.caller_e164 "
+        "AND k.sms_capable = false) THEN UPDATE calls SET no_sms = true WHERE id = NEW.id; "
+        "END IF;"
+    )
+    hours = (
+        f"IF TG_OP <> 'INSERT' THEN {_add_to_hour('OLD', '-')}; END IF; "
+        f"IF TG_OP <> 'DELETE' THEN {_add_to_hour('NEW', '')}; END IF;"
+    )
+    statements += [
+        _pg_function("contacts_flags", contacts),
+        "CREATE TRIGGER contacts_flags AFTER INSERT OR DELETE OR UPDATE OF sms_capable, e164 "
+        "ON contacts FOR EACH ROW EXECUTE FUNCTION contacts_flags()",
+        _pg_function("calls_no_sms", no_sms),
+        "CREATE TRIGGER calls_no_sms AFTER INSERT ON calls FOR EACH ROW "
+        "WHEN (NEW.caller_e164 IS NOT NULL) EXECUTE FUNCTION calls_no_sms()",
+        _pg_function("calls_hours", hours),
+        "CREATE CONSTRAINT TRIGGER calls_hours AFTER INSERT OR UPDATE OR DELETE ON calls "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION calls_hours()",
+    ]
+    return statements
+
+
+def _backfill() -> None:
+    """The flags of the calls that have replies, texts, bookings or a no-SMS contact; sums."""
+    for sets, source in (
+        (_reply_sets(), "SELECT call_id FROM inbound_messages"),
+        (_text_sets(), "SELECT call_id FROM messages"),
+        (_booking_sets(), "SELECT call_id FROM bookings"),
+    ):
+        op.execute(f"UPDATE calls SET {sets} WHERE id IN ({source})")
+    op.execute(
+        f"UPDATE calls SET {_no_sms_set()} WHERE caller_e164 IN "
+        f"(SELECT e164 FROM contacts WHERE sms_capable = {_false()})"
+    )
+    sums = ", ".join(f"sum({c}) AS {c}" for c in _SUMS)
+    parts = ", ".join(
+        f"{expr} AS {name}" for expr, name in zip(_contributions("calls", ""), _SUMS, strict=True)
+    )
+    op.execute(
+        f"INSERT INTO call_hours (hour, did, {', '.join(_SUMS)}) "
+        f"SELECT hour, did, {sums} FROM (SELECT {_hour('calls')} AS hour, calls.did AS did, "
+        f"{parts} FROM calls WHERE calls.direction = 'inbound') AS c GROUP BY hour, did"
+    )
+
+
+def upgrade() -> None:
+    """Add the flags, ``call_hours`` and the indexes; backfill; create the triggers."""
+    for name, type_, default in _FLAG_COLUMNS:
+        op.add_column(
+            "calls",
+            sa.Column(name, type_, nullable=default is None, server_default=default),
+        )
+    op.create_table(
+        "call_hours",
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("did", sa.String(255), nullable=False),
+        *(sa.Column(c, sa.Integer(), nullable=False) for c in _SUMS),
+        sa.PrimaryKeyConstraint("hour", "did", name="pk_call_hours"),
+    )
+    _backfill()
+    replied = sa.text("first_reply_at IS NOT NULL")
+    op.create_index(
+        "ix_calls_replied",
+        "calls",
+        ["ended_at", "did", "direction", "outcome", "reply_chars", "booked_at"],
+        sqlite_where=replied,
+        postgresql_where=replied,
+    )
+    responded = sa.text("response_seconds IS NOT NULL")
+    op.create_index(
+        "ix_calls_response",
+        "calls",
+        ["response_seconds", "ended_at", "did"],
+        sqlite_where=responded,
+        postgresql_where=responded,
+    )
+    op.create_index("ix_messages_experiment_id", "messages", ["experiment_id"])
+    for statement in _sqlite_triggers() if _sqlite() else _pg_triggers():
+        op.execute(statement)
+    if _sqlite():
+        # Native DROP COLUMN (SQLite 3.35+): a batch copy would drop and re-create the
+        # table, and dropping it runs ON DELETE SET NULL on ``messages.experiment_id``.
+        op.execute("ALTER TABLE experiments DROP COLUMN assigned")
+    else:
+        op.drop_column("experiments", "assigned")
+
+
+def downgrade() -> None:
+    """Back to revision 0006: no triggers, flags, sums or new indexes; ``assigned`` again."""
+    op.add_column(
+        "experiments",
+        sa.Column("assigned", sa.Integer(), nullable=False, server_default="0"),
+    )
+    for name, table in _TRIGGERS:
+        if _sqlite():
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        elif not name.endswith(("_insert", "_update", "_delete")):
+            op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    op.drop_index("ix_messages_experiment_id", table_name="messages")
+    op.drop_index("ix_calls_response", table_name="calls")
+    op.drop_index("ix_calls_replied", table_name="calls")
+    op.drop_table("call_hours")
+    for name, _type, _default in reversed(_FLAG_COLUMNS):
+        if _sqlite():
+            op.execute(f"ALTER TABLE calls DROP COLUMN {name}")
+        else:
+            op.drop_column("calls", name)
