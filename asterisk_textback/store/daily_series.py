@@ -37,14 +37,15 @@ from asterisk_textback.calls.utc import utc
 from asterisk_textback.kpi.definitions import minor_exponent
 from asterisk_textback.kpi.periods import Period
 from asterisk_textback.outbox.status import MessageStatus
-from asterisk_textback.store.hour_sums import range_sums
+from asterisk_textback.store.hour_sums import SUMS, HourSums, range_sums, split
 from asterisk_textback.store.kpi_queries import (
     MISSED_OUTCOMES,
-    cohort,
+    booked_calls,
+    cohort_of,
 )
 from asterisk_textback.store.models import (
     Booking,
-    Call,
+    CallHour,
     InboundMessage,
     Message,
     PendingDeliveryReport,
@@ -168,6 +169,33 @@ def _day_ranges(period: Period, days: list[date], zone: tzinfo) -> list[tuple[da
     return list(itertools.pairwise(edges))
 
 
+async def _day_sums(
+    session: AsyncSession, period: Period, days: list[date], did: str | None, zone: tzinfo
+) -> list[HourSums]:
+    """``hour_sums`` per local day: hours grouped by day in SQL when no day splits an hour."""
+    stretches = offset_changes(period, zone)
+    hours, edges = split(period.start, period.end)
+    whole = all(offset.total_seconds() % 3600 == 0 for _, offset in stretches)
+    if hours is None or not whole:  # zones off the hour: each day's range on its own
+        return await range_sums(session, _day_ranges(period, days, zone), did)
+    index = {d.isoformat(): n for n, d in enumerate(days)}
+    totals = [HourSums() for _ in days]
+    day = _local_day(session, CallHour.hour, Period(*hours), zone).label("day")
+    query = (
+        select(day, *(func.sum(getattr(CallHour, n)) for n in SUMS))
+        .where(CallHour.hour >= hours[0], CallHour.hour < hours[1])
+        .group_by(day)
+    )
+    for row in await session.execute(query if did is None else query.where(CallHour.did == did)):
+        if (n := index.get(str(row[0]))) is not None:
+            totals[n] = HourSums(*(int(v or 0) for v in row[1:]))
+    # The period's partial hours lie within one local day each (the offset is whole hours).
+    for (start, _end), sums in zip(edges, await range_sums(session, edges, did), strict=True):
+        n = index[start.astimezone(zone).date().isoformat()]
+        totals[n] = totals[n] + sums
+    return totals
+
+
 async def daily_series(
     session: AsyncSession,
     period: Period,
@@ -177,9 +205,9 @@ async def daily_series(
 ) -> DailySeries:
     """Calls, texts, replies, bookings and revenue per day in ``zone``."""
     days = local_days(period, zone)
-    per_day = await range_sums(session, _day_ranges(period, days, zone), did)
-    missed = Call.outcome.in_(MISSED_OUTCOMES)
-    day = _local_day(session, Call.ended_at, period, zone).label("day")
+    per_day = await _day_sums(session, period, days, did, zone)
+    calls = booked_calls()
+    day = _local_day(session, calls.c.ended_at, period, zone).label("day")
     same_currency = or_(Booking.currency.is_(None), func.upper(Booking.currency) == currency)
     bookings = await session.execute(
         select(
@@ -187,9 +215,14 @@ async def daily_series(
             func.count(Booking.id),
             func.coalesce(func.sum(case((same_currency, Booking.value_minor), else_=0)), 0),
         )
-        .select_from(Booking)
-        .join(Call, Booking.call_id == Call.id)
-        .where(Booking.status == BookingStatus.BOOKED, missed, *cohort(period, did))
+        .select_from(calls)
+        .join(Booking, Booking.call_id == calls.c.id)
+        .where(
+            calls.c.booked_at.is_not(None),  # every call with a standing booking has it
+            Booking.status == BookingStatus.BOOKED,
+            calls.c.outcome.in_(MISSED_OUTCOMES),
+            *cohort_of(calls, period, did),
+        )
         .group_by(day)
     )
     index = {d.isoformat(): n for n, d in enumerate(days)}

@@ -24,8 +24,10 @@ from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.kpi.definitions import Kpi
 from asterisk_textback.kpi.periods import Period
 from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store._dialect import table_of
+from asterisk_textback.store._hints import indexed_by
 from asterisk_textback.store.hour_sums import NOT_SMS_CAPABLE, HourSums, range_sums
-from asterisk_textback.store.models import Booking, Call, InboundMessage, Message
+from asterisk_textback.store.models import Booking, Call, CallHour, InboundMessage, Message
 from asterisk_textback.store.models import Experiment as ExperimentRow
 
 __all__ = [
@@ -63,6 +65,18 @@ def cohort(period: Period, did: str | None) -> list[ColumnElement[bool]]:
     return clauses
 
 
+def cohort_of(calls: Any, period: Period, did: str | None) -> list[ColumnElement[bool]]:
+    """:func:`cohort` on an alias of ``calls`` (see ``store._hints``)."""
+    clauses = [
+        calls.c.direction == Direction.INBOUND,
+        calls.c.ended_at >= period.start,
+        calls.c.ended_at < period.end,
+    ]
+    if did is not None:
+        clauses.append(calls.c.did == did)
+    return clauses
+
+
 def replied(kind: InboundKind = InboundKind.REPLY) -> ColumnElement[bool]:
     """EXISTS: the call got an inbound text of ``kind``."""
     return exists().where(InboundMessage.call_id == Call.id, InboundMessage.kind == kind)
@@ -89,14 +103,15 @@ async def call_counts(
     sums = await _sums(session, period, did)
     # Qualified depends on a setting (the reply length), so it is counted from the replied
     # calls themselves: few, and read through a partial index on them.
+    calls = indexed_by(table_of(Call), "ix_calls_replied")
     qualified = await session.scalar(
         select(func.count())
-        .select_from(Call)
+        .select_from(calls)
         .where(
-            Call.first_reply_at.is_not(None),
-            *cohort(period, did),
-            Call.outcome.in_(MISSED_OUTCOMES),
-            or_(Call.reply_chars >= min_chars, Call.booked_at.is_not(None)),
+            calls.c.first_reply_at.is_not(None),
+            *cohort_of(calls, period, did),
+            calls.c.outcome.in_(MISSED_OUTCOMES),
+            or_(calls.c.reply_chars >= min_chars, calls.c.booked_at.is_not(None)),
         )
     )
     return (
@@ -115,52 +130,62 @@ async def text_counts(session: AsyncSession, period: Period, did: str | None) ->
     return sums.texted, sums.delivered, sums.segments
 
 
+def booked_calls() -> Any:
+    """``calls`` read through its index of booked calls (few: not every booking's call)."""
+    return indexed_by(table_of(Call), "ix_calls_booked")
+
+
 async def booking_totals(
     session: AsyncSession, period: Period, did: str | None, currency: str
 ) -> tuple[int, int]:
     """Standing bookings of the cohort's missed calls and their value in minor units."""
     same_currency = or_(Booking.currency.is_(None), func.upper(Booking.currency) == currency)
+    calls = booked_calls()
     row = (
         await session.execute(
             select(
                 func.count(Booking.id),
                 func.coalesce(func.sum(case((same_currency, Booking.value_minor), else_=0)), 0),
             )
-            .select_from(Booking)
-            .join(Call, Booking.call_id == Call.id)
+            .select_from(calls)
+            .join(Booking, Booking.call_id == calls.c.id)
             .where(
+                calls.c.booked_at.is_not(None),  # every call with a standing booking has it
                 Booking.status == BookingStatus.BOOKED,
-                Call.outcome.in_(MISSED_OUTCOMES),
-                *cohort(period, did),
+                calls.c.outcome.in_(MISSED_OUTCOMES),
+                *cohort_of(calls, period, did),
             )
         )
     ).one()
     return int(row[0]), int(row[1])
 
 
-#: Up to this many texted calls, the percentiles sort the period's delays; above it they walk
-#: the index of all delays in order (no sort), which costs at most one pass over it.
-_SORT_AT_MOST: Final = 20_000
-
-
 async def _nth_delay(
-    session: AsyncSession, period: Period, did: str | None, offset: int, walk: bool
+    session: AsyncSession, period: Period, did: str | None, rank: int, count: int, total: int
 ) -> float:
-    query = (
-        select(Call.response_seconds)
-        .where(
-            Call.response_seconds.is_not(None),
-            Call.ended_at >= period.start,
-            Call.ended_at < period.end,
-            *([] if did is None else [Call.did == did]),
-        )
-        .order_by(Call.response_seconds)
-        .offset(offset)
-        .limit(1)
+    """The ``rank``-th smallest delay (1-based) of the period's ``count`` (of ``total``)."""
+    share = count / max(total, count, 1)
+    from_top = count - rank + 1 < rank
+    walk = min(rank, count - rank + 1) / share
+    # Walking the index of every delay in order reaches the rank after about rank / share
+    # entries (share: the period's part of all delays), from whichever end is nearer; sorting
+    # the period's delays costs a few entries' worth each. Take the cheaper.
+    if walk <= 4 * count:
+        calls = indexed_by(table_of(Call), "ix_calls_response")
+        delay = calls.c.response_seconds
+        order = delay.desc() if from_top else delay
+        offset = count - rank if from_top else rank - 1
+    else:
+        calls = indexed_by(table_of(Call), "ix_calls_response_by_time")
+        delay = calls.c.response_seconds
+        order, offset = delay, rank - 1
+    query = select(delay).where(
+        delay.is_not(None),
+        calls.c.ended_at >= period.start,
+        calls.c.ended_at < period.end,
+        *([] if did is None else [calls.c.did == did]),
     )
-    if walk:
-        query = query.with_hint(Call, "INDEXED BY ix_calls_response", "sqlite")
-    value = await session.scalar(query)
+    value = await session.scalar(query.order_by(order).offset(offset).limit(1))
     return max(float(value or 0.0), 0.0)
 
 
@@ -168,13 +193,14 @@ async def response_percentiles(session: AsyncSession, period: Period, did: str |
     """Median and p90 seconds from a missed call's end to its first text-back."""
     # ``calls.response_seconds`` is set (by trigger) only on texted missed inbound calls.
     count = (await _sums(session, period, did)).responded
+    total = int(await session.scalar(select(func.coalesce(func.sum(CallHour.responded), 0))) or 0)
     kpis = []
     for key, share in _PERCENTILES:
         if not count:
             kpis.append(Kpi(key, None, None, 0))
             continue
         rank = max(math.ceil(share * count), 1)  # nearest-rank percentile
-        value = await _nth_delay(session, period, did, rank - 1, count > _SORT_AT_MOST)
+        value = await _nth_delay(session, period, did, rank, count, total)
         kpis.append(Kpi(key, round(value, 3), None, count))
     return kpis
 
@@ -200,23 +226,27 @@ async def variant_counts(
     session: AsyncSession, period: Period, did: str | None = None
 ) -> list[VariantCounts]:
     """Per (experiment, variant): texts sent and delivered, and replies/bookings/STOPs."""
-    delivered = or_(Message.delivered_at.is_not(None), Message.status == MessageStatus.DELIVERED)
+    if await session.scalar(select(ExperimentRow.id).limit(1)) is None:
+        return []  # no A/B test ever ran: nothing to read
+    texts = indexed_by(table_of(Message), "ix_messages_experiment_id")
+    delivered = or_(texts.c.delivered_at.is_not(None), texts.c.status == MessageStatus.DELIVERED)
     rows = await session.execute(
         select(
             ExperimentRow.name,
             ExperimentRow.variant,
-            func.count(Message.id),
+            func.count(texts.c.id),
             count_if(delivered),
             count_if(and_(delivered, Call.first_reply_at.is_not(None))),
             count_if(and_(delivered, Call.booked_at.is_not(None))),
             count_if(and_(delivered, Call.opted_out_at.is_not(None))),
         )
         .select_from(ExperimentRow)
-        .join(Message, Message.experiment_id == ExperimentRow.id)
-        .join(Call, Message.call_id == Call.id)
+        # From the experiments' texts, not from every call of the period.
+        .join(texts, texts.c.experiment_id == ExperimentRow.id)
+        .join(Call, texts.c.call_id == Call.id)
         .where(
-            Message.kind == TEXTBACK_KIND,
-            Message.sent_at.is_not(None),
+            texts.c.kind == TEXTBACK_KIND,
+            texts.c.sent_at.is_not(None),
             Call.outcome.in_(MISSED_OUTCOMES),
             *cohort(period, did),
         )

@@ -329,10 +329,11 @@ Index(
     Call.outcome,
     Call.reply_chars,
     Call.booked_at,
+    Call.first_reply_at,
     sqlite_where=Call.first_reply_at.is_not(None),
     postgresql_where=Call.first_reply_at.is_not(None),
 )
-#: Texted missed inbound calls in order of response time: the percentiles walk it.
+#: Texted missed inbound calls in order of response time: long periods' percentiles walk it.
 Index(
     "ix_calls_response",
     Call.response_seconds,
@@ -340,6 +341,25 @@ Index(
     Call.did,
     sqlite_where=Call.response_seconds.is_not(None),
     postgresql_where=Call.response_seconds.is_not(None),
+)
+#: The same calls by end time: short periods' percentiles sort theirs.
+Index(
+    "ix_calls_response_by_time",
+    Call.ended_at,
+    Call.did,
+    Call.response_seconds,
+    sqlite_where=Call.response_seconds.is_not(None),
+    postgresql_where=Call.response_seconds.is_not(None),
+)
+#: Booked calls only (few): booking totals start from them, not from every booking's call.
+Index(
+    "ix_calls_booked",
+    Call.ended_at,
+    Call.did,
+    Call.direction,
+    Call.outcome,
+    sqlite_where=Call.booked_at.is_not(None),
+    postgresql_where=Call.booked_at.is_not(None),
 )
 
 
@@ -352,6 +372,8 @@ class CallHour(Base):
     """
 
     __tablename__ = "call_hours"
+    # Stored in key order on SQLite: a period's hours are one contiguous range of the table.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     hour: Mapped[datetime] = mapped_column(primary_key=True)
     did: Mapped[str] = mapped_column(String(255), primary_key=True)

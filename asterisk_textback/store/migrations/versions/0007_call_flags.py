@@ -340,13 +340,14 @@ def upgrade() -> None:
         sa.Column("did", sa.String(255), nullable=False),
         *(sa.Column(c, sa.Integer(), nullable=False) for c in _SUMS),
         sa.PrimaryKeyConstraint("hour", "did", name="pk_call_hours"),
+        sqlite_with_rowid=False,
     )
     _backfill()
     replied = sa.text("first_reply_at IS NOT NULL")
     op.create_index(
         "ix_calls_replied",
         "calls",
-        ["ended_at", "did", "direction", "outcome", "reply_chars", "booked_at"],
+        ["ended_at", "did", "direction", "outcome", "reply_chars", "booked_at", "first_reply_at"],
         sqlite_where=replied,
         postgresql_where=replied,
     )
@@ -357,6 +358,21 @@ def upgrade() -> None:
         ["response_seconds", "ended_at", "did"],
         sqlite_where=responded,
         postgresql_where=responded,
+    )
+    op.create_index(
+        "ix_calls_response_by_time",
+        "calls",
+        ["ended_at", "did", "response_seconds"],
+        sqlite_where=responded,
+        postgresql_where=responded,
+    )
+    booked = sa.text("booked_at IS NOT NULL")
+    op.create_index(
+        "ix_calls_booked",
+        "calls",
+        ["ended_at", "did", "direction", "outcome"],
+        sqlite_where=booked,
+        postgresql_where=booked,
     )
     op.create_index("ix_messages_experiment_id", "messages", ["experiment_id"])
     for statement in _sqlite_triggers() if _sqlite() else _pg_triggers():
@@ -382,6 +398,8 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
     op.drop_index("ix_messages_experiment_id", table_name="messages")
+    op.drop_index("ix_calls_booked", table_name="calls")
+    op.drop_index("ix_calls_response_by_time", table_name="calls")
     op.drop_index("ix_calls_response", table_name="calls")
     op.drop_index("ix_calls_replied", table_name="calls")
     op.drop_table("call_hours")
