@@ -290,6 +290,8 @@ class Booking(Base):
         # Webhook retries and reschedules carry the vendor's id: one row per (source, id).
         UniqueConstraint("source", "external_id", name="uq_bookings_source_external_id"),
         Index("ix_bookings_e164_booked_at", "e164", "booked_at"),
+        # Booking totals per booked call, read from the index alone.
+        Index("ix_bookings_call_totals", "call_id", "status", "currency", "value_minor"),
     )
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
@@ -358,6 +360,7 @@ Index(
     Call.did,
     Call.direction,
     Call.outcome,
+    Call.booked_at,
     sqlite_where=Call.booked_at.is_not(None),
     postgresql_where=Call.booked_at.is_not(None),
 )

@@ -370,11 +370,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_calls_booked",
         "calls",
-        ["ended_at", "did", "direction", "outcome"],
+        ["ended_at", "did", "direction", "outcome", "booked_at"],
         sqlite_where=booked,
         postgresql_where=booked,
     )
     op.create_index("ix_messages_experiment_id", "messages", ["experiment_id"])
+    op.create_index(
+        "ix_bookings_call_totals", "bookings", ["call_id", "status", "currency", "value_minor"]
+    )
     for statement in _sqlite_triggers() if _sqlite() else _pg_triggers():
         op.execute(statement)
     if _sqlite():
@@ -397,6 +400,7 @@ def downgrade() -> None:
         elif not name.endswith(("_insert", "_update", "_delete")):
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    op.drop_index("ix_bookings_call_totals", table_name="bookings")
     op.drop_index("ix_messages_experiment_id", table_name="messages")
     op.drop_index("ix_calls_booked", table_name="calls")
     op.drop_index("ix_calls_response_by_time", table_name="calls")
