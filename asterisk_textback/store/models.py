@@ -9,23 +9,20 @@ value to a Python enum never needs a migration; only ``messages.status`` carries
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Date,
     Enum,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
+from sqlalchemy.orm import Mapped, configure_mappers, mapped_column
 
 from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.calls.model import Direction, Outcome, Reason
@@ -33,11 +30,15 @@ from asterisk_textback.crm.status import CrmEventStatus
 from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.policy.decision import Action as DecisionAction
+from asterisk_textback.store.base import Base
+from asterisk_textback.store.base import BigId as _BigId
+from asterisk_textback.store.hourly import CallHour
 from asterisk_textback.store.types import UTCDateTime, string_enum
 
 __all__ = [
     "Base",
     "Call",
+    "CallHour",
     "Contact",
     "Experiment",
     "InboundMessage",
@@ -45,24 +46,6 @@ __all__ = [
     "PendingDeliveryReport",
     "UTCDateTime",
 ]
-
-#: Autoincrementing 64-bit keys; SQLite only autoincrements an ``INTEGER PRIMARY KEY``.
-_BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Base(DeclarativeBase):
-    """Declarative base carrying the shared metadata and the datetime mapping."""
-
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), date: Date()}
 
 
 class Call(Base):
@@ -98,24 +81,17 @@ class Call(Base):
     template: Mapped[str | None] = mapped_column(String(64))
     variant: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
-    # Per-call flags for the KPIs, kept by database triggers (migration 0007) in the same
-    # transaction as the reply, text, delivery report, booking or line lookup they come
-    # from, whoever writes it; ``call_hours`` sums them per hour (see ``store.hour_sums``).
-    #: When the first reply (kind "reply") linked to this call arrived.
+    # KPI flags, kept by the triggers of migration 0007 (see ``store.hourly``).
     first_reply_at: Mapped[datetime | None]
-    #: The longest reply's length after trimming spaces (the "qualified" test).
+    #: The longest reply's length, spaces trimmed (the "qualified" test).
     reply_chars: Mapped[int | None] = mapped_column(Integer)
-    #: When the first STOP linked to this call arrived.
-    opted_out_at: Mapped[datetime | None]
-    #: When the first standing booking attributed to this call was made.
-    booked_at: Mapped[datetime | None]
-    #: When the first text-back for this call went out.
-    texted_at: Mapped[datetime | None]
+    opted_out_at: Mapped[datetime | None]  # the first STOP linked to the call
+    booked_at: Mapped[datetime | None]  # the first standing booking attributed to it
+    texted_at: Mapped[datetime | None]  # its first text-back sent
     #: Seconds from the end of a missed inbound call to its first text-back.
     response_seconds: Mapped[float | None] = mapped_column(Float)
     texts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     texts_delivered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    #: Segments of every text sent for this call (any kind).
     segments_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: The caller's number is known not to receive texts (``contacts.sms_capable`` False).
     no_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
@@ -322,76 +298,20 @@ class Booking(Base):
 
 #: KPI periods select calls by end time (and the overview filters by it on large tables).
 Index("ix_calls_ended_at", Call.ended_at)
-#: Replied calls only (few): the qualified-conversation count reads them by end time.
-Index(
-    "ix_calls_replied",
-    Call.ended_at,
-    Call.did,
-    Call.direction,
-    Call.outcome,
-    Call.reply_chars,
-    Call.booked_at,
-    Call.first_reply_at,
-    sqlite_where=Call.first_reply_at.is_not(None),
-    postgresql_where=Call.first_reply_at.is_not(None),
-)
-#: Texted missed inbound calls in order of response time: long periods' percentiles walk it.
-Index(
-    "ix_calls_response",
-    Call.response_seconds,
-    Call.ended_at,
-    Call.did,
-    sqlite_where=Call.response_seconds.is_not(None),
-    postgresql_where=Call.response_seconds.is_not(None),
-)
-#: The same calls by end time: short periods' percentiles sort theirs.
-Index(
-    "ix_calls_response_by_time",
-    Call.ended_at,
-    Call.did,
-    Call.response_seconds,
-    sqlite_where=Call.response_seconds.is_not(None),
-    postgresql_where=Call.response_seconds.is_not(None),
-)
-#: Booked calls only (few): booking totals start from them, not from every booking's call.
-Index(
-    "ix_calls_booked",
-    Call.ended_at,
-    Call.did,
-    Call.direction,
-    Call.outcome,
-    Call.booked_at,
-    sqlite_where=Call.booked_at.is_not(None),
-    postgresql_where=Call.booked_at.is_not(None),
-)
-
-
-class CallHour(Base):
-    """Sums of the per-call flags of the inbound calls that ended in one UTC hour, per DID.
-
-    Kept by database triggers on ``calls`` (migration 0007), so it always equals the sum of
-    its calls' flags; on PostgreSQL the triggers run at commit (a row every recorder touches
-    is then held only while the transaction commits).
-    """
-
-    __tablename__ = "call_hours"
-    # Stored in key order on SQLite: a period's hours are one contiguous range of the table.
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    hour: Mapped[datetime] = mapped_column(primary_key=True)
-    did: Mapped[str] = mapped_column(String(255), primary_key=True)
-    calls: Mapped[int] = mapped_column(Integer)
-    missed: Mapped[int] = mapped_column(Integer)
-    capable: Mapped[int] = mapped_column(Integer)
-    replied: Mapped[int] = mapped_column(Integer)
-    stopped: Mapped[int] = mapped_column(Integer)
-    texted: Mapped[int] = mapped_column(Integer)
-    delivered: Mapped[int] = mapped_column(Integer)
-    segments: Mapped[int] = mapped_column(Integer)
-    responded: Mapped[int] = mapped_column(Integer)
-
-
-__all__ += ["CallHour"]
+# Partial indexes over the few calls a KPI that depends on a setting reads, and the delays in
+# order (the percentiles walk it) and by time (short periods sort theirs).
+_replied = Call.first_reply_at.is_not(None)
+Index("ix_calls_replied", Call.ended_at, Call.did, Call.direction, Call.outcome,
+      Call.reply_chars, Call.booked_at, Call.first_reply_at,
+      sqlite_where=_replied, postgresql_where=_replied)  # fmt: skip
+_booked = Call.booked_at.is_not(None)
+Index("ix_calls_booked", Call.ended_at, Call.did, Call.direction, Call.outcome, Call.booked_at,
+      sqlite_where=_booked, postgresql_where=_booked)  # fmt: skip
+_delay = Call.response_seconds
+Index("ix_calls_response", _delay, Call.ended_at, Call.did,
+      sqlite_where=_delay.is_not(None), postgresql_where=_delay.is_not(None))  # fmt: skip
+Index("ix_calls_response_by_time", Call.ended_at, Call.did, _delay,
+      sqlite_where=_delay.is_not(None), postgresql_where=_delay.is_not(None))  # fmt: skip
 
 __all__ += ["Booking"]
 

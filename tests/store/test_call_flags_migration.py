@@ -3,14 +3,19 @@ downgrades and upgrades again without losing a row (on SQLite and PostgreSQL).""
 
 from __future__ import annotations
 
+import importlib.util
 import random
+import re
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from asterisk_textback.store import migrations
 from asterisk_textback.store.engine import create_engine, create_session_factory
+from asterisk_textback.store.hour_sums import NOT_SMS_CAPABLE
 from asterisk_textback.store.models import Call, CallHour, Message
 from asterisk_textback.store.schema import downgrade, upgrade
 from tests.kpi.seeding import seed
@@ -74,3 +79,13 @@ async def test_backfill_equals_live_flags_and_round_trips(empty_url: str) -> Non
         assert await _snapshot(engine) == live
     finally:
         await engine.dispose()
+
+
+def test_the_triggers_and_the_queries_agree_on_numbers_that_cannot_text() -> None:
+    """The migration holds its own copy of ``NOT_SMS_CAPABLE``: it must be the same list."""
+    path = Path(migrations.__file__).parent / "versions" / "0007_call_flags.py"
+    spec = importlib.util.spec_from_file_location("migration_0007", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert set(re.findall(r"'(\w+)'", module._NOT_SMS_CAPABLE)) == set(NOT_SMS_CAPABLE)

@@ -34,19 +34,8 @@ branch_labels: str | None = None
 depends_on: str | None = None
 
 _NOT_SMS_CAPABLE = (
-    "anonymous",
-    "short_code",
-    "invalid_number",
-    "toll_free",
-    "premium",
-    "shared_cost",
-    "uan",
-    "voip",
-    "personal_number",
-    "pager",
-    "voicemail_number",
-    "fixed_line",
-    "landline",
+    "('anonymous', 'short_code', 'invalid_number', 'toll_free', 'premium', 'shared_cost', "
+    "'uan', 'voip', 'personal_number', 'pager', 'voicemail_number', 'fixed_line', 'landline')"
 )
 _MISSED = "('missed_voicemail', 'missed_no_voicemail')"
 _SUMS = (
@@ -72,28 +61,15 @@ _FLAG_COLUMNS = (
     ("segments_sent", sa.Integer(), "0"),
     ("no_sms", sa.Boolean(), "0"),
 )
+#: (trigger, table) on PostgreSQL; SQLite's are these with _insert/_update/_delete suffixes
+#: (and ``calls_no_sms`` as it is).
 _TRIGGERS = (
-    ("calls_no_sms", "calls"),
-    ("calls_hours_insert", "calls"),
-    ("calls_hours_update", "calls"),
-    ("calls_hours_delete", "calls"),
-    ("calls_hours", "calls"),
-    ("inbound_flags_insert", "inbound_messages"),
-    ("inbound_flags_update", "inbound_messages"),
-    ("inbound_flags_delete", "inbound_messages"),
     ("inbound_flags", "inbound_messages"),
-    ("messages_flags_insert", "messages"),
-    ("messages_flags_update", "messages"),
-    ("messages_flags_delete", "messages"),
     ("messages_flags", "messages"),
-    ("bookings_flags_insert", "bookings"),
-    ("bookings_flags_update", "bookings"),
-    ("bookings_flags_delete", "bookings"),
     ("bookings_flags", "bookings"),
-    ("contacts_flags_insert", "contacts"),
-    ("contacts_flags_update", "contacts"),
-    ("contacts_flags_delete", "contacts"),
     ("contacts_flags", "contacts"),
+    ("calls_hours", "calls"),
+    ("calls_no_sms", "calls"),
 )
 
 
@@ -163,10 +139,9 @@ def _hour(row: str) -> str:
 
 def _contributions(row: str, sign: str) -> list[str]:
     missed = f"{row}.outcome IN {_MISSED}"
-    reasons = ", ".join(f"'{r}'" for r in _NOT_SMS_CAPABLE)
     capable = (
         f"{missed} AND {row}.caller_e164 IS NOT NULL AND ({row}.suppress_reason IS NULL "
-        f"OR {row}.suppress_reason NOT IN ({reasons})) AND NOT {row}.no_sms"
+        f"OR {row}.suppress_reason NOT IN {_NOT_SMS_CAPABLE}) AND NOT {row}.no_sms"
     )
 
     def flag(condition: str) -> str:
@@ -395,11 +370,12 @@ def downgrade() -> None:
         sa.Column("assigned", sa.Integer(), nullable=False, server_default="0"),
     )
     for name, table in _TRIGGERS:
-        if _sqlite():
-            op.execute(f"DROP TRIGGER IF EXISTS {name}")
-        elif not name.endswith(("_insert", "_update", "_delete")):
+        if not _sqlite():
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+            continue
+        for suffix in ("",) if name == "calls_no_sms" else ("_insert", "_update", "_delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}{suffix}")
     op.drop_index("ix_bookings_call_totals", table_name="bookings")
     op.drop_index("ix_messages_experiment_id", table_name="messages")
     op.drop_index("ix_calls_booked", table_name="calls")
