@@ -85,7 +85,8 @@ def test_the_triggers_and_the_queries_agree_on_numbers_that_cannot_text() -> Non
     """The migration holds its own copy of ``NOT_SMS_CAPABLE``: it must be the same list."""
     path = Path(migrations.__file__).parent / "versions" / "0007_call_flags.py"
     spec = importlib.util.spec_from_file_location("migration_0007", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert set(re.findall(r"'(\w+)'", module._NOT_SMS_CAPABLE)) == set(NOT_SMS_CAPABLE)
