@@ -1,22 +1,17 @@
 """Per-call KPI flags and hourly sums kept by triggers; drop the dead ``experiments.assigned``.
 
-The Overview read every call of its period several times (a year of 1M calls: seconds). Now
-each call carries what the KPIs ask of it (first reply, longest reply, STOP, booking, first
-text-back and its delay, texts sent and delivered, segments, "number cannot text"), and
-``call_hours`` holds their sums per UTC hour and DID, so a period reads one row per hour plus
-the calls of its two partial hours.
-
-Triggers keep both, in the transaction of the write that changes them, whoever writes it (the
-store, the CDR catch-up, a test inserting rows, an admin's SQL): on ``inbound_messages``,
-``messages``, ``bookings`` and ``contacts`` they recompute the flags of the calls concerned;
-on ``calls`` they add the row's change to its hour. On PostgreSQL that last one is a
-deferred constraint trigger: it runs at commit, after everything else the transaction does,
-so the hour row every recorder updates is locked only while it commits (and never while a
-transaction goes on to take other locks: no deadlock through it).
-
-The backfill computes the same flags from the existing rows with the same expressions, then
-the hourly sums, before the triggers exist. ``NOT_SMS_CAPABLE`` is copied here as it is at
-this revision (``store.kpi_queries``): a change to that list needs a migration.
+Each call carries what the KPIs ask of it (first reply, longest reply, STOP, booking, first
+text-back and its delay, texts sent and delivered, segments, "number cannot text");
+``call_hours`` sums them per UTC hour and DID: a period reads one row per hour, not every
+call. Triggers keep both in the transaction of the write that changes them, whoever writes
+(store, CDR catch-up, tests, an admin's SQL): on replies, texts, bookings and contacts they
+recompute the flags of the calls concerned (only when a column that matters changed); on
+``calls`` they add the row's change to its hour. On PostgreSQL that one is a deferred
+constraint trigger: it runs at commit, after all else the transaction does, so the hour row
+every recorder updates is locked only while it commits (no deadlock through it). The
+backfill computes the flags with the same expressions, then the sums, before the triggers
+exist. ``NOT_SMS_CAPABLE`` is copied as it is at this revision (``store.hour_sums``; a test
+compares them): a change to that list needs a migration.
 
 Revision ID: 0007
 Revises: 0006
@@ -38,31 +33,17 @@ _NOT_SMS_CAPABLE = (
     "'uan', 'voip', 'personal_number', 'pager', 'voicemail_number', 'fixed_line', 'landline')"
 )
 _MISSED = "('missed_voicemail', 'missed_no_voicemail')"
-_SUMS = (
-    "calls",
-    "missed",
-    "capable",
-    "replied",
-    "stopped",
-    "texted",
-    "delivered",
-    "segments",
-    "responded",
-)
+_SUMS = ("calls", "missed", "capable", "replied", "stopped", "texted", "delivered",
+         "segments", "responded")  # fmt: skip
+_TS, _INT = sa.DateTime(timezone=True), sa.Integer()
 _FLAG_COLUMNS = (
-    ("first_reply_at", sa.DateTime(timezone=True), None),
-    ("reply_chars", sa.Integer(), None),
-    ("opted_out_at", sa.DateTime(timezone=True), None),
-    ("booked_at", sa.DateTime(timezone=True), None),
-    ("texted_at", sa.DateTime(timezone=True), None),
-    ("response_seconds", sa.Float(), None),
-    ("texts_sent", sa.Integer(), "0"),
-    ("texts_delivered", sa.Integer(), "0"),
-    ("segments_sent", sa.Integer(), "0"),
+    ("first_reply_at", _TS, None), ("reply_chars", _INT, None), ("opted_out_at", _TS, None),
+    ("booked_at", _TS, None), ("texted_at", _TS, None), ("response_seconds", sa.Float(), None),
+    ("texts_sent", _INT, "0"), ("texts_delivered", _INT, "0"), ("segments_sent", _INT, "0"),
     ("no_sms", sa.Boolean(), "0"),
-)
-#: (trigger, table) on PostgreSQL; SQLite's are these with _insert/_update/_delete suffixes
-#: (and ``calls_no_sms`` as it is).
+)  # fmt: skip
+#: (trigger function, table): its triggers are named with _insert/_update/_delete suffixes
+#: (``calls_no_sms`` is one trigger); SQLite has the triggers, not the functions.
 _TRIGGERS = (
     ("inbound_flags", "inbound_messages"),
     ("messages_flags", "messages"),
@@ -175,48 +156,61 @@ def _add_to_hour(row: str, sign: str) -> str:
 # --- triggers
 
 
-def _sqlite_refresh(name: str, src: str, sets: str, columns: str) -> list[str]:
-    """Triggers recomputing ``sets`` for the calls a row of ``src`` belongs (belonged) to."""
-    body = f"UPDATE calls SET {sets} WHERE id IN"
+def _changed(*columns: str) -> str:
+    """WHEN condition: any of ``columns`` ("{r}" stands for OLD/NEW) changed, NULL-safely."""
+    differs = "IS NOT" if _sqlite() else "IS DISTINCT FROM"
+    return " OR ".join(f"{c.format(r='OLD')} {differs} {c.format(r='NEW')}" for c in columns)
+
+
+#: name, table, the flags it recomputes, the columns whose change matters, what an insert
+#: needs to matter. A queued text (no ``sent_at``) or an unlinked reply changes no flag.
+def _refreshers() -> list[tuple[str, str, str, tuple[str, ...], str]]:
     return [
-        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {src} "
-        f"WHEN NEW.call_id IS NOT NULL BEGIN {body} (NEW.call_id); END",
-        f"CREATE TRIGGER {name}_update AFTER UPDATE OF {columns} ON {src} "
-        f"BEGIN {body} (NEW.call_id, OLD.call_id); END",
-        f"CREATE TRIGGER {name}_delete AFTER DELETE ON {src} "
-        f"WHEN OLD.call_id IS NOT NULL BEGIN {body} (OLD.call_id); END",
-    ]
+        ("inbound_flags", "inbound_messages", _reply_sets(),
+         ("{r}.call_id", "{r}.kind", "{r}.body", "{r}.received_at"), "NEW.call_id IS NOT NULL"),
+        ("messages_flags", "messages", _text_sets(),
+         ("{r}.call_id", "{r}.kind", "{r}.sent_at", "{r}.delivered_at", "{r}.segments",
+          "({r}.status = 'delivered')"),
+         "NEW.call_id IS NOT NULL AND NEW.sent_at IS NOT NULL"),
+        ("bookings_flags", "bookings", _booking_sets(),
+         ("{r}.call_id", "{r}.status", "{r}.booked_at"), "NEW.call_id IS NOT NULL"),
+    ]  # fmt: skip
+
+
+#: The call columns the hourly sums depend on.
+_SUMMED = ("{r}.direction", "{r}.outcome", "{r}.did", "{r}.ended_at", "{r}.caller_e164",
+           "{r}.suppress_reason", "{r}.no_sms", "{r}.first_reply_at", "{r}.opted_out_at",
+           "{r}.texts_sent", "{r}.texts_delivered", "{r}.segments_sent",
+           "{r}.response_seconds")  # fmt: skip
 
 
 def _sqlite_triggers() -> list[str]:
-    triggers = [
-        *_sqlite_refresh(
-            "inbound_flags", "inbound_messages", _reply_sets(), "call_id, kind, body, received_at"
-        ),
-        *_sqlite_refresh(
-            "messages_flags",
-            "messages",
-            _text_sets(),
-            "call_id, kind, status, sent_at, delivered_at, segments",
-        ),
-        *_sqlite_refresh(
-            "bookings_flags", "bookings", _booking_sets(), "call_id, status, booked_at"
-        ),
-    ]
+    triggers = []
+    for name, src, sets, columns, inserted in _refreshers():
+        body = f"UPDATE calls SET {sets} WHERE id IN"
+        triggers += [
+            f"CREATE TRIGGER {name}_insert AFTER INSERT ON {src} "
+            f"WHEN {inserted} BEGIN {body} (NEW.call_id); END",
+            f"CREATE TRIGGER {name}_update AFTER UPDATE ON {src} "
+            f"WHEN {_changed(*columns)} BEGIN {body} (NEW.call_id, OLD.call_id); END",
+            f"CREATE TRIGGER {name}_delete AFTER DELETE ON {src} "
+            f"WHEN OLD.call_id IS NOT NULL BEGIN {body} (OLD.call_id); END",
+        ]
     by_number = f"UPDATE calls SET {_no_sms_set()} WHERE caller_e164 IN"
     triggers += [
         "CREATE TRIGGER contacts_flags_insert AFTER INSERT ON contacts "
         f"WHEN NEW.sms_capable = 0 BEGIN {by_number} (NEW.e164); END",
-        "CREATE TRIGGER contacts_flags_update AFTER UPDATE OF sms_capable, e164 ON contacts "
+        "CREATE TRIGGER contacts_flags_update AFTER UPDATE ON contacts "
+        f"WHEN {_changed('{r}.sms_capable', '{r}.e164')} "
         f"BEGIN {by_number} (NEW.e164, OLD.e164); END",
         "CREATE TRIGGER contacts_flags_delete AFTER DELETE ON contacts "
-        f"BEGIN {by_number} (OLD.e164); END",
+        f"WHEN OLD.sms_capable = 0 BEGIN {by_number} (OLD.e164); END",
         "CREATE TRIGGER calls_no_sms AFTER INSERT ON calls WHEN EXISTS (SELECT 1 FROM "
         "contacts k WHERE k.e164 = NEW.caller_e164 AND k.sms_capable = 0) "
         "BEGIN UPDATE calls SET no_sms = 1 WHERE id = NEW.id; END",
         f"CREATE TRIGGER calls_hours_insert AFTER INSERT ON calls "
         f"BEGIN {_add_to_hour('NEW', '')}; END",
-        f"CREATE TRIGGER calls_hours_update AFTER UPDATE ON calls "
+        f"CREATE TRIGGER calls_hours_update AFTER UPDATE ON calls WHEN {_changed(*_SUMMED)} "
         f"BEGIN {_add_to_hour('OLD', '-')}; {_add_to_hour('NEW', '')}; END",
         f"CREATE TRIGGER calls_hours_delete AFTER DELETE ON calls "
         f"BEGIN {_add_to_hour('OLD', '-')}; END",
@@ -231,13 +225,22 @@ def _pg_function(name: str, body: str) -> str:
     )
 
 
+def _pg_on(
+    name: str, src: str, inserted: str, changed: str, deleted: str, kind: str = "TRIGGER"
+) -> list[str]:
+    """Three triggers (insert, update, delete), each with its WHEN, running ``name()``."""
+    when = {"INSERT": inserted, "UPDATE": changed, "DELETE": deleted}
+    deferred = " DEFERRABLE INITIALLY DEFERRED" if kind == "CONSTRAINT TRIGGER" else ""
+    return [
+        f"CREATE {kind} {name}_{op.lower()} AFTER {op} ON {src}{deferred} FOR EACH ROW "
+        f"WHEN ({when[op]}) EXECUTE FUNCTION {name}()"
+        for op in ("INSERT", "UPDATE", "DELETE")
+    ]
+
+
 def _pg_triggers() -> list[str]:
     statements: list[str] = []
-    for name, src, sets in (
-        ("inbound_flags", "inbound_messages", _reply_sets()),
-        ("messages_flags", "messages", _text_sets()),
-        ("bookings_flags", "bookings", _booking_sets()),
-    ):
+    for name, src, sets, columns, inserted in _refreshers():
         body = (
             "IF TG_OP <> 'DELETE' AND NEW.call_id IS NOT NULL THEN "
             f"UPDATE calls SET {sets} WHERE id = NEW.call_id; END IF; "
@@ -247,8 +250,7 @@ def _pg_triggers() -> list[str]:
         )
         statements += [
             _pg_function(name, body),
-            f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {src} "
-            f"FOR EACH ROW EXECUTE FUNCTION {name}()",
+            *_pg_on(name, src, inserted, _changed(*columns), "OLD.call_id IS NOT NULL"),
         ]
     contacts = (
         "IF TG_OP <> 'DELETE' THEN "
@@ -267,14 +269,18 @@ def _pg_triggers() -> list[str]:
     )
     statements += [
         _pg_function("contacts_flags", contacts),
-        "CREATE TRIGGER contacts_flags AFTER INSERT OR DELETE OR UPDATE OF sms_capable, e164 "
-        "ON contacts FOR EACH ROW EXECUTE FUNCTION contacts_flags()",
+        *_pg_on(
+            "contacts_flags",
+            "contacts",
+            "NEW.sms_capable = false",
+            _changed("{r}.sms_capable", "{r}.e164"),
+            "OLD.sms_capable = false",
+        ),
         _pg_function("calls_no_sms", no_sms),
         "CREATE TRIGGER calls_no_sms AFTER INSERT ON calls FOR EACH ROW "
         "WHEN (NEW.caller_e164 IS NOT NULL) EXECUTE FUNCTION calls_no_sms()",
         _pg_function("calls_hours", hours),
-        "CREATE CONSTRAINT TRIGGER calls_hours AFTER INSERT OR UPDATE OR DELETE ON calls "
-        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION calls_hours()",
+        *_pg_on("calls_hours", "calls", "true", _changed(*_SUMMED), "true", "CONSTRAINT TRIGGER"),
     ]
     return statements
 
@@ -370,12 +376,11 @@ def downgrade() -> None:
         sa.Column("assigned", sa.Integer(), nullable=False, server_default="0"),
     )
     for name, table in _TRIGGERS:
-        if not _sqlite():
-            op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
-            continue
         for suffix in ("",) if name == "calls_no_sms" else ("_insert", "_update", "_delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {name}{suffix}")
+            on = "" if _sqlite() else f" ON {table}"
+            op.execute(f"DROP TRIGGER IF EXISTS {name}{suffix}{on}")
+        if not _sqlite():
+            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
     op.drop_index("ix_bookings_call_totals", table_name="bookings")
     op.drop_index("ix_messages_experiment_id", table_name="messages")
     op.drop_index("ix_calls_booked", table_name="calls")
