@@ -1,13 +1,16 @@
 """Time the dashboard's Overview page (GET /) on a SQLite database with N calls.
 
-    python bench/dashboard.py                  # 1,000,000 calls over a year
-    python bench/dashboard.py --calls 100000 --period 365d --zone UTC
+    python bench/dashboard.py                  # 1,000,000 calls over a year, 30d and 365d
+    python bench/dashboard.py --calls 100000 --periods 365d --zone UTC
 
 Seeds with bulk ``executemany`` through the stdlib sqlite3 module into a schema made by the
-real migrations (one year of calls ending now; 30% missed, 90% of those texted, 85% of texts
-delivered, 20% of deliveries replied, 5% booked), then serves the real dashboard app on a
-loopback port and times GET / (logged in) with an HTTP client: one warm-up, then --runs.
-The business is in ``--zone`` (default America/New_York): charts count its local days.
+real migrations up to revision 0006 (one year of calls ending now; 30% missed, 90% of those
+texted, 85% of texts delivered, 20% of deliveries replied, 5% booked), then upgrades it to
+the head revision as ``db upgrade`` would (migration 0007 computes the per-call flags and
+hourly sums from those rows: its time is printed), then serves the real dashboard app on a
+loopback port and times GET / (logged in) with an HTTP client for each of ``--periods``:
+one warm-up, then --runs. The business is in ``--zone`` (default America/New_York): charts
+count its local days. Last line: ``dashboard calls=<n> p50_ms_30d=<x> p50_ms_365d=<x>``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,13 @@ from asterisk_textback.web.dashboard.auth import hash_password
 from asterisk_textback.web.dashboard.mount import dashboard_app
 from asterisk_textback.web.dashboard.settings import DashboardSettings
 
-FMT = "%Y-%m-%d %H:%M:%S.%f"
+#: The revision whose schema the rows are written for; later ones migrate them.
+SEED_REVISION = "0006"
+
+
+def _text(at: datetime) -> str:
+    """SQLAlchemy's SQLite storage format for a naive UTC datetime."""
+    return at.isoformat(sep=" ", timespec="microseconds")
 
 
 def seed(path: Path, calls: int, now: datetime, rng: random.Random) -> None:
@@ -45,15 +54,16 @@ def seed(path: Path, calls: int, now: datetime, rng: random.Random) -> None:
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=OFF")
-    start = now - timedelta(days=365)
+    start = now.replace(tzinfo=None) - timedelta(days=365)
     span = 365 * 86400
+    twenty, one = timedelta(seconds=20), timedelta(seconds=1)
     call_rows, msg_rows, in_rows, book_rows = [], [], [], []
     for i in range(1, calls + 1):
         ended = start + timedelta(seconds=span * i / calls)
         missed = rng.random() < 0.30
         number = f"+1212{rng.randrange(10**6, 10**7)}"
         texted = missed and rng.random() < 0.9
-        e = ended.strftime(FMT)
+        e = _text(ended)
         call_rows.append(
             (
                 i,
@@ -66,7 +76,7 @@ def seed(path: Path, calls: int, now: datetime, rng: random.Random) -> None:
                 number,
                 f"Caller {i}",
                 "5550100",
-                (ended - timedelta(seconds=20)).strftime(FMT),
+                _text(ended - twenty),
                 e,
                 20.0,
                 "send" if texted else "suppress",
@@ -77,7 +87,7 @@ def seed(path: Path, calls: int, now: datetime, rng: random.Random) -> None:
         )
         if texted:
             delivered = rng.random() < 0.85
-            sent = (ended + timedelta(seconds=1)).strftime(FMT)
+            sent = _text(ended + one)
             msg_rows.append(
                 (
                     i,
@@ -183,28 +193,40 @@ async def measure(path: Path, now: datetime, period: str, runs: int, zone: ZoneI
 
 
 def main() -> None:
-    """Seed, then time the Overview."""
+    """Seed, migrate, then time the Overview for each period."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1_000_000)
-    parser.add_argument("--period", default="30d")
+    parser.add_argument("--periods", default="30d,365d", help="comma-separated periods")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--db", type=Path, help="reuse (or keep) this database file")
     parser.add_argument("--zone", type=ZoneInfo, default=ZoneInfo("America/New_York"))
     args = parser.parse_args()
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    medians: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.db"
+        url = f"sqlite+aiosqlite:///{path}"
         if not path.exists():
-            asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+            asyncio.run(upgrade(url, SEED_REVISION))
             began = time.perf_counter()
             seed(path, args.calls, now, random.Random(7))
             print(f"seeding took {time.perf_counter() - began:.1f} s")
-        times = asyncio.run(measure(path, now, args.period, args.runs, args.zone))
-    print(
-        f"GET / period={args.period} zone={args.zone.key}: "
-        f"median {statistics.median(times):.0f} ms, min {min(times):.0f} ms, "
-        f"max {max(times):.0f} ms over {len(times)} runs"
-    )
+        began = time.perf_counter()
+        asyncio.run(upgrade(url))  # a no-op for a --db already at the head revision
+        print(
+            f"db upgrade to head (flags and hourly sums backfilled) took "
+            f"{time.perf_counter() - began:.1f} s"
+        )
+        for period in args.periods.split(","):
+            times = asyncio.run(measure(path, now, period, args.runs, args.zone))
+            medians[period] = statistics.median(times)
+            print(
+                f"GET / period={period} zone={args.zone.key}: "
+                f"median {medians[period]:.0f} ms, min {min(times):.0f} ms, "
+                f"max {max(times):.0f} ms over {len(times)} runs"
+            )
+    figures = " ".join(f"p50_ms_{p}={m:.0f}" for p, m in medians.items())
+    print(f"dashboard calls={args.calls} {figures}")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ led to it. The database is not asked about time zones (SQLite has none, and Post
 zone names need not match ours); ``zoneinfo`` gives each local midnight as a UTC instant, so
 a 23- or 25-hour DST day is just a shorter or longer range:
 
-- calls and texts are counted per day with one range query per day on the indexed end time,
-  joined by ``UNION ALL``: on SQLite a ``GROUP BY`` over a computed day sorts every call of
-  the period, the ranges read the index in order and sort nothing (half the time at 1M calls);
+- calls, texts and replies per day come from ``store.hour_sums``: the whole UTC hours of
+  each day from ``call_hours``, its partial hours (zones off the hour, the period's ends)
+  from the calls' own flags;
 - bookings (few rows) are grouped by the end time plus the zone's UTC offset, one ``CASE``
   branch per offset change in the period (found by :func:`offset_changes`).
 """
@@ -24,33 +24,28 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Interval,
-    Row,
-    Select,
-    and_,
     case,
     func,
     literal,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.bookings.status import BookingStatus
-from asterisk_textback.calls.model import Direction
 from asterisk_textback.calls.utc import utc
 from asterisk_textback.kpi.definitions import minor_exponent
 from asterisk_textback.kpi.periods import Period
 from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store.hour_sums import SUMS, HourSums, range_sums, split
 from asterisk_textback.store.kpi_queries import (
     MISSED_OUTCOMES,
-    TEXTBACK_KIND,
-    cohort,
-    replied,
+    booked_calls,
+    cohort_of,
 )
 from asterisk_textback.store.models import (
     Booking,
-    Call,
+    CallHour,
     InboundMessage,
     Message,
     PendingDeliveryReport,
@@ -174,31 +169,31 @@ def _day_ranges(period: Period, days: list[date], zone: tzinfo) -> list[tuple[da
     return list(itertools.pairwise(edges))
 
 
-#: Day ranges per statement. SQLite refuses compound SELECTs of over 500 parts, and its cost
-#: per part grows with their number (the correlated EXISTS): at 1M calls a year of days takes
-#: 1.2 s in statements of 31 parts, 1.9 s in statements of 100 and 4.9 s in one.
-_RANGES_PER_QUERY = 31
-
-
-async def _per_day(
-    session: AsyncSession, query: Select[Any], ranges: list[tuple[datetime, datetime]]
-) -> list[Row[Any]]:
-    """``query``'s aggregates for each range of ``Call.ended_at``, its index appended."""
-    rows: list[Row[Any]] = []
-    # Built a statement at a time: a long period never holds every arm in memory at once.
-    for first in range(0, len(ranges), _RANGES_PER_QUERY):
-        chunk = [
-            query.add_columns(literal(n)).where(Call.ended_at >= low, Call.ended_at < high)
-            for n, (low, high) in enumerate(ranges[first : first + _RANGES_PER_QUERY], start=first)
-        ]
-        statement = chunk[0] if len(chunk) == 1 else union_all(*chunk)
-        rows += (await session.execute(statement)).all()
-    return rows
-
-
-def _indexed(rows: list[Row[Any]]) -> list[tuple[int, tuple[Any, ...]]]:
-    # Each row is a range's aggregates followed by the range's index (see ``_per_day``).
-    return [(int(row[-1]), tuple(row[:-1])) for row in rows]
+async def _day_sums(
+    session: AsyncSession, period: Period, days: list[date], did: str | None, zone: tzinfo
+) -> list[HourSums]:
+    """``hour_sums`` per local day: hours grouped by day in SQL when no day splits an hour."""
+    stretches = offset_changes(period, zone)
+    hours, edges = split(period.start, period.end)
+    whole = all(offset.total_seconds() % 3600 == 0 for _, offset in stretches)
+    if hours is None or not whole:  # zones off the hour: each day's range on its own
+        return await range_sums(session, _day_ranges(period, days, zone), did)
+    index = {d.isoformat(): n for n, d in enumerate(days)}
+    totals = [HourSums() for _ in days]
+    day = _local_day(session, CallHour.hour, Period(*hours), zone).label("day")
+    query = (
+        select(day, *(func.sum(getattr(CallHour, n)) for n in SUMS))
+        .where(CallHour.hour >= hours[0], CallHour.hour < hours[1])
+        .group_by(day)
+    )
+    for row in await session.execute(query if did is None else query.where(CallHour.did == did)):
+        if (n := index.get(str(row[0]))) is not None:
+            totals[n] = HourSums(*(int(v or 0) for v in row[1:]))
+    # The period's partial hours lie within one local day each (the offset is whole hours).
+    for (start, _end), sums in zip(edges, await range_sums(session, edges, did), strict=True):
+        n = index[start.astimezone(zone).date().isoformat()]
+        totals[n] = totals[n] + sums
+    return totals
 
 
 async def daily_series(
@@ -210,27 +205,9 @@ async def daily_series(
 ) -> DailySeries:
     """Calls, texts, replies, bookings and revenue per day in ``zone``."""
     days = local_days(period, zone)
-    ranges = _day_ranges(period, days, zone)
-    # The KPI cohort (``metrics.cohort``) without its period bounds: each range brings its own,
-    # and a second, wider bound on the same column could become the one the index scans.
-    to_us = [Call.direction == Direction.INBOUND, *([] if did is None else [Call.did == did])]
-    missed = Call.outcome.in_(MISSED_OUTCOMES)
-    replied_to = _count_if(and_(missed, replied()))
-    calls = await _per_day(
-        session,
-        select(func.count(Call.id), _count_if(missed), replied_to).where(*to_us),
-        ranges,
-    )
-    delivered = or_(Message.delivered_at.is_not(None), Message.status == MessageStatus.DELIVERED)
-    texts = await _per_day(
-        session,
-        select(func.count(Message.id), _count_if(delivered))
-        .select_from(Message)
-        .join(Call, Message.call_id == Call.id)
-        .where(Message.kind == TEXTBACK_KIND, Message.sent_at.is_not(None), missed, *to_us),
-        ranges,
-    )
-    day = _local_day(session, Call.ended_at, period, zone).label("day")
+    per_day = await _day_sums(session, period, days, did, zone)
+    calls = booked_calls()
+    day = _local_day(session, calls.c.ended_at, period, zone).label("day")
     same_currency = or_(Booking.currency.is_(None), func.upper(Booking.currency) == currency)
     bookings = await session.execute(
         select(
@@ -238,9 +215,14 @@ async def daily_series(
             func.count(Booking.id),
             func.coalesce(func.sum(case((same_currency, Booking.value_minor), else_=0)), 0),
         )
-        .select_from(Booking)
-        .join(Call, Booking.call_id == Call.id)
-        .where(Booking.status == BookingStatus.BOOKED, missed, *cohort(period, did))
+        .select_from(calls)
+        .join(Booking, Booking.call_id == calls.c.id)
+        .where(
+            calls.c.booked_at.is_not(None),  # every call with a standing booking has it
+            Booking.status == BookingStatus.BOOKED,
+            calls.c.outcome.in_(MISSED_OUTCOMES),
+            *cohort_of(calls, period, did),
+        )
         .group_by(day)
     )
     index = {d.isoformat(): n for n, d in enumerate(days)}
@@ -248,10 +230,9 @@ async def daily_series(
     inbound, miss, reply = [0] * size, [0] * size, [0] * size
     sent, deliv, booked, revenue = [0] * size, [0] * size, [0] * size, [0.0] * size
     scale = 10 ** minor_exponent(currency)
-    for n, (total, m, r) in _indexed(calls):
-        inbound[n], miss[n], reply[n] = int(total), int(m), int(r)
-    for n, (s, d) in _indexed(texts):
-        sent[n], deliv[n] = int(s), int(d)
+    for n, sums in enumerate(per_day):
+        inbound[n], miss[n], reply[n] = sums.calls, sums.missed, sums.replied
+        sent[n], deliv[n] = sums.texted, sums.delivered
     for key, b, value in bookings:
         if (at := index.get(str(key))) is not None:
             booked[at], revenue[at] = int(b), int(value) / scale

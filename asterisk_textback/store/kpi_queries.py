@@ -24,7 +24,10 @@ from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.kpi.definitions import Kpi
 from asterisk_textback.kpi.periods import Period
 from asterisk_textback.outbox.status import MessageStatus
-from asterisk_textback.store.models import Booking, Call, Contact, InboundMessage, Message
+from asterisk_textback.store._dialect import table_of
+from asterisk_textback.store._hints import indexed_by
+from asterisk_textback.store.hour_sums import NOT_SMS_CAPABLE, HourSums, range_sums
+from asterisk_textback.store.models import Booking, Call, CallHour, InboundMessage, Message
 from asterisk_textback.store.models import Experiment as ExperimentRow
 
 __all__ = [
@@ -46,24 +49,6 @@ __all__ = [
 ]
 
 MISSED_OUTCOMES: Final = (Outcome.MISSED_VOICEMAIL, Outcome.MISSED_NO_VOICEMAIL)
-#: Suppress reasons that say the number cannot receive texts (not rules or history).
-NOT_SMS_CAPABLE: Final = frozenset(
-    {
-        "anonymous",
-        "short_code",
-        "invalid_number",
-        "toll_free",
-        "premium",
-        "shared_cost",
-        "uan",
-        "voip",
-        "personal_number",
-        "pager",
-        "voicemail_number",
-        "fixed_line",
-        "landline",
-    }
-)
 TEXTBACK_KIND: Final = "textback"
 _PERCENTILES: Final = (("time_to_first_response_p50", 0.5), ("time_to_first_response_p90", 0.9))
 
@@ -77,6 +62,18 @@ def cohort(period: Period, did: str | None) -> list[ColumnElement[bool]]:
     ]
     if did is not None:
         clauses.append(Call.did == did)
+    return clauses
+
+
+def cohort_of(calls: Any, period: Period, did: str | None) -> list[ColumnElement[bool]]:
+    """:func:`cohort` on an alias of ``calls`` (see ``store._hints``)."""
+    clauses = [
+        calls.c.direction == Direction.INBOUND,
+        calls.c.ended_at >= period.start,
+        calls.c.ended_at < period.end,
+    ]
+    if did is not None:
+        clauses.append(calls.c.did == did)
     return clauses
 
 
@@ -95,58 +92,47 @@ def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+async def _sums(session: AsyncSession, period: Period, did: str | None) -> HourSums:
+    return (await range_sums(session, [(period.start, period.end)], did))[0]
+
+
 async def call_counts(
     session: AsyncSession, period: Period, did: str | None, min_chars: int
 ) -> Sequence[Any]:
     """Inbound, missed, SMS-capable, replied, qualified and STOPped calls of the cohort."""
-    missed = Call.outcome.in_(MISSED_OUTCOMES)
-    capable = and_(
-        missed,
-        Call.caller_e164.is_not(None),
-        or_(Call.suppress_reason.is_(None), Call.suppress_reason.not_in(NOT_SMS_CAPABLE)),
-        or_(Contact.sms_capable.is_(None), Contact.sms_capable.is_(True)),
-    )
-    long_reply = exists().where(
-        InboundMessage.call_id == Call.id,
-        InboundMessage.kind == InboundKind.REPLY,
-        func.length(func.trim(InboundMessage.body)) >= min_chars,
-    )
-    has_reply = replied()
-    row = (
-        await session.execute(
-            select(
-                func.count(Call.id),
-                count_if(missed),
-                count_if(capable),
-                count_if(and_(missed, has_reply)),
-                count_if(and_(missed, has_reply, or_(long_reply, booked()))),
-                count_if(and_(missed, replied(InboundKind.STOP))),
-            )
-            .select_from(Call)
-            .outerjoin(Contact, Contact.e164 == Call.caller_e164)
-            .where(*cohort(period, did))
+    sums = await _sums(session, period, did)
+    # Qualified depends on a setting (the reply length), so it is counted from the replied
+    # calls themselves: few, and read through a partial index on them.
+    calls = indexed_by(table_of(Call), "ix_calls_replied")
+    qualified = await session.scalar(
+        select(func.count())
+        .select_from(calls)
+        .where(
+            calls.c.first_reply_at.is_not(None),
+            *cohort_of(calls, period, did),
+            calls.c.outcome.in_(MISSED_OUTCOMES),
+            or_(calls.c.reply_chars >= min_chars, calls.c.booked_at.is_not(None)),
         )
-    ).one()
-    return tuple(int(v) for v in row)
+    )
+    return (
+        sums.calls,
+        sums.missed,
+        sums.capable,
+        sums.replied,
+        int(qualified or 0),
+        sums.stopped,
+    )
 
 
 async def text_counts(session: AsyncSession, period: Period, did: str | None) -> Sequence[int]:
     """Text-backs sent, of them delivered, and segments of every text sent for the cohort."""
-    textback = and_(Message.kind == TEXTBACK_KIND, Call.outcome.in_(MISSED_OUTCOMES))
-    delivered = or_(Message.delivered_at.is_not(None), Message.status == MessageStatus.DELIVERED)
-    row = (
-        await session.execute(
-            select(
-                count_if(textback),
-                count_if(and_(textback, delivered)),
-                func.coalesce(func.sum(Message.segments), 0),
-            )
-            .select_from(Message)
-            .join(Call, Message.call_id == Call.id)
-            .where(Message.sent_at.is_not(None), *cohort(period, did))
-        )
-    ).one()
-    return tuple(int(v) for v in row)
+    sums = await _sums(session, period, did)
+    return sums.texted, sums.delivered, sums.segments
+
+
+def booked_calls() -> Any:
+    """``calls`` read through its index of booked calls (few: not every booking's call)."""
+    return indexed_by(table_of(Call), "ix_calls_booked")
 
 
 async def booking_totals(
@@ -154,59 +140,68 @@ async def booking_totals(
 ) -> tuple[int, int]:
     """Standing bookings of the cohort's missed calls and their value in minor units."""
     same_currency = or_(Booking.currency.is_(None), func.upper(Booking.currency) == currency)
+    calls = booked_calls()
     row = (
         await session.execute(
             select(
                 func.count(Booking.id),
                 func.coalesce(func.sum(case((same_currency, Booking.value_minor), else_=0)), 0),
             )
-            .select_from(Booking)
-            .join(Call, Booking.call_id == Call.id)
+            .select_from(calls)
+            .join(Booking, Booking.call_id == calls.c.id)
             .where(
+                calls.c.booked_at.is_not(None),  # every call with a standing booking has it
                 Booking.status == BookingStatus.BOOKED,
-                Call.outcome.in_(MISSED_OUTCOMES),
-                *cohort(period, did),
+                calls.c.outcome.in_(MISSED_OUTCOMES),
+                *cohort_of(calls, period, did),
             )
         )
     ).one()
     return int(row[0]), int(row[1])
 
 
-def _delay_seconds(session: AsyncSession, later: Any, earlier: Any) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-    return func.extract("epoch", later - earlier)
+async def _nth_delay(
+    session: AsyncSession, period: Period, did: str | None, rank: int, count: int, total: int
+) -> float:
+    """The ``rank``-th smallest delay (1-based) of the period's ``count`` (of ``total``)."""
+    share = count / max(total, count, 1)
+    from_top = count - rank + 1 < rank
+    walk = min(rank, count - rank + 1) / share
+    # Walking the index of every delay in order reaches the rank after about rank / share
+    # entries (share: the period's part of all delays), from whichever end is nearer; sorting
+    # the period's delays costs a few entries' worth each. Take the cheaper.
+    if walk <= 4 * count:
+        calls = indexed_by(table_of(Call), "ix_calls_response")
+        delay = calls.c.response_seconds
+        order = delay.desc() if from_top else delay
+        offset = count - rank if from_top else rank - 1
+    else:
+        calls = indexed_by(table_of(Call), "ix_calls_response_by_time")
+        delay = calls.c.response_seconds
+        order, offset = delay, rank - 1
+    query = select(delay).where(
+        delay.is_not(None),
+        calls.c.ended_at >= period.start,
+        calls.c.ended_at < period.end,
+        *([] if did is None else [calls.c.did == did]),
+    )
+    value = await session.scalar(query.order_by(order).offset(offset).limit(1))
+    return max(float(value or 0.0), 0.0)
 
 
 async def response_percentiles(session: AsyncSession, period: Period, did: str | None) -> list[Kpi]:
     """Median and p90 seconds from a missed call's end to its first text-back."""
-    first = (
-        select(
-            Call.id.label("call_id"),
-            Call.ended_at.label("ended_at"),
-            func.min(Message.sent_at).label("first_sent"),
-        )
-        .join(Message, Message.call_id == Call.id)
-        .where(
-            Message.kind == TEXTBACK_KIND,
-            Message.sent_at.is_not(None),
-            Call.outcome.in_(MISSED_OUTCOMES),
-            *cohort(period, did),
-        )
-        .group_by(Call.id, Call.ended_at)
-        .subquery()
-    )
-    delay = _delay_seconds(session, first.c.first_sent, first.c.ended_at)
-    # One pass over the cohort (not one per percentile): the delays, sorted here.
-    rows = await session.scalars(select(delay))
-    values = sorted(max(float(v), 0.0) for v in rows if v is not None)
+    # ``calls.response_seconds`` is set (by trigger) only on texted missed inbound calls.
+    count = (await _sums(session, period, did)).responded
+    total = int(await session.scalar(select(func.coalesce(func.sum(CallHour.responded), 0))) or 0)
     kpis = []
     for key, share in _PERCENTILES:
-        if not values:
+        if not count:
             kpis.append(Kpi(key, None, None, 0))
             continue
-        rank = max(math.ceil(share * len(values)), 1)  # nearest-rank percentile
-        kpis.append(Kpi(key, round(values[rank - 1], 3), None, len(values)))
+        rank = max(math.ceil(share * count), 1)  # nearest-rank percentile
+        value = await _nth_delay(session, period, did, rank, count, total)
+        kpis.append(Kpi(key, round(value, 3), None, count))
     return kpis
 
 
@@ -231,23 +226,27 @@ async def variant_counts(
     session: AsyncSession, period: Period, did: str | None = None
 ) -> list[VariantCounts]:
     """Per (experiment, variant): texts sent and delivered, and replies/bookings/STOPs."""
-    delivered = or_(Message.delivered_at.is_not(None), Message.status == MessageStatus.DELIVERED)
+    if await session.scalar(select(ExperimentRow.id).limit(1)) is None:
+        return []  # no A/B test ever ran: nothing to read
+    texts = indexed_by(table_of(Message), "ix_messages_experiment_id")
+    delivered = or_(texts.c.delivered_at.is_not(None), texts.c.status == MessageStatus.DELIVERED)
     rows = await session.execute(
         select(
             ExperimentRow.name,
             ExperimentRow.variant,
-            func.count(Message.id),
+            func.count(texts.c.id),
             count_if(delivered),
-            count_if(and_(delivered, replied())),
-            count_if(and_(delivered, booked())),
-            count_if(and_(delivered, replied(InboundKind.STOP))),
+            count_if(and_(delivered, Call.first_reply_at.is_not(None))),
+            count_if(and_(delivered, Call.booked_at.is_not(None))),
+            count_if(and_(delivered, Call.opted_out_at.is_not(None))),
         )
-        .select_from(Message)
-        .join(ExperimentRow, Message.experiment_id == ExperimentRow.id)
-        .join(Call, Message.call_id == Call.id)
+        .select_from(ExperimentRow)
+        # From the experiments' texts, not from every call of the period.
+        .join(texts, texts.c.experiment_id == ExperimentRow.id)
+        .join(Call, texts.c.call_id == Call.id)
         .where(
-            Message.kind == TEXTBACK_KIND,
-            Message.sent_at.is_not(None),
+            texts.c.kind == TEXTBACK_KIND,
+            texts.c.sent_at.is_not(None),
             Call.outcome.in_(MISSED_OUTCOMES),
             *cohort(period, did),
         )
@@ -274,7 +273,4 @@ async def average_booking_value_minor(
 
 async def missed_calls(session: AsyncSession, period: Period, did: str | None) -> int:
     """Missed inbound calls of the cohort (the calculator's input)."""
-    missed = await session.scalar(
-        select(func.count(Call.id)).where(Call.outcome.in_(MISSED_OUTCOMES), *cohort(period, did))
-    )
-    return int(missed or 0)
+    return (await _sums(session, period, did)).missed

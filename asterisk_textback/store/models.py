@@ -9,24 +9,21 @@ value to a Python enum never needs a migration; only ``messages.status`` carries
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Date,
     Enum,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
+from sqlalchemy.orm import Mapped, configure_mappers, mapped_column
 
 from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.calls.model import Direction, Outcome, Reason
@@ -34,11 +31,15 @@ from asterisk_textback.crm.status import CrmEventStatus
 from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.policy.decision import Action as DecisionAction
+from asterisk_textback.store.base import Base
+from asterisk_textback.store.base import BigId as _BigId
+from asterisk_textback.store.hourly import CallHour
 from asterisk_textback.store.types import UTCDateTime, string_enum
 
 __all__ = [
     "Base",
     "Call",
+    "CallHour",
     "Contact",
     "Experiment",
     "InboundMessage",
@@ -46,24 +47,6 @@ __all__ = [
     "PendingDeliveryReport",
     "UTCDateTime",
 ]
-
-#: Autoincrementing 64-bit keys; SQLite only autoincrements an ``INTEGER PRIMARY KEY``.
-_BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Base(DeclarativeBase):
-    """Declarative base carrying the shared metadata and the datetime mapping."""
-
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), date: Date()}
 
 
 class Call(Base):
@@ -104,6 +87,20 @@ class Call(Base):
     #: Caller ID verification (STIR/SHAKEN or the carrier's verstat): ``passed``,
     #: ``failed``, ``none`` (not verified); None when the hook did not report it.
     caller_verification: Mapped[str | None] = mapped_column(String(16))
+    # KPI flags, kept by the triggers of migration 0007 (see ``store.hourly``).
+    first_reply_at: Mapped[datetime | None]
+    #: The longest reply's length, spaces trimmed (the "qualified" test).
+    reply_chars: Mapped[int | None] = mapped_column(Integer)
+    opted_out_at: Mapped[datetime | None]  # the first STOP linked to the call
+    booked_at: Mapped[datetime | None]  # the first standing booking attributed to it
+    texted_at: Mapped[datetime | None]  # its first text-back sent
+    #: Seconds from the end of a missed inbound call to its first text-back.
+    response_seconds: Mapped[float | None] = mapped_column(Float)
+    texts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    texts_delivered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    segments_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The caller's number is known not to receive texts (``contacts.sms_capable`` False).
+    no_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Message(Base):
@@ -121,6 +118,8 @@ class Message(Base):
         Index("ix_messages_kind_send_at", "kind", "send_at"),
         # Delivery webhooks find the row by the provider's id.
         Index("ix_messages_provider_message_id", "provider", "provider_message_id"),
+        # A/B counts read only the texts of an experiment.
+        Index("ix_messages_experiment_id", "experiment_id"),
     )
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
@@ -205,9 +204,6 @@ class Experiment(Base):
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64))
     variant: Mapped[str] = mapped_column(String(64))
-    #: Not maintained (0): a per-text counter here was a hot row that deadlocked concurrent
-    #: recorders on PostgreSQL. Count ``messages.experiment_id`` instead.
-    assigned: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
 
 
@@ -282,6 +278,8 @@ class Booking(Base):
         # Webhook retries and reschedules carry the vendor's id: one row per (source, id).
         UniqueConstraint("source", "external_id", name="uq_bookings_source_external_id"),
         Index("ix_bookings_e164_booked_at", "e164", "booked_at"),
+        # Booking totals per booked call, read from the index alone.
+        Index("ix_bookings_call_totals", "call_id", "status", "currency", "value_minor"),
     )
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
@@ -312,6 +310,20 @@ class Booking(Base):
 
 #: KPI periods select calls by end time (and the overview filters by it on large tables).
 Index("ix_calls_ended_at", Call.ended_at)
+# Partial indexes over the few calls a KPI that depends on a setting reads, and the delays in
+# order (the percentiles walk it) and by time (short periods sort theirs).
+_replied = Call.first_reply_at.is_not(None)
+Index("ix_calls_replied", Call.ended_at, Call.did, Call.direction, Call.outcome,
+      Call.reply_chars, Call.booked_at, Call.first_reply_at,
+      sqlite_where=_replied, postgresql_where=_replied)  # fmt: skip
+_booked = Call.booked_at.is_not(None)
+Index("ix_calls_booked", Call.ended_at, Call.did, Call.direction, Call.outcome, Call.booked_at,
+      sqlite_where=_booked, postgresql_where=_booked)  # fmt: skip
+_delay = Call.response_seconds
+Index("ix_calls_response", _delay, Call.ended_at, Call.did,
+      sqlite_where=_delay.is_not(None), postgresql_where=_delay.is_not(None))  # fmt: skip
+Index("ix_calls_response_by_time", Call.ended_at, Call.did, _delay,
+      sqlite_where=_delay.is_not(None), postgresql_where=_delay.is_not(None))  # fmt: skip
 
 __all__ += ["Booking"]
 

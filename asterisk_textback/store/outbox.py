@@ -147,7 +147,6 @@ def _create_experiment(dialect: str) -> Any:
         .values(
             name=bindparam("x_name"),
             variant=bindparam("x_variant"),
-            assigned=0,
             created_at=bindparam("x_now", type_=table.c.created_at.type),
         )
         .on_conflict_do_nothing(index_elements=[table.c.name, table.c.variant])

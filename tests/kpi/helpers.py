@@ -173,7 +173,7 @@ def add_contact(session: AsyncSession, e164: str, *, sms_capable: bool | None) -
 
 async def add_experiment(session: AsyncSession, name: str, variant: str) -> Experiment:
     """An experiment arm."""
-    row = Experiment(name=name, variant=variant, assigned=0, created_at=T0)
+    row = Experiment(name=name, variant=variant, created_at=T0)
     session.add(row)
     await session.flush()
     return row

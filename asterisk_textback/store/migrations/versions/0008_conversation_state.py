@@ -1,7 +1,7 @@
 """Conversation state and staff replies: who sent a text, when staff read or handled a thread.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -26,9 +26,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop them again (back to revision 0006)."""
-    with op.batch_alter_table("contacts") as batch:
-        batch.drop_column("conversation_handled_at")
-        batch.drop_column("conversation_seen_at")
-    with op.batch_alter_table("messages") as batch:
-        batch.drop_column("sent_by")
+    """Drop them again (back to revision 0007)."""
+    # Native DROP COLUMN (SQLite 3.35+, PostgreSQL): a batch copy would re-create the tables,
+    # dropping the triggers of 0007 and firing ON DELETE SET NULL on the rows that point here.
+    op.execute("ALTER TABLE contacts DROP COLUMN conversation_handled_at")
+    op.execute("ALTER TABLE contacts DROP COLUMN conversation_seen_at")
+    op.execute("ALTER TABLE messages DROP COLUMN sent_by")

@@ -27,6 +27,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop them again (back to revision 0008)."""
-    with op.batch_alter_table("calls") as batch:
-        batch.drop_column("caller_verification")
-        batch.drop_column("disclosure_played")
+    # Native DROP COLUMN (SQLite 3.35+, PostgreSQL): a batch copy would re-create ``calls``,
+    # dropping its triggers (0007) and nulling ``messages.call_id`` through ON DELETE SET NULL.
+    for name in ("caller_verification", "disclosure_played"):
+        op.execute(f"ALTER TABLE calls DROP COLUMN {name}")
