@@ -186,11 +186,13 @@ def stop_misses(text: str, brand: str) -> list[str]:
     found = links(text, brand)
     if found:
         problems.append(f"a link ({', '.join(repr(u) for u in found)}): no marketing allowed")
-    promo = promotional_words(_without_brand(plain, brand))
+    # The words of a link are the link's problem: not named twice.
+    words_only = _URL.sub(" ", _EMAIL.sub(" ", _without_brand(plain, brand)))
+    promo = promotional_words(words_only)
     if promo:
         words = ", ".join(repr(w) for w in promo)
         problems.append(f"promotional words {words}: no marketing allowed")
-    action = _CALL_TO_ACTION.search(_without_brand(plain, brand))
+    action = _CALL_TO_ACTION.search(words_only)
     if action:
         problems.append(f"a call to action ({action.group(0)!r}): no marketing allowed")
     if not has_brand(text, brand):

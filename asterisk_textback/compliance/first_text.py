@@ -92,10 +92,17 @@ def _normalise(text: str) -> str:
 def promotional_words(text: str) -> tuple[str, ...]:
     """The promotional words in ``text``, in order of appearance, each once, lower-cased."""
     plain = _normalise(text)
-    hits: list[tuple[int, str]] = []
+    hits: list[tuple[int, int, str]] = []
     for pattern in _PROMO:
-        hits.extend((m.start(), m.group(0).strip()) for m in pattern.finditer(plain))
-    return tuple(dict.fromkeys(word for _, word in sorted(hits)))
+        hits.extend((m.start(), -m.end(), m.group(0).strip()) for m in pattern.finditer(plain))
+    words: list[str] = []
+    covered = -1
+    for _start, minus_end, word in sorted(hits):
+        if -minus_end <= covered:
+            continue  # inside a longer hit ("$20" of "save $20")
+        covered = max(covered, -minus_end)
+        words.append(word)
+    return tuple(dict.fromkeys(words))
 
 
 def literal_text(source: str) -> str:
