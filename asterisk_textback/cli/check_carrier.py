@@ -16,6 +16,7 @@ from asterisk_textback.cli.check_report import CheckResult
 from asterisk_textback.compliance.carrier_rules import CarrierMiss, review
 from asterisk_textback.compliance.first_text import first_text_templates, lint_first_texts
 from asterisk_textback.config import Settings
+from asterisk_textback.policy.settings import BusinessSettings
 
 __all__ = ["carrier_lines", "first_text_lines"]
 
@@ -41,6 +42,9 @@ def carrier_lines(settings: Settings, config: str = "textback.toml") -> list[Che
         why = 'not checked (consent.carrier_rules = "off")'
         return [CheckResult(CARRIER, True, why)]
     misses = review(settings)
+    unnamed = _unnamed_brand(settings)
+    if unnamed is not None and not misses:
+        return [unnamed]
     if not misses:
         stop = (
             "the STOP confirmation has no marketing"
@@ -62,7 +66,17 @@ def carrier_lines(settings: Settings, config: str = "textback.toml") -> list[Che
         seen.add(miss.key)
         warn = mode == "warn"
         lines.append(CheckResult(CARRIER, warn, detail, fix, warn=warn))
-    return lines
+    return lines if unnamed is None else [*lines, unnamed]
+
+
+def _unnamed_brand(settings: Settings) -> CheckResult | None:
+    """A WARN when ``business.name`` is the placeholder: the answers name no real brand."""
+    default = BusinessSettings.model_fields["name"].default
+    if settings.business.name != default:
+        return None
+    detail = f"business.name is not set: the HELP and STOP answers say {default!r}"
+    fix = "set business.name to the brand you registered with your provider (10DLC)"
+    return CheckResult(CARRIER, True, detail, fix, warn=True)
 
 
 def first_text_lines(settings: Settings) -> list[CheckResult]:

@@ -180,3 +180,12 @@ def test_first_text_lines_one_per_variant() -> None:
         "templates.footer: promotional words in a first text: 'deals': promotional content "
         "needs express written consent (47 CFR 64.1200(a)(2))"
     ]
+
+
+def test_an_unset_business_name_is_a_warning() -> None:
+    [line] = carrier_lines(settings_from_mapping({}))
+    assert line.status == "WARN"
+    assert line.detail == ("business.name is not set: the HELP and STOP answers say 'our office'")
+    assert "business.name" in line.fix
+    named = settings_from_mapping({"business": {"name": "Acme Plumbing"}})
+    assert [line.status for line in carrier_lines(named)] == ["PASS"]
