@@ -115,16 +115,21 @@ def _brand_forms(brand: str) -> tuple[str, ...]:
     return tuple(f for f in dict.fromkeys((full, short)) if f)
 
 
+def _brand_pattern(form: str) -> re.Pattern[str]:
+    """``form`` as a whole word or phrase: the brand "AB" is not in "about"."""
+    return re.compile(rf"(?<!\w){re.escape(form)}(?!\w)")
+
+
 def has_brand(text: str, brand: str) -> bool:
     """Whether ``text`` names ``brand`` (case and spacing aside, legal suffix optional)."""
     plain = _plain(text)
-    return any(form in plain for form in _brand_forms(brand))
+    return any(_brand_pattern(form).search(plain) for form in _brand_forms(brand))
 
 
 def _without_brand(plain: str, brand: str) -> str:
     """``plain`` with the brand blanked out: "Acme.com" names the brand, it is no link."""
     for form in _brand_forms(brand):
-        plain = plain.replace(form, " ")
+        plain = _brand_pattern(form).sub(" ", plain)
     return plain
 
 

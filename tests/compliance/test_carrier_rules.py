@@ -165,6 +165,12 @@ def test_stop_instructions_wordings(stop: str) -> None:
     assert help_misses(text, BRAND) == []
 
 
+def test_a_short_brand_is_a_whole_word() -> None:
+    text = "About us: +1 212 555 0100. Msg frequency varies. Msg & data rates may apply. Reply STOP"
+    assert help_misses(text, "AB") == ["no brand (the business name 'AB')"]
+    assert help_misses("AB: " + text, "AB") == []
+
+
 def test_the_brand_ignores_case_spacing_and_a_legal_suffix() -> None:
     text = (
         "ACME  plumbing: help at acme.example. Msg frequency varies. Msg & data rates may apply. "
