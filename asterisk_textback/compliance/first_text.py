@@ -3,11 +3,12 @@
 A text-back goes to someone who called the business, not to someone who signed up for
 offers. An informational text about the call needs only the caller's prior express consent;
 a text that "includes or introduces an advertisement or constitutes telemarketing" needs the
-recipient's prior express *written* consent (47 CFR 64.1200(a)(2); (f)(9) defines it), and
-the CTIA Messaging Principles and Best Practices (May 2023, §5.1) expect the consent to
-match the content sent. So the templates a rule (or the dialplan, through FastAGI) can send
-as a first text are read for offers, discounts, "free", prices and the like, and each one
-found is named, for the admin to reword (``templates preview`` and ``check`` WARN).
+recipient's prior express *written* consent (47 CFR 64.1200(a)(2); the term is defined in
+64.1200(f)), and the CTIA Messaging Principles and Best Practices (May 2023, §5.1) expect
+the consent to match the content sent. So the templates a rule (or the dialplan, through
+FastAGI) can send as a first text are read for offers, discounts, "free", prices and the
+like, and each one found is named, for the admin to reword (``templates preview`` and
+``check`` WARN).
 
 Pure: plain text in, words out. The templates are the admin's own, so this is a lint, not a
 filter: case-insensitive, on word boundaries ("freedom", "sales", "toll-free" and "feel free"
