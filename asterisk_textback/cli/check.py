@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = str(args.config)
     try:
-        loaded = load(args.config)
+        # The HELP/STOP answers get lines of their own (carrier rules), one per miss.
+        loaded = load(args.config, carrier_rules=False)
     except ConfigError as exc:
         # Nothing else can be checked without the settings: this one line, with its fix.
         # The loader names the file (and the line, where it can); name it once.

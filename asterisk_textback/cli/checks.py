@@ -1,9 +1,11 @@
 """``asterisk-textback check``: every check in order, each with the fix when it fails.
 
-Config, the environment variables it names, database, each PBX's AMI login, clock, read
-classes and dialplan, the provider and its webhooks. Every check prints its line whatever
-the others found: one that cannot run (its secret is unset, the AMI login above failed)
-says so as SKIP, and an unexpected error is a FAIL line, never a traceback.
+Config, the HELP/STOP answers against the carriers' rules and the first texts for
+promotional words (``check_carrier``), the environment variables it names, database, each
+PBX's AMI login, clock, read classes and dialplan, the provider and its webhooks. Every
+check prints its line whatever the others found: one that cannot run (its secret is unset,
+the AMI login above failed) says so as SKIP, and an unexpected error is a FAIL line, never
+a traceback.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ from asterisk_textback.app.environment import (
 from asterisk_textback.app.service import database_url
 from asterisk_textback.calls.contexts import ContextMatcher
 from asterisk_textback.cli.check_ami import clock, login, reach_only
+from asterisk_textback.cli.check_carrier import (
+    CARRIER,
+    FIRST_TEXTS,
+    carrier_lines,
+    first_text_lines,
+)
 from asterisk_textback.cli.check_classes import ClassWatch, read_classes
 from asterisk_textback.cli.check_provider import provider_line, webhooks_line
 from asterisk_textback.cli.check_report import DEFAULT_WATCH, CheckResult
@@ -50,6 +58,21 @@ async def _guarded(name: str, check: Callable[[], Awaitable[CheckResult]]) -> Ch
         return await check()
     except Exception as exc:  # the last line of defence: whatever it was, say it and go on
         return _unexpected(name, exc)
+
+
+def _words(loaded: PreparedConfig, config: str) -> list[CheckResult]:
+    """The ``carrier rules`` and ``first texts`` lines (a FAIL line, never a traceback)."""
+    settings = loaded.settings
+    results: list[CheckResult] = []
+    for name in (CARRIER, FIRST_TEXTS):
+        try:
+            if name == CARRIER:
+                results += carrier_lines(settings, config)
+            else:
+                results += first_text_lines(settings)
+        except Exception as exc:  # as in _guarded
+            results.append(_unexpected(name, exc))
+    return results
 
 
 def _skip(name: str, unset: list[MissingEnv]) -> CheckResult:
@@ -203,6 +226,7 @@ async def run_checks(
     """
     env = os.environ if environ is None else environ
     results = [CheckResult("config", True, f"{config} is valid; templates render")]
+    results += _words(loaded, config)
     line, missing = await _environment(loaded, env)
     results.append(line)
 

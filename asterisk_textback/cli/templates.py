@@ -1,4 +1,8 @@
-"""``asterisk-textback templates preview``: every template and variant, as it will be billed."""
+"""``asterisk-textback templates preview``: every template and variant, as it will be billed.
+
+Under the table, a WARN line for each template a rule can send as a number's first text that
+carries promotional wording, naming the words (``compliance.first_text``).
+"""
 
 from __future__ import annotations
 
@@ -25,13 +29,20 @@ def add_parser(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the rendered templates as a table, and what the figures include."""
+    """Print the rendered templates as a table, what the figures include, and warnings."""
+    from asterisk_textback.compliance.first_text import lint_first_texts
     from asterisk_textback.templates.preview import format_table, note, preview_rows
     from asterisk_textback.textback.loading import load
 
-    loaded = load(args.config)
+    # The HELP/STOP answers are not templates: `check` reports on them.
+    loaded = load(args.config, carrier_rules=False)
     settings = loaded.settings
     print(format_table(preview_rows(settings, loaded.renderer)))
     print()
     print(note(settings.templates, booking_link=bool(settings.business.booking_link)))
+    findings = lint_first_texts(settings)
+    if findings:
+        print()
+    for finding in findings:
+        print(f"[WARN] {finding.message()}")
     return 0

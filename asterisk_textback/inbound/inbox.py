@@ -4,6 +4,11 @@
 committed (the inbound row, an opt-out or opt-in, the confirmation in the outbox, a delivery
 status), so the webhook's 2xx means "stored". Forwarding a reply to staff happens after that,
 in a background task, and is retried by :meth:`Inbox.sweep` until it succeeds.
+
+The STOP confirmation is queued to expire five minutes after the STOP was received: it goes
+out within 47 CFR 64.1200(a)(12)'s window or not at all, however far behind the dispatcher
+is (an outage, a backlog, a provider asking for retries). It and the HELP answer are the
+``[consent]`` texts as configured, nothing added: no footer, no link, no marketing.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.utc import utc
+from asterisk_textback.compliance.carrier_rules import OPT_OUT_CONFIRM_WINDOW, readable_number
 from asterisk_textback.inbound.consent import classify
 from asterisk_textback.inbound.forwarding import Forwarder
 from asterisk_textback.inbound.kinds import InboundKind
@@ -118,7 +124,10 @@ class Inbox:
         # Alphanumeric senders and short codes have no E.164 form: keep them as sent.
         return parse_caller(raw, self._region).e164 or raw.strip()[:16]
 
-    def _confirmation(self, kind: InboundKind, to: str, sender: str) -> NewMessage | None:
+    def _confirmation(
+        self, kind: InboundKind, to: str, sender: str, received_at: datetime
+    ) -> NewMessage | None:
+        """The answer to ``kind`` (None: none is sent), from ``sender`` (the number texted)."""
         c = self._consent
         if kind is InboundKind.STOP and c.confirm_opt_out:
             template = c.opt_out_text
@@ -128,15 +137,22 @@ class Inbox:
             template = c.help_text
         else:
             return None
-        body = c.render(template, self._business)
+        # With no [consent] contact, the number the customer texted is the help contact.
+        body = c.render(template, self._business, number=readable_number(sender))
         info = count_segments(body)
+        now = self._now()
+        expires = None
+        if kind is InboundKind.STOP:
+            # From the STOP's receipt (the provider's time, unless that is in our future).
+            expires = min(received_at, now) + OPT_OUT_CONFIRM_WINDOW
         return NewMessage(
             to_e164=to,
             sender=sender,
             body=body,
             segments=info.segments,
             encoding=info.encoding,
-            send_at=self._now(),
+            send_at=now,
+            expires_at=expires,
             kind=_CONFIRM_KIND[kind],
         )
 
@@ -157,7 +173,7 @@ class Inbox:
             keyword=None if verdict.keyword is None else verdict.keyword[:64],
         )
         # The confirmation goes out from the number the caller wrote to (CTIA: same line).
-        confirmation = self._confirmation(verdict.kind, sender, ours)
+        confirmation = self._confirmation(verdict.kind, sender, ours, new.received_at)
         refused = None if self._policy is None else refuse_destination(sender, self._policy)
         if confirmation is not None and refused is not None:
             # An auto-reply is a text like any other: never to a premium, foreign or

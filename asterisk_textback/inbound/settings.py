@@ -7,6 +7,7 @@ forwarding channels (aiohttp, SMTP, the database).
 from __future__ import annotations
 
 import string
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,9 +22,15 @@ class ConsentSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    #: How customers reach a person (phone number, web page); ``{contact}`` in the texts.
+    #: How customers reach a person (phone number, email, web page); ``{contact}`` in the
+    #: texts. Empty: the number the customer texted (it reaches the business).
     contact: str = ""
-    help_text: str = "{business}: reply here or call us {contact}. Reply STOP to opt out."
+    #: The answer to HELP/INFO. Carriers require the brand, a help contact, the message
+    #: frequency, "Msg & data rates may apply" and how to opt out (CTIA; checked at load).
+    help_text: str = (
+        "{business}: help at {contact}. Msg frequency varies. Msg & data rates may apply. "
+        "Reply STOP to opt out."
+    )
     #: Turn off when the provider already confirms opt-outs itself (e.g. Twilio's default
     #: Advanced Opt-Out), so the caller does not get two confirmations.
     confirm_opt_out: bool = True
@@ -32,6 +39,10 @@ class ConsentSettings(BaseModel):
     )
     confirm_opt_in: bool = True
     opt_in_text: str = "{business}: you are subscribed again. Reply STOP to opt out, HELP for help."
+    #: What a HELP answer or STOP confirmation carriers would refuse does (``check`` names
+    #: what is missing): ``enforce`` stops ``run`` at load, ``warn`` only warns (``check``
+    #: WARN, a log line at start), ``off`` skips the check (e.g. outside the US).
+    carrier_rules: Literal["enforce", "warn", "off"] = "enforce"
     #: Auto-replies (HELP/INFO answers, STOP/START confirmations, replies forwarded to staff
     #: by SMS) queued per minute in total; 0 = no cap. Their own budget: they never count
     #: against the text-back caps of ``[suppression]``.
@@ -54,9 +65,12 @@ class ConsentSettings(BaseModel):
             raise ValueError("must not be empty")
         return value
 
-    def render(self, template: str, business: str) -> str:
-        """Fill ``{business}`` and ``{contact}`` into one of the texts above."""
-        text = template.format(business=business, contact=self.contact)
+    def render(self, template: str, business: str, *, number: str = "") -> str:
+        """Fill ``{business}`` and ``{contact}`` into one of the texts above.
+
+        ``number``: the number the customer texted, ``{contact}`` when ``contact`` is empty.
+        """
+        text = template.format(business=business, contact=self.contact or number)
         return " ".join(text.split())
 
 

@@ -66,6 +66,8 @@ async def _check(
     # Every check prints its line, whatever the AMI did.
     assert list(status_of(report)) == [
         "config",
+        "carrier rules",
+        "first texts",
         "environment",
         "database",
         "ami",

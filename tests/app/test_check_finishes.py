@@ -25,6 +25,8 @@ SID = "AC" + "0123456789abcdef" * 2
 UNSET = ("AMI_SECRET", "TWILIO_AUTH_TOKEN", "BOOKINGS_KEY")
 ALL_CHECKS = [
     "config",
+    "carrier rules",
+    "first texts",
     "environment",
     "database",
     "ami",

@@ -44,6 +44,8 @@ async def test_all_checks_pass_on_a_working_setup(tmp_path: Path) -> None:
     names = [r.name for r in results]
     assert names == [
         "config",
+        "carrier rules",
+        "first texts",
         "environment",
         "database",
         "ami",

@@ -192,8 +192,9 @@ async def test_help_answered(make_hook: MakeHook, session_factory: Sessions) -> 
     hook, _, _ = await make_hook()
     assert (await hook.post([inbound_event("h1", "HELP")])).status == 200
     [help_text] = await _messages(session_factory, "help")
-    assert (
-        help_text.body == "Acme Plumbing: reply here or call us +1 555 0100. Reply STOP to opt out."
+    assert help_text.body == (
+        "Acme Plumbing: help at +1 555 0100. Msg frequency varies. Msg & data rates may apply. "
+        "Reply STOP to opt out."
     )
 
 
