@@ -105,32 +105,20 @@ async def database_volume(
     import sys
     from datetime import timedelta
 
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
-
     from asterisk_textback.app.service import database_url
-    from asterisk_textback.cli.consent import missing_sqlite_file
     from asterisk_textback.compliance import kit_volume
     from asterisk_textback.errors import TextbackError
-    from asterisk_textback.store.engine import create_engine, create_session_factory
-    from asterisk_textback.store.schema import check_schema_readable
-    from asterisk_textback.store.uow import reading
-    from asterisk_textback.store.volume import text_counts
+    from asterisk_textback.store.volume import read_text_counts
 
-    url = database_url(loaded, environ)
-    if missing_sqlite_file(url) is not None or make_url(url).database == ":memory:":
-        return None
-    engine = create_engine(url)
+    since = now - timedelta(days=kit_volume.WINDOW_DAYS)
     try:
-        await check_schema_readable(engine)
-        async with reading(create_session_factory(engine)) as session:
-            counts = await text_counts(session, now - timedelta(days=kit_volume.WINDOW_DAYS))
-    except (TextbackError, SQLAlchemyError, OSError) as exc:
+        counts = await read_text_counts(database_url(loaded, environ), since)
+    except (TextbackError, OSError) as exc:
         out = err if err is not None else sys.stderr
         print(f"asterisk-textback: database not used for the volume: {exc}", file=out)
         return None
-    finally:
-        await engine.dispose()
+    if counts is None:
+        return None
     return kit_volume.from_texts(
         counts.texts,
         counts.first_at,

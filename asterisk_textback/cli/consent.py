@@ -64,6 +64,7 @@ async def run_export(
     from asterisk_textback.store.engine import create_engine, create_session_factory
     from asterisk_textback.store.schema import check_schema_readable
     from asterisk_textback.store.uow import reading
+    from asterisk_textback.store.volume import missing_sqlite_file
 
     settings = loaded.settings
     e164 = None
@@ -99,19 +100,3 @@ async def run_export(
         return 0
     finally:
         await engine.dispose()
-
-
-def missing_sqlite_file(url: str) -> str | None:
-    """The path of a SQLite database ``url`` names that does not exist (opening would create
-    it, empty); None for an existing file, memory or PostgreSQL."""
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite"):
-        return None
-    path = parsed.database
-    if not path or path == ":memory:" or Path(path).exists():
-        return None
-    return path
