@@ -108,14 +108,17 @@ async def database_volume(
     from asterisk_textback.app.service import database_url
     from asterisk_textback.compliance import kit_volume
     from asterisk_textback.errors import TextbackError
+    from asterisk_textback.store.engine import without_password
     from asterisk_textback.store.volume import read_text_counts
 
     since = now - timedelta(days=kit_volume.WINDOW_DAYS)
+    url = database_url(loaded, environ)
     try:
-        counts = await read_text_counts(database_url(loaded, environ), since)
+        counts = await read_text_counts(url, since)
     except (TextbackError, OSError) as exc:
         out = err if err is not None else sys.stderr
-        print(f"asterisk-textback: database not used for the volume: {exc}", file=out)
+        where = without_password(url)
+        print(f"asterisk-textback: database {where} not used for the volume: {exc}", file=out)
         return None
     if counts is None:
         return None

@@ -61,8 +61,12 @@ async def run_export(
         number_records,
     )
     from asterisk_textback.inbound.optout_csv import normalise_number
-    from asterisk_textback.store.engine import create_engine, create_session_factory
-    from asterisk_textback.store.schema import check_schema_readable
+    from asterisk_textback.store.engine import (
+        create_engine,
+        create_session_factory,
+        without_password,
+    )
+    from asterisk_textback.store.schema import DatabaseUnreadableError, check_schema_readable
     from asterisk_textback.store.uow import reading
     from asterisk_textback.store.volume import missing_sqlite_file
 
@@ -86,7 +90,12 @@ async def run_export(
         return 2
     engine = create_engine(url)
     try:
-        await check_schema_readable(engine)
+        try:
+            await check_schema_readable(engine)
+        except DatabaseUnreadableError as exc:
+            where = without_password(url)
+            print(f"asterisk-textback: error: database {where} cannot be read: {exc}", file=err)
+            return 2
         sessions = create_session_factory(engine)
         if e164 is None:
             await export_all(sessions, fmt, out, zone)
