@@ -205,7 +205,9 @@ async def test_an_unreadable_database_counts_as_no_history(
     broken.write_bytes(b"this is not a database" * 100)
     loaded = _loaded_with(f"sqlite+aiosqlite:///{broken}")
     assert await database_volume(loaded, NOW, {}) is None
-    assert "database not used for the volume" in capsys.readouterr().err
+    assert (
+        f"database sqlite+aiosqlite:///{broken} not used for the volume" in capsys.readouterr().err
+    )
     missing = tmp_path / "missing.db"
     assert await database_volume(_loaded_with(f"sqlite+aiosqlite:///{missing}"), NOW, {}) is None
     assert not missing.exists()
