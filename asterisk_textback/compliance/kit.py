@@ -175,8 +175,8 @@ def _description(brand: str, link: bool, cooldown: float) -> str:
         f"{brand} texts back people whose phone call to {brand} was not answered (nobody "
         "free, the line busy, or after hours). Each missed call gets at most one "
         f"informational text about that call, inviting the caller to reply{book}; "
-        f"{brand}'s staff read and answer the replies. No marketing or promotions are sent, "
-        f"and a number is texted at most once every {cooldown:g} hours."
+        f"{brand}'s staff read and answer the replies. No marketing or promotions are sent"
+        + (f", and a number is texted at most once every {cooldown:g} hours." if cooldown else ".")
     )
 
 
@@ -187,7 +187,8 @@ def _flow(brand: str, senders: tuple[str, ...], footer: str | None, region: str)
     return (
         f"Consent is given by the caller's own phone call: a customer calls {brand} "
         f"({numbers}) and the call is missed. Only the number that called is texted, once, "
-        "within a minute, about that call. The greeting tells callers before the phones "
+        "shortly after the call and about that call only (never at night: a text due in quiet "
+        "hours waits for the morning). The greeting tells callers before the phones "
         f'ring: "{DISCLOSURE}" (a verbal call to action; the full script is this one '
         f"sentence).{stop} Replying STOP (or END, CANCEL, UNSUBSCRIBE, QUIT) opts out at "
         "once; HELP gives contact details. Numbers are never bought, shared or texted for "

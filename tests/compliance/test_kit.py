@@ -64,6 +64,10 @@ def test_the_json_kit_of_the_sample_config(capsys: pytest.CaptureFixture[str]) -
     assert "We may text you about this call. Reply STOP to opt out." in kit["message_flow"]
     assert kit["volume"]["source"] == "none"
     assert kit["volume"]["per_month"] is None
+    # Within the lengths TCR's forms accept (description 40-4096, flow 40-2048, samples 20+).
+    assert 40 <= len(kit["description"]) <= 4096
+    assert 40 <= len(kit["message_flow"]) <= 2048
+    assert all(20 <= len(s["body"]) <= 1024 for s in kit["samples"])
 
 
 def test_the_markdown_kit_has_the_forms_sections(capsys: pytest.CaptureFixture[str]) -> None:
