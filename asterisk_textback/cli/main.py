@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from asterisk_textback import __version__
 from asterisk_textback.cli import (
     check,
+    compliance,
+    consent,
     db,
     demo,
     optout,
@@ -40,7 +42,20 @@ from asterisk_textback.errors import TextbackError
 PRIVATE_UMASK = 0o077
 
 #: In the order ``--help`` lists them.
-_COMMANDS = (replay, run, demo, db, check, send_test, optout, report, web, templates)
+_COMMANDS = (
+    replay,
+    run,
+    demo,
+    db,
+    check,
+    send_test,
+    optout,
+    consent,
+    report,
+    web,
+    templates,
+    compliance,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

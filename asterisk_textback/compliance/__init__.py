@@ -1,1 +1,1 @@
-"""Compliance: the rules of texting (CTIA, 47 CFR 64.1200) checked against the config."""
+"""Compliance: carrier rules for HELP/STOP and first texts, the 10DLC kit, consent evidence."""

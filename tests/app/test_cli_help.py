@@ -84,7 +84,8 @@ def test_every_command_reaches_a_run_function() -> None:
         if path and not any(isinstance(a, argparse._SubParsersAction) for a in each._actions)
     ]
     assert {path[0] for path, _ in leaves} == {
-        "replay", "run", "demo", "db", "check", "send-test", "optout", "report", "web", "templates"
+        "replay", "run", "demo", "db", "check", "send-test", "optout", "report", "web", "templates",
+        "consent", "compliance",
     }  # fmt: skip
     for path, each in leaves:
         assert callable(each.get_default("run")), path

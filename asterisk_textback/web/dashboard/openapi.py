@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from asterisk_textback.calls.model import Outcome
+from asterisk_textback.web.dashboard.openapi_consent import CONSENT_RECORD, consent_get
 
 __all__ = ["spec"]
 
@@ -142,6 +143,7 @@ def _reply_post(e164: dict[str, Any]) -> dict[str, Any]:
 
 
 _SCHEMAS: dict[str, Any] = {
+    "ConsentRecord": CONSENT_RECORD,
     "QueuedReply": {
         "type": "object",
         "required": ["id", "status"],
@@ -320,6 +322,7 @@ def spec() -> dict[str, Any]:
             ),
             "/api/v1/conversations/{e164}": _get("One caller's thread", _ref("Thread"), [e164]),
             "/api/v1/conversations/{e164}/messages": _reply_post(e164),
+            "/api/v1/conversations/{e164}/consent": consent_get(e164),
             "/api/v1/kpis": _get(
                 "The DESIGN section 8 KPIs, calculator and daily series",
                 _ref("KpiReport"),

@@ -37,6 +37,7 @@ from asterisk_textback.web.dashboard.app import (
 from asterisk_textback.web.dashboard.auth import Session
 from asterisk_textback.web.dashboard.booking import call_page, mark_booked
 from asterisk_textback.web.dashboard.charts import Series, line_chart
+from asterisk_textback.web.dashboard.evidence import add_evidence_routes
 from asterisk_textback.web.dashboard.inbox import add_inbox_routes
 from asterisk_textback.web.dashboard.login import add_login_routes
 from asterisk_textback.web.health import health_reasons
@@ -271,6 +272,7 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_post(r"/calls/{call_id:\d{1,18}}/booking", page_guard(mark_booked))
     app.router.add_get("/conversations", page_guard(conversations))
     add_inbox_routes(app)
+    add_evidence_routes(app)
     app.router.add_get("/experiments", page_guard(experiments))
     app.router.add_get("/calculator", page_guard(calculator))
     app.router.add_get("/health", page_guard(health))
