@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asterisk_textback.calls.verification import CallerVerification
+from asterisk_textback.calls.model import CallerVerification
 
 __all__ = ["HookReport"]
 

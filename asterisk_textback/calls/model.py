@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Any
 
 from asterisk_textback.calls.utc import utc
-from asterisk_textback.calls.verification import CallerVerification
 
 
 class Direction(StrEnum):
@@ -44,6 +43,15 @@ class Reason(StrEnum):
     CONNECTION_LOST = "connection_lost"
     #: No channel of the call hung up within the tracker's TTL.
     EVICTED = "evicted"
+
+
+class CallerVerification(StrEnum):
+    """What the caller ID's verification said (``calls/verification.py`` parses the hook's
+    report); stored as ``calls.caller_verification``."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NONE = "none"
 
 
 def _iso(ts: float) -> str:

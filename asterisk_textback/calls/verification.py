@@ -19,11 +19,11 @@ places carry the result to the PBX, and the hook (``dialplan/``) passes both:
   append the attestation (``TN-Validation-Passed-A``/``-B``/``-C``). The hook sends the
   header values (printable ASCII without space or comma, at most 200 characters each).
 
-The headers are attacker-chosen text: parsing is bounded (:data:`MAX_HEADER` characters, a
-fixed number of parameters), case-insensitive, ignores the display name and anything after
-the URI (where a caller could write ``verstat=…`` himself), and anything it does not
-recognise means ``none``. Several ``verstat`` values: the worst one counts (a failure
-anywhere is a failure; ``passed`` only when every value says so).
+The headers are attacker-chosen text: parsing is bounded (:data:`MAX_HEADER` characters;
+a URI cut off before its end counts as no verdict), case-insensitive, ignores the display
+name and anything after the URI (where a caller could write ``verstat=…`` himself), and
+anything it does not recognise means ``none``. Several ``verstat`` values: the worst one
+counts (a failure anywhere is a failure; ``passed`` only when every value says so).
 
 Results: ``passed`` (the signature checked out), ``failed`` (it did not: the caller ID may
 be spoofed), ``none`` (nothing was verified). A call without the hook's report has no value
@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import Final
+
+from asterisk_textback.calls.model import CallerVerification
 
 __all__ = [
     "MAX_HEADER",
@@ -47,16 +48,6 @@ __all__ = [
 
 #: Characters of one header value that are looked at; the rest is ignored.
 MAX_HEADER: Final = 512
-#: ``verstat`` parameters looked at per header.
-_MAX_PARAMS: Final = 8
-
-
-class CallerVerification(StrEnum):
-    """What the caller ID's verification said; stored as ``calls.caller_verification``."""
-
-    PASSED = "passed"
-    FAILED = "failed"
-    NONE = "none"
 
 
 #: Asterisk's ``verify_result`` (lower case, FILTERed) that mean the check passed.
@@ -145,16 +136,14 @@ def _uri(header: str) -> str:
     # addr-spec: header parameters (;tag=) follow the URI and are not the carrier's verdict,
     # but a verstat in the user part comes before '@'.
     user, at, _ = text.partition("@")
-    return user if at else text
+    return user if at else ""  # cut off before the host: no whole URI, no verdict
 
 
 def from_verstat(headers: Iterable[str]) -> CallerVerification:
     """The carrier's ``verstat`` in the From / P-Asserted-Identity values; ``none`` if absent."""
     found: set[CallerVerification] = set()
     for header in headers:
-        for count, match in enumerate(_PARAM.finditer(_uri(header))):
-            if count >= _MAX_PARAMS:
-                break
+        for match in _PARAM.finditer(_uri(header)):
             value = _ATTESTATION.sub("", match.group(1).lower())
             found.add(_VERSTAT.get(value, CallerVerification.NONE))
     for level in _SEVERITY:

@@ -19,8 +19,13 @@ from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
-from asterisk_textback.calls.verification import CallerVerification
+from asterisk_textback.calls.model import (
+    CallEnded,
+    CallerVerification,
+    Direction,
+    Outcome,
+    Reason,
+)
 from asterisk_textback.policy.decision import Action, Decision, SuppressReason
 from asterisk_textback.policy.history import ContactHistory
 from asterisk_textback.policy.hours import defer_for_quiet_hours, routing_at
