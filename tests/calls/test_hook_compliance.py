@@ -39,6 +39,7 @@ EXPECTED: dict[str, tuple[CallerVerification, bool]] = {
     "verstat-junk.ami": (N, False),
     "disclosure-voicemail-left.ami": (N, True),
     "disclosure-caller-hangup.ami": (N, True),
+    "disclosure-greeting-hangup.ami": (N, True),
     "disclosure-early-voicemail-left.ami": (N, True),
 }
 
@@ -146,6 +147,22 @@ def test_an_answered_announcement_is_not_an_answered_call(
     assert _call(list(without_dialplan(no_hook))).reason is reason
     # A missed call with the disclosure is texted like any other.
     assert _decide(_call(events), "not_failed")[0] is Action.SEND
+
+
+def test_greeting_hang_up_after_the_prompt() -> None:
+    # VoiceMail finds the channel already up: without the dialplan class and the hook
+    # nothing shows that VoiceMail ran, so the reason falls back to the dial round's.
+    events = read_events(VERIFIED / "disclosure-greeting-hangup.ami")
+    no_hook = [e for e in events if e.get("UserEvent") != "TextBack"]
+    for stream in (events, list(without_dialplan(events)), no_hook):
+        call = _call(stream)
+        assert (call.outcome, call.reason) == (
+            Outcome.MISSED_NO_VOICEMAIL,
+            Reason.VOICEMAIL_NO_MESSAGE,
+        )
+    blind = _call(list(without_dialplan(no_hook)))
+    assert (blind.outcome, blind.reason) == (Outcome.MISSED_NO_VOICEMAIL, Reason.NO_ANSWER)
+    assert _decide(blind, "not_failed")[0] is Action.SEND
 
 
 def test_a_prompt_cut_short_is_not_a_disclosure() -> None:
