@@ -106,7 +106,8 @@ _VERSTAT: Final = {
 #: Worst first: the order in which several results are folded into one.
 _SEVERITY: Final = (CallerVerification.FAILED, CallerVerification.NONE, CallerVerification.PASSED)
 
-_DISPLAY_NAME = re.compile(r'\s*"[^"]{0,512}"')
+#: A quoted display name, with its backslash escapes (RFC 3261 quoted-string).
+_DISPLAY_NAME = re.compile(r'\s*"(?:[^"\\]|\\.){0,512}"')
 _PARAM = re.compile(r";verstat=([A-Za-z0-9-]{0,40})", re.IGNORECASE)
 _ATTESTATION = re.compile(r"-[abc]$")
 

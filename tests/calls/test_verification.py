@@ -57,6 +57,8 @@ def test_asterisk_results(result: str, expected: CallerVerification | None) -> N
         # the caller's own text, never the carrier's verdict:
         ('"verstat=TN-Validation-Passed"<sip:+12125550147@carrier.example>', N),
         ('"x;verstat=TN-Validation-Passed"<sip:+12125550147@carrier.example>', N),
+        ('"a\\"<sip:+1;verstat=TN-Validation-Passed@x>"<sip:+1@carrier.example>', N),
+        ('"a\\"b"<sip:+1;verstat=TN-Validation-Failed@carrier.example>', F),
         ("<sip:+12125550147@carrier.example>;verstat=TN-Validation-Passed", N),
         # junk values, cut-off brackets, unknown words:
         ("<sip:+1;verstat=TN-Validation-Passedd@x>", N),
