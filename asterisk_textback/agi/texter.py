@@ -7,7 +7,12 @@ short code, invalid, country, blocked number types), opt-out, known landline, th
 per-number daily cap (caller ID can be spoofed: nobody gets pressed into a text storm) and
 the global and per-prefix rates (SMS pumping). Dropped: the call checks and ``[[rules]]``
 (the dialplan chose the template), "handled since" and the cooldown (the caller is on the
-line asking for it) and quiet hours (same). Retries are idempotent: the outbox key is the
+line asking for it) and quiet hours (same). Caller ID verification (``suppression.
+caller_verification``) applies, but FastAGI's environment (``agi_*``) carries no channel
+variables, so no verification result reaches it: under ``not_failed`` (the default) and
+``off`` nothing is refused for it, under ``passed`` every such text is
+(``suppressed:caller_not_verified``: the verified-only choice covers spoofed callers
+pressing 1 too). Retries are idempotent: the outbox key is the
 PBX, the channel's uniqueid and the template, so one channel gets one such text, ever. The
 text is committed alone (no call row): :func:`~asterisk_textback.store.caps.enqueue`.
 """

@@ -127,6 +127,8 @@ def classify(st: CallState, direction: Direction, ended_at: float, pbx: str) -> 
         pbx=pbx,
         dialed_number=(st.dialed_number or st.did_exten) if direction is Direction.OUTBOUND else "",
         excluded=st.hook is not None and st.hook.excluded,
+        disclosure_played=st.hook is not None and st.hook.disclosure,
+        caller_verification=None if st.hook is None else st.hook.verification,
     )
     log_reasoning(st, ended)  # run -v: why, for the admin following this call
     return ended

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asterisk_textback.calls.model import CallerVerification
+
 __all__ = ["HookReport"]
 
 
@@ -29,3 +31,7 @@ class HookReport:
     excluded: bool
     #: When the event was received (or its Timestamp): the caller's channel was hanging up.
     at: float
+    #: The spoken text-back disclosure played to its end (``Disclosure: yes``).
+    disclosure: bool = False
+    #: Caller ID verification (``verification.py``); None: a hook too old to report it.
+    verification: CallerVerification | None = None

@@ -45,6 +45,15 @@ class Reason(StrEnum):
     EVICTED = "evicted"
 
 
+class CallerVerification(StrEnum):
+    """What the caller ID's verification said (``calls/verification.py`` parses the hook's
+    report); stored as ``calls.caller_verification``."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NONE = "none"
+
+
 def _iso(ts: float) -> str:
     return utc(ts).isoformat()
 
@@ -72,6 +81,11 @@ class CallEnded:
     dialed_number: str = ""
     #: The dialplan hook reported ``TEXTBACK=no`` for this call's route: recorded, never texted.
     excluded: bool = False
+    #: The hook reported that the spoken text-back disclosure played to its end.
+    disclosure_played: bool = False
+    #: Caller ID verification reported by the hook (STIR/SHAKEN or the carrier's verstat);
+    #: None when no hook reported it.
+    caller_verification: CallerVerification | None = None
 
     @property
     def missed(self) -> bool:
@@ -97,4 +111,8 @@ class CallEnded:
             "pbx": self.pbx,
             "dialed_number": self.dialed_number,
             "excluded": self.excluded,
+            "disclosure_played": self.disclosure_played,
+            "caller_verification": (
+                None if self.caller_verification is None else str(self.caller_verification)
+            ),
         }

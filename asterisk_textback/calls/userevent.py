@@ -26,6 +26,11 @@ Precedence (why: each source is exact about different things):
 - **DID** and **exclusion** come from the hook alone: its own copy of the dialled number
   survives routes that never set FROM_DID, and ``Exclude: yes`` (``TEXTBACK=no``) flags
   the call so the policy suppresses it; the call is still emitted and recorded.
+- **disclosure** and **caller verification** come from the hook alone (hook version 2):
+  ``Disclosure: yes`` when the spoken disclosure played to its end; ``StirShaken``,
+  ``FromHeader`` and ``PAIHeader`` normalised by ``verification.py``. An answer by the
+  disclosure (Answer() before Playback) is not a person answering: only DialEnd, Agent,
+  Pickup and the hook's DIALSTATUS/ANSWEREDTIME ever make a call answered.
 """
 
 from __future__ import annotations
@@ -34,11 +39,14 @@ from collections.abc import Mapping
 
 from asterisk_textback.calls.hookreport import HookReport
 from asterisk_textback.calls.state import CallState
+from asterisk_textback.calls.verification import CallerVerification, verification_of
 
 #: The event name the hook passes to ``UserEvent()``.
 TEXTBACK_EVENT = "TextBack"
 #: DIALSTATUS values of a Dial that ended without an answer (CANCEL: the caller hung up).
 _DIAL_FAILED = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"})
+#: Body keys of hook version 2 that carry the caller ID verification.
+_VERIFICATION_KEYS = ("StirShaken", "FromHeader", "PAIHeader")
 
 Event = Mapping[str, str]
 
@@ -57,6 +65,14 @@ def _seconds(value: str) -> int:
         return max(0, int(value.strip() or "0"))
     except ValueError:
         return 0
+
+
+def _verification(ev: Event) -> CallerVerification | None:
+    """The caller ID verification the hook reported; None from a hook without the keys."""
+    if not any(key in ev for key in _VERIFICATION_KEYS):
+        return None
+    headers = (ev.get("PAIHeader", ""), ev.get("FromHeader", ""))
+    return verification_of(ev.get("StirShaken", ""), headers)
 
 
 def parse_report(ev: Event, at: float) -> HookReport | None:
@@ -78,6 +94,8 @@ def parse_report(ev: Event, at: float) -> HookReport | None:
         answered_seconds=_seconds(ev.get("AnsweredTime", "")),
         excluded=_word(ev, "Exclude") == "YES",
         at=at,
+        disclosure=_word(ev, "Disclosure") == "YES",
+        verification=_verification(ev),
     )
 
 

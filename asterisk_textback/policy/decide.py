@@ -5,7 +5,8 @@ reason is the most fundamental one: a call that was answered is ``answered`` eve
 caller also opted out long ago.
 
 1. the call: direction, outcome, age, misdial, IVR-only;
-2. the number: anonymous, short code, invalid, country, number type;
+2. the number: anonymous, short code, invalid, country, number type; its caller ID
+   verification (STIR/SHAKEN, ``check_verification``);
 3. the rules: routing by DID, queue, outcome, reason and business hours;
 4. the caller's history: opt-out, landline, handled since, cooldown, daily cap;
 5. SMS-pumping defence: global and per-prefix rates;
@@ -18,7 +19,13 @@ from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
+from asterisk_textback.calls.model import (
+    CallEnded,
+    CallerVerification,
+    Direction,
+    Outcome,
+    Reason,
+)
 from asterisk_textback.policy.decision import Action, Decision, SuppressReason
 from asterisk_textback.policy.history import ContactHistory
 from asterisk_textback.policy.hours import defer_for_quiet_hours, routing_at
@@ -104,6 +111,37 @@ def _check_number(number: CallerNumber, config: PolicyConfig) -> _Suppressed | N
     if number.line_type in config.suppression.block_number_types:
         return _Suppressed(_LINE_TYPES[number.line_type], f"{number.line_type} number")
     return None
+
+
+def check_verification(call: CallEnded, config: PolicyConfig) -> tuple[SuppressReason, str] | None:
+    """Refuse a text to a caller ID that failed verification (``not_failed``, the default) or
+    was not verified (``passed``); None when the text may go.
+
+    A spoofed caller ID makes the text go to a number that never called: an unsolicited text
+    to a stranger, which 47 CFR 64.1200 and the CTIA Messaging Principles and Best Practices
+    (messages only with the recipient's consent) forbid. STIR/SHAKEN verification (47 CFR
+    64.6300-64.6308, ATIS-1000074) is the network's word on the caller ID; its result comes
+    from the dialplan hook (``calls/verification.py``). Calls without the hook's report
+    count as not verified.
+    """
+    mode = config.suppression.caller_verification
+    result = call.caller_verification
+    if mode == "off" or result is CallerVerification.PASSED:
+        return None
+    if result is CallerVerification.FAILED:
+        return SuppressReason.CALLER_NOT_VERIFIED, "caller ID failed verification (STIR/SHAKEN)"
+    if mode == "passed":
+        said = "not reported" if result is None else "not verified"
+        return (
+            SuppressReason.CALLER_NOT_VERIFIED,
+            f"caller ID {said} (suppression.caller_verification = passed)",
+        )
+    return None
+
+
+def _check_verification(call: CallEnded, config: PolicyConfig) -> _Suppressed | None:
+    found = check_verification(call, config)
+    return None if found is None else _Suppressed(*found)
 
 
 def refuse_destination(raw: str, config: PolicyConfig) -> tuple[SuppressReason, str] | None:
@@ -196,7 +234,11 @@ def decide(call: CallEnded, history: ContactHistory, config: PolicyConfig, now: 
             rule_name=name,
         )
 
-    found = _check_call(call, config, now) or _check_number(number, config)
+    found = (
+        _check_call(call, config, now)
+        or _check_number(number, config)
+        or _check_verification(call, config)
+    )
     if found is not None:
         return suppressed(found)
     match = match_rule(config.rules, call, routing)

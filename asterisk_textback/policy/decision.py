@@ -43,6 +43,9 @@ class SuppressReason(StrEnum):
     PAGER = "pager"
     VOICEMAIL_NUMBER = "voicemail_number"
     FIXED_LINE = "fixed_line"
+    #: The caller ID failed STIR/SHAKEN verification (or, with
+    #: ``suppression.caller_verification = "passed"``, was not verified): maybe spoofed.
+    CALLER_NOT_VERIFIED = "caller_not_verified"
     # The rules
     RULE_SUPPRESSED = "rule_suppressed"
     NO_RULE_MATCHED = "no_rule_matched"

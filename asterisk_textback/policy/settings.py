@@ -189,6 +189,8 @@ class When(StrEnum):
 
 
 MissedOutcome = Literal["missed_voicemail", "missed_no_voicemail"]
+#: ``suppression.caller_verification``: which callers' verification results allow a text.
+CallerVerificationMode = Literal["off", "not_failed", "passed"]
 
 
 class RuleSettings(_Frozen):
@@ -273,6 +275,12 @@ class SuppressionSettings(_Frozen):
     #: after a text's send time (a quiet-hours deferral is deliberate and does not count).
     max_age_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
     send_delay_seconds: float = Field(default=0.0, ge=0, le=86_400)
+    #: Caller ID verification (STIR/SHAKEN or the carrier's verstat, reported by the dialplan
+    #: hook): ``not_failed`` never texts a caller whose caller ID failed verification (maybe
+    #: spoofed: the text would go to a number that never called); ``passed`` texts only
+    #: callers whose caller ID passed; ``off`` ignores it. Calls without the hook's report
+    #: are texted except under ``passed``. See ``policy.decide.check_verification``.
+    caller_verification: CallerVerificationMode = "not_failed"
 
 
 class PolicyConfig(Protocol):

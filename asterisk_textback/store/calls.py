@@ -109,6 +109,10 @@ def _values(
         "started_at": utc(call.started_at),
         "ended_at": utc(call.ended_at),
         "ring_seconds": call.ring_seconds,
+        "disclosure_played": call.disclosure_played,
+        "caller_verification": (
+            None if call.caller_verification is None else str(call.caller_verification)
+        ),
         "action": decision.action,
         "suppress_reason": decision.suppress_reason,
         "template": decision.template,

@@ -71,6 +71,7 @@ DECISIONS: Mapping[str, str] = {
     "pager": "a pager",
     "voicemail_number": "a voicemail access number",
     "fixed_line": "a landline",
+    "caller_not_verified": "caller ID not verified (may be spoofed)",
     "rule_suppressed": "a rule says not to text",
     "no_rule_matched": "no rule covers this call",
     "opted_out": "the caller opted out",

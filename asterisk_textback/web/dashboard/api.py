@@ -19,6 +19,7 @@ from asterisk_textback.store.conversations import (
     thread,
 )
 from asterisk_textback.store.daily_series import daily_series
+from asterisk_textback.store.verification import caller_verification_counts
 from asterisk_textback.web.dashboard.app import (
     DEPS,
     Handler,
@@ -116,13 +117,19 @@ async def kpis(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
     period, _, did = request_period(request)
 
-    report, calculator, series = await asyncio.gather(
+    report, calculator, series, verification = await asyncio.gather(
         run_report(request, compute_kpis, period, did, deps.kpi),
         run_report(request, calculator_from_history, period, did, deps.kpi),
         run_report(request, daily_series, period, did, deps.kpi.currency.upper(), deps.zone),
+        run_report(request, caller_verification_counts, period, did),
     )
     return web.json_response(
-        {**report.as_dict(), "calculator": calculator.as_dict(), "daily": series.as_dict()}
+        {
+            **report.as_dict(),
+            "calculator": calculator.as_dict(),
+            "daily": series.as_dict(),
+            "caller_verification": verification.as_dict(),
+        }
     )
 
 

@@ -267,6 +267,11 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "description": "Series per day in the business's time zone.",
             },
+            "caller_verification": {
+                "type": "object",
+                "description": "Inbound calls by caller ID verification (passed, failed, "
+                "none, unreported) and texts held back for it (suppressed).",
+            },
         },
     },
     "Experiments": {
