@@ -9,7 +9,7 @@ caller also opted out long ago.
 3. the rules: routing by DID, queue, outcome, reason and business hours;
 4. the caller's history: opt-out, landline, handled since, cooldown, daily cap;
 5. SMS-pumping defence: global and per-prefix rates;
-6. timing: send delay, recipient quiet hours, expiry.
+6. timing: send delay, the recipient's texting window (quiet hours by their place), expiry.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from asterisk_textback.calls.model import CallEnded, Direction, Outcome, Reason
 from asterisk_textback.policy.decision import Action, Decision, SuppressReason
 from asterisk_textback.policy.history import ContactHistory
-from asterisk_textback.policy.hours import defer_for_quiet_hours, routing_at
+from asterisk_textback.policy.hours import routing_at
 from asterisk_textback.policy.numbers import (
     CallerNumber,
     LineType,
@@ -29,6 +29,8 @@ from asterisk_textback.policy.numbers import (
     country_allowed,
     parse_caller,
 )
+from asterisk_textback.policy.quiet import next_window, rules_for
+from asterisk_textback.policy.recipient_place import place_of
 from asterisk_textback.policy.rules import match_rule
 from asterisk_textback.policy.settings import PolicyConfig, allowed_countries
 
@@ -212,11 +214,11 @@ def decide(call: CallEnded, history: ContactHistory, config: PolicyConfig, now: 
 
     delay = supp.send_delay_seconds if rule.send_delay_seconds is None else rule.send_delay_seconds
     due = max(now, call.ended_at + delay)
-    send_at = due
+    send_at, detail, applied = due, "", None
     if supp.quiet_hours is not None:
-        send_at = defer_for_quiet_hours(
-            supp.quiet_hours, recipient_zones(number, business.zone), due
-        )
+        rules = rules_for(supp.quiet_hours, place_of(number.e164))
+        verdict = next_window(rules, recipient_zones(number, business.zone), due)
+        send_at, detail, applied = verdict.send_at, verdict.detail, verdict.applied
     return Decision(
         action=Action.SEND,
         routing=routing,
@@ -227,7 +229,10 @@ def decide(call: CallEnded, history: ContactHistory, config: PolicyConfig, now: 
         template=rule.template,
         experiment=rule.experiment,
         send_at=send_at,
+        # Counted from the (deferred) send time: a text held for the window's opening
+        # still has all of max_age once it opens.
         expires_at=send_at + supp.max_age_minutes * 60,
         deferred=send_at > due,
-        detail=f"deferred to the end of quiet hours ({supp.quiet_hours})" if send_at > due else "",
+        detail=detail,
+        quiet_rule=applied,
     )

@@ -87,6 +87,10 @@ class Decision:
     expires_at: float | None = None
     #: True when quiet hours moved ``send_at`` to the end of the recipient's night.
     deferred: bool = False
+    #: The quiet-hours rules that applied to a send, strictest first, each with its source:
+    #: ``Texas (Tex. Bus. & Com. Code § 301.051), federal (47 CFR § 64.1200(c)(1))``;
+    #: None when quiet hours are off or nothing was sent.
+    quiet_rule: str | None = None
 
     @property
     def send(self) -> bool:
@@ -108,4 +112,5 @@ class Decision:
             "send_at": _iso(self.send_at),
             "expires_at": _iso(self.expires_at),
             "deferred": self.deferred,
+            "quiet_rule": self.quiet_rule,
         }
