@@ -30,17 +30,13 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     model_serializer,
 )
 from pydantic_core import PydanticCustomError
 
-from asterisk_textback.policy.timerange import (
-    OptionalTimeRangeField,
-    TimeRange,
-    TimeRangeField,
-    parse_range,
-)
+from asterisk_textback.policy.timerange import TimeRange, TimeRangeField, parse_range
 
 Law = Literal["strict", "federal", "none"]
 DayWindows = tuple[TimeRangeField, ...] | None
@@ -64,8 +60,20 @@ class QuietHours(BaseModel):
     sun: DayWindows = None
     #: Own windows on US federal holidays (in the recipient's zone); None: an ordinary day.
     holidays: DayWindows = None
-    #: The pre-issue-16 quiet range this was read from, kept for messages.
-    legacy: OptionalTimeRangeField = None
+    #: The pre-issue-16 quiet range this was read from, kept for messages (not a key).
+    _legacy: TimeRange | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_quiet_range(cls, quiet: TimeRange) -> QuietHours:
+        """A legacy ``quiet_hours = "21:00-08:00"``: its complement daily, under the law."""
+        made = cls(daily=(TimeRange(quiet.end % (24 * 60), quiet.start),))
+        made._legacy = quiet
+        return made
+
+    @property
+    def legacy(self) -> TimeRange | None:
+        """The legacy quiet range this setting was written as, if it was."""
+        return self._legacy
 
     @property
     def custom(self) -> bool:
@@ -97,10 +105,6 @@ class QuietHours(BaseModel):
         return "custom windows" if self.custom else self.law
 
 
-def _complement(quiet: TimeRange) -> TimeRange:
-    return TimeRange(quiet.end % (24 * 60), quiet.start)
-
-
 def parse_quiet_hours(value: Any) -> Any:
     """``"strict"``, ``"federal"``, a legacy range, ``false``/``""``/``"off"``, or a table."""
     if value is None or value is False or value == "" or value == "off":
@@ -117,7 +121,7 @@ def parse_quiet_hours(value: Any) -> Any:
                 'a quiet range such as "21:00-08:00", or a table of windows',
                 {"value": value},
             ) from None
-        return QuietHours(daily=(_complement(quiet),), legacy=quiet)
+        return QuietHours.from_quiet_range(quiet)
     return value
 
 
