@@ -1,6 +1,11 @@
 """The policy: whether, what and when to text a caller (pure; ``now`` is passed in)."""
 
-from asterisk_textback.policy.decide import decide, recipient_zones, refuse_destination
+from asterisk_textback.policy.decide import (
+    decide,
+    recipient_zones,
+    refuse_destination,
+    window_opens,
+)
 from asterisk_textback.policy.decision import Action, Decision, SuppressReason
 from asterisk_textback.policy.history import NO_HISTORY, ContactHistory, RateSnapshot
 from asterisk_textback.policy.hours import (
@@ -86,4 +91,5 @@ __all__ = [
     "rule_matches",
     "rules_for",
     "when_matches",
+    "window_opens",
 ]

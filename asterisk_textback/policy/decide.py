@@ -176,6 +176,21 @@ def recipient_zones(number: CallerNumber, business_zone: ZoneInfo) -> tuple[Zone
     return tuple(zones)
 
 
+def window_opens(to: str, at: float, config: PolicyConfig) -> float:
+    """The first moment at or after epoch ``at`` a text to ``to`` may go out (quiet hours).
+
+    For whatever moves a decided text later (a rate-cap hold, a retry's backoff): the
+    moment it lands on must be inside the recipient's window too. ``at`` when quiet hours
+    are off or the number does not parse.
+    """
+    quiet = config.suppression.quiet_hours
+    number = parse_caller(to, config.business.default_region)
+    if quiet is None or not number.valid:
+        return at
+    rules = rules_for(quiet, place_of(number.e164))
+    return next_window(rules, recipient_zones(number, config.business.zone), at).send_at
+
+
 def decide(call: CallEnded, history: ContactHistory, config: PolicyConfig, now: float) -> Decision:
     """Decide whether, what and when to text the caller of ``call``, as of epoch ``now``."""
     business, supp = config.business, config.suppression

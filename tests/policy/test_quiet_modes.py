@@ -16,6 +16,7 @@ from asterisk_textback.policy import (
     decide,
     place_of,
     rules_for,
+    window_opens,
 )
 from asterisk_textback.policy.holidays import (
     nth_weekday,
@@ -264,3 +265,14 @@ def test_nth_weekday() -> None:
     assert nth_weekday(2026, 11, 3, 4) == date(2026, 11, 26)
     assert rhode_island_holiday(date(2026, 8, 10)) == "Victory Day"
     assert rhode_island_holiday(date(2026, 8, 17)) is None
+
+
+def test_window_opens_for_a_text_moved_later() -> None:
+    # A retry or a cap hold landing at 20:30 in Houston on a Sunday: fine; at 21:05: Monday 9.
+    config = world()
+    sunday = epoch("2026-06-14T20:30", CHI)
+    assert window_opens("+17135550100", sunday, config) == sunday
+    late = epoch("2026-06-14T21:05", CHI)
+    assert local(window_opens("+17135550100", late, config), CHI) == "2026-06-15T09:00"
+    assert window_opens("+17135550100", late, world(False)) == late
+    assert window_opens("not a number", late, config) == late
