@@ -176,12 +176,12 @@ def recipient_zones(number: CallerNumber, business_zone: ZoneInfo) -> tuple[Zone
     return tuple(zones)
 
 
-def window_opens(to: str, at: float, config: PolicyConfig) -> float:
+def window_opens(to: str, at: float, config: PolicyConfig) -> float | None:
     """The first moment at or after epoch ``at`` a text to ``to`` may go out (quiet hours).
 
     For whatever moves a decided text later (a rate-cap hold, a retry's backoff): the
     moment it lands on must be inside the recipient's window too. ``at`` when quiet hours
-    are off or the number does not parse.
+    are off or the number does not parse; None when no window opens within 8 days.
     """
     quiet = config.suppression.quiet_hours
     number = parse_caller(to, config.business.default_region)
@@ -233,6 +233,9 @@ def decide(call: CallEnded, history: ContactHistory, config: PolicyConfig, now: 
     if supp.quiet_hours is not None:
         rules = rules_for(supp.quiet_hours, place_of(number.e164))
         verdict = next_window(rules, recipient_zones(number, business.zone), due)
+        if verdict.send_at is None:
+            found = _Suppressed(SuppressReason.QUIET_HOURS, verdict.detail)
+            return suppressed(found, match.index, name)
         send_at, detail, applied = verdict.send_at, verdict.detail, verdict.applied
     return Decision(
         action=Action.SEND,

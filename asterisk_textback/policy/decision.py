@@ -55,6 +55,9 @@ class SuppressReason(StrEnum):
     # SMS-pumping defence
     RATE_LIMITED_GLOBAL = "rate_limited_global"
     RATE_LIMITED_PREFIX = "rate_limited_prefix"
+    # Timing
+    #: The recipient's texting windows (quiet hours) do not open within 8 days.
+    QUIET_HOURS = "quiet_hours"
 
 
 def _iso(ts: float | None) -> str | None:

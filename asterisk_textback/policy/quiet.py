@@ -59,7 +59,8 @@ def rules_for(setting: QuietHours, place: Place) -> tuple[QuietRule, ...]:
 class Verdict:
     """When the text may go out, and why then."""
 
-    send_at: float
+    #: None when no window opens within :data:`HORIZON` (the text is not sent).
+    send_at: float | None
     #: True when the windows moved it later than it was due.
     deferred: bool
     #: Every rule that applied: ``Texas (Tex. Bus. & Com. Code § 301.051), federal (…)``.
@@ -68,11 +69,13 @@ class Verdict:
     detail: str = ""
 
 
-def _wall(day: date, minutes: int, zone: ZoneInfo) -> float:
+def _walls(day: date, minutes: int, zone: ZoneInfo) -> tuple[float, float]:
+    """Both readings of a wall-clock time: they differ only inside the autumn's repeated
+    hour; a time inside the spring gap resolves with the old offset, just after the jump."""
     day += timedelta(days=minutes // MINUTES_PER_DAY)
     minutes %= MINUTES_PER_DAY
-    # A start inside the spring gap resolves with the old offset: just after the jump.
-    return datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone).timestamp()
+    wall = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
+    return wall.timestamp(), wall.replace(fold=1).timestamp()
 
 
 def is_allowed(rule: QuietRule, zone: ZoneInfo, at: float) -> bool:
@@ -94,7 +97,8 @@ def next_allowed(rule: QuietRule, zone: ZoneInfo, at: float) -> float | None:
         start
         for offset in range(-1, int(HORIZON // 86400) + 1)
         for w in rule.windows_on(today + timedelta(days=offset))
-        if (start := _wall(today + timedelta(days=offset), w.start, zone)) > at
+        for start in _walls(today + timedelta(days=offset), w.start, zone)
+        if start > at
     ]
     return min(starts, default=None)
 
@@ -148,8 +152,9 @@ def next_window(rules: Sequence[QuietRule], zones: Sequence[ZoneInfo], at: float
     if found is None and len(zones) > 1:
         found = _search(_pairs(rules, zones[:1]), at)
     if found is None:
-        # No window at all within the horizon (custom windows with every day empty).
-        return Verdict(at + HORIZON, True, applied, "quiet hours: no texting window within 8 days")
+        # Own windows that never meet the law's (e.g. Sundays only, for a Rhode Island
+        # number): holding the text for a week would not make it welcome.
+        return Verdict(None, False, applied, f"no texting window within 8 days under {applied}")
     when, holder = found
     if holder is None:
         return Verdict(at, False, applied)

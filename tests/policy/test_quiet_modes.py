@@ -9,9 +9,11 @@ import pytest
 
 from asterisk_textback.policy import (
     NO_HISTORY,
+    Action,
     Place,
     PolicySettings,
     QuietHours,
+    SuppressReason,
     TimeRange,
     decide,
     place_of,
@@ -144,13 +146,27 @@ def test_custom_holidays() -> None:
     assert send_time(short, "2125550147", "2026-12-25T09:00", NY) == "2026-12-25T12:00"
 
 
-def test_no_window_at_all_still_does_not_send_now() -> None:
-    config = world({"law": "none", "daily": []})
+def test_no_window_within_a_week_is_not_texted() -> None:
+    # Own windows on Sundays only, and Rhode Island allows none on Sundays: never both open.
+    config = world({"daily": [], "sun": ["10:00-17:00"]})
     end = epoch("2026-06-10T12:00", NY)
-    decision = decide(call_at(end), NO_HISTORY, config, end)
-    assert decision.deferred
-    assert (decision.send_at or 0) > end
-    assert "no texting window" in decision.detail
+    decision = decide(call_at(end, caller_number="4015550100"), NO_HISTORY, config, end)
+    assert decision.action is Action.SUPPRESS
+    assert decision.reason is SuppressReason.QUIET_HOURS
+    assert decision.detail.startswith("no texting window within 8 days under custom windows")
+    assert "Rhode Island" in decision.detail
+    assert window_opens("+14015550100", end, config) is None
+    # A New York number under the same windows: Sunday at 10:00.
+    assert send_time(config, "2125550147", "2026-06-10T12:00", NY) == "2026-06-14T10:00"
+
+
+def test_a_window_starting_in_the_repeated_hour() -> None:
+    # Own window 01:30-03:00 on the night the clocks go back (2026-11-01, New York): a text
+    # due at the second 01:15 goes at the second 01:30, not the next night.
+    config = world({"law": "none", "daily": ["01:30-03:00"]})
+    second_0115 = epoch("2026-11-01T06:15", "UTC")  # 01:15 EST, after the fall back
+    decision = decide(call_at(second_0115), NO_HISTORY, config, second_0115)
+    assert decision.send_at == second_0115 + 15 * 60
 
 
 # Places --------------------------------------------------------------------------------
