@@ -18,7 +18,8 @@ stroke of the hour is the safe reading). Sources, as checked for issue 16:
   –8 p.m. at the called party's location. Checked against secondary sources only (the
   statute's text was not reachable). No holiday rule.
 - **Maryland**, Md. Code, Com. Law § 14-4501 et seq. (Stop the Spam Calls Act of 2023, in
-  force 2024-01-01): 8 a.m.–8 p.m. in the called party's time zone. The issue cited
+  force 2024-01-01): 8 a.m.–8 p.m. in the called party's time zone (per the Act's
+  summaries; the hours section's own text was not reachable, § 14-4501's was). The issue cited
   § 14-3201, which is the Maryland Telephone Consumer Protection Act, not the hours.
 - **Mississippi**, Miss. Code Ann. § 77-3-723(1): "between the hours of 8:00 a.m. and 8:00
   p.m. Central Standard Time. No telephone solicitations may be made on a Sunday." So no
@@ -29,10 +30,12 @@ stroke of the hour is the safe reading). Sources, as checked for issue 16:
 - **New Jersey**, N.J.S.A. 56:8-128(d): no unsolicited telemarketing sales call "between the
   hours of 9:00 p.m. and 8:00 a.m., local time, at the customer's location" — the federal
   window, not 8 a.m.–8 p.m. as the issue had it. Kept in the table so the decision names it.
-- **Connecticut**, Conn. Gen. Stat. § 42-288a (as amended by P.A. 23-98): 9 a.m.–8 p.m.
-  local time at the consumer's location, every day.
-- **Texas**, Tex. Bus. & Com. Code § 301.051: not "before 9 a.m. or after 9 p.m. on a
-  weekday or Saturday" nor "before noon or after 9 p.m. on a Sunday".
+- **Connecticut**, Conn. Gen. Stat. § 42-288a (as amended by P.A. 23-98, in force
+  2023-10-01, which brought text messages in): 9 a.m.–8 p.m. local time at the consumer's
+  location, every day. Checked against secondary compilations (the section's text was not
+  reachable); § 42-288(c) presumes a Connecticut area code is in the state.
+- **Texas**, Tex. Bus. & Com. Code § 301.051: 9 a.m.–9 p.m. on a weekday or Saturday,
+  noon–9 p.m. on a Sunday. Checked against secondary compilations only.
 - **Rhode Island**, R.I. Gen. Laws § 5-61-3.6 with the "hours of operation" of
   § 5-61-2(2): "Monday through Friday, except a state or federal holiday, 9:00 a.m. to
   6:00 p.m.; Saturday 10:00 a.m. to 5:00 p.m." — nothing on Sundays (the issue's "10 am–

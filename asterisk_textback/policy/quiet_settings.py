@@ -106,9 +106,12 @@ class QuietHours(BaseModel):
 
 
 def parse_quiet_hours(value: Any) -> Any:
-    """``"strict"``, ``"federal"``, a legacy range, ``false``/``""``/``"off"``, or a table."""
+    """``"strict"`` (or ``true``), ``"federal"``, a legacy range, ``false``/``""``/``"off"``,
+    or a table."""
     if value is None or value is False or value == "" or value == "off":
         return None
+    if value is True:
+        return QuietHours()
     if isinstance(value, str) and value.strip() in ("strict", "federal"):
         return QuietHours(law=value.strip())  # type: ignore[arg-type]
     if isinstance(value, str):

@@ -51,6 +51,7 @@ def send_time(config: PolicySettings, number: str, ended: str, zone: str) -> str
 
 def test_default_is_strict() -> None:
     assert PolicySettings().suppression.quiet_hours == QuietHours(law="strict")
+    assert world(True).suppression.quiet_hours == QuietHours(law="strict")
 
 
 @pytest.mark.parametrize("written", ["strict", "federal"])
