@@ -18,6 +18,8 @@ def dry_run(call: CallEnded, loaded: PreparedConfig) -> dict[str, Any]:
         "action": str(decision.action),
         "reason": None if decision.reason is None else str(decision.reason),
         "detail": decision.detail,
+        # The quiet-hours rules that applied, with their sources (None when off or suppressed).
+        "quiet_rule": decision.quiet_rule,
         "routing": str(decision.routing),
         "rule": decision.rule,
         "template": None,

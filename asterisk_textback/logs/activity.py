@@ -68,7 +68,7 @@ def log_call(
         if decision.send_at is not None:
             due = utc(decision.send_at)
             after = max(0.0, decision.send_at - call.ended_at)
-            quiet = ", quiet hours" if decision.deferred else ""
+            quiet = f", {decision.detail or 'quiet hours'}" if decision.deferred else ""
             why.append(f"due {due:%Y-%m-%d %H:%M:%S} UTC, {after:.0f} s after the call{quiet}")
         state = "queued" if queued else "not queued"
         log.info("%s -> text %s %s (%s)", head, message_id, state, ", ".join(why))

@@ -10,7 +10,7 @@ caller also opted out long ago.
 3. the rules: routing by DID, queue, outcome, reason and business hours;
 4. the caller's history: opt-out, landline, handled since, cooldown, daily cap;
 5. SMS-pumping defence: global and per-prefix rates;
-6. timing: send delay, recipient quiet hours, expiry.
+6. timing: send delay, the recipient's texting window (quiet hours by their place), expiry.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from asterisk_textback.calls.model import (
 )
 from asterisk_textback.policy.decision import Action, Decision, SuppressReason
 from asterisk_textback.policy.history import ContactHistory
-from asterisk_textback.policy.hours import defer_for_quiet_hours, routing_at
+from asterisk_textback.policy.hours import routing_at
 from asterisk_textback.policy.numbers import (
     CallerNumber,
     LineType,
@@ -36,6 +36,8 @@ from asterisk_textback.policy.numbers import (
     country_allowed,
     parse_caller,
 )
+from asterisk_textback.policy.quiet import next_window, rules_for
+from asterisk_textback.policy.recipient_place import place_of
 from asterisk_textback.policy.rules import match_rule
 from asterisk_textback.policy.settings import PolicyConfig, allowed_countries
 
@@ -212,6 +214,21 @@ def recipient_zones(number: CallerNumber, business_zone: ZoneInfo) -> tuple[Zone
     return tuple(zones)
 
 
+def window_opens(to: str, at: float, config: PolicyConfig) -> float | None:
+    """The first moment at or after epoch ``at`` a text to ``to`` may go out (quiet hours).
+
+    For whatever moves a decided text later (a rate-cap hold, a retry's backoff): the
+    moment it lands on must be inside the recipient's window too. ``at`` when quiet hours
+    are off or the number does not parse; None when no window opens within 8 days.
+    """
+    quiet = config.suppression.quiet_hours
+    number = parse_caller(to, config.business.default_region)
+    if quiet is None or not number.valid:
+        return at
+    rules = rules_for(quiet, place_of(number.e164))
+    return next_window(rules, recipient_zones(number, config.business.zone), at).send_at
+
+
 def decide(call: CallEnded, history: ContactHistory, config: PolicyConfig, now: float) -> Decision:
     """Decide whether, what and when to text the caller of ``call``, as of epoch ``now``."""
     business, supp = config.business, config.suppression
@@ -254,11 +271,14 @@ def decide(call: CallEnded, history: ContactHistory, config: PolicyConfig, now: 
 
     delay = supp.send_delay_seconds if rule.send_delay_seconds is None else rule.send_delay_seconds
     due = max(now, call.ended_at + delay)
-    send_at = due
+    send_at, detail, applied = due, "", None
     if supp.quiet_hours is not None:
-        send_at = defer_for_quiet_hours(
-            supp.quiet_hours, recipient_zones(number, business.zone), due
-        )
+        rules = rules_for(supp.quiet_hours, place_of(number.e164))
+        verdict = next_window(rules, recipient_zones(number, business.zone), due)
+        if verdict.send_at is None:
+            found = _Suppressed(SuppressReason.QUIET_HOURS, verdict.detail)
+            return suppressed(found, match.index, name)
+        send_at, detail, applied = verdict.send_at, verdict.detail, verdict.applied
     return Decision(
         action=Action.SEND,
         routing=routing,
@@ -269,7 +289,10 @@ def decide(call: CallEnded, history: ContactHistory, config: PolicyConfig, now: 
         template=rule.template,
         experiment=rule.experiment,
         send_at=send_at,
+        # Counted from the (deferred) send time: a text held for the window's opening
+        # still has all of max_age once it opens.
         expires_at=send_at + supp.max_age_minutes * 60,
         deferred=send_at > due,
-        detail=f"deferred to the end of quiet hours ({supp.quiet_hours})" if send_at > due else "",
+        detail=detail,
+        quiet_rule=applied,
     )

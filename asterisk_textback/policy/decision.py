@@ -58,6 +58,9 @@ class SuppressReason(StrEnum):
     # SMS-pumping defence
     RATE_LIMITED_GLOBAL = "rate_limited_global"
     RATE_LIMITED_PREFIX = "rate_limited_prefix"
+    # Timing
+    #: The recipient's texting windows (quiet hours) do not open within 8 days.
+    QUIET_HOURS = "quiet_hours"
 
 
 def _iso(ts: float | None) -> str | None:
@@ -90,6 +93,10 @@ class Decision:
     expires_at: float | None = None
     #: True when quiet hours moved ``send_at`` to the end of the recipient's night.
     deferred: bool = False
+    #: The quiet-hours rules that applied to a send, strictest first, each with its source:
+    #: ``Texas (Tex. Bus. & Com. Code § 301.051), federal (47 CFR § 64.1200(c)(1))``;
+    #: None when quiet hours are off or nothing was sent.
+    quiet_rule: str | None = None
 
     @property
     def send(self) -> bool:
@@ -111,4 +118,5 @@ class Decision:
             "send_at": _iso(self.send_at),
             "expires_at": _iso(self.expires_at),
             "deferred": self.deferred,
+            "quiet_rule": self.quiet_rule,
         }

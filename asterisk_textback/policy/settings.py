@@ -21,7 +21,7 @@
 
     [suppression]
     cooldown_hours = 24
-    quiet_hours = "21:00-08:00"
+    quiet_hours = "strict"         # or "federal", false, or a table of windows
 
 Validation errors carry the TOML key path (``business.hours.mon[0]: "25:00-26:00" is not a
 time range ...``) once the models sit in the top-level settings (``config._format_error``).
@@ -51,7 +51,8 @@ from pydantic_core import PydanticCustomError
 from asterisk_textback.calls.model import Reason
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.policy.numbers import LineType
-from asterisk_textback.policy.timerange import OptionalTimeRangeField, TimeRange, TimeRangeField
+from asterisk_textback.policy.quiet_settings import QuietHours, QuietHoursField
+from asterisk_textback.policy.timerange import TimeRange, TimeRangeField
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 #: Weekday names in ``date.weekday()`` order.
@@ -269,10 +270,13 @@ class SuppressionSettings(_Frozen):
     misdial_min_seconds: float = Field(default=2.0, ge=0, le=600)
     #: Text callers who hung up in an IVR/announcement before any phone rang.
     text_ivr_only: bool = True
-    #: The recipient's local night (time zone from their number): texts wait until it ends.
-    quiet_hours: OptionalTimeRangeField = TimeRange(21 * 60, 8 * 60)
+    #: When texts may go out in the recipient's local time (zone and state from their
+    #: number): "strict" (federal plus state law), "federal", own windows, or off
+    #: (:mod:`.quiet_settings`); a text due outside the window waits for it to open.
+    quiet_hours: QuietHoursField = QuietHours()
     #: Never decide to text about a call older than this; the dispatcher gives up this long
-    #: after a text's send time (a quiet-hours deferral is deliberate and does not count).
+    #: after a text's send time, which for a text held by quiet hours is the window's
+    #: opening (the deferral is deliberate and does not count).
     max_age_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
     send_delay_seconds: float = Field(default=0.0, ge=0, le=86_400)
     #: Caller ID verification (STIR/SHAKEN or the carrier's verstat, reported by the dialplan

@@ -20,14 +20,28 @@ from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.calls.utc import utc
 from asterisk_textback.errors import ProviderError
 from asterisk_textback.logs.mask import phone
-from asterisk_textback.policy import ContactHistory, Decision, PolicyConfig, decide
+from asterisk_textback.policy import (
+    ContactHistory,
+    Decision,
+    PolicyConfig,
+    SuppressReason,
+    decide,
+    window_opens,
+)
 from asterisk_textback.sms.lookup import LineLookup
-from asterisk_textback.store import contacts, outbox
+from asterisk_textback.store import caps, contacts, outbox
 from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.templates.compose import Draft, compose
 from asterisk_textback.textback.loading import PreparedConfig
 
-__all__ = ["Drafted", "IsLandline", "decide_and_render", "known_landline", "outbox_row"]
+__all__ = [
+    "Drafted",
+    "IsLandline",
+    "decide_and_render",
+    "known_landline",
+    "outbox_row",
+    "reserve_in_window",
+]
 
 log = logging.getLogger(__name__)
 
@@ -126,3 +140,57 @@ async def known_landline(
             session, e164, now=at, line_type=info.line_type, sms_capable=info.sms_capable
         )
     return info.sms_capable is False
+
+
+async def reserve_in_window(
+    session: AsyncSession,
+    message: outbox.NewMessage,
+    *,
+    prefix: str | None,
+    limits: caps.Caps,
+    now: float,
+    policy: PolicyConfig,
+) -> tuple[caps.Slot, outbox.NewMessage]:
+    """Take the text's send slot under the caps (:func:`.caps.reserve`), inside its window.
+
+    A rate-cap hold moves a text later; when that lands in the recipient's quiet hours the
+    slot is asked for again from the window's opening, with ``max_age`` counted from there
+    as for a text the policy deferred. Returns the slot and the message at its times.
+    """
+    send_at, expires_at = message.send_at, message.expires_at
+    slot = caps.Slot(send_at)
+    moved: list[str] = []
+    for _ in range(4):
+        slot = await caps.reserve(
+            session,
+            to=message.to_e164,
+            prefix=prefix,
+            send_at=send_at,
+            expires_at=expires_at,
+            caps=limits,
+            now=utc(now),
+        )
+        if slot.send_at is None or slot.send_at == send_at:
+            break
+        held = slot.send_at.timestamp()
+        opens = window_opens(message.to_e164, held, policy)
+        if opens is not None and opens <= held:
+            break
+        moved.append(slot.detail)
+        if opens is None:
+            why = f"{slot.detail}, then no texting window within 8 days"
+            return caps.Slot(None, SuppressReason.QUIET_HOURS, why), message
+        # The hold ran into the recipient's quiet hours: from the window's opening.
+        if expires_at is not None:
+            expires_at = utc(opens) + (expires_at - send_at)
+        send_at = utc(opens)
+    at = slot.send_at
+    if at is None:
+        return slot, message
+    if moved:
+        then = f"; {slot.detail}" if slot.detail else ""
+        detail = f"{moved[0]}, into the recipient's quiet hours: at their opening{then}"
+        slot = caps.Slot(at, slot.reason, detail)
+    if at != message.send_at:
+        message = replace(message, send_at=at, expires_at=expires_at)
+    return slot, message

@@ -30,7 +30,12 @@ from asterisk_textback.store.calls import CallDecision, Recorded, record_call_an
 from asterisk_textback.store.uow import begin_reading, unit_of_work
 from asterisk_textback.templates.compose import Draft
 from asterisk_textback.textback.bulk import BulkLane
-from asterisk_textback.textback.drafting import IsLandline, decide_and_render, known_landline
+from asterisk_textback.textback.drafting import (
+    IsLandline,
+    decide_and_render,
+    known_landline,
+    reserve_in_window,
+)
 from asterisk_textback.textback.loading import PreparedConfig
 
 log = logging.getLogger(__name__)
@@ -312,20 +317,21 @@ class CallHandler:
         """Take the text's send slot under the caps: as due, held later, or refused."""
         if p.message is None:
             return p
-        slot = await caps.reserve(
+        slot, message = await reserve_in_window(
             session,
-            to=p.message.to_e164,
+            p.message,
             prefix=p.decision.rate_prefix,
-            send_at=p.message.send_at,
-            expires_at=p.message.expires_at,
-            caps=p.caps,
-            now=utc(p.now),
+            limits=p.caps,
+            now=p.now,
+            policy=self._loaded.settings,
         )
         if slot.send_at == p.message.send_at:
             return p
         if slot.send_at is not None:
-            held = replace(p.decision, send_at=slot.send_at.timestamp(), detail=slot.detail)
-            return replace(p, decision=held, message=replace(p.message, send_at=slot.send_at))
+            ends = None if message.expires_at is None else message.expires_at.timestamp()
+            at = slot.send_at.timestamp()
+            held = replace(p.decision, send_at=at, expires_at=ends, detail=slot.detail)
+            return replace(p, decision=held, message=message)
         refused = replace(
             p.decision,
             action=Action.SUPPRESS,

@@ -81,6 +81,7 @@ DECISIONS: Mapping[str, str] = {
     "daily_cap": "daily limit reached",
     "rate_limited_global": "sending limit reached",
     "rate_limited_prefix": "too many texts to this area",
+    "quiet_hours": "no allowed texting hours for this number soon",
 }
 
 #: ``outbox.status.MessageStatus``

@@ -136,6 +136,7 @@ def test_decision_json() -> None:
         "send_at": "2026-06-10T15:00:00+00:00",
         "expires_at": "2026-06-10T16:00:00+00:00",
         "deferred": False,
+        "quiet_rule": "federal (47 CFR § 64.1200(c)(1))",
     }
     suppressed = decide(call_at(NOON, caller_number="anonymous"), NO_HISTORY, BASE, NOON)
     assert suppressed.to_json()["reason"] == "anonymous"

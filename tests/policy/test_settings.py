@@ -14,6 +14,7 @@ from asterisk_textback.policy import (
     DEFAULT_RULES,
     LineType,
     PolicySettings,
+    QuietHours,
     TimeRange,
     When,
     allowed_countries,
@@ -85,7 +86,11 @@ def test_example_config_parses() -> None:
     assert rules[3].label_or(3) == "rules[3]"
     assert supp.allowed_countries == ("US", "CA", "+44")
     assert supp.block_number_types == (LineType.TOLL_FREE, LineType.PREMIUM_RATE)
-    assert supp.quiet_hours == TimeRange(1230, 540)
+    # The pre-issue-16 quiet range: its complement becomes the daily window, law on top.
+    assert supp.quiet_hours is not None
+    assert supp.quiet_hours.legacy == TimeRange(1230, 540)
+    assert supp.quiet_hours.daily == (TimeRange(540, 1230),)
+    assert supp.quiet_hours.law == "strict"
     assert allowed_countries(loaded) == ("US", "CA", "+44")
 
 
@@ -97,7 +102,7 @@ def test_defaults() -> None:
     supp = default.suppression
     assert supp.cooldown_hours == 24
     assert supp.daily_cap == 3
-    assert supp.quiet_hours == TimeRange(21 * 60, 8 * 60)
+    assert supp.quiet_hours == QuietHours(law="strict")
     assert LineType.TOLL_FREE in supp.block_number_types
     assert LineType.MOBILE not in supp.block_number_types
     assert allowed_countries(default) == ("US",)
@@ -187,7 +192,7 @@ def test_dump_round_trips() -> None:
         ),
         (
             {"suppression": {"quiet_hours": "9pm-8am"}},
-            'suppression.quiet_hours: "9pm-8am" is not a time range',
+            'suppression.quiet_hours: "9pm-8am" is not a quiet-hours setting',
         ),
         ({"suppression": {"cooldown_hours": -1}}, "suppression.cooldown_hours: Input should be"),
         ({"suppression": {"daily_cap": 0}}, "suppression.daily_cap: Input should be greater"),
