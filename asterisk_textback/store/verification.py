@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Direction
@@ -18,7 +18,7 @@ from asterisk_textback.kpi.periods import Period
 from asterisk_textback.policy.decision import SuppressReason
 from asterisk_textback.store.models import Call
 
-__all__ = ["VerificationCounts", "caller_verification_counts"]
+__all__ = ["VerificationCounts", "caller_verification_counts", "unverified_held"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +71,22 @@ async def caller_verification_counts(
         unreported=counts.get("unreported", 0),
         suppressed=suppressed,
     )
+
+
+async def unverified_held(session: AsyncSession, period: Period, did: str | None = None) -> int:
+    """Texts held back in ``period`` because the caller ID was not verified (the Overview's).
+
+    Read from the partial index ``ix_calls_unverified_held`` alone, so a year of calls costs
+    no more than the few held ones; the full breakdown is :func:`caller_verification_counts`.
+    """
+    # A literal, not a bound parameter: SQLite only uses a partial index whose WHERE it can
+    # prove from the query's own text.
+    held = literal_column(f"'{SuppressReason.CALLER_NOT_VERIFIED.value}'")
+    where = [
+        Call.suppress_reason == held,
+        Call.ended_at >= period.start,
+        Call.ended_at < period.end,
+    ]
+    if did is not None:
+        where.append(Call.did == did)
+    return int(await session.scalar(select(func.count()).select_from(Call).where(*where)) or 0)

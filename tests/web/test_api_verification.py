@@ -63,3 +63,28 @@ async def test_kpis_count_verification(
     after = await _counts(client)
     delta = {key: after[key] - before[key] for key in before}
     assert delta == {"passed": 1, "failed": 2, "none": 1, "unreported": 1, "suppressed": 2}
+
+
+async def test_overview_counts_texts_held_for_unverified_callers(
+    logged_in: Client, seeded: tuple[async_sessionmaker[AsyncSession], Seeded]
+) -> None:
+    """The Overview's Compliance group shows the texts held back for an unverified caller ID."""
+    before = await (await logged_in.get("/?period=2026-11")).text()
+    card = before.split('id="kpi-unverified_held"', 1)[1].split("</article>", 1)[0]
+    assert '<p class="value">0</p>' in card
+    factory, _ = seeded
+    held = CallDecision(Action.SUPPRESS, suppress_reason=str(SuppressReason.CALLER_NOT_VERIFIED))
+    sent = CallDecision(Action.SEND, template="missed_no_voicemail")
+    rows = [
+        (_call("h.1", CallerVerification.FAILED), held, None),
+        (_call("h.2", CallerVerification.FAILED), held, None),
+        (_call("h.3", CallerVerification.PASSED), sent, None),
+    ]
+    async with unit_of_work(factory) as db:
+        await record_calls(db, rows, now=datetime(2026, 11, 20, 15, 1, tzinfo=UTC))
+    after = await (await logged_in.get("/?period=2026-11")).text()
+    card = after.split('id="kpi-unverified_held"', 1)[1].split("</article>", 1)[0]
+    assert '<p class="value">2</p>' in card
+    october = await (await logged_in.get("/?period=2026-10")).text()
+    card = october.split('id="kpi-unverified_held"', 1)[1].split("</article>", 1)[0]
+    assert '<p class="value">0</p>' in card

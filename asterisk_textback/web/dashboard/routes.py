@@ -24,6 +24,7 @@ from asterisk_textback.store.daily_series import (
     last_errors,
     outbox_depth,
 )
+from asterisk_textback.store.verification import unverified_held
 from asterisk_textback.web.dashboard.abtests import JUDGED_ON
 from asterisk_textback.web.dashboard.app import (
     DEPS,
@@ -54,11 +55,12 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
     period, text, did = request_period(request)
     currency = deps.kpi.currency.upper()
 
-    # Three reports at once, in the report worker processes (off this loop, off this GIL).
-    kpi_report, series, views = await asyncio.gather(
+    # The reports at once, in the report worker processes (off this loop, off this GIL).
+    kpi_report, series, views, held = await asyncio.gather(
         report(request, compute_kpis, period, did, deps.kpi),
         report(request, daily_series, period, did, currency, deps.zone),
         experiments_report(request, period, did),
+        report(request, unverified_held, period, did),
     )
     lift = next((c for v in views for c in v.results["reply"].comparisons), None)
     days = series.days
@@ -100,6 +102,7 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
         lift=lift,
         lift_definition=DEFINITIONS["ab_lift"],
         has_calls=bool(kpi_report.value("inbound_calls")),
+        unverified_held=held,
     )
 
 
