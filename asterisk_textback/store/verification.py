@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import case, func, literal_column, select
+from sqlalchemy import ColumnElement, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.model import Direction
@@ -81,7 +81,7 @@ async def unverified_held(session: AsyncSession, period: Period, did: str | None
     """
     # A literal, not a bound parameter: SQLite only uses a partial index whose WHERE it can
     # prove from the query's own text.
-    held = literal_column(f"'{SuppressReason.CALLER_NOT_VERIFIED.value}'")
+    held: ColumnElement[str] = literal_column(f"'{SuppressReason.CALLER_NOT_VERIFIED.value}'")
     where = [
         Call.suppress_reason == held,
         Call.ended_at >= period.start,
