@@ -141,7 +141,9 @@ async def queue_staff_reply(
     e164 = reply.to_e164
     if not await known_number(session, e164):
         raise ReplyRefused("unknown", f"no texts or calls with {e164}")
-    contact = await _lock_contact(session, e164, now, {"conversation_seen_at": now})
+    # Answering is handling: the thread leaves "needs an answer" until they reply again.
+    answered = {"conversation_seen_at": now, "conversation_handled_at": now}
+    contact = await _lock_contact(session, e164, now, answered)
     if contact.opted_out:
         raise ReplyRefused(
             "opted_out",

@@ -273,3 +273,12 @@ async def test_the_list_puts_what_needs_an_answer_first_and_leaves_staff_out(
         (a, True, True),
         (e, False, True),
     ]
+    # Answering from the dashboard handles the thread; their next reply reopens it.
+    await _queue(session_factory, _reply(e, key="answer-e"), t[9])
+    async with reading(session_factory) as db:
+        rows = {r.e164: r for r in (await list_conversations(db, 10, exclude=[owner])).items}
+    assert (rows[e].unread, rows[e].handled, rows[e].needs_answer) == (False, True, False)
+    await _inbound(session_factory, t[9] + timedelta(minutes=1), frm=e)
+    async with reading(session_factory) as db:
+        rows = {r.e164: r for r in (await list_conversations(db, 10, exclude=[owner])).items}
+    assert (rows[e].unread, rows[e].needs_answer) == (True, True)
