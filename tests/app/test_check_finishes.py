@@ -188,7 +188,8 @@ async def test_an_up_to_date_database_passes_and_names_no_password(tmp_path: Pat
 @pytest.mark.parametrize(
     "db",
     [
-        "sqlite+aiosqlite:////nonexistent-dir/sub/acme.db",
+        # A file where a folder must be: not even root can create the database's folder.
+        "sqlite+aiosqlite:///{tmp}/blocker/sub/acme.db",
         "postgresql+asyncpg://textback:pw@127.0.0.1:{port}/textback",
         "notadriver://x",
         "sqlite+aiosqlite:///{tmp}",  # a directory, not a database file
@@ -197,6 +198,7 @@ async def test_an_up_to_date_database_passes_and_names_no_password(tmp_path: Pat
 def test_no_failure_prints_a_traceback_as_a_subprocess(tmp_path: Path, db: str) -> None:
     path = tmp_path / "acme.toml"
     path.write_text(_toml(tmp_path, db=db.format(port=_closed_port(), tmp=tmp_path)))
+    (tmp_path / "blocker").write_text("not a folder")
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     done = subprocess.run(
         [sys.executable, "-m", "asterisk_textback", "check", "-c", str(path)],
@@ -214,8 +216,9 @@ def test_no_failure_prints_a_traceback_as_a_subprocess(tmp_path: Path, db: str) 
     assert status_of(done.stdout)["database"] == "FAIL"
     database = line_of(done.stdout, "database")
     assert "pw" not in database.replace("password", "")
-    if "nonexistent" in db:
-        assert "fix: look at the directory /nonexistent-dir/sub: it must exist" in database
+    if "blocker" in db:
+        assert f"{tmp_path}/blocker" in database
+        assert "cannot create it (Not a directory)" in database
 
 
 async def test_an_unforeseen_error_is_a_fail_line_with_its_fix() -> None:

@@ -7,6 +7,7 @@ be; a database without tables is one line naming ``db upgrade``, not a traceback
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import stat
 from pathlib import Path
@@ -154,9 +155,11 @@ def test_a_postgresql_database_without_tables_says_db_upgrade(
         assert main(["report", "-c", str(cfg)]) == 2
         (line,) = capsys.readouterr().err.splitlines()
         assert line.startswith("asterisk-textback: error: database postgresql+asyncpg://")
-        assert line.endswith(
-            f"/{name} has no table calls: run `asterisk-textback db upgrade -c FILE` with this "
-            "config first"
-        )
+        # Whichever table the command reads first (calls, call_hours...) is named.
+        assert re.search(
+            f"/{name} has no table [a-z_]+: run `asterisk-textback db upgrade -c FILE` with "
+            "this config first$",
+            line,
+        ), line
     finally:
         pg_server.drop(name)

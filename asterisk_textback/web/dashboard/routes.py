@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 
 from aiohttp import web
@@ -14,17 +13,14 @@ from asterisk_textback.kpi.calculator import (
 )
 from asterisk_textback.kpi.definitions import DEFINITIONS, SECTIONS
 from asterisk_textback.kpi.headline import headline
-from asterisk_textback.kpi.metrics import compute_kpis
 from asterisk_textback.kpi.periods import period_words
 from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.store.call_pages import CallFilter, CursorError, list_calls
 from asterisk_textback.store.conversations import list_conversations
 from asterisk_textback.store.daily_series import (
-    daily_series,
     last_errors,
     outbox_depth,
 )
-from asterisk_textback.store.verification import unverified_held
 from asterisk_textback.web.dashboard.abtests import JUDGED_ON
 from asterisk_textback.web.dashboard.app import (
     DEPS,
@@ -41,6 +37,7 @@ from asterisk_textback.web.dashboard.charts import Series, line_chart
 from asterisk_textback.web.dashboard.evidence import add_evidence_routes
 from asterisk_textback.web.dashboard.inbox import add_inbox_routes
 from asterisk_textback.web.dashboard.login import add_login_routes
+from asterisk_textback.web.dashboard.overview_data import overview_data
 from asterisk_textback.web.health import health_reasons
 from asterisk_textback.wording.times import people_time
 
@@ -55,13 +52,18 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
     period, text, did = request_period(request)
     currency = deps.kpi.currency.upper()
 
-    # The reports at once, in the report worker processes (off this loop, off this GIL).
-    kpi_report, series, views, held = await asyncio.gather(
-        report(request, compute_kpis, period, did, deps.kpi),
-        report(request, daily_series, period, did, currency, deps.zone),
-        experiments_report(request, period, did),
-        report(request, unverified_held, period, did),
+    # One report-worker call (off this loop, off this GIL) reads every figure of the page.
+    data = await report(
+        request,
+        overview_data,
+        period,
+        did,
+        deps.kpi,
+        deps.zone,
+        labels=dict(deps.labels),
+        controls=dict(deps.controls),
     )
+    kpi_report, series, views = data.kpis, data.series, data.views
     lift = next((c for v in views for c in v.results["reply"].comparisons), None)
     days = series.days
     charts = [
@@ -102,7 +104,7 @@ async def overview(request: web.Request, session: Session) -> web.StreamResponse
         lift=lift,
         lift_definition=DEFINITIONS["ab_lift"],
         has_calls=bool(kpi_report.value("inbound_calls")),
-        unverified_held=held,
+        unverified_held=data.unverified_held,
     )
 
 
