@@ -42,6 +42,7 @@ async def test_one_number_as_json(session_factory: Sessions, db_url: str) -> Non
     assert call["outcome"] == "missed_no_voicemail"
     assert call["decision"] == {"action": "send", "reason": None}
     assert (call["disclosure_played"], call["caller_verification"]) == (True, "passed")
+    assert call["quiet_rule"] == "federal (47 CFR § 64.1200(c)(1))"
     assert (text["kind"], text["status"], text["body"]) == ("textback", "sent", story.sent_body)
     assert text["call_id"] == call["call_id"]
     assert (stop["wording"], stop["source"], stop["keyword"]) == (
