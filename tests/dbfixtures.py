@@ -27,7 +27,7 @@ from asterisk_textback.store.schema import upgrade
 PG_SERVER = os.environ.get("TEXTBACK_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 TABLES = (
     "crm_events, bookings, pending_delivery_reports, inbound_messages, messages, calls, "
-    "call_hours, contacts, experiments, pbx_marks"
+    "call_hours, contacts, experiments, pbx_marks, consent_events"
 )
 
 

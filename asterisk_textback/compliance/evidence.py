@@ -4,7 +4,8 @@ What a business needs to answer a complaint ("I never agreed to be texted", a ca
 the FCC's inquiry): the call that started the conversation (a missed call from that very
 number is the consent a text-back rests on; whether the spoken disclosure played and the
 caller ID verification are kept with it), each text with its body and delivery status, and
-every revocation with its source and wording. The FCC's 2024 revocation rule
+every opt-out and opt-in (``consent_events``: each change, not just the last) with its
+source and wording. The FCC's 2024 revocation rule
 (47 CFR 64.1200(a)(10)) lets consumers revoke consent "in any reasonable manner", so the
 opt-out's own words are kept and shown, not just its keyword; the CTIA Messaging Principles
 and Best Practices (§5) ask that opt-out records be kept.
@@ -124,8 +125,10 @@ def _call_events(records: NumberRecords) -> Iterator[Event]:
                 "template": c.template,
                 "disclosure_played": c.disclosure_played,
                 "caller_verification": c.caller_verification,
+                "quiet_rule": c.quiet_rule,
             },
-            what=f"{outcome_label(c.outcome)}; {decision_label(c.action, c.suppress_reason)}",
+            what=f"{outcome_label(c.outcome)}; {decision_label(c.action, c.suppress_reason)}"
+            + (f"; quiet hours: {c.quiet_rule}" if c.quiet_rule else ""),
             disclosure="yes" if c.disclosure_played else "no",
             verification=_VERIFICATION.get(c.caller_verification, str(c.caller_verification)),
         )
@@ -161,44 +164,54 @@ def _text_events(records: NumberRecords) -> Iterator[Event]:
 
 
 def _inbound_events(records: NumberRecords) -> Iterator[Event]:
+    """The texts the number sent, but those listed as the opt-out/opt-in they made.
+
+    A STOP or START that made no change (the number was already opted out, or in) is a text
+    received "no change recorded"; so is one stored before every change was recorded
+    (migration 0010 kept only the last change of each number).
+    """
+    made = {c.inbound_id for c in records.changes if c.inbound_id is not None}
     for i in records.inbound:
-        consent = {"stop": "opt_out", "start": "opt_in"}.get(i.kind)
-        source = f"sms:{i.keyword or i.kind}"
+        if i.id in made:
+            continue
+        what = inbound_label(i.kind)
+        if i.kind in ("stop", "start"):
+            what = f"{(i.keyword or i.kind).upper()} text, no change recorded"
         yield Event(
             at=i.received_at,
-            type=consent or "text_received",
+            type="text_received",
             fields={
                 "inbound_id": i.id,
                 "to": i.to,
                 "kind": i.kind,
                 "keyword": i.keyword,
-                ("wording" if consent else "body"): i.body,
-                **({"source": source} if consent else {}),
+                "body": i.body,
             },
-            what=inbound_label(i.kind),
+            what=what,
             text=i.body,
-            source=source_label(source) if consent else "",
         )
 
 
-def _state_event(records: NumberRecords) -> Iterator[Event]:
-    """The opt-out list's last change when no text of theirs made it (CLI, import, provider).
-
-    Only the last such change is stored: an earlier one overwritten since is not known.
-    """
-    state = records.consent
-    if state is None or state.changed_at is None or state.source is None:
-        return
-    if state.source.startswith("sms:"):
-        return  # the text that made it is listed with its own words
-    kind = "opt_out" if state.opted_out else "opt_in"
-    yield Event(
-        at=state.changed_at,
-        type=kind,
-        fields={"source": state.source, "wording": None, "inbound_id": None},
-        what="opted out" if state.opted_out else "opted back in",
-        source=source_label(state.source),
-    )
+def _change_events(records: NumberRecords) -> Iterator[Event]:
+    """Every opt-out and opt-in (``consent_events``), with the text that made it if any."""
+    texts = {i.id: i for i in records.inbound}
+    for c in records.changes:
+        made_by = texts.get(c.inbound_id) if c.inbound_id is not None else None
+        yield Event(
+            at=c.at,
+            type=c.kind,
+            fields={
+                "consent_event_id": c.id,
+                "source": c.source,
+                "wording": c.wording,
+                "inbound_id": c.inbound_id,
+                "keyword": None if made_by is None else made_by.keyword,
+                "to": None if made_by is None else made_by.to,
+            },
+            what="opted out" if c.kind == "opt_out" else "opted back in",
+            text=c.wording or "",
+            source=source_label(c.source),
+        )
 
 
 _ORDER: Final = {"call": 0, "text_received": 1, "opt_out": 1, "opt_in": 1, "text_sent": 2}
@@ -210,7 +223,7 @@ def events(records: NumberRecords) -> list[Event]:
         *_call_events(records),
         *_text_events(records),
         *_inbound_events(records),
-        *_state_event(records),
+        *_change_events(records),
     ]
     return sorted(found, key=lambda e: (e.at, _ORDER[e.type]))
 

@@ -157,6 +157,7 @@ class CallRow:
             "suppress_reason": c.suppress_reason,
             "template": c.template,
             "variant": c.variant,
+            "quiet_rule": c.quiet_rule,
             "text_status": None if self.text_status is None else self.text_status.value,
             "first_response_seconds": self.first_response_seconds,
             "replies": self.replies,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.calls.utc import utc
 from asterisk_textback.policy.decision import Action as DecisionAction
+from asterisk_textback.policy.decision import Decision, SuppressReason
 from asterisk_textback.store._dialect import dialect_of, insert_for, insert_row
 from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.outbox import NewMessage, idempotency_key, insert_message
@@ -29,6 +30,23 @@ class CallDecision:
     suppress_reason: str | None = None
     template: str | None = None
     variant: str | None = None
+    #: The quiet-hours rules the text's send time obeyed (``Decision.quiet_rule``).
+    quiet_rule: str | None = None
+
+    @classmethod
+    def of(
+        cls, decision: Decision, *, template: str | None = None, variant: str | None = None
+    ) -> CallDecision:
+        """What is stored of ``decision``; its quiet-hours rule when it sends, or when
+        quiet hours are why it does not."""
+        timed = decision.send or decision.reason is SuppressReason.QUIET_HOURS
+        return cls(
+            action=decision.action,
+            suppress_reason=None if decision.reason is None else str(decision.reason),
+            template=template,
+            variant=variant,
+            quiet_rule=decision.quiet_rule if timed else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +135,7 @@ def _values(
         "suppress_reason": decision.suppress_reason,
         "template": decision.template,
         "variant": decision.variant,
+        "quiet_rule": None if decision.quiet_rule is None else decision.quiet_rule[:200],
         "created_at": now,
     }
 

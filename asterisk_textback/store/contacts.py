@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, case, func, select
+from sqlalchemy import Integer, String, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store import consent_events
 from asterisk_textback.store._dialect import dialect_of, insert, insert_for, table_of
 from asterisk_textback.store.models import Contact, Message
 
@@ -26,6 +27,8 @@ __all__ = [
     "mark_no_sms",
     "opt_in",
     "opt_out",
+    "opt_out_many",
+    "opted_out",
     "record_line_type",
     "record_texted",
     "record_texted_many",
@@ -64,16 +67,80 @@ async def get_contact(session: AsyncSession, e164: str) -> Contact | None:
     return await session.get(Contact, e164)
 
 
-async def opt_out(session: AsyncSession, e164: str, *, now: datetime, source: str) -> None:
-    """Record that ``e164`` must never be texted again (e.g. ``source="sms:STOP"``)."""
+async def opt_out(
+    session: AsyncSession,
+    e164: str,
+    *,
+    now: datetime,
+    source: str,
+    wording: str | None = None,
+    inbound_message_id: int | None = None,
+) -> bool:
+    """Record that ``e164`` must never be texted again (e.g. ``source="sms:STOP"``).
+
+    Whether it changed anything: a number already opted out keeps its original time and
+    source, and no second event is written (``store.consent_events``). ``wording`` and
+    ``inbound_message_id``: the text that asked for it, when one did.
+    """
     changes = {"opted_out": True, "opted_out_at": now, "opt_out_source": source}
-    await _upsert(session, e164, now, changes)
+    stmt = (
+        insert(session, Contact)
+        .values(e164=e164, texts_today=0, created_at=now, updated_at=now, **changes)
+        .on_conflict_do_update(
+            index_elements=[Contact.e164],
+            set_={**changes, "updated_at": now},
+            where=Contact.opted_out.is_(False),
+        )
+        .returning(Contact.e164)
+    )
+    if (await session.execute(stmt)).first() is None:
+        return False
+    await consent_events.record(
+        session,
+        e164,
+        consent_events.OPT_OUT,
+        at=now,
+        source=source,
+        now=now,
+        wording=wording,
+        inbound_message_id=inbound_message_id,
+    )
+    return True
 
 
-async def opt_in(session: AsyncSession, e164: str, *, now: datetime, source: str) -> None:
-    """Lift an opt-out (e.g. ``source="sms:START"``)."""
-    changes = {"opted_out": False, "opted_out_at": now, "opt_out_source": source}
-    await _upsert(session, e164, now, changes)
+async def opt_in(
+    session: AsyncSession,
+    e164: str,
+    *,
+    now: datetime,
+    source: str,
+    wording: str | None = None,
+    inbound_message_id: int | None = None,
+) -> bool:
+    """Lift an opt-out (e.g. ``source="sms:START"``); whether there was one to lift.
+
+    A number not opted out is left as it is, and no event is written.
+    """
+    stmt = (
+        update(Contact)
+        .where(Contact.e164 == e164, Contact.opted_out.is_(True))
+        .values(opted_out=False, opted_out_at=now, opt_out_source=source, updated_at=now)
+        .returning(Contact.e164)
+        .execution_options(synchronize_session=False)
+    )
+    if (await session.execute(stmt)).first() is None:
+        return False
+    await consent_events.record(
+        session,
+        e164,
+        consent_events.OPT_IN,
+        at=now,
+        source=source,
+        now=now,
+        wording=wording,
+        inbound_message_id=inbound_message_id,
+    )
+    return True
 
 
 async def opted_out(session: AsyncSession) -> list[tuple[str, datetime | None, str | None]]:
@@ -94,7 +161,8 @@ async def opt_out_many(
 ) -> tuple[int, int]:
     """Opt out each ``(e164, at or None, source)`` in one transaction: (added, unchanged).
 
-    Numbers already opted out keep their original time and source.
+    Numbers already opted out keep their original time and source and get no new event;
+    each number opted out gets one (``store.consent_events``).
     """
     added = unchanged = 0
     for e164, at, source in entries:
@@ -111,8 +179,11 @@ async def opt_out_many(
         )
         if (await session.execute(stmt)).first() is None:
             unchanged += 1
-        else:
-            added += 1
+            continue
+        added += 1
+        await consent_events.record(
+            session, e164, consent_events.OPT_OUT, at=at or now, source=source, now=now
+        )
     return added, unchanged
 
 

@@ -26,6 +26,7 @@ from asterisk_textback.store._dialect import insert
 # One transaction for the status change and its effect on the contact: a crash between two
 # commits would lose the effect for good, since the retried report is then a duplicate.
 from asterisk_textback.store.contacts import _upsert as upsert_contact
+from asterisk_textback.store.contacts import opt_out
 from asterisk_textback.store.models import Message, PendingDeliveryReport
 
 __all__ = ["DEFAULT_PENDING_MAX_AGE", "DeliveryOutcome", "apply_pending", "apply_report"]
@@ -91,8 +92,7 @@ async def _contact_effect(
         await upsert_contact(session, e164, now, changes)
     elif report.failure is FailureKind.OPTED_OUT:
         source = f"provider:{report.provider}"[:64]
-        changes = {"opted_out": True, "opted_out_at": now, "opt_out_source": source}
-        await upsert_contact(session, e164, now, changes)
+        await opt_out(session, e164, now=now, source=source)
 
 
 async def apply_report(

@@ -1,9 +1,9 @@
 """Consent evidence: every call, text and opt-out/opt-in of a number, read for an export.
 
 Read-only. :func:`numbers_after` pages through every number the database knows (the callers,
-the numbers texted, the numbers that texted us, the opt-out list) in number order, so an
-export of all of them holds one page in memory; :func:`records_of` reads the records of one
-page's numbers in four queries.
+the numbers texted, the numbers that texted us, the opt-out list and its history) in number
+order, so an export of all of them holds one page in memory; :func:`records_of` reads the
+records of one page's numbers in five queries.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.calls.utc import aware
-from asterisk_textback.store.models import Call, Contact, InboundMessage, Message
+from asterisk_textback.store import consent_events
+from asterisk_textback.store.models import Call, ConsentEvent, Contact, InboundMessage, Message
 
 __all__ = [
     "CallFact",
+    "ChangeFact",
     "ConsentState",
     "InboundFact",
     "NumberRecords",
@@ -43,6 +45,7 @@ class CallFact:
     template: str | None
     disclosure_played: bool
     caller_verification: str | None
+    quiet_rule: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,18 @@ class InboundFact:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeFact:
+    """An opt-out or opt-in (``consent_events``): when, from where, in the caller's words."""
+
+    id: int
+    kind: str
+    at: datetime
+    source: str | None
+    wording: str | None
+    inbound_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ConsentState:
     """The opt-out list's row: the last change, its time and source."""
 
@@ -91,12 +106,14 @@ class NumberRecords:
     calls: list[CallFact] = field(default_factory=list)
     texts: list[TextFact] = field(default_factory=list)
     inbound: list[InboundFact] = field(default_factory=list)
+    #: Every opt-out and opt-in, oldest first.
+    changes: list[ChangeFact] = field(default_factory=list)
     consent: ConsentState | None = None
 
     @property
     def empty(self) -> bool:
         """True when the database knows nothing of the number."""
-        return not (self.calls or self.texts or self.inbound or self.consent)
+        return not (self.calls or self.texts or self.inbound or self.changes or self.consent)
 
 
 def _maybe(value: datetime | None) -> datetime | None:
@@ -114,6 +131,7 @@ async def numbers_after(session: AsyncSession, after: str, limit: int) -> list[s
         (Message.to_e164, None),
         (InboundMessage.from_e164, None),
         (Contact.e164, Contact.opt_out_source.is_not(None)),
+        (ConsentEvent.e164, None),
     )
     found: set[str] = set()
     for column, extra in columns:
@@ -146,6 +164,7 @@ async def records_of(session: AsyncSession, numbers: Sequence[str]) -> dict[str,
                 template=c.template,
                 disclosure_played=bool(c.disclosure_played),
                 caller_verification=c.caller_verification,
+                quiet_rule=c.quiet_rule,
             )
         )
     texts = await session.scalars(
@@ -182,6 +201,10 @@ async def records_of(session: AsyncSession, numbers: Sequence[str]) -> dict[str,
                 keyword=i.keyword,
                 body=i.body,
             )
+        )
+    for e in await consent_events.events_of(session, numbers):
+        records[e.e164].changes.append(
+            ChangeFact(e.id, e.kind, aware(e.at), e.source, e.wording, e.inbound_message_id)
         )
     contacts = await session.scalars(select(Contact).where(Contact.e164.in_(numbers)))
     for contact in contacts:

@@ -19,10 +19,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.outbox.status import MessageStatus
-from asterisk_textback.store import autoreply
+from asterisk_textback.store import autoreply, contacts
 from asterisk_textback.store._dialect import insert
 from asterisk_textback.store.autoreply import CONFIRMATION_KINDS
-from asterisk_textback.store.models import Call, Contact, InboundMessage, Message
+from asterisk_textback.store.models import Call, InboundMessage, Message
 from asterisk_textback.store.outbox import NewMessage, insert_message, not_yet_sent
 
 log = logging.getLogger(__name__)
@@ -102,33 +102,6 @@ async def find_thread_call(
     )
 
 
-async def _opt_out(session: AsyncSession, e164: str, now: datetime, source: str) -> bool:
-    """Opt out unless already opted out (atomic on both backends); whether it changed."""
-    changes = {"opted_out": True, "opted_out_at": now, "opt_out_source": source}
-    base = insert(session, Contact).values(
-        e164=e164, texts_today=0, created_at=now, updated_at=now, **changes
-    )
-    # The WHERE makes a second STOP a no-op, so only the first one is confirmed and the
-    # original opt-out time is kept.
-    stmt = base.on_conflict_do_update(
-        index_elements=[Contact.e164],
-        set_={**changes, "updated_at": now},
-        where=Contact.opted_out.is_(False),
-    ).returning(Contact.e164)
-    return (await session.execute(stmt)).first() is not None
-
-
-async def _opt_in(session: AsyncSession, e164: str, now: datetime, source: str) -> bool:
-    """Lift an opt-out if there is one; whether it changed anything."""
-    stmt = (
-        update(Contact)
-        .where(Contact.e164 == e164, Contact.opted_out.is_(True))
-        .values(opted_out=False, opted_out_at=now, opt_out_source=source, updated_at=now)
-        .returning(Contact.e164)
-    )
-    return (await session.execute(stmt)).first() is not None
-
-
 async def _cancel_queued(session: AsyncSession, e164: str, now: datetime) -> int:
     """Cancel texts to an opted-out number that have not left yet (not the confirmations).
 
@@ -200,11 +173,20 @@ async def record_inbound(
     source = f"sms:{new.keyword or new.kind.value}"[:64]
     changed = False
     cancelled = 0
+    # A second STOP is a no-op (the WHERE of ``contacts.opt_out``), so only the first one
+    # is confirmed, the original opt-out time is kept and one consent event is written.
+    if new.kind in (InboundKind.STOP, InboundKind.START):
+        change = contacts.opt_out if new.kind is InboundKind.STOP else contacts.opt_in
+        changed = await change(
+            session,
+            new.from_e164,
+            now=now,
+            source=source,
+            wording=new.body,
+            inbound_message_id=row.id,
+        )
     if new.kind is InboundKind.STOP:
-        changed = await _opt_out(session, new.from_e164, now, source)
         cancelled = await _cancel_queued(session, new.from_e164, now)
-    elif new.kind is InboundKind.START:
-        changed = await _opt_in(session, new.from_e164, now, source)
     queued = None
     if confirmation is not None and (changed or new.kind is InboundKind.HELP):
         key = f"inbound:{row.id}:{confirmation.kind}"

@@ -33,6 +33,7 @@ from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.store.base import Base
 from asterisk_textback.store.base import BigId as _BigId
+from asterisk_textback.store.consent_events import ConsentEvent
 from asterisk_textback.store.hourly import CallHour
 from asterisk_textback.store.types import UTCDateTime, string_enum
 
@@ -40,6 +41,7 @@ __all__ = [
     "Base",
     "Call",
     "CallHour",
+    "ConsentEvent",
     "Contact",
     "Experiment",
     "InboundMessage",
@@ -87,6 +89,8 @@ class Call(Base):
     #: Caller ID verification (STIR/SHAKEN or the carrier's verstat): ``passed``,
     #: ``failed``, ``none`` (not verified); None when the hook did not report it.
     caller_verification: Mapped[str | None] = mapped_column(String(16))
+    #: The quiet-hours rules the send time obeyed (``policy.Decision.quiet_rule``).
+    quiet_rule: Mapped[str | None] = mapped_column(String(200))
     # KPI flags, kept by the triggers of migration 0007 (see ``store.hourly``).
     first_reply_at: Mapped[datetime | None]
     #: The longest reply's length, spaces trimmed (the "qualified" test).

@@ -23,7 +23,6 @@ from asterisk_textback.calls.utc import utc
 from asterisk_textback.logs.activity import log_call
 from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.policy import NO_HISTORY, Action, Decision, parse_caller
-from asterisk_textback.policy.decision import Action as DecisionAction
 from asterisk_textback.sms.lookup import LineLookup
 from asterisk_textback.store import caps, history, outbox
 from asterisk_textback.store.calls import CallDecision, Recorded, record_call_and_enqueue
@@ -291,9 +290,8 @@ class CallHandler:
             landline=None if lookup is None else self._landline_check(lookup, now),
         )
         decision, draft, message = drafted.decision, drafted.draft, drafted.message
-        stored = CallDecision(
-            action=DecisionAction.SEND if decision.send else DecisionAction.SUPPRESS,
-            suppress_reason=None if decision.reason is None else str(decision.reason),
+        stored = CallDecision.of(
+            decision,
             template=None if draft is None else draft.template,
             variant=None if draft is None else draft.variant,
         )
@@ -341,7 +339,7 @@ class CallHandler:
             send_at=None,
             expires_at=None,
         )
-        stored = CallDecision(action=DecisionAction.SUPPRESS, suppress_reason=str(slot.reason))
+        stored = CallDecision.of(refused)
         return replace(p, decision=refused, draft=None, stored=stored, message=None)
 
     def _after(self, p: _Pending, rec: Recorded) -> CallResult:

@@ -42,6 +42,7 @@ async def test_one_number_as_json(session_factory: Sessions, db_url: str) -> Non
     assert call["outcome"] == "missed_no_voicemail"
     assert call["decision"] == {"action": "send", "reason": None}
     assert (call["disclosure_played"], call["caller_verification"]) == (True, "passed")
+    assert call["quiet_rule"] == "federal (47 CFR § 64.1200(c)(1))"
     assert (text["kind"], text["status"], text["body"]) == ("textback", "sent", story.sent_body)
     assert text["call_id"] == call["call_id"]
     assert (stop["wording"], stop["source"], stop["keyword"]) == (
@@ -75,7 +76,10 @@ async def test_one_number_as_csv(session_factory: Sessions, db_url: str) -> None
     ]
     assert {r["number"] for r in body} == {story.number}
     call, text, stop = body[0], body[1], body[2]
-    assert call["what"] == "Missed, no voicemail; Texted"
+    # Quiet hours are on by default: the rule the text's send time obeyed is on the call.
+    assert call["what"] == (
+        "Missed, no voicemail; Texted; quiet hours: federal (47 CFR § 64.1200(c)(1))"
+    )
     assert (call["disclosure_played"], call["caller_verification"]) == ("yes", "passed")
     assert (text["what"], text["status"], text["text"]) == ("text-back", "sent", story.sent_body)
     assert (stop["text"], stop["source"]) == (STOP_WORDS, "text message (stop texting)")

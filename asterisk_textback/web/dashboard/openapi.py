@@ -179,6 +179,10 @@ _SCHEMAS: dict[str, Any] = {
             "suppress_reason": _NULLABLE_STR,
             "template": _NULLABLE_STR,
             "variant": _NULLABLE_STR,
+            "quiet_rule": {
+                **_NULLABLE_STR,
+                "description": "The quiet-hours rules the text's send time obeyed.",
+            },
             "text_status": _NULLABLE_STR,
             "first_response_seconds": _NULLABLE_NUM,
             "replies": {"type": "integer"},

@@ -44,6 +44,15 @@ CONSENT_RECORD: dict[str, Any] = {
                         **_NULLABLE_STR,
                         "description": "passed, failed, none; null: not reported.",
                     },
+                    "quiet_rule": {
+                        **_NULLABLE_STR,
+                        "description": "Calls: the quiet-hours rules the text obeyed.",
+                    },
+                    "consent_event_id": {
+                        "type": "integer",
+                        "description": "opt_out/opt_in: one per change of consent, whoever "
+                        "made it; a STOP that changed nothing is a text_received.",
+                    },
                     "body": {"type": "string"},
                     "status": {"type": "string"},
                     "source": {"type": "string"},
