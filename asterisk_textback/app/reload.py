@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
+from functools import partial
 
 import aiohttp
 from aiohttp import web
@@ -33,6 +34,7 @@ from asterisk_textback.app.parts import RunningService
 from asterisk_textback.app.web_listener import WebListener
 from asterisk_textback.config import Settings
 from asterisk_textback.errors import AmiError, ConfigError
+from asterisk_textback.policy import window_opens
 from asterisk_textback.sms.base import Provider
 from asterisk_textback.sms.lookup import LineLookup
 from asterisk_textback.sms.registry import Resources, build_lookup, build_provider
@@ -183,6 +185,7 @@ class Reloader:
         for link in self._parts.pbxes:
             link.tracker.use_settings(s.tracker)
         self._parts.dispatcher.use_provider_settings(s.provider)
+        self._parts.dispatcher.quiet.use(partial(window_opens, config=s))
         if provider is not None:
             retired = self._provider.swap(provider)
             task = asyncio.create_task(self._provider.retire(retired))

@@ -25,6 +25,7 @@ import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 
 import aiohttp
 from aiohttp import web
@@ -53,6 +54,7 @@ from asterisk_textback.config import Settings
 from asterisk_textback.crm.hooks import CrmDispatcher, CrmHooks, CrmSecrets
 from asterisk_textback.errors import AmiError, ConfigError
 from asterisk_textback.outbox.dispatcher import Dispatcher
+from asterisk_textback.policy import window_opens
 from asterisk_textback.sms.registry import Resources, build_lookup, build_provider
 from asterisk_textback.sms.swap import SwappableProvider
 from asterisk_textback.store.engine import (
@@ -149,6 +151,8 @@ async def serve(
             sleep=sleep,
             on_sent=hooks.texts_sent,
             worker_prefix=settings.dispatch.instance or socket.gethostname(),
+            # A text-back's retry waits for the recipient's quiet-hours window too.
+            window=partial(window_opens, config=settings),
         )
         recorder = CallHandler(
             loaded,

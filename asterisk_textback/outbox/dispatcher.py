@@ -37,6 +37,7 @@ from asterisk_textback.errors import (
     ProviderTransientError,
 )
 from asterisk_textback.logs.activity import log_text_failed, log_text_sent
+from asterisk_textback.outbox.quiet import QuietGate, RetryWindow
 from asterisk_textback.outbox.receipts import ReceiptWriter
 from asterisk_textback.outbox.settings import DispatchSettings
 from asterisk_textback.outbox.timing import (
@@ -107,6 +108,7 @@ class Dispatcher:
         sleep: Sleep = asyncio.sleep,
         worker_prefix: str = "worker",
         on_sent: Callable[[list[int]], Awaitable[None]] | None = None,
+        window: RetryWindow | None = None,
     ) -> None:
         #: First due time (the call's end plus any delay) -> the provider's acceptance, per
         #: text sent, across retries: an outage shows as the time it held the text.
@@ -123,6 +125,8 @@ class Dispatcher:
         self._prefix = worker_prefix
         self.stats = DispatchStats()
         self._on_sent = on_sent
+        #: Quiet hours at the moment of sending (``use`` applies a reload).
+        self.quiet = QuietGate(window)
         self.receipts = ReceiptWriter(sessions, clock=clock, sleep=sleep, on_sent=self._recorded)
         #: Why sending is paused (credentials/registration refused); None while sending.
         self.paused: str | None = None
@@ -214,9 +218,14 @@ class Dispatcher:
             await self._idle(min(poll, self._paused_until - now))
             return
         slots: dict[int, float] = {}
+        closed: dict[int, float] = {}
 
         def leaves_now(message: Message) -> bool:
             if self._stopping or self.paused is not None:
+                return False
+            opens = self.quiet.closed_until(message, now)
+            if opens is not None:  # due, but its quiet-hours window closed meanwhile
+                closed[message.id] = opens
                 return False
             slot = self._limiter.reserve(message.sender, within=WAVE_HORIZON)
             if slot is not None:
@@ -226,6 +235,10 @@ class Dispatcher:
         claimed = await outbox.claim_due(
             self._sessions, name, utc(now), self._settings.batch_size, leaves_now=leaves_now
         )
+        if closed:
+            async with unit_of_work(self._sessions) as session:
+                await outbox.defer_claimed(session, closed, now=utc(now))
+            claimed = [m for m in claimed if m.id not in closed]
         if not claimed:
             await self._idle(poll)
             return
@@ -340,7 +353,9 @@ class Dispatcher:
         error = f"{type(exc).__name__}: {exc}"[:1000]
         async with unit_of_work(self._sessions) as session:
             if isinstance(exc, ProviderTransientError):
-                backoff = self._backoff(message.attempts, exc.retry_after)
+                backoff = self.quiet.retry_after(
+                    message, self._backoff(message.attempts, exc.retry_after), self._clock()
+                )
                 await results.mark_failed_transient(
                     session, message.id, now=now, error=error, backoff=backoff
                 )

@@ -16,7 +16,7 @@ Functions that change data commit their own transaction.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
+from asterisk_textback.calls.utc import utc
 from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store._dialect import (
     detached,
@@ -363,3 +364,26 @@ async def release_claimed(session: AsyncSession, ids: Sequence[int], *, now: dat
     )
     values = {"status": MessageStatus.QUEUED, "claimed_by": None, "updated_at": now}
     return await _bulk_status(session, where, values)
+
+
+async def defer_claimed(session: AsyncSession, until: Mapping[int, float], *, now: datetime) -> int:
+    """Put claimed text-backs whose quiet-hours window closed back in the queue until it opens.
+
+    ``until`` maps a message id to the epoch its window opens. Only rows still claimed and
+    not yet handed to the provider move (as :func:`release_claimed`); no attempt is counted.
+    """
+    moved = 0
+    for message_id, opens in until.items():
+        where = and_(
+            Message.id == message_id,
+            Message.status == MessageStatus.SENDING,
+            Message.sending_at.is_(None),
+        )
+        values = {
+            "status": MessageStatus.QUEUED,
+            "claimed_by": None,
+            "next_attempt_at": utc(opens),
+            "updated_at": now,
+        }
+        moved += await _bulk_status(session, where, values)
+    return moved
