@@ -36,7 +36,8 @@ from asterisk_textback.config import Settings
 # The keyword sets the inbox really honours (private there: this is their one reader).
 from asterisk_textback.inbound.consent import _HELP_WORDS, _OPT_IN_WORDS, _OPT_OUT_WORDS
 from asterisk_textback.policy.numbers import parse_caller
-from asterisk_textback.templates.compose import SAMPLE_NUMBER, render_for_call, sample_call
+from asterisk_textback.templates.compose import SAMPLE_NUMBER, sample_call
+from asterisk_textback.templates.preview import first_texts
 from asterisk_textback.templates.render import Renderer
 
 __all__ = [
@@ -136,31 +137,20 @@ def render_samples(
     region = settings.business.default_region
     # As the policy hands it to the send path: the caller's number in E.164.
     to = parse_caller(call.caller_number, region).e164 or SAMPLE_NUMBER
-    samples = []
-    for name, spec in settings.templates.templates.items():
-        for variant in spec.variants:
-            text = render_for_call(
-                call,
-                settings,
-                renderer,
-                template=name,
-                to=to,
-                variant=variant.name,
-                first_contact=True,
-                tracking_secret=tracking_secret,
-            )
-            samples.append(
-                Sample(
-                    template=name,
-                    variant=variant.name,
-                    body=text.body,
-                    encoding=text.encoding,
-                    segments=text.segments,
-                    links=find_links(text.body),
-                    phones=find_phones(text.body, region),
-                )
-            )
-    return tuple(samples)
+    return tuple(
+        Sample(
+            template=name,
+            variant=variant,
+            body=text.body,
+            encoding=text.encoding,
+            segments=text.segments,
+            links=find_links(text.body),
+            phones=find_phones(text.body, region),
+        )
+        for name, variant, text in first_texts(
+            settings, renderer, call, to=to, tracking_secret=tracking_secret
+        )
+    )
 
 
 def _senders(settings: Settings) -> tuple[str, ...]:

@@ -8,12 +8,13 @@ count shown are the ones the provider charges for.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from asterisk_textback.calls.model import CallEnded
 from asterisk_textback.config import Settings
 from asterisk_textback.templates.compose import SAMPLE_NUMBER, render_for_call, sample_call
-from asterisk_textback.templates.render import Renderer
+from asterisk_textback.templates.render import RenderedText, Renderer
 from asterisk_textback.templates.settings import TemplatesSettings
 
 _HEADERS = ("template", "variant", "encoding", "segments", "chars", "body")
@@ -31,12 +32,16 @@ class PreviewRow:
     chars: int
 
 
-def preview_rows(
-    settings: Settings, renderer: Renderer, call: CallEnded | None = None
-) -> list[PreviewRow]:
-    """Render every variant of every template for ``call`` (the sample) as a first contact."""
-    call = call or sample_call()
-    rows: list[PreviewRow] = []
+def first_texts(
+    settings: Settings,
+    renderer: Renderer,
+    call: CallEnded,
+    *,
+    to: str = SAMPLE_NUMBER,
+    tracking_secret: str = "",
+) -> Iterator[tuple[str, str, RenderedText]]:
+    """``(template, variant, text)`` for every variant of every template, as ``call``'s first
+    text to ``to``: the send path's own rendering (the preview and the 10DLC kit use it)."""
     for name, spec in settings.templates.templates.items():
         for variant in spec.variants:
             text = render_for_call(
@@ -44,21 +49,29 @@ def preview_rows(
                 settings,
                 renderer,
                 template=name,
-                to=SAMPLE_NUMBER,
+                to=to,
                 variant=variant.name,
                 first_contact=True,
+                tracking_secret=tracking_secret,
             )
-            rows.append(
-                PreviewRow(
-                    template=name,
-                    variant=variant.name,
-                    body=text.body,
-                    encoding=text.encoding,
-                    segments=text.segments,
-                    chars=text.info.length,
-                )
-            )
-    return rows
+            yield name, variant.name, text
+
+
+def preview_rows(
+    settings: Settings, renderer: Renderer, call: CallEnded | None = None
+) -> list[PreviewRow]:
+    """Render every variant of every template for ``call`` (the sample) as a first contact."""
+    return [
+        PreviewRow(
+            template=name,
+            variant=variant,
+            body=text.body,
+            encoding=text.encoding,
+            segments=text.segments,
+            chars=text.info.length,
+        )
+        for name, variant, text in first_texts(settings, renderer, call or sample_call())
+    ]
 
 
 def note(settings: TemplatesSettings, *, booking_link: bool) -> str:
