@@ -125,7 +125,7 @@ class AmiConnection:
         if state is self._state:
             return
         log.info("AMI %s: %s -> %s", self._where, self._state, state)
-        self._state = state
+        self._state, self.stats.state_since = state, time.time()
         if state is ConnectionState.READY:
             self._ready.set()
         else:

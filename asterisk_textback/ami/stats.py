@@ -22,6 +22,8 @@ class ConnectionStats:
     pings_missed: int = 0
     handler_errors: int = 0
     parser: ParserStats = field(default_factory=ParserStats)
+    #: When (epoch) the connection entered its current state: Health says "down since …".
+    state_since: float | None = None
 
     @property
     def frames_skipped(self) -> int:

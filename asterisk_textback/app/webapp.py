@@ -38,6 +38,7 @@ def _health(parts: RunningService) -> tuple[bool, dict[str, Any]]:
     ami = {
         p.name: {
             "state": str(p.connection.state),
+            "since": p.connection.stats.state_since,
             "reconnects": p.connection.stats.reconnects,
             "events": p.connection.stats.events,
         }

@@ -32,6 +32,7 @@ async def test_health_and_a_signed_stop_through_the_running_service(tmp_path: Pa
     url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
     await upgrade(url)
     port = _free_port()
+    started = time.time()
     async with AmiServer({"textback": "pw"}) as pbx:
         settings = settings_from_mapping(
             {
@@ -83,6 +84,8 @@ async def test_health_and_a_signed_stop_through_the_running_service(tmp_path: Pa
     health = seen["health"]
     assert isinstance(health, dict)
     assert health["ami"]["state"] == "ready"
+    # When the link entered that state (the Health page says "down since …" from it).
+    assert started <= health["ami"]["since"] <= time.time()
     assert seen["stop_status"] == 200
     assert seen["forged_status"] == 403
     engine = create_engine(url)
