@@ -103,10 +103,29 @@ def tree() -> Iterator[Tree]:
     script = Path(sys.executable).with_name("asterisk-textback")
     program = str(script) if script.exists() else f"{sys.executable} -m asterisk_textback"
     runas = f"runuser -u {USER} --" if _interpreter_readable_by_nobody() else SETPRIV
+    opened = _let_others_search(REPO)
     try:
         yield Tree(root, program, runas)
     finally:
+        for folder, mode in opened:
+            folder.chmod(mode)
         shutil.rmtree(root)
+
+
+def _let_others_search(path: Path) -> list[tuple[Path, int]]:
+    """Give ``o+x`` (search, not read) to the folders above the checkout that lack it.
+
+    A clone under ``mktemp -d`` (0700, as CI makes) is closed to nobody. The read capability
+    lets nobody open files there, but not pass ``access(2)``, which checks the real uid and
+    which Alembic calls on the migrations folder. Returns what to restore.
+    """
+    opened = []
+    for folder in [path, *path.parents]:
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
+            opened.append((folder, mode))
+    return opened
 
 
 def _root_step(line: str) -> None:
