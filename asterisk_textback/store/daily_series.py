@@ -27,24 +27,17 @@ from sqlalchemy import (
     case,
     func,
     literal,
-    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.bookings.status import BookingStatus
 from asterisk_textback.calls.utc import utc
 from asterisk_textback.kpi.definitions import minor_exponent
 from asterisk_textback.kpi.periods import Period
 from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store.hour_sums import SUMS, HourSums, range_sums, split
-from asterisk_textback.store.kpi_queries import (
-    MISSED_OUTCOMES,
-    booked_calls,
-    cohort_of,
-)
+from asterisk_textback.store.kpi_queries import standing_bookings
 from asterisk_textback.store.models import (
-    Booking,
     CallHour,
     InboundMessage,
     Message,
@@ -206,25 +199,11 @@ async def daily_series(
     """Calls, texts, replies, bookings and revenue per day in ``zone``."""
     days = local_days(period, zone)
     per_day = await _day_sums(session, period, days, did, zone)
-    calls = booked_calls()
-    day = _local_day(session, calls.c.ended_at, period, zone).label("day")
-    same_currency = or_(Booking.currency.is_(None), func.upper(Booking.currency) == currency)
-    bookings = await session.execute(
-        select(
-            day,
-            func.count(Booking.id),
-            func.coalesce(func.sum(case((same_currency, Booking.value_minor), else_=0)), 0),
-        )
-        .select_from(calls)
-        .join(Booking, Booking.call_id == calls.c.id)
-        .where(
-            calls.c.booked_at.is_not(None),  # every call with a standing booking has it
-            Booking.status == BookingStatus.BOOKED,
-            calls.c.outcome.in_(MISSED_OUTCOMES),
-            *cohort_of(calls, period, did),
-        )
-        .group_by(day)
-    )
+
+    def day(calls: Any) -> Any:
+        return _local_day(session, calls.c.ended_at, period, zone).label("day")
+
+    bookings = await session.execute(standing_bookings(period, did, currency, by=day))
     index = {d.isoformat(): n for n, d in enumerate(days)}
     size = len(days)
     inbound, miss, reply = [0] * size, [0] * size, [0] * size

@@ -11,7 +11,7 @@ numbers into the DESIGN §8 report; ``kpi.experiments`` feeds the per-variant co
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -135,28 +135,37 @@ def booked_calls() -> Any:
     return indexed_by(table_of(Call), "ix_calls_booked")
 
 
+def standing_bookings(
+    period: Period, did: str | None, currency: str, by: Callable[[Any], Any] | None = None
+) -> Any:
+    """Count and value (minor units of ``currency``) of the standing bookings of the cohort's
+    missed calls: one row, or one per ``by(calls)`` (e.g. the local day), that column first."""
+    same_currency = or_(Booking.currency.is_(None), func.upper(Booking.currency) == currency)
+    calls = booked_calls()
+    keys = [] if by is None else [by(calls)]
+    query = (
+        select(
+            *keys,
+            func.count(Booking.id),
+            func.coalesce(func.sum(case((same_currency, Booking.value_minor), else_=0)), 0),
+        )
+        .select_from(calls)
+        .join(Booking, Booking.call_id == calls.c.id)
+        .where(
+            calls.c.booked_at.is_not(None),  # every call with a standing booking has it
+            Booking.status == BookingStatus.BOOKED,
+            calls.c.outcome.in_(MISSED_OUTCOMES),
+            *cohort_of(calls, period, did),
+        )
+    )
+    return query.group_by(*keys) if keys else query
+
+
 async def booking_totals(
     session: AsyncSession, period: Period, did: str | None, currency: str
 ) -> tuple[int, int]:
     """Standing bookings of the cohort's missed calls and their value in minor units."""
-    same_currency = or_(Booking.currency.is_(None), func.upper(Booking.currency) == currency)
-    calls = booked_calls()
-    row = (
-        await session.execute(
-            select(
-                func.count(Booking.id),
-                func.coalesce(func.sum(case((same_currency, Booking.value_minor), else_=0)), 0),
-            )
-            .select_from(calls)
-            .join(Booking, Booking.call_id == calls.c.id)
-            .where(
-                calls.c.booked_at.is_not(None),  # every call with a standing booking has it
-                Booking.status == BookingStatus.BOOKED,
-                calls.c.outcome.in_(MISSED_OUTCOMES),
-                *cohort_of(calls, period, did),
-            )
-        )
-    ).one()
+    row = (await session.execute(standing_bookings(period, did, currency))).one()
     return int(row[0]), int(row[1])
 
 
