@@ -28,6 +28,7 @@ from asterisk_textback.store.evidence import NumberRecords
 from asterisk_textback.wording.labels import (
     decision_label,
     inbound_label,
+    message_kind_label,
     outcome_label,
     status_label,
 )
@@ -55,14 +56,6 @@ CSV_HEADER: Final = (
     "caller_verification",
 )
 #: Our outbound kinds in words (as the Conversation page names them).
-_KINDS: Final = {
-    "textback": "text-back",
-    "staff_reply": "staff reply",
-    "forward": "reply forwarded to staff",
-    "optout_confirm": "opt-out confirmation",
-    "optin_confirm": "opt-in confirmation",
-    "help": "help answer",
-}
 _VERIFICATION: Final = {
     "passed": "passed",
     "failed": "failed",
@@ -136,7 +129,7 @@ def _call_events(records: NumberRecords) -> Iterator[Event]:
 
 def _text_events(records: NumberRecords) -> Iterator[Event]:
     for t in records.texts:
-        what = _KINDS.get(t.kind, t.kind.replace("_", " "))
+        what = message_kind_label(t.kind)
         if t.sent_by:
             what += f" by {t.sent_by}"
         status = status_label(t.status)

@@ -13,11 +13,13 @@ from collections.abc import Mapping
 __all__ = [
     "DECISIONS",
     "INBOUND_KINDS",
+    "MESSAGE_KINDS",
     "MESSAGE_STATUSES",
     "OUTCOMES",
     "REASONS",
     "decision_label",
     "inbound_label",
+    "message_kind_label",
     "outcome_label",
     "reason_label",
     "status_label",
@@ -97,6 +99,16 @@ MESSAGE_STATUSES: Mapping[str, str] = {
     "suppressed": "not sent",
 }
 
+#: The outbox's ``messages.kind``: what we sent.
+MESSAGE_KINDS: Mapping[str, str] = {
+    "textback": "text-back",
+    "staff_reply": "staff reply",
+    "forward": "reply forwarded to staff",
+    "optout_confirm": "opt-out confirmation",
+    "optin_confirm": "opt-in confirmation",
+    "help": "help answer",
+}
+
 #: ``inbound.kinds.InboundKind``
 INBOUND_KINDS: Mapping[str, str] = {
     "reply": "reply",
@@ -137,3 +149,8 @@ def status_label(value: str | None) -> str:
 def inbound_label(value: str | None) -> str:
     """``stop`` → ``opted out``."""
     return _plain(INBOUND_KINDS, value)
+
+
+def message_kind_label(value: str | None) -> str:
+    """``staff_reply`` → ``staff reply``: what kind of text we sent."""
+    return _plain(MESSAGE_KINDS, value)

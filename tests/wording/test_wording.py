@@ -34,6 +34,16 @@ def test_every_value_has_a_label(enum: type, table: dict[str, str]) -> None:
         assert "_" not in table[member.value]
 
 
+def test_every_outbox_kind_has_a_label() -> None:
+    """Every kind the code queues (``kind=`` and the kind constants) reads as words."""
+    from asterisk_textback.store.autoreply import AUTO_REPLY_KINDS
+    from asterisk_textback.store.replies import STAFF_REPLY
+
+    for kind in {"textback", STAFF_REPLY, *AUTO_REPLY_KINDS}:
+        assert kind in labels.MESSAGE_KINDS, kind
+    assert labels.message_kind_label("forward") == "reply forwarded to staff"
+
+
 def test_labels_read_as_words() -> None:
     assert labels.outcome_label("missed_no_voicemail") == "Missed, no voicemail"
     assert labels.reason_label("caller_hangup") == "the caller hung up while it rang"

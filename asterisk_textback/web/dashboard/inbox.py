@@ -43,6 +43,7 @@ from asterisk_textback.web.dashboard.csrf import check_session_token, read_form
 from asterisk_textback.wording.labels import (
     decision_label,
     inbound_label,
+    message_kind_label,
     outcome_label,
     status_label,
 )
@@ -64,22 +65,12 @@ MAX_SEGMENTS: Final = 10
 _KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _E164 = r"{e164:\+?\d{1,15}}"
 
-#: Plain names of our outbound kinds.
-_KINDS: Final = {
-    "textback": "text-back",
-    "staff_reply": "staff reply",
-    "forward": "forwarded to staff",
-    "optout_confirm": "opt-out confirmation",
-    "optin_confirm": "opt-in confirmation",
-    "help": "help answer",
-}
-
 
 def kind_label(direction: str, kind: str) -> str:
     """A thread item's kind in words."""
     if direction == "in":
         return inbound_label(kind)
-    return _KINDS.get(kind, kind.replace("_", " "))
+    return message_kind_label(kind)
 
 
 class BadBody(ValueError):
