@@ -27,6 +27,10 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"
 
 
+#: The outcomes of a missed call: nobody answered (voicemail or not). Unknown is not missed.
+MISSED_OUTCOMES: tuple[Outcome, ...] = (Outcome.MISSED_VOICEMAIL, Outcome.MISSED_NO_VOICEMAIL)
+
+
 class Reason(StrEnum):
     """Why the call ended the way it did (finer than :class:`Outcome`)."""
 
@@ -90,7 +94,7 @@ class CallEnded:
     @property
     def missed(self) -> bool:
         """True when nobody answered (voicemail or not); unknown calls are not missed."""
-        return self.outcome in (Outcome.MISSED_VOICEMAIL, Outcome.MISSED_NO_VOICEMAIL)
+        return self.outcome in MISSED_OUTCOMES
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict with ISO 8601 UTC times."""

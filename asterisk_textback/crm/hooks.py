@@ -29,7 +29,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.calls.callertext import header_value
-from asterisk_textback.calls.model import Direction, Outcome
+from asterisk_textback.calls.model import MISSED_OUTCOMES, Direction
 from asterisk_textback.calls.utc import utc
 from asterisk_textback.crm.settings import CrmEventType, CrmSettings
 from asterisk_textback.errors import ConfigError
@@ -61,7 +61,6 @@ TIMESTAMP_HEADER: Final = "X-Textback-Timestamp"
 EVENT_HEADER: Final = "X-Textback-Event"
 #: Outbound kinds that are the text-back itself (not opt-out confirmations or forwards).
 _LEAD_KINDS: Final = frozenset({"textback", "agi"})
-_MISSED: Final = frozenset({Outcome.MISSED_VOICEMAIL, Outcome.MISSED_NO_VOICEMAIL})
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +180,7 @@ class CrmHooks:
     async def call_decided(self, result: CallResult) -> None:
         """After the recorder stored a call: a ``missed_call`` event for inbound missed calls."""
         ended = result.call
-        if ended.direction is not Direction.INBOUND or ended.outcome not in _MISSED:
+        if ended.direction is not Direction.INBOUND or ended.outcome not in MISSED_OUTCOMES:
             return
         if not self._wants(CrmEventType.MISSED_CALL):
             return  # no endpoint takes it: spare the database the reads

@@ -17,7 +17,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Select, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.calls.model import Direction, Outcome
+from asterisk_textback.calls.model import MISSED_OUTCOMES, Direction
 from asterisk_textback.store.models import Call, CallHour
 
 __all__ = ["SUMS", "HourSums", "contributions", "missed", "range_sums", "split"]
@@ -78,7 +78,7 @@ class HourSums:
 
 def missed() -> ColumnElement[bool]:
     """The call was missed (voicemail or not)."""
-    return Call.outcome.in_((Outcome.MISSED_VOICEMAIL, Outcome.MISSED_NO_VOICEMAIL))
+    return Call.outcome.in_(MISSED_OUTCOMES)
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asterisk_textback.bookings.status import BookingStatus
-from asterisk_textback.calls.model import Direction, Outcome
+from asterisk_textback.calls.model import MISSED_OUTCOMES, Direction
 from asterisk_textback.inbound.kinds import InboundKind
 from asterisk_textback.kpi.definitions import Kpi
 from asterisk_textback.kpi.periods import Period
@@ -48,7 +48,6 @@ __all__ = [
     "variant_counts",
 ]
 
-MISSED_OUTCOMES: Final = (Outcome.MISSED_VOICEMAIL, Outcome.MISSED_NO_VOICEMAIL)
 TEXTBACK_KIND: Final = "textback"
 _PERCENTILES: Final = (("time_to_first_response_p50", 0.5), ("time_to_first_response_p90", 0.9))
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asterisk_textback.calls.model import Direction, Outcome
+from asterisk_textback.calls.model import MISSED_OUTCOMES, Direction
 from asterisk_textback.calls.utc import aware
 from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store.engine import create_engine, create_session_factory
@@ -23,7 +23,6 @@ __all__ = ["TextCounts", "missing_sqlite_file", "read_text_counts", "text_counts
 
 #: Texts that never left and never will: not part of the volume.
 _NOT_SENT = (MessageStatus.CANCELLED, MessageStatus.EXPIRED, MessageStatus.SUPPRESSED)
-_MISSED = (Outcome.MISSED_VOICEMAIL, Outcome.MISSED_NO_VOICEMAIL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ async def text_counts(session: AsyncSession, since: datetime) -> TextCounts:
         .where(
             Call.ended_at >= since,
             Call.direction == Direction.INBOUND,
-            Call.outcome.in_(_MISSED),
+            Call.outcome.in_(MISSED_OUTCOMES),
         )
     )
     first_call = await session.scalar(select(func.min(Call.ended_at)))
