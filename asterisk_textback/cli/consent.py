@@ -67,8 +67,8 @@ async def run_export(
         without_password,
     )
     from asterisk_textback.store.schema import DatabaseUnreadableError, check_schema_readable
+    from asterisk_textback.store.sqlite_file import missing_sqlite_file
     from asterisk_textback.store.uow import reading
-    from asterisk_textback.store.volume import missing_sqlite_file
 
     settings = loaded.settings
     e164 = None

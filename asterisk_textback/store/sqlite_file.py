@@ -8,9 +8,11 @@ import os
 import sqlite3
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from asterisk_textback.errors import ConfigError
 
-__all__ = ["DatabaseFileError", "explain", "prepare"]
+__all__ = ["DatabaseFileError", "explain", "missing_sqlite_file", "prepare"]
 
 #: What to run when the folder is missing or not ours (the service user's state directory).
 _INSTALL_DIR = "install -d -o {user} -m 0700 {folder}"
@@ -119,3 +121,15 @@ def _has_no_tables(path: Path) -> bool:
     finally:
         connection.close()
     return bool(row is not None and row[0] == 0)
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite database ``url`` names that does not exist (opening it would
+    create it, empty); None for an existing file, memory or PostgreSQL."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    path = parsed.database
+    if not path or path == ":memory:" or Path(path).exists():
+        return None
+    return path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -17,9 +16,10 @@ from asterisk_textback.outbox.status import MessageStatus
 from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.store.models import Call, Message
 from asterisk_textback.store.schema import DatabaseUnreadableError, check_schema_readable
+from asterisk_textback.store.sqlite_file import missing_sqlite_file
 from asterisk_textback.store.uow import reading
 
-__all__ = ["TextCounts", "missing_sqlite_file", "read_text_counts", "text_counts"]
+__all__ = ["TextCounts", "read_text_counts", "text_counts"]
 
 #: Texts that never left and never will: not part of the volume.
 _NOT_SENT = (MessageStatus.CANCELLED, MessageStatus.EXPIRED, MessageStatus.SUPPRESSED)
@@ -63,18 +63,6 @@ async def text_counts(session: AsyncSession, since: datetime) -> TextCounts:
         missed_calls=int(missed or 0),
         first_at=min(firsts) if firsts else None,
     )
-
-
-def missing_sqlite_file(url: str) -> str | None:
-    """The path of a SQLite database ``url`` names that does not exist (opening it would
-    create it, empty); None for an existing file, memory or PostgreSQL."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite"):
-        return None
-    path = parsed.database
-    if not path or path == ":memory:" or Path(path).exists():
-        return None
-    return path
 
 
 async def read_text_counts(url: str, since: datetime) -> TextCounts | None:
