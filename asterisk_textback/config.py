@@ -7,7 +7,7 @@ integer`` or ``business.hours.mon[0]: "25:00-26:00" is not a time range``, with 
 when it is in the file (``acme.toml line 42: …``); an unknown key says which one was meant
 (``unknown key 'web.dashbord': did you mean 'web.dashboard'?``). Sections: pbx, tracker,
 business, rules, suppression, templates, provider, consent, forwarding, database, dispatch,
-web, kpi, agi, bookings, crm.
+web, kpi, agi, bookings, crm, tenant, tenants, cluster.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from asterisk_textback.policy.settings import (
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.store.settings import DatabaseSettings
 from asterisk_textback.templates.settings import TemplatesSettings
+from asterisk_textback.tenancy.settings import ClusterSettings, TenantSettings, TenantsSettings
 from asterisk_textback.web.settings import WebSettings
 
 
@@ -71,6 +72,12 @@ class Settings(_Frozen):
     agi: AgiSettings = AgiSettings()
     bookings: BookingWebhookSettings = BookingWebhookSettings()
     crm: CrmSettings = CrmSettings()
+    #: In a tenant file: who the tenant is (its name, its DIDs on a shared PBX).
+    tenant: TenantSettings = TenantSettings()
+    #: Main config only: where the tenant files are.
+    tenants: TenantsSettings = TenantsSettings()
+    #: Main config only: several ``run`` instances sharing one PostgreSQL database.
+    cluster: ClusterSettings = ClusterSettings()
 
     @field_validator("rules")
     @classmethod

@@ -17,6 +17,7 @@ from asterisk_textback.errors import ConfigError
 from asterisk_textback.logs import mask as logsafe
 from asterisk_textback.store import sqlite_file
 from asterisk_textback.store._dialect import WRITE_LOCK
+from asterisk_textback.store.tenant_scope import scope_by_schema
 
 __all__ = [
     "DEFAULT_URL",
@@ -64,6 +65,7 @@ def create_engine(
             parsed, echo=echo, pool_pre_ping=pool_pre_ping, hide_parameters=hide_parameters
         )
         shown = parsed.render_as_string(hide_password=True)
+        scope_by_schema(pg)  # a tenant's transactions search its schema only
 
         @event.listens_for(pg.sync_engine, "handle_error")
         def _explain(context: ExceptionContext) -> BaseException | None:

@@ -1,0 +1,76 @@
+"""Where a tenant's rows live: its own PostgreSQL schema, or its own SQLite file.
+
+PostgreSQL: every tenant shares the one engine (and its connection pool); a tenant's
+engine is an option view of it whose every transaction begins with ``SET LOCAL
+search_path`` to the tenant's schema alone (:func:`scoped_engine`). ORM statements, Core
+statements, hand-written SQL and the triggers of migration 0007 all resolve their tables
+through the search path, so none can reach another tenant's rows. The default tenant
+keeps the server's search path (``public``): a single-business database is unchanged.
+
+SQLite: each tenant has a file of its own beside the main one (:func:`tenant_url`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from asterisk_textback.errors import ConfigError
+from asterisk_textback.tenancy.ids import DEFAULT_TENANT, schema_for
+
+__all__ = ["SCHEMA_OPTION", "scope_by_schema", "scoped_engine", "tenant_schema", "tenant_url"]
+
+#: The execution option naming the schema a connection's transactions search.
+SCHEMA_OPTION = "textback_schema"
+
+
+def tenant_url(url: str, tenant: str) -> str:
+    """The database URL holding ``tenant``'s rows.
+
+    PostgreSQL: the same database (the schema is set per transaction). SQLite:
+    ``<folder>/tenants/<id>.db`` beside the main file; the default tenant keeps ``url``.
+    """
+    if tenant == DEFAULT_TENANT:
+        return url
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return url
+    database = parsed.database
+    if not database or database == ":memory:":
+        raise ConfigError(
+            "database.url: tenants need a database file (or PostgreSQL), not an in-memory one"
+        )
+    folder, _, _ = database.rpartition("/")
+    path = f"{folder}/tenants/{tenant}.db" if folder else f"tenants/{tenant}.db"
+    return parsed.set(database=path).render_as_string(hide_password=False)
+
+
+def tenant_schema(engine: AsyncEngine) -> str | None:
+    """The schema ``engine``'s transactions are confined to (None: the server's default)."""
+    value = engine.get_execution_options().get(SCHEMA_OPTION)
+    return value if isinstance(value, str) else None
+
+
+def scoped_engine(engine: AsyncEngine, tenant: str) -> AsyncEngine:
+    """``engine`` seen as ``tenant``: PostgreSQL transactions confined to its schema.
+
+    The result shares ``engine``'s pool. SQLite engines are returned as they are (each
+    tenant has its own file, hence its own engine: :func:`tenant_url`).
+    """
+    if tenant == DEFAULT_TENANT or engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(**{SCHEMA_OPTION: schema_for(tenant)})
+
+
+def scope_by_schema(engine: AsyncEngine) -> None:
+    """Make ``engine`` honour :data:`SCHEMA_OPTION` (``store.engine`` does for PostgreSQL)."""
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _confine(connection: Any) -> None:
+        schema = connection.get_execution_options().get(SCHEMA_OPTION)
+        if schema is not None:
+            # Quoted identifier: ids are checked (schema_for) and hold no quote anyway.
+            connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
