@@ -1,15 +1,1 @@
-"""Tenants: many businesses on one install, each isolated from the others.
-
-A tenant is one business: its PBX links (or, on a shared PBX, its trunk contexts and DIDs),
-hours, rules, templates, suppression, provider account, consent list, CRM hooks, dashboard
-user and API token. The main ``textback.toml`` is the install (database, web listener,
-cluster) and the defaults every tenant starts from; it is also the ``default`` tenant
-unless ``tenants.main_business = false``. Each ``tenants.d/<id>.toml`` is one more tenant:
-the main file's settings with the tenant file's on top.
-
-Isolation is structural, not a filter every query must remember: on PostgreSQL each tenant
-has its own schema (``tenant_<id>``; the default tenant keeps ``public``) and every
-transaction of a tenant's sessions runs with ``SET LOCAL search_path`` to that schema only;
-on SQLite each tenant has its own database file. A query that forgets its tenant cannot
-exist, since a tenant's sessions cannot name another tenant's tables.
-"""
+"""Tenants: many businesses on one install, each isolated from the others."""
