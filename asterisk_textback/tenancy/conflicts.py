@@ -59,7 +59,7 @@ def _agi(tenant: Settings, other_id: str, other: Settings) -> Conflict | None:
     if tenant.agi.enabled and other.agi.enabled and tenant.agi.port == other.agi.port != 0:
         return Conflict(
             "agi.port",
-            f"agi.port: {tenant.agi.port} is already tenant {other_id!r}'s AGI port (give "
+            f"agi.port: {tenant.agi.port} is already the AGI port of tenant {other_id!r} (give "
             "this tenant another port, or set agi.enabled = false)",
         )
     return None
@@ -91,7 +91,7 @@ def _calls(tenant: Settings, other_id: str, other: Settings) -> Conflict | None:
     return Conflict(
         key,
         f"{key}: the PBX link {ours[0].host}:{ours[0].port} (user {ours[0].username!r}) "
-        f"is already tenant {other_id!r}'s, with the same tracker.trunk_contexts "
+        f"is already followed by tenant {other_id!r} with the same tracker.trunk_contexts "
         f"({', '.join(sorted(contexts))}): both would record every call; give this tenant "
         "[tenant] dids, its own tracker.trunk_contexts, or its own PBX",
     )
@@ -102,7 +102,7 @@ def _token(tenant: Settings, other_id: str, other: Settings) -> Conflict | None:
     if mine is not None and mine == theirs:
         return Conflict(
             "web.dashboard.api_token_env",
-            f"web.dashboard.api_token_env: {mine} is already tenant {other_id!r}'s API token "
+            f"web.dashboard.api_token_env: {mine} is already the API token of tenant {other_id!r} "
             "(one token would open both tenants' data; name another variable)",
         )
     return None

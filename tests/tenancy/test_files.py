@@ -228,8 +228,12 @@ def test_the_same_agi_port_refuses_the_later_tenant(tmp_path: Path) -> None:
     found = load_tenants(main)
     assert [t.id for t in found.tenants] == ["default", "acme", "carl"]
     bob_refused, dan_refused = found.refused
-    assert bob_refused.reason.startswith(f"{bob} line 4: agi.port: 4574 is already tenant 'acme'")
-    assert dan_refused.reason.startswith(f"{dan}: agi.port: 4573 is already tenant 'default'")
+    assert bob_refused.reason.startswith(
+        f"{bob} line 4: agi.port: 4574 is already the AGI port of tenant 'acme'"
+    )
+    assert dan_refused.reason.startswith(
+        f"{dan}: agi.port: 4573 is already the AGI port of tenant 'default'"
+    )
 
 
 def test_one_pbx_link_needs_dids_or_contexts_to_tell_tenants_apart(tmp_path: Path) -> None:
