@@ -1,6 +1,6 @@
 """``tenant add`` and ``tenant remove``: write a tenant file, or move one aside.
 
-The file is written whole or not at all (a temporary file renamed over), readable by the
+The file is written whole or not at all (a temporary file linked in), readable by the
 service's group (0640, the folder 0750), and kept only if the tenant loads as ``run``
 would load it without refusing a tenant that loaded before.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,20 +125,27 @@ def _make_folder(folder: Path) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    """``text`` into ``path`` whole (a temporary file renamed over), mode 0640."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """``text`` into a new ``path``, whole (a temporary file linked in), mode 0640.
+
+    Linked, not renamed over: of two ``tenant add`` of one id at once, one writes the file
+    and the other is told it exists; a reload never reads half a file.
+    """
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp = Path(name)
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
             os.fchmod(fd, FILE_MODE)
             os.write(fd, text.encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temp, path)
+        os.link(temp, path)
+    except FileExistsError:
+        raise ConfigError(f"tenant {path.stem!r} exists already: {path}") from None
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise ConfigError(f"{path}: cannot write the tenant file: {exc.strerror}") from None
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def add(

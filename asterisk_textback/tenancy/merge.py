@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MAIN_ONLY", "api_token_env", "deep_merge", "main_only_key", "tenant_data"]
+__all__ = [
+    "MAIN_ONLY",
+    "REPLACED_WHOLE",
+    "api_token_env",
+    "deep_merge",
+    "main_only_key",
+    "tenant_data",
+]
 
 #: Keys a tenant file may not set, with why: they describe the install, not a business.
 MAIN_ONLY: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -21,17 +28,24 @@ MAIN_ONLY: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
-def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+#: Tables whose entries are all the business's own (a DID's sender number): a tenant file
+#: that sets one replaces the main config's whole, so ``senders = {}`` drops them all.
+REPLACED_WHOLE: frozenset[tuple[str, ...]] = frozenset({("provider", "senders")})
+
+
+def deep_merge(
+    base: Mapping[str, Any], top: Mapping[str, Any], at: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """``base`` with ``top`` over it: tables merged key by key, arrays and scalars replaced.
 
-    An empty table in ``top`` (``senders = {}``) replaces the inherited one: it is the only
-    way a tenant file can drop a table of the main config (its DID senders, say).
+    The tables of :data:`REPLACED_WHOLE` are replaced, not merged.
     """
     merged = dict(base)
     for key, value in top.items():
         below = merged.get(key)
-        if isinstance(value, Mapping) and value and isinstance(below, Mapping):
-            merged[key] = deep_merge(below, value)
+        where = (*at, key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            merged[key] = value if where in REPLACED_WHOLE else deep_merge(below, value, where)
         else:
             merged[key] = value
     return merged

@@ -68,10 +68,15 @@ def test_a_tenant_file_is_merged_over_the_main_config(tmp_path: Path) -> None:
     assert found.tenants[1].path == tmp_path / "tenants.d" / "acme-dental.toml"
 
 
-def test_deep_merge_replaces_arrays_and_an_empty_table_clears() -> None:
-    base = {"a": {"b": 1, "c": [1, 2], "d": {"x": 1}}, "k": 1}
-    top = {"a": {"c": [3], "d": {}}, "n": 2}
-    assert deep_merge(base, top) == {"a": {"b": 1, "c": [3], "d": {}}, "k": 1, "n": 2}
+def test_deep_merge_replaces_arrays_and_the_did_senders_whole() -> None:
+    base = {"a": {"b": 1, "c": [1, 2], "d": {"x": 1}}, "k": 1, "provider": {"senders": {"1": "2"}}}
+    top = {"a": {"c": [3], "d": {}}, "n": 2, "provider": {"senders": {"3": "4"}}}
+    assert deep_merge(base, top) == {
+        "a": {"b": 1, "c": [3], "d": {"x": 1}},
+        "k": 1,
+        "n": 2,
+        "provider": {"senders": {"3": "4"}},
+    }
     assert base["a"] == {"b": 1, "c": [1, 2], "d": {"x": 1}}
 
 
@@ -194,7 +199,7 @@ def test_a_shared_sender_number_refuses_the_later_tenant(tmp_path: Path) -> None
     main = _main(tmp_path, '[provider]\ndefault_sender = "+12125550100"\n')
     # Inherited from the main config: the value's origin is said.
     _tenant(main, "acme", OWN_PBX.format(n=5))
-    # Its own number, and the main's DID senders cleared with an empty table.
+    # Its own number; the main's DID senders dropped (senders is replaced whole).
     _tenant(
         main,
         "bob",
