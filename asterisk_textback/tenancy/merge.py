@@ -28,9 +28,11 @@ MAIN_ONLY: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
-#: Tables whose entries are all the business's own (a DID's sender number): a tenant file
-#: that sets one replaces the main config's whole, so ``senders = {}`` drops them all.
-REPLACED_WHOLE: frozenset[tuple[str, ...]] = frozenset({("provider", "senders")})
+#: Tables whose entries are all the business's own (its DIDs' senders, its opening hours): a
+#: tenant file that sets one replaces the main config's whole (``senders = {}``: none).
+REPLACED_WHOLE: frozenset[tuple[str, ...]] = frozenset(
+    {("provider", "senders"), ("business", "hours")}
+)
 
 
 def deep_merge(

@@ -78,6 +78,9 @@ def test_deep_merge_replaces_arrays_and_the_did_senders_whole() -> None:
         "provider": {"senders": {"3": "4"}},
     }
     assert base["a"] == {"b": 1, "c": [1, 2], "d": {"x": 1}}
+    hours = {"business": {"name": "M", "hours": {"mon": ["08:00-12:00"], "sat": ["09:00-12:00"]}}}
+    mine = {"business": {"hours": {"mon": ["07:00-11:00"]}}}
+    assert deep_merge(hours, mine) == {"business": {"name": "M", "hours": {"mon": ["07:00-11:00"]}}}
 
 
 def test_files_load_in_id_order_and_main_business_false_has_no_default(tmp_path: Path) -> None:
@@ -141,10 +144,12 @@ def test_a_template_error_gives_the_tenant_files_line(tmp_path: Path) -> None:
     path = _tenant(
         main,
         "acme",
-        OWN_PBX.format(n=5) + '[templates.missed_no_voicemail]\nbody = "Hi {{ nope("\n',
+        OWN_PBX.format(n=5)
+        + '[[templates.missed_no_voicemail.variants]]\nname = "a"\nbody = "Hi {{ nope("\n',
     )
     (refused,) = load_tenants(main).refused
-    assert refused.reason.startswith(f"{path} line 3: templates.missed_no_voicemail")
+    assert refused.reason.startswith(f"{path} line 5: templates.missed_no_voicemail")
+    assert "variants[0]" in refused.reason
 
 
 @pytest.mark.parametrize(
@@ -296,3 +301,23 @@ def test_postgresql_tenants_share_the_url_and_memory_sqlite_is_refused(tmp_path:
     main.write_text('[database]\nurl = "sqlite+aiosqlite:///:memory:"\n')
     (refused,) = load_tenants(main).refused
     assert "not an in-memory one" in refused.reason
+
+
+def test_the_contrib_example_loads_beside_the_contrib_main_config(tmp_path: Path) -> None:
+    contrib = Path(__file__).resolve().parents[2] / "contrib"
+    main = tmp_path / "textback.toml"
+    main.write_text((contrib / "textback.toml").read_text())
+    example = (contrib / "tenants.d" / "acme-dental.toml.example").read_text()
+    _tenant(main, "acme-dental", example)
+    found = load_tenants(main)
+    assert found.refused == ()
+    acme = found.find("acme-dental")
+    assert acme is not None
+    settings = acme.loaded.settings
+    assert settings.pbx.host == "10.20.0.5"
+    assert settings.business.hours is not None
+    assert settings.business.hours != found.main.settings.business.hours
+    assert settings.provider.sender_for("2125550148") == "+12125550148"
+    assert "2125550147" in settings.provider.senders
+    assert set(settings.provider.senders) == {"2125550147", "2125550148"}
+    assert acme.loaded.renderer is not found.main.renderer
