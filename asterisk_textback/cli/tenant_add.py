@@ -130,7 +130,10 @@ def _write(path: Path, text: str) -> None:
     Linked, not renamed over: of two ``tenant add`` of one id at once, one writes the file
     and the other is told it exists; a reload never reads half a file.
     """
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the tenant file: {exc.strerror}") from None
     temp = Path(name)
     try:
         try:

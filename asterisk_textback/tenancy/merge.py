@@ -59,13 +59,14 @@ def api_token_env(tenant_id: str) -> str:
 
 
 def tenant_data(base: Mapping[str, Any], top: Mapping[str, Any], tenant_id: str) -> dict[str, Any]:
-    """The TOML data of tenant ``tenant_id``: ``top`` over ``base``, its own credentials.
+    """The TOML data of tenant ``tenant_id``: ``top`` over ``base``, its own name and login.
 
     The dashboard's password hash and API token are never inherited: the main config's
     user and token must not open a tenant's dashboard. Unset in the tenant file, nobody
     logs in (``web passwd`` makes a hash) and the token is ``$TEXTBACK_API_TOKEN_<ID>``.
     """
-    merged = deep_merge(base, top)
+    # [tenant] says who the tenant is: the main config's (the default tenant's) is not a default.
+    merged = deep_merge({k: v for k, v in base.items() if k != "tenant"}, top)
     web, dashboard = _table(merged, "web"), _table(_table(merged, "web"), "dashboard")
     if web is None or dashboard is None:
         return merged  # not tables: validation names the key

@@ -174,6 +174,19 @@ def test_concurrent_adds_of_one_id_write_it_once(cfg: Path) -> None:
     assert [p.name for p in _folder(cfg).iterdir()] == ["acme.toml"]
 
 
+def test_add_reports_a_file_it_cannot_write(
+    cfg: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tenant_add.tempfile, "mkstemp", full)
+    assert main(["tenant", "add", "acme", "--did", "2125550199", "-c", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "acme.toml: cannot write the tenant file: No space left on device" in err
+    assert list(_folder(cfg).iterdir()) == []
+
+
 def _two_tenants(cfg: Path) -> Path:
     assert main(["tenant", "add", "acme", "--did", "2125550199", "-c", str(cfg)]) == 0
     broken = _folder(cfg) / "broken.toml"

@@ -321,3 +321,13 @@ def test_the_contrib_example_loads_beside_the_contrib_main_config(tmp_path: Path
     assert "2125550147" in settings.provider.senders
     assert set(settings.provider.senders) == {"2125550147", "2125550148"}
     assert acme.loaded.renderer is not found.main.renderer
+
+
+def test_the_main_configs_tenant_section_is_not_inherited(tmp_path: Path) -> None:
+    main = _main(tmp_path, '[tenant]\nname = "Main"\ndids = ["2125550100"]\n')
+    _tenant(main, "acme", OWN_PBX.format(n=5))
+    found = load_tenants(main)
+    assert found.tenants[0].name == "Main"
+    acme = found.tenants[1]
+    assert acme.name == "acme"
+    assert acme.loaded.settings.tenant.dids == ()
