@@ -20,9 +20,13 @@ from sqlalchemy.engine import make_url
 
 from asterisk_textback.config import Settings, load_settings
 from asterisk_textback.errors import ConfigError
-from asterisk_textback.store.tenant_scope import tenant_url
 from asterisk_textback.tenancy.conflicts import sender_numbers
-from asterisk_textback.tenancy.files import load_tenant, load_tenants, tenant_file
+from asterisk_textback.tenancy.files import (
+    load_tenant,
+    load_tenants,
+    tenant_database_url,
+    tenant_file,
+)
 from asterisk_textback.tenancy.ids import check_tenant_id, schema_for
 from asterisk_textback.tenancy.merge import api_token_env
 
@@ -221,7 +225,12 @@ def remove(config: Path, tenant_id: str, *, yes: bool, out: TextIO) -> int:
     if not yes:
         if not sys.stdin.isatty():
             raise ConfigError(f"pass --yes to move {path} aside")
-        answer = input(f"move {path} aside (tenant {tenant_id!r} stops at the next reload)? [y/N] ")
+        try:
+            answer = input(
+                f"move {path} aside (tenant {tenant_id!r} stops at the next reload)? [y/N] "
+            )
+        except EOFError:
+            answer = ""
         if answer.strip().lower() not in ("y", "yes"):
             out.write("nothing changed\n")
             return 1
@@ -231,7 +240,8 @@ def remove(config: Path, tenant_id: str, *, yes: bool, out: TextIO) -> int:
     target = _move_aside(path, folder, f"{tenant_id}.{stamp}")
     url = settings.database.url
     if url.startswith("sqlite"):
-        where = f"file {make_url(tenant_url(url, tenant_id)).database} (delete it to drop them)"
+        database = make_url(tenant_database_url(url, tenant_id)).database
+        where = f"file {database} (delete it to drop them)"
     else:
         schema = schema_for(tenant_id)
         where = f"schema {schema} (DROP SCHEMA {schema} CASCADE drops them)"

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import ArgumentError
+
 from asterisk_textback.config import Settings, TomlLines, settings_from_mapping, with_lines
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.store.tenant_scope import tenant_url
@@ -26,7 +28,14 @@ from asterisk_textback.tenancy.merge import main_only_key, tenant_data
 from asterisk_textback.tenancy.model import RefusedTenant, Tenant
 from asterisk_textback.textback.loading import PreparedConfig, load, prepare
 
-__all__ = ["TenantSet", "load_tenant", "load_tenants", "tenant_file", "tenants_dir"]
+__all__ = [
+    "TenantSet",
+    "load_tenant",
+    "load_tenants",
+    "tenant_database_url",
+    "tenant_file",
+    "tenants_dir",
+]
 
 #: What a tenant file is called: ``<id>.toml``.
 SUFFIX = ".toml"
@@ -101,6 +110,14 @@ def load_tenant(
         )
     where = tenant_file(Path(main_path), found.main.settings, tenant_id)
     raise ConfigError(f"no tenant {tenant_id!r}: {where} does not exist")
+
+
+def tenant_database_url(main_url: str, tenant_id: str) -> str:
+    """:func:`~asterisk_textback.store.tenant_scope.tenant_url`, a bad URL a ``ConfigError``."""
+    try:
+        return tenant_url(main_url, tenant_id)
+    except ArgumentError:
+        raise ConfigError(f"database.url: {main_url!r} is not a database URL") from None
 
 
 def _read_toml(path: Path, *, what: str) -> dict[str, Any]:
@@ -183,7 +200,7 @@ def _load_file(
         )
     try:
         settings = settings_from_mapping(tenant_data(base, data, tenant_id), lines)
-        url = tenant_url(main.database.url, tenant_id)
+        url = tenant_database_url(main.database.url, tenant_id)
     except ConfigError as exc:
         raise ConfigError(_named(str(exc), file)) from None
     settings = settings.model_copy(

@@ -271,6 +271,36 @@ def test_remove_moves_the_file_aside_and_keeps_the_rows(
     assert [t.id for t in load_tenants(cfg).tenants] == ["default"]
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "moved"), [("y", True), ("n", False), (None, False)])
+def test_remove_asks_on_a_terminal(
+    cfg: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str | None,
+    moved: bool,
+) -> None:
+    assert main(["tenant", "add", "acme", "--did", "2125550199", "-c", str(cfg)]) == 0
+    capsys.readouterr()
+
+    def reply(prompt: str) -> str:
+        assert "acme.toml aside" in prompt
+        if answer is None:
+            raise EOFError
+        return answer
+
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    monkeypatch.setattr("builtins.input", reply)
+    assert main(["tenant", "remove", "acme", "-c", str(cfg)]) == (0 if moved else 1)
+    assert (_folder(cfg) / "acme.toml").exists() is not moved
+    if not moved:
+        assert capsys.readouterr().out == "nothing changed\n"
+
+
 def test_remove_of_an_unknown_or_bad_id_is_one_line(
     cfg: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

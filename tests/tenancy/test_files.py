@@ -301,6 +301,9 @@ def test_postgresql_tenants_share_the_url_and_memory_sqlite_is_refused(tmp_path:
     main.write_text('[database]\nurl = "sqlite+aiosqlite:///:memory:"\n')
     (refused,) = load_tenants(main).refused
     assert "not an in-memory one" in refused.reason
+    main.write_text('[database]\nurl = "no url at all"\n')
+    (refused,) = load_tenants(main).refused
+    assert refused.reason.endswith("database.url: 'no url at all' is not a database URL")
 
 
 def test_the_contrib_example_loads_beside_the_contrib_main_config(tmp_path: Path) -> None:
