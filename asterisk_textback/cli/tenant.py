@@ -8,6 +8,7 @@ and ``check`` load every tenant as ``run`` would and say which are refused and w
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from asterisk_textback.cli.args import add_config
@@ -74,67 +75,79 @@ def run(args: argparse.Namespace) -> int:
     return check_tenants(found, args.id, out=out)
 
 
-def _rows(found: TenantSet) -> list[dict[str, object]]:
-    from asterisk_textback.tenancy.conflicts import sender_numbers
-    from asterisk_textback.tenancy.ids import DEFAULT_TENANT
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One line of ``tenant list`` (and one object of its JSON)."""
 
-    rows: list[dict[str, object]] = []
+    id: str
+    name: str | None
+    file: str | None
+    pbx_links: list[dict[str, object]]
+    provider: str | None
+    senders: list[str]
+    status: str
+    reason: str | None = None
+
+    def cells(self) -> tuple[str, ...]:
+        links = ", ".join(f"{p['name']} {p['host']}:{p['port']}" for p in self.pbx_links)
+        return (
+            DEFAULT_LABEL if self.file is None else self.id,
+            self.name or "-",
+            self.file or "-",
+            links or "-",
+            self.provider or "-",
+            ", ".join(self.senders) or "-",
+            "ok" if self.reason is None else f"refused: {self.reason}",
+        )
+
+
+def _rows(found: TenantSet) -> list[_Row]:
+    from asterisk_textback.tenancy.conflicts import sender_numbers
+
+    rows = []
     for tenant in found.tenants:
         settings = tenant.loaded.settings
+        name = settings.tenant.name or (settings.business.name if tenant.path is None else None)
         rows.append(
-            {
-                "id": tenant.id,
-                "name": tenant.name if tenant.id != DEFAULT_TENANT else settings.business.name,
-                "file": str(tenant.path) if tenant.path else None,
-                "pbx_links": [
+            _Row(
+                id=tenant.id,
+                name=name or tenant.id,
+                file=str(tenant.path) if tenant.path else None,
+                pbx_links=[
                     {"name": p.name, "host": p.host, "port": p.port} for p in settings.all_pbxes
                 ],
-                "provider": settings.provider.name,
-                "senders": sorted({number for _, number in sender_numbers(settings)}),
-                "status": "ok",
-            }
+                provider=settings.provider.name,
+                senders=sorted({number for _, number in sender_numbers(settings)}),
+                status="ok",
+            )
         )
     for refusal in found.refused:
         rows.append(
-            {
-                "id": refusal.id,
-                "name": None,
-                "file": str(refusal.path),
-                "pbx_links": [],
-                "provider": None,
-                "senders": [],
-                "status": "refused",
-                "reason": refusal.reason,
-            }
+            _Row(
+                id=refusal.id,
+                name=None,
+                file=str(refusal.path),
+                pbx_links=[],
+                provider=None,
+                senders=[],
+                status="refused",
+                reason=refusal.reason,
+            )
         )
     return rows
 
 
 def list_tenants(found: TenantSet, *, as_json: bool, out: TextIO) -> int:
     """Print every tenant (a table, or JSON); 0."""
+    rows = _rows(found)
     if as_json:
         import json
+        from dataclasses import asdict
 
-        out.write(json.dumps({"tenants": _rows(found)}, indent=2) + "\n")
+        out.write(json.dumps({"tenants": [asdict(row) for row in rows]}, indent=2) + "\n")
         return 0
     head = ("ID", "NAME", "FILE", "PBX LINKS", "PROVIDER", "SENDERS", "STATUS")
-    table = [head]
-    for row in _rows(found):
-        links = row["pbx_links"]
-        assert isinstance(links, list)
-        senders = row["senders"]
-        assert isinstance(senders, list)
-        table.append(
-            (
-                DEFAULT_LABEL if row["file"] is None else str(row["id"]),
-                str(row["name"] or "-"),
-                str(row["file"] or "-"),
-                ", ".join(f"{p['name']} {p['host']}:{p['port']}" for p in links) or "-",
-                str(row["provider"] or "-"),
-                ", ".join(senders) or "-",
-                "ok" if row["status"] == "ok" else f"refused: {row['reason']}",
-            )
-        )
+    table = [head, *(row.cells() for row in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(head) - 1)]
     for line in table:
         cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
