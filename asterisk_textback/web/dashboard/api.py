@@ -30,6 +30,7 @@ from asterisk_textback.web.dashboard.app import (
     request_period,
 )
 from asterisk_textback.web.dashboard.app import report as run_report
+from asterisk_textback.web.base_path import base_path
 from asterisk_textback.web.dashboard.openapi import spec
 from asterisk_textback.web.dashboard.routes import call_filter
 
@@ -151,7 +152,8 @@ async def experiments(request: web.Request) -> web.StreamResponse:
 
 async def openapi(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/openapi.json: this API's OpenAPI 3.1 description (no data, no login)."""
-    return harden(web.json_response(spec()))
+    # Paths start with "/api/v1": the server is the bare mount path ("/t/acme"), or "/".
+    return harden(web.json_response(spec(base_path(request.app) or "/")))
 
 
 def _json_errors(handler: Handler) -> Handler:
