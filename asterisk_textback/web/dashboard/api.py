@@ -20,6 +20,7 @@ from asterisk_textback.store.conversations import (
 )
 from asterisk_textback.store.daily_series import daily_series
 from asterisk_textback.store.verification import caller_verification_counts
+from asterisk_textback.web.base_path import base_path
 from asterisk_textback.web.dashboard.app import (
     DEPS,
     Handler,
@@ -30,7 +31,6 @@ from asterisk_textback.web.dashboard.app import (
     request_period,
 )
 from asterisk_textback.web.dashboard.app import report as run_report
-from asterisk_textback.web.base_path import base_path
 from asterisk_textback.web.dashboard.openapi import spec
 from asterisk_textback.web.dashboard.routes import call_filter
 
