@@ -10,11 +10,17 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asterisk_textback.config import settings_from_mapping
+from asterisk_textback.errors import ConfigError
+from asterisk_textback.store.engine import create_engine, create_session_factory
 from asterisk_textback.tenancy.model import RefusedTenant
+from asterisk_textback.web.console.figures import tenant_rows
 from asterisk_textback.web.console.settings import ConsoleSettings
 from asterisk_textback.web.dashboard.auth import hash_password
 from asterisk_textback.web.dashboard.settings import DashboardSettings
@@ -27,6 +33,7 @@ from tests.web.console_tenants import (
     Tenants,
     two_tenants,
 )
+from tests.web.seed import NOW
 
 REFUSED = RefusedTenant(
     "gamma",
@@ -270,3 +277,75 @@ async def test_a_disabled_console_is_a_404_and_admits_nobody(
         assert (await client.get("/console/api/tenants", headers=headers)).status == 404
         # Its token opens no tenant either.
         assert (await client.get("/t/alpha/api/v1/calls", headers=headers)).status == 401
+
+
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ({"password_hash": "plain-text-password"}, "web.console.password_hash: password_hash"),
+        ({"session_minutes": 1}, "web.console.session_minutes"),
+        ({"username": ""}, "web.console.username"),
+        ({"tokn_env": "X"}, "unknown key 'web.console.tokn_env'"),
+    ],
+)
+def test_a_bad_console_setting_is_named(section: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping({"web": {"console": section}})
+    assert named in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_console_is_off_by_default() -> None:
+    console = settings_from_mapping({}).web.console
+    assert console.enabled is False
+    assert console.username == "integrator"
+    assert console.api_token({"TEXTBACK_CONSOLE_TOKEN": "t0k"}) == "t0k"
+    assert console.api_token({"TEXTBACK_CONSOLE_TOKEN": ""}) is None
+
+
+async def test_tenants_are_read_concurrently_but_never_more_than_the_bound(
+    tenants: Tenants, tmp_path: Path
+) -> None:
+    """Twelve tenants, bound 3: at most three sessions open at once, and more than one."""
+    open_now = {"n": 0, "peak": 0}
+
+    class Counting(AsyncSession):
+        async def __aenter__(self) -> Counting:
+            open_now["n"] += 1
+            open_now["peak"] = max(open_now["peak"], open_now["n"])
+            await asyncio.sleep(0.01)  # hold the slot so that overlaps can happen
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            open_now["n"] -= 1
+            await self.close()
+
+    alpha = tenants.directory.running[0]
+    engine = alpha.sessions.kw["bind"]
+    counting = async_sessionmaker(engine, class_=Counting, expire_on_commit=False)
+    views = [replace(alpha, id=f"t{n}", sessions=counting) for n in range(12)]
+    rows = await tenant_rows(views, NOW.timestamp, bound=3)
+    assert [row.id for row in rows] == [f"t{n}" for n in range(12)]
+    assert all(row.figures is not None and row.figures.missed == ALPHA["missed"] for row in rows)
+    assert open_now["n"] == 0
+    assert 1 < open_now["peak"] <= 3
+
+
+async def test_a_tenant_whose_database_cannot_be_read_keeps_its_row(
+    tenants: Tenants, tmp_path: Path
+) -> None:
+    """An unmigrated file: that row says so; the others keep their figures."""
+    broken = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    try:
+        alpha, beta = tenants.directory.running
+        views = [alpha, replace(beta, sessions=create_session_factory(broken))]
+        rows = await tenant_rows(views, NOW.timestamp)
+    finally:
+        await broken.dispose()
+    assert rows[0].figures is not None
+    assert rows[0].figures.booked == ALPHA["booked"]
+    assert rows[1].figures is None
+    assert rows[1].error is not None
+    assert rows[1].error.startswith("figures unreadable: database ")
+    assert "has no tables" in rows[1].error
+    assert rows[1].as_dict()["kpis"] is None

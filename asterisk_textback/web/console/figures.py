@@ -20,6 +20,7 @@ from asterisk_textback.calls.utc import utc
 from asterisk_textback.kpi.definitions import minor_exponent
 from asterisk_textback.kpi.periods import Period, parse_period
 from asterisk_textback.store import kpi_queries
+from asterisk_textback.store.sqlite_file import DatabaseFileError
 from asterisk_textback.store.uow import reading
 from asterisk_textback.tenancy.directory import TenantView
 
@@ -141,9 +142,11 @@ async def tenant_rows(
         async with gate:
             try:
                 return _row(view, await _figures(view, period), None)
-            except (SQLAlchemyError, OSError) as exc:
+            except (SQLAlchemyError, OSError, DatabaseFileError) as exc:
                 # One tenant's broken database must not hide the others' rows.
                 log.warning("console: tenant %s: figures unreadable: %s", view.id, exc)
-                return _row(view, None, f"figures unreadable: {type(exc).__name__}")
+                # Our own errors are one readable line; a driver's may quote SQL: its kind only.
+                why = str(exc) if isinstance(exc, DatabaseFileError) else type(exc).__name__
+                return _row(view, None, f"figures unreadable: {why}")
 
     return list(await asyncio.gather(*(one(view) for view in views)))

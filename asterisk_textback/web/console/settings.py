@@ -7,8 +7,6 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from asterisk_textback.web.dashboard.auth import parse_password_hash
-
 __all__ = ["ConsoleSettings"]
 
 
@@ -31,6 +29,10 @@ class ConsoleSettings(BaseModel):
     @classmethod
     def _well_formed(cls, value: str | None) -> str | None:
         if value is not None:
+            # The dashboard's format, checked by its parser (stdlib only); imported here so
+            # that this settings module names nothing outside its own package.
+            from asterisk_textback.web.dashboard.auth import parse_password_hash
+
             parse_password_hash(value)
         return value
 
