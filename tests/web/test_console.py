@@ -349,3 +349,21 @@ async def test_a_tenant_whose_database_cannot_be_read_keeps_its_row(
     assert rows[1].error.startswith("figures unreadable: database ")
     assert "has no tables" in rows[1].error
     assert rows[1].as_dict()["kpis"] is None
+
+
+async def test_repeated_wrong_passwords_are_slowed_down(tenants: Tenants) -> None:
+    """The console's logins go through the dashboard's attempt limiter: 429 with Retry-After."""
+    client = tenants.client
+    statuses = [await console_login(client, password=f"guess {n}") for n in range(6)]
+    assert statuses[0] == 401
+    assert 429 in statuses
+    # While the delay lasts even the right password waits (no oracle for a guesser).
+    assert await console_login(client) == 429
+    form = await client.get("/console/login")
+    response = await client.post(
+        "/console/login",
+        data={"csrf": csrf_of(await form.text()), "username": "integrator", "password": "x"},
+        allow_redirects=False,
+    )
+    assert response.status == 429
+    assert int(response.headers["Retry-After"]) >= 1
