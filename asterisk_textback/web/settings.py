@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from asterisk_textback.web.console.settings import ConsoleSettings
 from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.web.networks import parse_networks
 
@@ -50,6 +51,8 @@ class WebSettings(_Frozen):
     webhooks: WebhookServerSettings = WebhookServerSettings()
     #: ``[web.dashboard]``: login, API token, cookies.
     dashboard: DashboardSettings = DashboardSettings()
+    #: ``[web.console]``: the integrator's console over every tenant (off by default).
+    console: ConsoleSettings = ConsoleSettings()
     #: Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client, e.g.
     #: ``["127.0.0.1", "::1"]`` behind nginx on the same host; empty: the header is ignored.
     trusted_proxies: tuple[str, ...] = ()

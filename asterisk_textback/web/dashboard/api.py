@@ -20,6 +20,7 @@ from asterisk_textback.store.conversations import (
 )
 from asterisk_textback.store.daily_series import daily_series
 from asterisk_textback.store.verification import caller_verification_counts
+from asterisk_textback.web.base_path import base_path
 from asterisk_textback.web.dashboard.app import (
     DEPS,
     Handler,
@@ -151,7 +152,8 @@ async def experiments(request: web.Request) -> web.StreamResponse:
 
 async def openapi(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/openapi.json: this API's OpenAPI 3.1 description (no data, no login)."""
-    return harden(web.json_response(spec()))
+    # Paths start with "/api/v1": the server is the bare mount path ("/t/acme"), or "/".
+    return harden(web.json_response(spec(base_path(request.app) or "/")))
 
 
 def _json_errors(handler: Handler) -> Handler:

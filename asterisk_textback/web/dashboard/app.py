@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import quote
 
 import jinja2
@@ -25,8 +25,10 @@ from asterisk_textback.kpi.metrics import minor_exponent
 from asterisk_textback.kpi.periods import Period, parse_period
 from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.store.uow import reading as store_reading
+from asterisk_textback.web.base_path import base_path
 from asterisk_textback.web.dashboard.abtests import ExperimentView, experiment_views
 from asterisk_textback.web.dashboard.auth import Session, SessionStore, tokens_equal
+from asterisk_textback.web.dashboard.cookies import cookie_name
 from asterisk_textback.web.dashboard.limiter import LoginLimiter
 from asterisk_textback.web.dashboard.settings import DashboardSettings
 from asterisk_textback.web.dashboard.worker import Read, ReportBusy, ReportTimeout, ReportWorker
@@ -42,6 +44,9 @@ from asterisk_textback.wording.labels import (
 )
 from asterisk_textback.wording.times import people_time, short_time
 
+if TYPE_CHECKING:
+    from asterisk_textback.web.console.auth import ConsoleAuth
+
 __all__ = [
     "COOKIE",
     "DEPS",
@@ -54,6 +59,7 @@ __all__ = [
     "api_guard",
     "current_session",
     "harden",
+    "local",
     "page_guard",
     "reading",
     "render",
@@ -97,6 +103,8 @@ class DashboardDeps:
     sender_for: Callable[[str], str] | None = None
     #: Wakes ``run``'s dispatcher after a staff reply is queued (None: it polls).
     on_queued: Callable[[], None] | None = None
+    #: The integrator console, whose signed-in super-admin may enter this dashboard.
+    console: ConsoleAuth | None = None
 
 
 DEPS: web.AppKey[DashboardDeps] = web.AppKey("dashboard_deps")
@@ -161,10 +169,19 @@ def harden(response: web.StreamResponse) -> web.StreamResponse:
     return response
 
 
+def local(request: web.Request, path: str) -> str:
+    """``path`` (one of this app's routes, "/calls") as the browser must ask for it."""
+    return base_path(request.app) + path
+
+
 def current_session(request: web.Request) -> Session | None:
-    """The logged-in session of this request, or None."""
+    """The logged-in session of this request (or the integrator's, from the console), or None."""
     deps = request.app[DEPS]
-    return request.app[STORE].get(request.cookies.get(COOKIE), deps.clock())
+    own = request.cookies.get(cookie_name(request.app, COOKIE))
+    session = request.app[STORE].get(own, deps.clock())
+    if session is None and deps.console is not None:
+        return deps.console.session(request)
+    return session
 
 
 def page_guard(handler: PageHandler) -> Handler:
@@ -173,7 +190,8 @@ def page_guard(handler: PageHandler) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         session = current_session(request)
         if session is None:
-            raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='')}")
+            back = quote(local(request, request.path_qs), safe="")
+            raise web.HTTPSeeOther(local(request, f"/login?next={back}"))
         return harden(await handler(request, session))
 
     return guarded
@@ -187,11 +205,18 @@ def _bearer_ok(request: web.Request, token: str | None) -> bool:
     return tokens_equal(given.strip(), token)
 
 
+def _admitted(request: web.Request) -> bool:
+    deps = request.app[DEPS]
+    if _bearer_ok(request, deps.api_token) or current_session(request) is not None:
+        return True
+    return deps.console is not None and deps.console.admits(request) is not None
+
+
 def api_guard(handler: Handler) -> Handler:
     """Run ``handler`` for a valid Bearer token or a logged-in session; 401 JSON otherwise."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        if not _bearer_ok(request, request.app[DEPS].api_token) and not current_session(request):
+        if not _admitted(request):
             return harden(
                 web.json_response(
                     {"error": "unauthorized", "detail": "Bearer token or login required"},
@@ -322,7 +347,8 @@ def render(
 ) -> web.Response:
     """Render template ``name`` as an HTML response."""
     template = request.app[JINJA].get_template(name)
-    html = template.render(session=session, path=request.path, **context)
+    base = base_path(request.app)
+    html = template.render(session=session, path=request.path, base=base, **context)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 

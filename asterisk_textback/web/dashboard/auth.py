@@ -103,6 +103,8 @@ class Session:
     username: str
     csrf_token: str
     expires_at: float
+    #: True for the integrator's console session let into a tenant's dashboard.
+    integrator: bool = False
 
 
 class SessionStore:

@@ -19,7 +19,7 @@ from asterisk_textback.bookings.webhook import (
     book_call,
 )
 from asterisk_textback.store.conversations import call_bookings, call_detail
-from asterisk_textback.web.dashboard.app import DEPS, reading, render
+from asterisk_textback.web.dashboard.app import DEPS, local, reading, render
 from asterisk_textback.web.dashboard.auth import Session
 from asterisk_textback.web.dashboard.csrf import check_session_token, read_form
 
@@ -104,4 +104,5 @@ async def mark_booked(request: web.Request, session: Session) -> web.StreamRespo
         await book_call(service, call_id, value_minor=value, currency=currency)
     except LookupError:
         raise web.HTTPNotFound(text="no such call") from None
-    return web.Response(status=303, headers={"Location": f"/calls/{call_id}?booked=1#booking"})
+    location = local(request, f"/calls/{call_id}?booked=1#booking")
+    return web.Response(status=303, headers={"Location": location})

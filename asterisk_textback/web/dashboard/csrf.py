@@ -16,6 +16,7 @@ from aiohttp import web
 from yarl import URL
 
 from asterisk_textback.web.dashboard.auth import Session, tokens_equal
+from asterisk_textback.web.dashboard.cookies import cookie_name, cookie_path
 
 __all__ = [
     "FIELD",
@@ -44,11 +45,17 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def set_login_cookie(response: web.StreamResponse, token: str, *, secure: bool) -> None:
+def _login_cookie(app: web.Application) -> tuple[str, str]:
+    """The login cookie's name and path in ``app`` (a tenant's: its own name, under its path)."""
+    return cookie_name(app, LOGIN_COOKIE), cookie_path(app, "/login")
+
+
+def set_login_cookie(
+    app: web.Application, response: web.StreamResponse, token: str, *, secure: bool
+) -> None:
     """Set ``token`` as the login form's double-submit cookie."""
-    response.set_cookie(
-        LOGIN_COOKIE, token, path="/login", httponly=True, samesite="Strict", secure=secure
-    )
+    name, path = _login_cookie(app)
+    response.set_cookie(name, token, path=path, httponly=True, samesite="Strict", secure=secure)
 
 
 def _check_origin(request: web.Request) -> None:
@@ -68,7 +75,7 @@ def _field(form: Mapping[str, object]) -> str:
 def check_login_token(request: web.Request, form: Mapping[str, object]) -> None:
     """403 unless the login form's token matches its cookie."""
     _check_origin(request)
-    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    cookie = request.cookies.get(_login_cookie(request.app)[0], "")
     given = _field(form)
     if not cookie or not given or not tokens_equal(given, cookie):
         raise web.HTTPForbidden(text="missing or forged CSRF token")

@@ -34,6 +34,7 @@ from asterisk_textback.web.dashboard.app import (
     JINJA,
     api_guard,
     current_session,
+    local,
     page_guard,
     reading,
     render,
@@ -203,7 +204,7 @@ async def reply(request: web.Request, session: Session) -> web.StreamResponse:
         if status == 404:
             raise web.HTTPNotFound(text=exc.detail) from None
         return await _page(request, session, _Form(refusal_text(exc, request), typed, status))
-    location = f"/conversations/{e164}?sent={message_id}#reply"
+    location = local(request, f"/conversations/{e164}?sent={message_id}#reply")
     return web.Response(status=303, headers={"Location": location})
 
 
@@ -216,7 +217,8 @@ async def handled(request: web.Request, session: Session) -> web.StreamResponse:
         if not await known_number(db, e164):
             raise web.HTTPNotFound(text="no texts or calls with this number")
         await mark_handled(db, e164, now=_now(request))
-    return web.Response(status=303, headers={"Location": f"/conversations/{e164}?handled=1"})
+    location = local(request, f"/conversations/{e164}?handled=1")
+    return web.Response(status=303, headers={"Location": location})
 
 
 def _json_error(status: int, error: str, detail: str, **extra: Any) -> web.Response:
@@ -229,6 +231,10 @@ def _api_author(request: web.Request) -> str | web.Response:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if token is not None and scheme.lower() == "bearer" and tokens_equal(given.strip(), token):
         return "api"
+    console = request.app[DEPS].console
+    integrator = None if console is None else console.bearer(request)
+    if integrator is not None:
+        return integrator
     session = current_session(request)
     header = request.headers.get("X-CSRF-Token", "")
     if session is None or not header or not tokens_equal(header, session.csrf_token):

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from asterisk_textback.web.base_path import base_path
 from asterisk_textback.web.clientaddr import client_address
 from asterisk_textback.web.dashboard.app import (
     COOKIE,
@@ -16,9 +17,11 @@ from asterisk_textback.web.dashboard.app import (
     STORE,
     current_session,
     harden,
+    local,
     render,
 )
 from asterisk_textback.web.dashboard.auth import tokens_equal, verify_password
+from asterisk_textback.web.dashboard.cookies import cookie_name, cookie_path
 from asterisk_textback.web.dashboard.csrf import (
     LOGIN_COOKIE,
     check_login_token,
@@ -50,33 +53,50 @@ def _plain_path(text: str) -> bool:
     return all("!" <= ch <= "~" and ch != "\\" for ch in text)
 
 
-def next_target(value: str | None) -> str:
-    """``value`` when it is a plain local path, raw and percent-decoded; "/" otherwise."""
+def _within(text: str, base: str) -> bool:
+    """``text`` lies under ``base`` (any path when mounted at the root) with no dot segment."""
+    if not base:
+        return True
+    path = text.split("?", 1)[0].split("#", 1)[0]
+    if not (path + "/").startswith(base + "/"):
+        return False
+    # A browser resolves "/t/a/../b/" to "/t/b/": another tenant's pages.
+    return not any(part in {".", ".."} for part in path.split("/"))
+
+
+def next_target(value: str | None, base: str = "") -> str:
+    """``value`` when it is a plain local path under ``base``, raw and percent-decoded (every
+    layer checked); ``base + "/"`` otherwise."""
+    home = base + "/"
     if not value or len(value) > _MAX_NEXT:
-        return "/"
+        return home
     text = value
     for _ in range(4):  # "%252F" decodes to "%2F", then to "/": check every layer
-        if not _plain_path(text):
-            return "/"
+        if not _plain_path(text) or not _within(text, base):
+            return home
         try:
             decoded = unquote(text, errors="strict")
         except UnicodeDecodeError:
-            return "/"
+            return home
         if decoded == text:
             return value
         text = decoded
-    return "/"  # still encoded after four layers: nobody's link looks like that
+    return home  # still encoded after four layers: nobody's link looks like that
+
+
+def _next(request: web.Request, value: str | None) -> str:
+    return next_target(value, base_path(request.app))
 
 
 def _login_page(
     request: web.Request, *, status: int = 200, error: str | None = None
 ) -> web.Response:
     token = new_token()
-    target = next_target(request.query.get("next"))
+    target = _next(request, request.query.get("next"))
     response = render(
         request, "login.html", None, status=status, csrf=token, next=target, error=error
     )
-    set_login_cookie(response, token, secure=request.app[DEPS].settings.cookie_secure)
+    set_login_cookie(request.app, response, token, secure=request.app[DEPS].settings.cookie_secure)
     return response
 
 
@@ -87,7 +107,7 @@ def _redirect(location: str) -> web.Response:
 async def login_form(request: web.Request) -> web.StreamResponse:
     """GET /login: the form (or straight on when already logged in)."""
     if current_session(request) is not None:
-        return _redirect(next_target(request.query.get("next")))
+        return _redirect(_next(request, request.query.get("next")))
     return harden(_login_page(request))
 
 
@@ -107,7 +127,7 @@ def _attempt_keys(
     deps = request.app[DEPS]
     settings = deps.settings
     if settings.password_hash is not None:
-        cookie = request.cookies.get(DEVICE_COOKIE)
+        cookie = request.cookies.get(cookie_name(request.app, DEVICE_COOKIE))
         device = valid_device(cookie, settings.password_hash, settings.username, deps.clock())
         if device is not None:
             # A browser that logged in before: only its own failures count against it.
@@ -143,11 +163,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     limiter.release(reservation, forget=client)
     session = request.app[STORE].create(username, deps.clock())
     settings = deps.settings
-    response = _redirect(next_target(str(form.get("next", "/"))))
+    response = _redirect(_next(request, str(form.get("next", ""))))
+    app = request.app
     response.set_cookie(
-        COOKIE,
+        cookie_name(app, COOKIE),
         session.session_id,
-        path="/",
+        path=cookie_path(app),
         httponly=True,
         samesite="Strict",
         secure=settings.cookie_secure,
@@ -155,26 +176,26 @@ async def login(request: web.Request) -> web.StreamResponse:
     )
     if settings.password_hash is not None:
         response.set_cookie(
-            DEVICE_COOKIE,
+            cookie_name(app, DEVICE_COOKIE),
             device_token(settings.password_hash, settings.username, deps.clock()),
-            path="/login",
+            path=cookie_path(app, "/login"),
             httponly=True,
             samesite="Strict",
             secure=settings.cookie_secure,
             max_age=DEVICE_LIFETIME,
         )
-    response.del_cookie(LOGIN_COOKIE, path="/login")
+    response.del_cookie(cookie_name(app, LOGIN_COOKIE), path=cookie_path(app, "/login"))
     return harden(response)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """POST /logout: end the session (CSRF-checked) and clear the cookie."""
     session = current_session(request)
-    response = _redirect("/login")
+    response = _redirect(local(request, "/login"))
     if session is not None:
         check_session_token(request, session, await read_form(request))
         request.app[STORE].delete(session.session_id)
-    response.del_cookie(COOKIE, path="/")
+    response.del_cookie(cookie_name(request.app, COOKIE), path=cookie_path(request.app))
     return harden(response)
 
 

@@ -289,8 +289,8 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
-def spec() -> dict[str, Any]:
-    """The OpenAPI document (a fresh dict on every call)."""
+def spec(server: str = "/") -> dict[str, Any]:
+    """The OpenAPI document served at ``server`` (a tenant's base path; a fresh dict)."""
     call_id = _path("call_id", "Call id.", {"type": "integer"})
     e164 = _path("e164", "Phone number in E.164.", {"type": "string", "pattern": r"^\+?\d{1,15}$"})
     return {
@@ -303,7 +303,7 @@ def spec() -> dict[str, Any]:
             "dashboard login session. Lists are keyset-paginated: pass next_cursor back as "
             "cursor until it is null.",
         },
-        "servers": [{"url": "/"}],
+        "servers": [{"url": server}],
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],
         "paths": {
             "/api/v1/calls": _get(
