@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from asterisk_textback.ami.connection import AmiConnection
+from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.app.parts import RunningService
 from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.errors import AmiError, AmiLoginError, StartupError
 from asterisk_textback.store.engine import create_engine
 from asterisk_textback.store.schema import DatabaseUnreadableError, check_schema_readable
+from asterisk_textback.tenancy.ids import DEFAULT_TENANT
+from asterisk_textback.tenancy.leases import LinkGate, link_key, unless_stopped
 
 __all__ = [
     "EVICT_EVERY_SECONDS",
@@ -100,12 +106,69 @@ def ami_failure(exc: AmiError, key: str) -> StartupError:
     return StartupError(f"{exc}; {fix}")
 
 
-async def follow_link(parts: RunningService, index: int) -> None:
+async def follow_link(
+    parts: RunningService,
+    index: int,
+    gate: LinkGate | None = None,
+    key: str = "",
+    stopping: asyncio.Event | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
     """Consume PBX ``index``'s AMI events; after a reload swaps its connection, the new one's.
+
+    With a ``gate`` (``[cluster]``), the link is connected only while this instance holds
+    ``key``: once held, connect and consume; once lost, close the connection (every event
+    it delivered is consumed) and wait to hold it again, on a new connection that resyncs
+    from the moment the old one closed. ``stopping`` set: stop waiting and return.
 
     Returns when the link's connection is closed and not replaced (shutdown); raises the
     fatal error (e.g. a refused login) if it gave up.
     """
+    if gate is None:
+        await _consume(parts, index)
+        return
+    stop = stopping or asyncio.Event()
+    closed_at: float | None = None
+    while True:
+        if not await unless_stopped(gate.wait_owned(key), stop):
+            return
+        link = parts.pbxes[index]
+        if link.connection.state is ConnectionState.CLOSED:
+            link = replace(link, connection=_reopened(link.connection, closed_at, environ))
+            parts.pbxes[index] = link
+        await link.connection.start()
+        consumer = asyncio.create_task(_consume(parts, index), name=f"consume {key}")
+        lost = asyncio.create_task(gate.wait_lost(key), name=f"lost {key}")
+        try:
+            await asyncio.wait({consumer, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lost
+        if consumer.done():
+            consumer.result()  # raises the fatal error, if that is why it ended
+            return  # shut down
+        closed_at = time.time()
+        await parts.pbxes[index].connection.close()
+        await consumer  # every event the connection delivered is consumed
+        if stop.is_set():
+            return
+
+
+def _reopened(
+    old: AmiConnection, closed_at: float | None, environ: Mapping[str, str] | None
+) -> AmiConnection:
+    """A new connection with ``old``'s settings; its first login resyncs since ``closed_at``."""
+    return AmiConnection(
+        old.settings,
+        environ=environ,
+        skip_events=old.skip_events,
+        keep_variables=old.keep_variables,
+        resync_from=closed_at,
+    )
+
+
+async def _consume(parts: RunningService, index: int) -> None:
     while True:
         link = parts.pbxes[index]
         await link.connection.run_consumer(link.listener.handle)
@@ -115,20 +178,35 @@ async def follow_link(parts: RunningService, index: int) -> None:
 
 
 @contextlib.asynccontextmanager
-async def pbx_links(parts: RunningService) -> AsyncIterator[list[asyncio.Task[None]]]:
+async def pbx_links(
+    parts: RunningService,
+    gate: LinkGate | None = None,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[list[asyncio.Task[None]]]:
     """Connect every PBX link and consume its events; yields the consumers (one per link).
+
+    With a ``gate`` (``[cluster]``) a link is connected only while this instance holds its
+    lease (key ``"<tenant>/<pbx name>"``, :func:`follow_link`); ``environ`` holds the AMI
+    secrets of the connections it opens again.
 
     On leaving, each link's current connection (a reload may have replaced it) is closed
     and its consumer waited for, so every event it had delivered is handled. A consumer that
     ended with a fatal error keeps it (see :meth:`asyncio.Task.exception`).
     """
     consumers: list[asyncio.Task[None]] = []
+    stopping = asyncio.Event()
     try:
         for index, link in enumerate(parts.pbxes):
-            await link.connection.start()
-            consumers.append(asyncio.create_task(follow_link(parts, index)))
+            key = link_key(tenant, link.name)
+            if gate is None:
+                await link.connection.start()
+            follow = follow_link(parts, index, gate, key, stopping, environ)
+            consumers.append(asyncio.create_task(follow, name=key))
         yield consumers
     finally:
+        stopping.set()
         for link in parts.pbxes:
             await link.connection.close()
         for consumer in consumers:
