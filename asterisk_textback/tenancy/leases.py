@@ -48,8 +48,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: A link handed back is not taken again by the same instance for this many rounds.
-_SHED_ROUNDS = 4
+#: A link handed back is not taken again by the same instance for this many rounds
+#: (unless it is alone).
+_SHED_ROUNDS = 3
 
 
 def link_key(tenant: str, pbx: str) -> str:
@@ -234,9 +235,9 @@ class LeaseKeeper:
                 break
             if held.owned.is_set() or held.releasing:
                 continue
-            if held.shed > 0:
+            if held.shed > 0 and live > 1:
                 held.shed -= 1
-                continue
+                continue  # handed back lately: leave it to the others a little longer
             other = leases.get(link)
             if other is not None and other.live and other.owner != self.owner:
                 continue
