@@ -19,7 +19,6 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.ami.connection import AmiConnection
-from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.app.parts import RunningService
 from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.errors import AmiError, AmiLoginError, StartupError
@@ -117,9 +116,10 @@ async def follow_link(
     """Consume PBX ``index``'s AMI events; after a reload swaps its connection, the new one's.
 
     With a ``gate`` (``[cluster]``), the link is connected only while this instance holds
-    ``key``: once held, connect and consume; once lost, close the connection (every event
-    it delivered is consumed) and wait to hold it again, on a new connection that resyncs
-    from the moment the old one closed. ``stopping`` set: stop waiting and return.
+    ``key``: once held, connect (a new connection whose first login resyncs: the outage
+    catch-up reads from the CDR the calls that ended since this instance last watched, or
+    since it took the link) and consume; once lost, close the connection (every event it
+    delivered is consumed) and wait to hold it again. ``stopping`` set: stop and return.
 
     Returns when the link's connection is closed and not replaced (shutdown); raises the
     fatal error (e.g. a refused login) if it gave up.
@@ -132,10 +132,14 @@ async def follow_link(
     while True:
         if not await unless_stopped(gate.wait_owned(key), stop):
             return
+        # Blind since the last close here, or since now: the first login resyncs and the CDR
+        # catch-up reads what ended before it was in (a second early: CDR times are whole).
+        blind = time.time() - 1.0 if closed_at is None else closed_at
         link = parts.pbxes[index]
-        if link.connection.state is ConnectionState.CLOSED:
-            link = replace(link, connection=_reopened(link.connection, closed_at, environ))
-            parts.pbxes[index] = link
+        fresh = _reopened(link.connection, blind, environ)
+        await link.connection.close()  # never started, or closed when the link was lost
+        link = replace(link, connection=fresh)
+        parts.pbxes[index] = link
         await link.connection.start()
         consumer = asyncio.create_task(_consume(parts, index), name=f"consume {key}")
         lost = asyncio.create_task(gate.wait_lost(key), name=f"lost {key}")
@@ -155,16 +159,14 @@ async def follow_link(
             return
 
 
-def _reopened(
-    old: AmiConnection, closed_at: float | None, environ: Mapping[str, str] | None
-) -> AmiConnection:
-    """A new connection with ``old``'s settings; its first login resyncs since ``closed_at``."""
+def _reopened(old: AmiConnection, blind: float, environ: Mapping[str, str] | None) -> AmiConnection:
+    """A new connection with ``old``'s settings; its first login resyncs since ``blind``."""
     return AmiConnection(
         old.settings,
         environ=environ,
         skip_events=old.skip_events,
         keep_variables=old.keep_variables,
-        resync_from=closed_at,
+        resync_from=blind,
     )
 
 
