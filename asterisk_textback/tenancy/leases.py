@@ -187,6 +187,17 @@ class LeaseKeeper:
         """The links held now, sorted."""
         return sorted(k for k, h in self._links.items() if h.owned.is_set())
 
+    def health(self) -> dict[str, object]:
+        """This instance's view (``/healthz``, the console): its name, links held, rounds."""
+        waiting = sorted(set(self._links) - set(self.held()))
+        return {
+            "owner": self.owner,
+            "held": self.held(),
+            "waiting": waiting,
+            "rounds": self.rounds,
+            "failed_rounds": self.failures,
+        }
+
     # -- the rounds ---------------------------------------------------------------------
 
     def _take(self, link: str, started: float) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from asterisk_textback.cli.main import main
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.store import leases as store
 from asterisk_textback.store.engine import create_engine
+from asterisk_textback.store.schema import upgrade
 from asterisk_textback.tenancy.leases import AlwaysOwned, LeaseKeeper, cluster_gate
 from asterisk_textback.tenancy.settings import ClusterSettings
 
@@ -150,3 +153,33 @@ async def test_cluster_gate_needs_postgresql(tmp_path: object) -> None:
                 pass
     finally:
         await engine.dispose()
+
+
+async def test_health_names_the_links_held_and_waited_for(lease_engine: AsyncEngine) -> None:
+    async with LeaseKeeper(lease_engine, "other", FAST, LINKS[:1]) as other:
+        await asyncio.wait_for(other.wait_owned(LINKS[0]), 5)
+        async with LeaseKeeper(lease_engine, "me", FAST, LINKS[:2]) as me:
+            await asyncio.wait_for(me.wait_owned(LINKS[1]), 5)
+            await _until(lambda: me.rounds >= 2, "two rounds")
+            health = me.health()
+    assert health["owner"] == "me"
+    assert health["held"] == [LINKS[1]]
+    assert health["waiting"] == [LINKS[0]]
+    assert health["failed_rounds"] == 0
+
+
+def test_run_refuses_a_cluster_on_sqlite_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "t.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{db}"))
+    cfg = tmp_path / "textback.toml"
+    cfg.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{db}"\n[web]\nenabled = false\n'
+        "[cluster]\nenabled = true\n"
+    )
+    assert main(["run", "-c", str(cfg)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if "cluster.enabled" in x]
+    assert "postgresql+asyncpg://" in line
