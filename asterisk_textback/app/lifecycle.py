@@ -25,7 +25,7 @@ from asterisk_textback.errors import AmiError, AmiLoginError, StartupError
 from asterisk_textback.store.engine import create_engine
 from asterisk_textback.store.schema import DatabaseUnreadableError, check_schema_readable
 from asterisk_textback.tenancy.ids import DEFAULT_TENANT
-from asterisk_textback.tenancy.leases import LinkGate, link_key, unless_stopped
+from asterisk_textback.tenancy.leases import LeaseKeeper, LinkGate, link_key, unless_stopped
 
 __all__ = [
     "EVICT_EVERY_SECONDS",
@@ -194,8 +194,9 @@ async def pbx_links(
     secrets of the connections it opens again.
 
     On leaving, each link's current connection (a reload may have replaced it) is closed
-    and its consumer waited for, so every event it had delivered is handled. A consumer that
-    ended with a fatal error keeps it (see :meth:`asyncio.Task.exception`).
+    and its consumer waited for, so every event it had delivered is handled; then a
+    :class:`LeaseKeeper` gate lets go of the links (it may serve other tenants still). A
+    consumer that ended with a fatal error keeps it (see :meth:`asyncio.Task.exception`).
     """
     consumers: list[asyncio.Task[None]] = []
     stopping = asyncio.Event()
@@ -214,6 +215,8 @@ async def pbx_links(
         for consumer in consumers:
             with contextlib.suppress(Exception):
                 await consumer  # a fatal AMI error was logged by the connection
+        if isinstance(gate, LeaseKeeper):  # shared by other tenants: let go of ours
+            gate.remove_links(link_key(tenant, link.name) for link in parts.pbxes)
 
 
 @contextlib.asynccontextmanager

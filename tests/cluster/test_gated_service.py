@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.ami.sim.server import AmiServer
 from asterisk_textback.ami.sim.tracefile import read_trace
@@ -19,9 +20,12 @@ from asterisk_textback.cdr.csvfile import read_calls
 from asterisk_textback.cdr.model import CdrOutcome
 from asterisk_textback.config import settings_from_mapping
 from asterisk_textback.store.engine import create_engine, create_session_factory
+from asterisk_textback.store.leases import list_leases
 from asterisk_textback.store.models import Call
 from asterisk_textback.store.schema import upgrade
-from asterisk_textback.textback.loading import prepare
+from asterisk_textback.tenancy.leases import LeaseKeeper
+from asterisk_textback.tenancy.settings import ClusterSettings
+from asterisk_textback.textback.loading import PreparedConfig, prepare
 from tests.app.blip_support import copies
 
 
@@ -151,3 +155,42 @@ async def test_the_sim_cdr_is_what_the_catch_up_reads(tmp_path: Path, traces_dir
     assert calls[m.linkedid].outcome is not CdrOutcome.ANSWERED
     assert calls[m.linkedid].caller.endswith(m.number)
     assert calls[a.linkedid].outcome is CdrOutcome.ANSWERED
+
+
+async def test_a_keeper_shared_by_two_services_lets_go_of_a_stopped_ones_links(
+    pg_url: str, lease_engine: AsyncEngine
+) -> None:
+    await upgrade(pg_url)
+    fast = ClusterSettings(enabled=True, lease_seconds=3.0, renew_seconds=0.5)
+    async with (
+        AmiServer({"tb": "a"}) as east,
+        AmiServer({"tb": "b"}) as west,
+        LeaseKeeper(lease_engine, "host/1", fast, []) as keeper,
+    ):
+
+        def settings(name: str, server: AmiServer, secret: str) -> PreparedConfig:
+            pbx = {"name": name, "port": server.port, "username": "tb", "secret": secret}
+            mapping = {"pbx": pbx, "database": {"url": pg_url}, "web": {"enabled": False}}
+            return prepare(settings_from_mapping(mapping))
+
+        stop_east, stop_west = asyncio.Event(), asyncio.Event()
+        serving = [
+            asyncio.create_task(
+                serve(settings("east", east, "a"), stop_east, environ={}, link_gate=keeper)
+            ),
+            asyncio.create_task(
+                serve(settings("west", west, "b"), stop_west, environ={}, link_gate=keeper)
+            ),
+        ]
+        await asyncio.wait_for(east.wait_logged_in(), 10)
+        await asyncio.wait_for(west.wait_logged_in(), 10)
+        assert keeper.held() == ["default/east", "default/west"]
+        stop_east.set()  # e.g. its tenant file was removed
+        await serving[0]
+        assert east.logged_in == 0
+        await _until(lambda: keeper.held() == ["default/west"], "east let go")
+        await asyncio.sleep(fast.renew_seconds * 2.5)
+        assert [x.link for x in await list_leases(lease_engine)] == ["default/west"]
+        assert west.logged_in == 1
+        stop_west.set()
+        await serving[1]
