@@ -2,7 +2,8 @@
 
 Several real ``python -m asterisk_textback run`` processes share one PostgreSQL database
 with ``[cluster]`` enabled; each PBX link is a built-in AMI server writing its CDR
-(``Master.csv``) like ``cdr_csv``. Missed calls stream on every link without pause; the
+(``Master.csv``) like ``cdr_csv``. Once the instances have spread the links (none holds
+more than its fair share), missed calls stream on every link without pause; the
 instance holding the most links is SIGKILLed; the others must own every link again (lease
 taken, AMI logged in), and every call must be recorded and texted exactly once (a local
 gateway counts the texts).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import sys
 import time
@@ -217,11 +219,15 @@ async def run_failover(
         try:
             await asyncio.gather(*(s.start() for s in services))
 
+            share = math.ceil(links / instances)
+
             async def all_held() -> bool:
                 owners = await _owners(engine)
-                return len(owners) == links and all(s.logged_in == 1 for s in servers)
+                spread = max(Counter(owners.values()).values(), default=0) <= share
+                held = len(owners) == links and spread
+                return held and all(s.logged_in == 1 for s in servers)
 
-            await _wait(all_held, "every link held and logged in", 60.0, logs)
+            await _wait(all_held, "every link held, spread, logged in", 90.0, logs)
             streamed: list[Copy] = []
             streams = [
                 asyncio.create_task(

@@ -7,7 +7,8 @@ at the same instant, each on a connection of its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import text
@@ -27,7 +28,7 @@ T = TypeVar("T")
 CONTENDERS = 30
 
 
-async def _all_at_once(jobs: list[Callable[[], Awaitable[T]]], engine: AsyncEngine) -> list[T]:
+async def _all_at_once(jobs: Sequence[Callable[[], Awaitable[T]]], engine: AsyncEngine) -> list[T]:
     """Run every job together, once each has a connection checked out and ready."""
     # Warm the pool so that no contender waits for a connection to be opened.
     conns = [await engine.connect() for _ in jobs]
@@ -61,7 +62,7 @@ async def test_of_many_acquirers_of_a_free_link_exactly_one_wins(
     lease_engine: AsyncEngine,
 ) -> None:
     jobs = [
-        (lambda i=i: try_acquire(lease_engine, "default/pbx", f"owner-{i}", 10.0))
+        partial(try_acquire, lease_engine, "default/pbx", f"owner-{i}", 10.0)
         for i in range(CONTENDERS)
     ]
     results = await _all_at_once(jobs, lease_engine)
@@ -79,8 +80,7 @@ async def test_of_many_acquirers_of_an_expired_link_exactly_one_wins(
     assert await try_acquire(lease_engine, "t/pbx", "dead", 10.0) == 1
     await _expire(lease_engine, "t/pbx")
     jobs = [
-        (lambda i=i: try_acquire(lease_engine, "t/pbx", f"owner-{i}", 10.0))
-        for i in range(CONTENDERS)
+        partial(try_acquire, lease_engine, "t/pbx", f"owner-{i}", 10.0) for i in range(CONTENDERS)
     ]
     results = await _all_at_once(jobs, lease_engine)
     assert sum(gen is not None for gen in results) == 1
@@ -116,7 +116,7 @@ async def test_renewal_races_a_takeover_at_expiry_and_only_one_holds(
             return await try_acquire(lease_engine, link, f"new-{i}", 10.0) is not None
 
         jobs: list[Callable[[], Awaitable[bool]]] = [renew]
-        jobs += [(lambda i=i: take(i)) for i in range(10)]
+        jobs += [partial(take, i) for i in range(10)]
         results = await _all_at_once(jobs, lease_engine)
         # An expired lease is never renewed: only a new owner can hold it, and only one.
         assert results[0] is False
