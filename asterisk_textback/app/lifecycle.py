@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.ami.connection import AmiConnection
+from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.app.parts import RunningService
 from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.errors import AmiError, AmiLoginError, StartupError
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 EVICT_EVERY_SECONDS = 60.0
+#: How often a link this instance does not hold is checked for a connection a reload opened.
+_NOT_HELD_CHECK_SECONDS = 1.0
 
 
 class Runnable(Protocol):
@@ -130,7 +133,7 @@ async def follow_link(
     stop = stopping or asyncio.Event()
     closed_at: float | None = None
     while True:
-        if not await unless_stopped(gate.wait_owned(key), stop):
+        if not await _wait_held(parts, index, gate, key, stop):
             return
         # Blind since the last close here, or since now: the first login resyncs and the CDR
         # catch-up reads what ended before it was in (a second early: CDR times are whole).
@@ -157,6 +160,24 @@ async def follow_link(
         await consumer  # every event the connection delivered is consumed
         if stop.is_set():
             return
+
+
+async def _wait_held(
+    parts: RunningService, index: int, gate: LinkGate, key: str, stop: asyncio.Event
+) -> bool:
+    """Wait until ``key`` is held (False: stopping); meanwhile keep its connection closed.
+
+    A reload that changed the PBX's settings starts a new connection even on an instance
+    that does not hold the link: it is closed again within a second.
+    """
+    while True:
+        try:
+            async with asyncio.timeout(_NOT_HELD_CHECK_SECONDS):
+                return await unless_stopped(gate.wait_owned(key), stop)
+        except TimeoutError:
+            connection = parts.pbxes[index].connection
+            if connection.state is not ConnectionState.CLOSED:
+                await connection.close()
 
 
 def _reopened(old: AmiConnection, blind: float, environ: Mapping[str, str] | None) -> AmiConnection:

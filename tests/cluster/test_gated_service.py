@@ -194,3 +194,51 @@ async def test_a_keeper_shared_by_two_services_lets_go_of_a_stopped_ones_links(
         assert west.logged_in == 1
         stop_west.set()
         await serving[1]
+
+
+async def test_a_reload_does_not_connect_a_link_this_instance_does_not_hold(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
+    await upgrade(url)
+    gate = HandGate()
+    async with AmiServer({"tb": "a"}) as east:
+
+        def config(reconnect_max: float) -> PreparedConfig:
+            pbx = {
+                "name": "east",
+                "port": east.port,
+                "username": "tb",
+                "secret": "a",
+                "reconnect_max": reconnect_max,
+            }
+            mapping = {"pbx": pbx, "database": {"url": url}, "web": {"enabled": False}}
+            return prepare(settings_from_mapping(mapping))
+
+        stop, reload = asyncio.Event(), asyncio.Event()
+        seen: dict[str, int] = {}
+
+        async def drive(parts: RunningService) -> None:
+            reload.set()  # east's settings changed: the reloader opens a new connection
+            assert parts.reloader is not None
+            reloader = parts.reloader
+            await _until(lambda: reloader.applied == 1, "the reload")
+            await asyncio.sleep(1.5)  # closed again within a second
+            east.max_logged_in = east.logged_in
+            await asyncio.sleep(1.2)
+            seen["after reload"] = east.max_logged_in
+            gate.give("default/east")
+            await asyncio.wait_for(east.wait_logged_in(), 5)
+            seen["once held"] = east.logged_in
+            stop.set()
+
+        await serve(
+            config(5.0),
+            stop,
+            environ={},
+            on_ready=drive,
+            link_gate=gate,
+            reload=reload,
+            load_config=lambda: config(7.0),
+        )
+    assert seen == {"after reload": 0, "once held": 1}
