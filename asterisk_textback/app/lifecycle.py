@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from asterisk_textback.ami.connection import AmiConnection
+from asterisk_textback.ami.types import ConnectionState
 from asterisk_textback.app.parts import RunningService
 from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.errors import AmiError, AmiLoginError, StartupError
 from asterisk_textback.store.engine import create_engine
 from asterisk_textback.store.schema import DatabaseUnreadableError, check_schema_readable
+from asterisk_textback.tenancy.ids import DEFAULT_TENANT
+from asterisk_textback.tenancy.leases import LeaseKeeper, LinkGate, link_key, unless_stopped
 
 __all__ = [
     "EVICT_EVERY_SECONDS",
@@ -36,6 +42,8 @@ __all__ = [
 ]
 
 EVICT_EVERY_SECONDS = 60.0
+#: How often a link this instance does not hold is checked for a connection a reload opened.
+_NOT_HELD_CHECK_SECONDS = 1.0
 
 
 class Runnable(Protocol):
@@ -100,12 +108,90 @@ def ami_failure(exc: AmiError, key: str) -> StartupError:
     return StartupError(f"{exc}; {fix}")
 
 
-async def follow_link(parts: RunningService, index: int) -> None:
+async def follow_link(
+    parts: RunningService,
+    index: int,
+    gate: LinkGate | None = None,
+    key: str = "",
+    stopping: asyncio.Event | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
     """Consume PBX ``index``'s AMI events; after a reload swaps its connection, the new one's.
+
+    With a ``gate`` (``[cluster]``), the link is connected only while this instance holds
+    ``key``: once held, connect (a new connection whose first login resyncs: the outage
+    catch-up reads from the CDR the calls that ended since this instance last watched, or
+    since it took the link) and consume; once lost, close the connection (every event it
+    delivered is consumed) and wait to hold it again. ``stopping`` set: stop and return.
 
     Returns when the link's connection is closed and not replaced (shutdown); raises the
     fatal error (e.g. a refused login) if it gave up.
     """
+    if gate is None:
+        await _consume(parts, index)
+        return
+    stop = stopping or asyncio.Event()
+    closed_at: float | None = None
+    while True:
+        if not await _wait_held(parts, index, gate, key, stop):
+            return
+        # Blind since the last close here, or since now: the first login resyncs and the CDR
+        # catch-up reads what ended before it was in (a second early: CDR times are whole).
+        blind = time.time() - 1.0 if closed_at is None else closed_at
+        link = parts.pbxes[index]
+        fresh = _reopened(link.connection, blind, environ)
+        await link.connection.close()  # never started, or closed when the link was lost
+        link = replace(link, connection=fresh)
+        parts.pbxes[index] = link
+        await link.connection.start()
+        consumer = asyncio.create_task(_consume(parts, index), name=f"consume {key}")
+        lost = asyncio.create_task(gate.wait_lost(key), name=f"lost {key}")
+        try:
+            await asyncio.wait({consumer, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lost
+        if consumer.done():
+            consumer.result()  # raises the fatal error, if that is why it ended
+            return  # shut down
+        closed_at = time.time()
+        await parts.pbxes[index].connection.close()
+        await consumer  # every event the connection delivered is consumed
+        if stop.is_set():
+            return
+
+
+async def _wait_held(
+    parts: RunningService, index: int, gate: LinkGate, key: str, stop: asyncio.Event
+) -> bool:
+    """Wait until ``key`` is held (False: stopping); meanwhile keep its connection closed.
+
+    A reload that changed the PBX's settings starts a new connection even on an instance
+    that does not hold the link: it is closed again within a second.
+    """
+    while True:
+        try:
+            async with asyncio.timeout(_NOT_HELD_CHECK_SECONDS):
+                return await unless_stopped(gate.wait_owned(key), stop)
+        except TimeoutError:
+            connection = parts.pbxes[index].connection
+            if connection.state is not ConnectionState.CLOSED:
+                await connection.close()
+
+
+def _reopened(old: AmiConnection, blind: float, environ: Mapping[str, str] | None) -> AmiConnection:
+    """A new connection with ``old``'s settings; its first login resyncs since ``blind``."""
+    return AmiConnection(
+        old.settings,
+        environ=environ,
+        skip_events=old.skip_events,
+        keep_variables=old.keep_variables,
+        resync_from=blind,
+    )
+
+
+async def _consume(parts: RunningService, index: int) -> None:
     while True:
         link = parts.pbxes[index]
         await link.connection.run_consumer(link.listener.handle)
@@ -115,25 +201,43 @@ async def follow_link(parts: RunningService, index: int) -> None:
 
 
 @contextlib.asynccontextmanager
-async def pbx_links(parts: RunningService) -> AsyncIterator[list[asyncio.Task[None]]]:
+async def pbx_links(
+    parts: RunningService,
+    gate: LinkGate | None = None,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[list[asyncio.Task[None]]]:
     """Connect every PBX link and consume its events; yields the consumers (one per link).
 
+    With a ``gate`` (``[cluster]``) a link is connected only while this instance holds its
+    lease (key ``"<tenant>/<pbx name>"``, :func:`follow_link`); ``environ`` holds the AMI
+    secrets of the connections it opens again.
+
     On leaving, each link's current connection (a reload may have replaced it) is closed
-    and its consumer waited for, so every event it had delivered is handled. A consumer that
-    ended with a fatal error keeps it (see :meth:`asyncio.Task.exception`).
+    and its consumer waited for, so every event it had delivered is handled; then a
+    :class:`LeaseKeeper` gate lets go of the links (it may serve other tenants still). A
+    consumer that ended with a fatal error keeps it (see :meth:`asyncio.Task.exception`).
     """
     consumers: list[asyncio.Task[None]] = []
+    stopping = asyncio.Event()
     try:
         for index, link in enumerate(parts.pbxes):
-            await link.connection.start()
-            consumers.append(asyncio.create_task(follow_link(parts, index)))
+            key = link_key(tenant, link.name)
+            if gate is None:
+                await link.connection.start()
+            follow = follow_link(parts, index, gate, key, stopping, environ)
+            consumers.append(asyncio.create_task(follow, name=key))
         yield consumers
     finally:
+        stopping.set()
         for link in parts.pbxes:
             await link.connection.close()
         for consumer in consumers:
             with contextlib.suppress(Exception):
                 await consumer  # a fatal AMI error was logged by the connection
+        if isinstance(gate, LeaseKeeper):  # shared by other tenants: let go of ours
+            gate.remove_links(link_key(tenant, link.name) for link in parts.pbxes)
 
 
 @contextlib.asynccontextmanager

@@ -62,6 +62,7 @@ from asterisk_textback.store.engine import (
     with_password,
     without_password,
 )
+from asterisk_textback.tenancy.leases import LinkGate, cluster_gate
 from asterisk_textback.textback.catchup import CdrCatchUp
 from asterisk_textback.textback.handler import CallHandler, OnDecided, both_decided
 from asterisk_textback.textback.loading import PreparedConfig
@@ -105,10 +106,14 @@ async def serve(
     reload: asyncio.Event | None = None,
     load_config: Callable[[], PreparedConfig] | None = None,
     web_listener: WebListener | None = None,
+    link_gate: LinkGate | None = None,
 ) -> RunningService:
     """Run the whole service until ``stop`` is set; return its parts (for their counters).
 
     ``reload`` (set by SIGHUP) re-reads the config with ``load_config`` (:mod:`.reload`).
+
+    ``link_gate``: when this instance may watch each PBX link (``[cluster]``); None: a
+    :class:`LeaseKeeper` of its own when ``cluster.enabled``, else every link.
 
     ``web_listener``: the one to listen with (``demo --web`` reads its URL); a new one
     otherwise.
@@ -128,6 +133,9 @@ async def serve(
         engine = await stack.enter_async_context(database(url, without_password(url)))
         sessions = create_session_factory(engine)
         http = await stack.enter_async_context(aiohttp.ClientSession())
+        gate = link_gate or await stack.enter_async_context(
+            cluster_gate(settings.cluster, engine, settings.dispatch.instance)
+        )
         connections = [
             AmiConnection(pbx, environ=env, keep_variables=TRACKED_VARIABLES)
             for pbx in settings.all_pbxes
@@ -173,7 +181,9 @@ async def serve(
             tracking_secret=booking_secrets.tracking,
         )
         agi = AgiServer(settings.agi, texter)
-        startup = StartupCatchUp(sessions, catchups, recorder, settings.suppression, clock)
+        startup = StartupCatchUp(
+            sessions, catchups, recorder, settings.suppression, clock, gate=gate
+        )
         parts = RunningService(links, recorder, dispatcher, agi, startup)
 
         def web_app(current: PreparedConfig) -> web.Application:
@@ -222,7 +232,7 @@ async def serve(
                 tls,
                 pbx.username,
             )
-        consumers = await stack.enter_async_context(pbx_links(parts))
+        consumers = await stack.enter_async_context(pbx_links(parts, gate, environ=env))
         await stack.enter_async_context(reloader.watching(reload or asyncio.Event()))
         await stack.enter_async_context(evicting([x.listener for x in links], clock))
         if on_ready is not None:

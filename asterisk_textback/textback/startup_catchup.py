@@ -25,6 +25,8 @@ from asterisk_textback.calls.utc import utc
 from asterisk_textback.policy.settings import SuppressionSettings
 from asterisk_textback.store.marks import get_mark, save_mark
 from asterisk_textback.store.uow import unit_of_work
+from asterisk_textback.tenancy.ids import DEFAULT_TENANT
+from asterisk_textback.tenancy.leases import LinkGate, link_key, unless_stopped
 from asterisk_textback.textback.catchup import CdrCatchUp
 from asterisk_textback.textback.handler import CallHandler
 
@@ -63,7 +65,11 @@ class StartupCatchUp:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         save_every: float = SAVE_EVERY_SECONDS,
+        gate: LinkGate | None = None,
+        tenant: str = DEFAULT_TENANT,
     ) -> None:
+        """``gate`` (``[cluster]``): catch a link up each time this instance comes to hold
+        it (the previous owner's mark is in the shared database), not all links at start."""
         self._sessions = sessions
         self._links = list(links)
         self._recorder = recorder
@@ -74,6 +80,9 @@ class StartupCatchUp:
         self._sleep = sleep
         self._save_every = save_every
         self._saved: dict[str, float] = {}
+        self._gate = gate
+        self._tenant = tenant
+        self._followers: list[asyncio.Task[None]] = []
         #: Per PBX, what the catch-up did (``/healthz`` ``catchup``).
         self.report: dict[str, dict[str, Any]] = {
             link.name: {"state": "pending"} for link in self._links
@@ -187,9 +196,32 @@ class StartupCatchUp:
         """:meth:`stop`: the marks move on to what the recorder has committed."""
         await self.stop()
 
+    async def _follow(self, link: MarkedLink, gate: LinkGate) -> None:
+        """Catch ``link`` up each time this instance comes to hold it (``[cluster]``)."""
+        key = link_key(self._tenant, link.name)
+        while await unless_stopped(gate.wait_owned(key), self._stopping):
+            try:
+                await self._one(link, self._clock())
+            except Exception as exc:
+                log.exception("catch-up on %s after taking it over failed", link.name)
+                self.report[link.name] = {"state": "failed", "error": type(exc).__name__}
+            if not await unless_stopped(gate.wait_lost(key), self._stopping):
+                return
+
     async def run(self) -> None:
         """Catch up, then save the marks every few seconds until :meth:`stop`."""
-        await self.catch_up()
+        gate = self._gate
+        if gate is None:
+            await self.catch_up()
+        else:
+            loop = asyncio.get_running_loop()
+            self._followers = [loop.create_task(self._follow(x, gate)) for x in self._links]
+        try:
+            await self._save_until_stopped()
+        finally:
+            await asyncio.gather(*self._followers, return_exceptions=True)
+
+    async def _save_until_stopped(self) -> None:
         while not self._stopping.is_set():
             pause = asyncio.ensure_future(self._sleep(self._save_every))
             stopping = asyncio.ensure_future(self._stopping.wait())

@@ -14,6 +14,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from asterisk_textback.ami.framing import parse_frame
 from asterisk_textback.ami.sim.accounts import (
@@ -23,6 +24,7 @@ from asterisk_textback.ami.sim.accounts import (
     get_config,
     privilege,
 )
+from asterisk_textback.ami.sim.cdrwriter import CdrWriter
 from asterisk_textback.ami.sim.tracefile import frame_timestamp
 
 __all__ = ["AmiServer"]
@@ -108,7 +110,9 @@ class AmiServer:
         host: str = "127.0.0.1",
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
+        cdr_csv: str | Path | None = None,
     ) -> None:
+        """``cdr_csv``: append each call played to this ``Master.csv`` (:mod:`.cdrwriter`)."""
         self.accounts: dict[str, AmiAccount] = {
             user: acct if isinstance(acct, AmiAccount) else AmiAccount(acct)
             for user, acct in (accounts or {"textback": "secret"}).items()
@@ -135,6 +139,9 @@ class AmiServer:
         self.message_endpoints: frozenset[str] | None = None
         #: Contexts ShowDialPlan lists (the lab PBX's, by default).
         self.dialplan_contexts: set[str] = {"from-trunk", "from-internal", "ext-local"}
+        self.cdr = None if cdr_csv is None else CdrWriter(cdr_csv)
+        #: The most clients logged in at once (reset it to watch a stretch of time).
+        self.max_logged_in = 0
 
     @property
     def port(self) -> int:
@@ -241,6 +248,8 @@ class AmiServer:
         batch = frames[start:stop]
         for frame in batch:
             self._track_channel(frame)
+            if self.cdr is not None:
+                self.cdr.feed(frame)
         clients = self._ready_clients()
         joined = b"".join(batch)
         privileges: list[frozenset[str] | None] | None = None
@@ -363,6 +372,7 @@ class AmiServer:
             client.transport.close()  # Asterisk hangs up on a failed login
             return
         client.account = account
+        self.max_logged_in = max(self.max_logged_in, self.logged_in)
         reply.update(Response="Success", Message="Authentication accepted")
         booted = {"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted"}
         # manager.c's action_login sends FullyBooted only to sessions that read "system".
