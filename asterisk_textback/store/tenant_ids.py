@@ -25,10 +25,13 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from asterisk_textback.errors import TextbackError
+
 __all__ = [
     "MIGRATION_LOCK",
     "SHARED_SEQUENCE",
     "SHARED_START",
+    "NarrowIdError",
     "pin_functions",
     "prepare",
     "share_ids",
@@ -68,6 +71,11 @@ _UNPINNED = text(
 )
 
 
+class NarrowIdError(TextbackError):
+    """A tenant table's id column cannot hold the shared ids (a migration made it narrower
+    than ``bigint``): the upgrade is rolled back."""
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -80,7 +88,7 @@ async def prepare(connection: AsyncConnection, schema: str) -> None:
 
 async def share_ids(connection: AsyncConnection, schema: str) -> list[str]:
     """Point every id column of ``schema`` at :data:`SHARED_SEQUENCE`; the columns changed
-    (``table.column``). Raises RuntimeError for an id column too narrow for the shared range."""
+    (``table.column``); :class:`NarrowIdError` for an id column too narrow for them."""
     await connection.execute(
         text(f"CREATE SEQUENCE IF NOT EXISTS {SHARED_SEQUENCE} START {SHARED_START}")
     )
@@ -92,7 +100,7 @@ async def share_ids(connection: AsyncConnection, schema: str) -> list[str]:
             continue  # shown qualified or not, depending on the search path
         if data_type != "bigint":
             what = f"{schema}.{table}.{column}"
-            raise RuntimeError(
+            raise NarrowIdError(
                 f"{what} is {data_type}: the shared tenant ids need bigint"
                 if data_type in _INTEGERS
                 else f"{what} ({data_type}) is not an integer id"
