@@ -33,6 +33,7 @@ from asterisk_textback.cli import (
     run,
     send_test,
     templates,
+    tenant,
     web,
 )
 from asterisk_textback.cli.args import config_path
@@ -55,6 +56,7 @@ _COMMANDS = (
     web,
     templates,
     compliance,
+    tenant,
 )
 
 

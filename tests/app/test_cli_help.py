@@ -85,7 +85,7 @@ def test_every_command_reaches_a_run_function() -> None:
     ]
     assert {path[0] for path, _ in leaves} == {
         "replay", "run", "demo", "db", "check", "send-test", "optout", "report", "web", "templates",
-        "consent", "compliance",
+        "consent", "compliance", "tenant",
     }  # fmt: skip
     for path, each in leaves:
         assert callable(each.get_default("run")), path
