@@ -27,6 +27,7 @@ from typing import Any, Final, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.store.engine import create_engine, create_session_factory, pace_statements
+from asterisk_textback.store.tenant_scope import SCHEMA_OPTION, tenant_schema
 from asterisk_textback.store.uow import reading
 
 __all__ = ["ReportBusy", "ReportTimeout", "ReportWorker"]
@@ -61,30 +62,46 @@ def _lower_priority() -> None:
 _REST_AFTER: Final = 0.05
 
 
-async def _read(url: str, fn: Read[T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+async def _read(
+    url: str, schema: str | None, fn: Read[T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
     engine = create_engine(url)
+    # A tenant's reports read its schema only, as its own sessions do (store.tenant_scope).
+    scoped = engine if schema is None else engine.execution_options(**{SCHEMA_OPTION: schema})
     if engine.dialect.name == "postgresql":
         pace_statements(engine, rest_after=_REST_AFTER)
     try:
-        async with reading(create_session_factory(engine)) as session:
+        async with reading(create_session_factory(scoped)) as session:
             return await fn(session, *args, **kwargs)
     finally:
         await engine.dispose()
 
 
-def _job(url: str, fn: Read[T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+def _job(
+    url: str, schema: str | None, fn: Read[T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
     """Run in a worker process: one report on a fresh loop and engine."""
-    return asyncio.run(_read(url, fn, args, kwargs))
+    return asyncio.run(_read(url, schema, fn, args, kwargs))
 
 
 class ReportWorker:
     """Runs read-only coroutines ``fn(session, ...)`` in a pool of worker processes."""
 
     def __init__(
-        self, url: str, *, processes: int = 1, timeout: float = 120.0, max_pending: int = 12
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        processes: int = 1,
+        timeout: float = 120.0,
+        max_pending: int = 12,
     ) -> None:
-        """A stopped worker for the database at ``url`` (``start`` it inside a running app)."""
+        """A stopped worker for the database at ``url`` (``start`` it inside a running app).
+
+        ``schema``: a tenant's PostgreSQL schema, the only one its reports may read.
+        """
         self._url = url
+        self._schema = schema
         self._processes = processes
         self._timeout = timeout
         self._max_pending = max_pending
@@ -93,9 +110,9 @@ class ReportWorker:
 
     @classmethod
     def for_sessions(cls, sessions: async_sessionmaker[AsyncSession]) -> ReportWorker:
-        """A worker on the same database as ``sessions`` (which must be bound to an engine)."""
+        """A worker on the same database (and tenant schema) as ``sessions``' engine."""
         bind = sessions.kw["bind"]
-        return cls(bind.url.render_as_string(hide_password=False))
+        return cls(bind.url.render_as_string(hide_password=False), schema=tenant_schema(bind))
 
     def start(self) -> None:
         """Create the pool; its processes start with the first reports (none if none is asked)."""
@@ -124,7 +141,9 @@ class ReportWorker:
         self._pending += 1
         try:
             loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(self._pool, _job, self._url, fn, args, kwargs)
+            future = loop.run_in_executor(
+                self._pool, _job, self._url, self._schema, fn, args, kwargs
+            )
             return await asyncio.wait_for(future, self._timeout)
         except TimeoutError:
             raise ReportTimeout(f"the report took longer than {self._timeout:g} s") from None
