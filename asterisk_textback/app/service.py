@@ -36,6 +36,7 @@ from asterisk_textback.agi.texter import AgiTexter
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.app import heap
+from asterisk_textback.app.dids import for_dids
 from asterisk_textback.app.lifecycle import (
     ami_failure,
     database,
@@ -44,7 +45,6 @@ from asterisk_textback.app.lifecycle import (
     pbx_links,
     running,
 )
-from asterisk_textback.app.dids import for_dids
 from asterisk_textback.app.parts import PbxLink, RunningService
 from asterisk_textback.app.reload import Reloader
 from asterisk_textback.app.tenant_db import tenant_engine

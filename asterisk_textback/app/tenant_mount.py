@@ -142,13 +142,13 @@ async def _handled(entry: _Mounted, request: web.Request, path: str) -> web.Stre
     app = entry.app
     inner = request.clone(
         rel_url=URL(path, encoded=True),
-        client_max_size=app._client_max_size,  # noqa: SLF001 - see the docstring
+        client_max_size=app._client_max_size,
     )
     entry.active += 1
     entry.idle.clear()
     try:
         try:
-            response = await app._handle(inner)  # noqa: SLF001 - see the docstring
+            response = await app._handle(inner)
         except web.HTTPException as exc:
             # Prepared here, so the tenant app's response hooks (its headers) run; the
             # listener then writes it as it is.
