@@ -67,12 +67,14 @@ def tenant_file(
     sender: str,
     ami_port: int | None = None,
     gateway_url: str | None = None,
+    dids: Sequence[str] = (),
     extra: str = "",
 ) -> Path:
     """``tenants.d/<tenant>.toml``: its own sender, PBX, gateway and text marker."""
     folder = main.parent / "tenants.d"
     folder.mkdir(exist_ok=True)
-    lines = [f'[tenant]\nname = "{tenant.title()} Inc"\n']
+    listed = ", ".join(f'"{did}"' for did in dids)
+    lines = [f'[tenant]\nname = "{tenant.title()} Inc"\ndids = [{listed}]\n']
     if ami_port is not None:
         lines.append(f"[pbx]\nport = {ami_port}\n")
     lines.append(f'[provider]\ndefault_sender = "{sender}"\n')
