@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.app import heap, service
-from asterisk_textback.app.lifecycle import database
+from asterisk_textback.app.lifecycle import background, database
 from asterisk_textback.app.parts import RunningService
 from asterisk_textback.app.tenant_mount import TenantMounts, root_app
 from asterisk_textback.app.web_listener import WebListener
@@ -330,43 +330,59 @@ async def serve_tenants(
         if host.failure() is None:
             if settle_heap and not single:
                 heap.settle()
-            if on_ready is not None:
-                await on_ready(host)
-            await _until_stopped(host, stop, reload, load_tenants)
+            closing = asyncio.Event()
+            requested = reload or asyncio.Event()
+            reloads = background(
+                "tenant reloads",
+                lambda: _reloads(host, requested, load_tenants, closing),
+                closing.set,
+            )
+            async with reloads:
+                if on_ready is not None:
+                    await on_ready(host)
+                await _stopped(host, stop)
     failure = host.failure()
     if failure is not None:
         raise failure
     return host
 
 
-async def _until_stopped(
-    host: Host,
-    stop: asyncio.Event,
-    reload: asyncio.Event | None,
-    load_tenants: Callable[[], TenantSet] | None,
-) -> None:
-    """Apply each SIGHUP, one at a time, until ``stop`` (or the one business ends)."""
-    requested = reload or asyncio.Event()
+async def _stopped(host: Host, stop: asyncio.Event) -> None:
+    """Until ``stop`` is set, or the one business (alone) ends on its own."""
     while not stop.is_set():
-        waits: set[asyncio.Future[Any]] = {
-            asyncio.ensure_future(stop.wait()),
-            asyncio.ensure_future(requested.wait()),
-        }
+        stopping = asyncio.ensure_future(stop.wait())
         failure = host.failure_waiter()
         try:
             await asyncio.wait(
-                waits if failure is None else {*waits, failure},
+                {stopping} if failure is None else {stopping, failure},
                 return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
-            for waiter in waits:
-                waiter.cancel()
-        if stop.is_set() or (failure is not None and failure.done()):
+            stopping.cancel()
+        if host.failure() is not None:
+            return
+
+
+async def _reloads(
+    host: Host,
+    requested: asyncio.Event,
+    load_tenants: Callable[[], TenantSet] | None,
+    closing: asyncio.Event,
+) -> None:
+    """Apply each SIGHUP, one at a time, until ``closing`` (a reload under way finishes)."""
+    while True:
+        asked = asyncio.ensure_future(requested.wait())
+        closed = asyncio.ensure_future(closing.wait())
+        try:
+            await asyncio.wait({asked, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            asked.cancel()
+            closed.cancel()
+        if closing.is_set():
             return
         requested.clear()
-        if load_tenants is None:
-            continue
-        await _reload(host, load_tenants)
+        if load_tenants is not None:
+            await _reload(host, load_tenants)
 
 
 async def _reload(host: Host, load_tenants: Callable[[], TenantSet]) -> None:
