@@ -26,19 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.app import heap, service
-from asterisk_textback.app.lifecycle import background, database
+from asterisk_textback.app.lifecycle import background
 from asterisk_textback.app.parts import RunningService
+from asterisk_textback.app.shared import Shared
 from asterisk_textback.app.tenant_mount import TenantMounts, root_app
 from asterisk_textback.app.web_listener import WebListener
 from asterisk_textback.app.webapp import health as service_health
 from asterisk_textback.errors import ConfigError, StartupError, TextbackError
-from asterisk_textback.store.engine import without_password
 from asterisk_textback.tenancy.directory import TenantView
 from asterisk_textback.tenancy.files import TenantSet
 from asterisk_textback.tenancy.ids import DEFAULT_TENANT
@@ -81,27 +78,6 @@ class _Slot:
         return self.task is not None and not self.task.done()
 
 
-class _Shared:
-    """The PostgreSQL engine and HTTP session every tenant shares, opened once needed."""
-
-    def __init__(self, stack: contextlib.AsyncExitStack, env: Mapping[str, str]) -> None:
-        self._stack = stack
-        self._env = env
-        self.engine: AsyncEngine | None = None
-        self.http: aiohttp.ClientSession | None = None
-
-    async def open(self, main: PreparedConfig) -> None:
-        if self.http is None:
-            # No cookie jar: tenants on one provider must never send each other's cookies.
-            session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-            self.http = await self._stack.enter_async_context(session)
-        url = main.settings.database.url
-        if self.engine is None and make_url(url).get_backend_name() == "postgresql":
-            full = service.database_url(main, self._env)
-            opened = database(full, without_password(full))
-            self.engine = await self._stack.enter_async_context(opened)
-
-
 class Host:
     """The tenants running in this process (a :class:`TenantDirectory`)."""
 
@@ -109,7 +85,7 @@ class Host:
         self,
         tenants: TenantSet,
         mounts: TenantMounts,
-        shared: _Shared,
+        shared: Shared,
         serve_kwargs: dict[str, Any],
         main_path: Path | None,
     ) -> None:
@@ -314,12 +290,14 @@ async def serve_tenants(
     if single:
         kwargs["settle_heap"] = settle_heap
     async with contextlib.AsyncExitStack() as stack:
+        # Entered first, closed last: the tenants using them have all stopped by then.
+        shared = await stack.enter_async_context(Shared(env))
         stack.push_async_callback(listener.stop)
         stack.push_async_callback(mounts.close)
-        host = Host(tenants, mounts, _Shared(stack, env), kwargs, main_path)
+        host = Host(tenants, mounts, shared, kwargs, main_path)
         web = tenants.main.settings.web
         if not single:
-            await host._shared.open(tenants.main)
+            await shared.open(tenants.main)
             if web.enabled:
                 await stack.enter_async_context(listener.listening(host.root(), web.host, web.port))
         stack.push_async_callback(host.stop_all)  # first out: tenants finish, then the rest
