@@ -217,15 +217,28 @@ async def api_tenants(request: web.Request) -> web.StreamResponse:
     )
 
 
+def console_auth(
+    settings: ConsoleSettings, environ: Mapping[str, str], clock: Callable[[], float]
+) -> ConsoleAuth:
+    """The console's sign-in (its sessions and token), made before the tenants start."""
+    return ConsoleAuth(settings, settings.api_token(environ), clock)
+
+
 def add_console(
     app: web.Application,
     directory: TenantDirectory,
     settings: ConsoleSettings,
     environ: Mapping[str, str],
     clock: Callable[[], float],
+    *,
+    auth: ConsoleAuth | None = None,
 ) -> ConsoleAuth:
-    """Mount ``/console/`` on ``app`` when enabled; the auth every tenant's dashboard consults."""
-    auth = ConsoleAuth(settings, settings.api_token(environ), clock)
+    """Mount ``/console/`` on ``app`` when enabled; the auth every tenant's dashboard consults.
+
+    ``auth``: the one the tenants' dashboards were given (:func:`console_auth`); a new one
+    otherwise.
+    """
+    auth = auth or console_auth(settings, environ, clock)
     if not settings.enabled:
         return auth
     app[_STATE] = Console(directory, auth, clock)
