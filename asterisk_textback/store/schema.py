@@ -1,4 +1,12 @@
-"""Schema migrations run from code (no alembic.ini on disk) and the startup schema check."""
+"""Schema migrations run from code (no alembic.ini on disk) and the startup schema check.
+
+A tenant's schema (``tenant=``): on PostgreSQL its own schema (``tenant_<id>``), created on
+its first upgrade and migrated on a connection whose transaction searches that schema only
+(``store.tenant_scope.scoped_engine``), so every table, index, trigger function and the
+``alembic_version`` row land in it; its id columns then draw from the shared sequence
+(``store.tenant_ids``). On SQLite its own file (``store.tenant_scope.tenant_url``). The
+checks take an engine: give them the tenant's (scoped) one.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,10 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.errors import TextbackError
+from asterisk_textback.store import tenant_ids
 from asterisk_textback.store.engine import create_engine
+from asterisk_textback.store.tenant_scope import scoped_engine, tenant_schema, tenant_url
+from asterisk_textback.tenancy.ids import DEFAULT_TENANT, check_tenant_id
 
 __all__ = [
     "DatabaseUnreadableError",
@@ -77,34 +88,44 @@ def head_revision() -> str:
     return head
 
 
-async def _run(url: str, action: str, revision: str) -> None:
+async def _run(url: str, action: str, revision: str, tenant: str) -> None:
+    if tenant != DEFAULT_TENANT:
+        check_tenant_id(tenant)
     config = alembic_config()
-    engine = create_engine(url)
+    engine = create_engine(tenant_url(url, tenant))
+    scoped = scoped_engine(engine, tenant)
+    schema = tenant_schema(scoped)
 
     def run(connection: Connection) -> None:
         config.attributes["connection"] = connection
         getattr(command, action)(config, revision)
 
     try:
-        async with engine.begin() as connection:
+        async with scoped.begin() as connection:
+            if schema is not None:
+                await tenant_ids.prepare(connection, schema)
             await connection.run_sync(run)
+            if schema is not None:
+                await tenant_ids.share_ids(connection, schema)
+                await tenant_ids.pin_functions(connection, schema)
     finally:
         await engine.dispose()
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision`` (``asterisk-textback db upgrade``)."""
-    await _run(url, "upgrade", revision)
+async def upgrade(url: str, revision: str = "head", *, tenant: str = DEFAULT_TENANT) -> None:
+    """Migrate ``tenant``'s schema in the database at ``url`` up to ``revision``
+    (``asterisk-textback db upgrade``), creating its PostgreSQL schema or SQLite file."""
+    await _run(url, "upgrade", revision, tenant)
 
 
-async def downgrade(url: str, revision: str) -> None:
-    """Migrate the database at ``url`` down to ``revision`` (``"base"`` empties it)."""
-    await _run(url, "downgrade", revision)
+async def downgrade(url: str, revision: str, *, tenant: str = DEFAULT_TENANT) -> None:
+    """Migrate ``tenant``'s schema down to ``revision`` (``"base"`` empties it)."""
+    await _run(url, "downgrade", revision, tenant)
 
 
-async def stamp(url: str, revision: str) -> None:
-    """Record ``revision`` as current without running any migration."""
-    await _run(url, "stamp", revision)
+async def stamp(url: str, revision: str, *, tenant: str = DEFAULT_TENANT) -> None:
+    """Record ``revision`` as ``tenant``'s current one without running any migration."""
+    await _run(url, "stamp", revision, tenant)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

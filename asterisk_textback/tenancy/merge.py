@@ -1,0 +1,50 @@
+"""A tenant file on top of the main config: the merge, and the keys only the install sets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["MAIN_ONLY", "deep_merge", "main_only_key"]
+
+#: Keys a tenant file may not set, with why: they describe the install, not a business.
+MAIN_ONLY: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("database",), "one database serves every tenant"),
+    (("tenants",), "the main config says where the tenant files are"),
+    (("cluster",), "the instances of an install share every tenant's PBX links"),
+    (("dispatch",), "one dispatcher sends every tenant's texts"),
+    (("web", "host"), "one web listener serves every tenant"),
+    (("web", "port"), "one web listener serves every tenant"),
+    (("web", "enabled"), "one web listener serves every tenant"),
+    (("web", "trusted_proxies"), "the proxies in front of the listener are the install's"),
+    (("web", "console"), "the integrator console is the install's, not a tenant's"),
+)
+
+
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``top`` over it: tables merged key by key, arrays and scalars replaced.
+
+    An empty table in ``top`` (``senders = {}``) replaces the inherited one: it is the only
+    way a tenant file can drop a table of the main config (its DID senders, say).
+    """
+    merged = dict(base)
+    for key, value in top.items():
+        below = merged.get(key)
+        if isinstance(value, Mapping) and value and isinstance(below, Mapping):
+            merged[key] = deep_merge(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def main_only_key(data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(dotted key, why)`` of the first main-config-only key a tenant file sets, if any."""
+    for path, why in MAIN_ONLY:
+        table: Any = data
+        for part in path:
+            if not isinstance(table, Mapping) or part not in table:
+                break
+            table = table[part]
+        else:
+            return ".".join(path), why
+    return None
