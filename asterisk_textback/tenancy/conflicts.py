@@ -97,10 +97,21 @@ def _calls(tenant: Settings, other_id: str, other: Settings) -> Conflict | None:
     )
 
 
+def _token(tenant: Settings, other_id: str, other: Settings) -> Conflict | None:
+    mine, theirs = tenant.web.dashboard.api_token_env, other.web.dashboard.api_token_env
+    if mine is not None and mine == theirs:
+        return Conflict(
+            "web.dashboard.api_token_env",
+            f"web.dashboard.api_token_env: {mine} is already tenant {other_id!r}'s API token "
+            "(one token would open both tenants' data; name another variable)",
+        )
+    return None
+
+
 def find_conflict(tenant: Settings, accepted: Sequence[tuple[str, Settings]]) -> Conflict | None:
     """The first thing ``tenant`` shares with a tenant already ``accepted`` (None: nothing)."""
     for other_id, other in accepted:
-        for check in (_senders, _agi, _calls):
+        for check in (_senders, _agi, _calls, _token):
             found = check(tenant, other_id, other)
             if found is not None:
                 return found

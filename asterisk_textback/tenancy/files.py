@@ -11,6 +11,7 @@ everything (``ConfigError``, as without tenants).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from asterisk_textback.errors import ConfigError
 from asterisk_textback.store.tenant_scope import tenant_url
 from asterisk_textback.tenancy.conflicts import find_conflict
 from asterisk_textback.tenancy.ids import DEFAULT_TENANT, check_tenant_id
-from asterisk_textback.tenancy.merge import deep_merge, main_only_key
+from asterisk_textback.tenancy.merge import main_only_key, tenant_data
 from asterisk_textback.tenancy.model import RefusedTenant, Tenant
 from asterisk_textback.textback.loading import PreparedConfig, load, prepare
 
@@ -127,8 +128,9 @@ def _tenant_files(folder: Path) -> list[Path]:
         entries = list(folder.iterdir())
     except OSError as exc:
         raise ConfigError(f"{folder}: cannot list the tenant files: {exc.strerror}") from None
+    # Not ``is_file()``: a dangling link is a tenant file that cannot be read, not none.
     files = [
-        p for p in entries if p.suffix == SUFFIX and not p.name.startswith(".") and p.is_file()
+        p for p in entries if p.suffix == SUFFIX and not p.name.startswith(".") and not p.is_dir()
     ]
     return sorted(files, key=lambda p: p.stem)
 
@@ -136,6 +138,22 @@ def _tenant_files(folder: Path) -> list[Path]:
 def _named(message: str, file: Path) -> str:
     """``message`` starting with the tenant file's name (and line, when it has one)."""
     return message if message.startswith(str(file)) else f"{file}: {message}"
+
+
+def _sets(data: dict[str, Any], key: str) -> bool:
+    """Whether the tenant file's own ``data`` holds ``key`` (``pbxes[0]``, ``agi.port``)."""
+    value: Any = data
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", key):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            if not isinstance(value, list) or index >= len(value):
+                return False
+            value = value[index]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return False
+    return True
 
 
 def _load_file(
@@ -164,7 +182,7 @@ def _load_file(
             _named(f"{lines.where(key)}{key}: set in the main config only ({why})", file)
         )
     try:
-        settings = settings_from_mapping(deep_merge(base, data), lines)
+        settings = settings_from_mapping(tenant_data(base, data, tenant_id), lines)
         url = tenant_url(main.database.url, tenant_id)
     except ConfigError as exc:
         raise ConfigError(_named(str(exc), file)) from None
@@ -177,7 +195,7 @@ def _load_file(
         raise ConfigError(_named(with_lines(str(exc), file), file)) from None
     conflict = find_conflict(settings, [(t.id, t.loaded.settings) for t in accepted])
     if conflict is not None:
-        where = lines.where(conflict.key)
-        inherited = "" if where else " (the value comes from the main config)"
-        raise ConfigError(_named(f"{where}{conflict.message}{inherited}", file))
+        if _sets(data, conflict.key):
+            raise ConfigError(_named(f"{lines.where(conflict.key)}{conflict.message}", file))
+        raise ConfigError(f"{file}: {conflict.message} (the value comes from the main config)")
     return Tenant(tenant_id, prepared, file)

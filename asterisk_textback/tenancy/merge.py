@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MAIN_ONLY", "deep_merge", "main_only_key"]
+__all__ = ["MAIN_ONLY", "api_token_env", "deep_merge", "main_only_key", "tenant_data"]
 
 #: Keys a tenant file may not set, with why: they describe the install, not a business.
 MAIN_ONLY: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -35,6 +35,39 @@ def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any
         else:
             merged[key] = value
     return merged
+
+
+def api_token_env(tenant_id: str) -> str:
+    """The API token's variable of a tenant file that names none: ``TEXTBACK_API_TOKEN_ACME``."""
+    return "TEXTBACK_API_TOKEN_" + tenant_id.upper().replace("-", "_")
+
+
+def tenant_data(base: Mapping[str, Any], top: Mapping[str, Any], tenant_id: str) -> dict[str, Any]:
+    """The TOML data of tenant ``tenant_id``: ``top`` over ``base``, its own credentials.
+
+    The dashboard's password hash and API token are never inherited: the main config's
+    user and token must not open a tenant's dashboard. Unset in the tenant file, nobody
+    logs in (``web passwd`` makes a hash) and the token is ``$TEXTBACK_API_TOKEN_<ID>``.
+    """
+    merged = deep_merge(base, top)
+    web, dashboard = _table(merged, "web"), _table(_table(merged, "web"), "dashboard")
+    if web is None or dashboard is None:
+        return merged  # not tables: validation names the key
+    own = _table(_table(top, "web"), "dashboard") or {}
+    kept = {k: v for k, v in dashboard.items() if k not in ("password_hash", "api_token_env")}
+    if "password_hash" in own:
+        kept["password_hash"] = own["password_hash"]
+    kept["api_token_env"] = own.get("api_token_env", api_token_env(tenant_id))
+    merged["web"] = {**web, "dashboard": kept}
+    return merged
+
+
+def _table(data: Mapping[str, Any] | None, key: str) -> Mapping[str, Any] | None:
+    """``data[key]`` when it is a table; ``{}`` when absent; None when it is something else."""
+    if data is None:
+        return None
+    value = data.get(key, {})
+    return value if isinstance(value, Mapping) else None
 
 
 def main_only_key(data: Mapping[str, Any]) -> tuple[str, str] | None:
