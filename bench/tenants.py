@@ -5,14 +5,16 @@
     python bench/tenants.py --tenants 4 --calls 2000 --runs 1  # a quick check
 
 ``overview``: a throwaway database (``--database-url``, created and dropped) gets one schema
-per tenant, each migrated by ``store.schema.upgrade(url, "0006", tenant=id)`` (the path
-``db upgrade`` takes), seeded with its share of ``--calls`` calls over the year ending
-2026-11-27 (30% missed, 90% of those texted, 85% delivered, 20% replied, a quarter of the
-replies booked: bench/dashboard.py's mix), made by PostgreSQL itself
-(``generate_series``, ``random()`` seeded per tenant) over two connections, then
-upgraded to the head revision as ``db upgrade`` would (migration 0007 computes the flags and
-the hourly sums from those rows) and analysed. Then, for ``--sample`` tenants spread over
-the list, the Overview's data is read as the dashboard reads it:
+per tenant, each migrated to the head revision by ``store.schema.upgrade(url, tenant=id)``
+(what ``db upgrade`` does), then seeded with its share of ``--calls`` calls over the year
+ending 2026-11-27 (30% missed, 90% of those texted, 85% delivered, 20% replied, a quarter
+of the replies booked: bench/dashboard.py's mix), made by PostgreSQL itself
+(``generate_series``, ``random()`` seeded per tenant) over two connections. Migration
+0007's triggers are off while seeding (``session_replication_role = replica``: the bench
+needs a superuser): each call row carries its flags, and the hourly sums are written by the
+migration's own backfill statement. Running the migration's flag backfill over the first
+tenant (rolled back) must change nothing: checked. Then ANALYZE, and, for ``--sample``
+tenants spread over the list, the Overview's data is read as the dashboard reads it:
 ``web.dashboard.overview_data.overview_data`` in one read-only session on the tenant's
 scoped engine (``store.tenant_scope.scoped_engine``; statements paced as the report worker
 paces them), one warm-up and ``--runs`` timed reads each; ``overview_p50_ms`` is the median
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import math
 import statistics
 import sys
@@ -35,6 +38,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -43,6 +47,7 @@ from sqlalchemy.engine import make_url
 
 from asterisk_textback.kpi.periods import parse_period
 from asterisk_textback.kpi.settings import KpiSettings
+from asterisk_textback.store import migrations
 from asterisk_textback.store.engine import create_engine, create_session_factory, pace_statements
 from asterisk_textback.store.schema import upgrade
 from asterisk_textback.store.tenant_scope import scoped_engine
@@ -51,8 +56,6 @@ from asterisk_textback.tenancy.ids import schema_for
 from asterisk_textback.web.dashboard.overview_data import overview_data
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1/textback_bench"
-#: The revision whose schema the rows are written for; later ones migrate them.
-SEED_REVISION = "0006"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 YEAR = 365 * 86400
 #: As the report worker paces a PostgreSQL report (``web.dashboard.worker``).
@@ -72,17 +75,32 @@ FROM generate_series(1, $4::bigint) AS i
 _TEXTED = "r1 < 0.3 AND r2 < 0.9"
 _DELIVERED = f"{_TEXTED} AND r3 < 0.85"
 _REPLIED = f"{_DELIVERED} AND r4 < 0.2"
+_BOOKED = f"{_REPLIED} AND r5 < 0.25"
+_REPLY = "Yes please, call me back about the quote"
+_SENT = "ended + interval '1 second'"
+#: The calls with the flags migration 0007 keeps (its triggers are off while seeding):
+#: what the rows below make of each call (checked against the migration's expressions).
 _CALLS = f"""
 INSERT INTO calls (id, pbx, linkedid, direction, outcome, reason, caller_number, caller_e164,
                    caller_name, did, started_at, ended_at, ring_seconds, action,
-                   suppress_reason, template, created_at)
+                   suppress_reason, template, created_at, texted_at, response_seconds,
+                   texts_sent, texts_delivered, segments_sent, first_reply_at, reply_chars,
+                   booked_at)
 SELECT id, 'default', i || '.1', 'inbound',
        CASE WHEN r1 < 0.3 THEN 'missed_no_voicemail' ELSE 'answered' END,
        CASE WHEN r1 < 0.3 THEN 'no_answer' ELSE 'answered' END,
        num, num, 'Caller ' || i, $1, ended - interval '20 seconds', ended, 20.0,
        CASE WHEN {_TEXTED} THEN 'send' ELSE 'suppress' END,
        CASE WHEN {_TEXTED} THEN NULL ELSE 'answered' END,
-       CASE WHEN {_TEXTED} THEN 'missed' END, ended
+       CASE WHEN {_TEXTED} THEN 'missed' END, ended,
+       CASE WHEN {_TEXTED} THEN {_SENT} END,
+       CASE WHEN {_TEXTED} THEN EXTRACT(EPOCH FROM ({_SENT}) - ended) END,
+       CASE WHEN {_TEXTED} THEN 1 ELSE 0 END,
+       CASE WHEN {_DELIVERED} THEN 1 ELSE 0 END,
+       CASE WHEN {_TEXTED} THEN 1 ELSE 0 END,
+       CASE WHEN {_REPLIED} THEN {_SENT} END,
+       CASE WHEN {_REPLIED} THEN length(trim('{_REPLY}')) END,
+       CASE WHEN {_BOOKED} THEN {_SENT} END
 FROM seed
 """
 _MESSAGES = f"""
@@ -91,25 +109,75 @@ INSERT INTO messages (id, idempotency_key, call_id, kind, to_e164, sender, body,
                       created_at, updated_at, sent_at, delivered_at)
 SELECT id, 'default:' || i || '.1:textback', id, 'textback', num, '+15550100000',
        'Sorry we missed your call', 1, 'gsm7', 'missed',
-       CASE WHEN r3 < 0.85 THEN 'delivered' ELSE 'sent' END, ended, ended, 1, ended, ended,
-       ended + interval '1 second', CASE WHEN r3 < 0.85 THEN ended + interval '1 second' END
+       CASE WHEN {_DELIVERED} THEN 'delivered' ELSE 'sent' END, ended, ended, 1, ended, ended,
+       {_SENT}, CASE WHEN {_DELIVERED} THEN {_SENT} END
 FROM seed WHERE {_TEXTED}
 """
 _REPLIES = f"""
 INSERT INTO inbound_messages (provider, provider_message_id, from_e164, to_e164, body,
                               received_at, kind, call_id, created_at, forward_done,
                               forward_attempts)
-SELECT 'fake', 'in-' || i, num, '+15550100000', 'Yes please, call me back about the quote',
-       ended + interval '1 second', 'reply', id, ended + interval '1 second', '', 0
+SELECT 'fake', 'in-' || i, num, '+15550100000', '{_REPLY}', {_SENT}, 'reply', id, {_SENT},
+       '', 0
 FROM seed WHERE {_REPLIED}
 """
 _BOOKINGS = f"""
 INSERT INTO bookings (source, status, value_minor, currency, booked_at, e164, call_id,
                       attributed_by, created_at, updated_at)
-SELECT 'manual', 'booked', 25000, 'USD', ended + interval '1 second', num, id, 'manual',
-       ended + interval '1 second', ended + interval '1 second'
-FROM seed WHERE {_REPLIED} AND r5 < 0.25
+SELECT 'manual', 'booked', 25000, 'USD', {_SENT}, num, id, 'manual', {_SENT}, {_SENT}
+FROM seed WHERE {_BOOKED}
 """
+#: Every per-call flag of migration 0007, in one comparable string.
+_FLAGS_SUM = """
+SELECT md5(string_agg(concat_ws('|', id, first_reply_at, reply_chars, opted_out_at, booked_at,
+                                texted_at, response_seconds, texts_sent, texts_delivered,
+                                segments_sent, no_sms), ',' ORDER BY id))
+FROM calls
+"""
+_HOURS_SUM = """
+SELECT md5(string_agg(concat_ws('|', hour, did, calls, missed, capable, replied, stopped, texted,
+                                delivered, segments, responded), ',' ORDER BY hour, did))
+FROM call_hours
+"""
+
+
+def migration_0007() -> ModuleType:
+    """Migration 0007 as a module whose SQL is PostgreSQL's (it asks alembic otherwise)."""
+    path = next(Path(migrations.__file__).parent.glob("versions/0007_*.py"))
+    spec = importlib.util.spec_from_file_location("bench_migration_0007", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module._sqlite = lambda: False
+    return module
+
+
+def hours_backfill(m: ModuleType) -> str:
+    """Migration 0007's ``call_hours`` backfill statement (the sums of every call's hour)."""
+    sums = ", ".join(f"sum({c}) AS {c}" for c in m._SUMS)
+    parts = ", ".join(
+        f"{expr} AS {name}"
+        for expr, name in zip(m._contributions("calls", ""), m._SUMS, strict=True)
+    )
+    return (
+        f"INSERT INTO call_hours (hour, did, {', '.join(m._SUMS)}) "
+        f"SELECT hour, did, {sums} FROM (SELECT {m._hour('calls')} AS hour, "
+        f"calls.did AS did, {parts} FROM calls WHERE calls.direction = 'inbound') AS c "
+        "GROUP BY hour, did"
+    )
+
+
+def flag_updates(m: ModuleType) -> list[str]:
+    """Migration 0007's flag backfill statements (recompute each flag from the rows)."""
+    return [
+        f"UPDATE calls SET {sets} WHERE id IN ({source})"
+        for sets, source in (
+            (m._reply_sets(), "SELECT call_id FROM inbound_messages"),
+            (m._text_sets(), "SELECT call_id FROM messages"),
+            (m._booking_sets(), "SELECT call_id FROM bookings"),
+        )
+    ]
 
 
 def tenant_ids(n: int) -> list[str]:
@@ -151,12 +219,17 @@ async def drop_database(url: str) -> None:
     await _on_server(url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
-async def _seed_one(connection: asyncpg.Connection, index: int, tenant: str, n: int) -> int:
-    """Seed ``tenant``'s schema with ``n`` calls; the rows written."""
+async def _seed_one(
+    connection: asyncpg.Connection, index: int, tenant: str, n: int, hours: str
+) -> int:
+    """Seed ``tenant``'s schema (at the head revision) with ``n`` calls; the rows written."""
     start = NOW - timedelta(seconds=YEAR)
     written = 0
     async with connection.transaction():
         await connection.execute(f'SET LOCAL search_path TO "{schema_for(tenant)}"')
+        # Triggers (migration 0007's and the foreign keys') off: the rows come with their
+        # flags, and the hourly sums are computed once below, as the migration does.
+        await connection.execute("SET LOCAL session_replication_role = replica")
         await connection.execute("SELECT setseed($1)", (index % 1000) / 1000)
         await connection.execute(_SEED, index * ID_STRIDE, start, float(YEAR), n)
         for sql, args in (
@@ -167,19 +240,49 @@ async def _seed_one(connection: asyncpg.Connection, index: int, tenant: str, n: 
         ):
             status = await connection.execute(sql, *args)
             written += int(status.rsplit(" ", 1)[1])
-        # Statistics before migration 0007's backfill plans its correlated subqueries.
-        await connection.execute("ANALYZE calls, messages, inbound_messages, bookings")
+        await connection.execute(hours)
     return written
 
 
+async def check_flags(url: str, tenant: str, migration: ModuleType) -> None:
+    """The seeded flags and hourly sums of ``tenant`` are what migration 0007 computes.
+
+    Its backfill statements run over the tenant's rows in a transaction that is rolled back;
+    the flags and the sums must come out unchanged.
+    """
+    connection = await asyncpg.connect(dsn(url), timeout=10)
+    try:
+        transaction = connection.transaction()
+        await transaction.start()
+        try:
+            await connection.execute(f'SET LOCAL search_path TO "{schema_for(tenant)}"')
+            await connection.execute("SET LOCAL session_replication_role = replica")
+            before = (await connection.fetchval(_FLAGS_SUM), await connection.fetchval(_HOURS_SUM))
+            for update in flag_updates(migration):
+                await connection.execute(update)
+            await connection.execute("DELETE FROM call_hours")
+            await connection.execute(hours_backfill(migration))
+            after = (await connection.fetchval(_FLAGS_SUM), await connection.fetchval(_HOURS_SUM))
+        finally:
+            await transaction.rollback()
+    finally:
+        await connection.close()
+    if before != after:
+        raise RuntimeError(
+            f"tenant {tenant}: the seeded flags or hourly sums differ from migration 0007's"
+        )
+
+
 async def seed(url: str, tenants: Sequence[str], calls: int, workers: int = 2) -> None:
-    """Schemas at SEED_REVISION, rows, then the head revision and ANALYZE, per tenant."""
+    """Schemas at the head revision, then rows with their flags and sums, per tenant."""
     began = time.perf_counter()
     await upgrade(url)  # the public schema: the default tenant, the shared id sequence
     for tenant in tenants:
-        await upgrade(url, SEED_REVISION, tenant=tenant)
+        await upgrade(url, tenant=tenant)
     migrated = time.perf_counter()
-    print(f"{len(tenants)} schemas at revision {SEED_REVISION}: {migrated - began:.1f} s")
+    print(f"{len(tenants)} tenant schemas migrated (db upgrade): {migrated - began:.1f} s")
+    migration = migration_0007()
+    hours = hours_backfill(migration)
     queue: asyncio.Queue[tuple[int, str, int]] = asyncio.Queue()
     for item in zip(range(len(tenants)), tenants, shares(calls, len(tenants)), strict=True):
         queue.put_nowait(item)
@@ -190,7 +293,7 @@ async def seed(url: str, tenants: Sequence[str], calls: int, workers: int = 2) -
         try:
             while not queue.empty():
                 index, tenant, n = queue.get_nowait()
-                written = await _seed_one(connection, index, tenant, n)
+                written = await _seed_one(connection, index, tenant, n, hours)
                 rows[0] += written  # after the await: the other worker's adds are not lost
         finally:
             await connection.close()
@@ -198,17 +301,18 @@ async def seed(url: str, tenants: Sequence[str], calls: int, workers: int = 2) -
     await asyncio.gather(*(work() for _ in range(workers)))
     seeded = time.perf_counter()
     print(f"seeded {calls:,} calls ({rows[0]:,} rows in all): {seeded - migrated:.1f} s")
-    for tenant in tenants:
-        await upgrade(url, tenant=tenant)
-    upgraded = time.perf_counter()
-    print(f"db upgrade to head (flags and hourly sums backfilled): {upgraded - seeded:.1f} s")
     connection = await asyncpg.connect(dsn(url), timeout=10)
     try:
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
-    done = time.perf_counter()
-    print(f"ANALYZE: {done - upgraded:.1f} s; seed time in all {done - began:.1f} s")
+    analysed = time.perf_counter()
+    print(f"ANALYZE: {analysed - seeded:.1f} s; seed time in all {analysed - began:.1f} s")
+    await check_flags(url, tenants[0], migration)
+    print(
+        f"tenant {tenants[0]}: flags and hourly sums equal migration 0007's "
+        f"(checked in {time.perf_counter() - analysed:.1f} s)"
+    )
 
 
 async def overview_times(url: str, tenants: Sequence[str], runs: int) -> list[float]:
