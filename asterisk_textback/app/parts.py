@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from asterisk_textback.agi.server import AgiServer
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.calls.tracker import CallTracker
 from asterisk_textback.outbox.dispatcher import Dispatcher
 from asterisk_textback.textback.handler import CallHandler
+from asterisk_textback.textback.loading import PreparedConfig
 from asterisk_textback.textback.startup_catchup import StartupCatchUp
 
 
@@ -29,9 +32,14 @@ class ReloadCounts(Protocol):
 
     applied: int
     refused: int
+    #: The config in force (the last one applied).
+    current: PreparedConfig
 
     def health(self) -> dict[str, int]:
         """Reloads applied and refused since start."""
+
+    async def rebuild_web(self) -> None:
+        """Serve a freshly built web app (a tenant host moving it behind its dispatcher)."""
 
 
 @dataclass(slots=True)
@@ -49,6 +57,8 @@ class RunningService:
     startup: StartupCatchUp | None = None
     #: Applies SIGHUP reloads (set once serve() has built it).
     reloader: ReloadCounts | None = None
+    #: The service's database sessions (its tenant's schema or file).
+    sessions: async_sessionmaker[AsyncSession] | None = None
 
     @property
     def connection(self) -> AmiConnection:

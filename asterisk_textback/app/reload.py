@@ -31,7 +31,7 @@ from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.ami.settings import PbxSettings
 from asterisk_textback.app.lifecycle import background
 from asterisk_textback.app.parts import RunningService
-from asterisk_textback.app.web_listener import WebListener
+from asterisk_textback.app.web_port import WebPort
 from asterisk_textback.config import Settings
 from asterisk_textback.errors import AmiError, ConfigError
 from asterisk_textback.policy import window_opens
@@ -63,7 +63,7 @@ class Reloader:
         provider: SwappableProvider,
         lookup: LineLookup | None,
         texter: AgiTexter,
-        web_listener: WebListener,
+        web_listener: WebPort,
         web_app: Callable[[PreparedConfig], web.Application],
         http: aiohttp.ClientSession,
         environ: Mapping[str, str],
@@ -120,6 +120,12 @@ class Reloader:
     def stop(self) -> None:
         """Take no more reloads: :meth:`run` returns once the one under way is done."""
         self._stopping.set()
+
+    async def rebuild_web(self) -> None:
+        """Serve a freshly built web app for the config in force (web.enabled only)."""
+        s = self.current.settings
+        if s.web.enabled:
+            await self._restart_web(self._web_app(self.current), s)
 
     async def reload(self) -> bool:
         """Re-read the config and apply it; False (logged at ERROR) if it was refused."""

@@ -29,12 +29,14 @@ from functools import partial
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.agi.server import AgiServer
 from asterisk_textback.agi.texter import AgiTexter
 from asterisk_textback.ami.connection import AmiConnection
 from asterisk_textback.ami.framing import TRACKED_VARIABLES
 from asterisk_textback.app import heap
+from asterisk_textback.app.dids import for_dids
 from asterisk_textback.app.lifecycle import (
     ami_failure,
     database,
@@ -45,7 +47,9 @@ from asterisk_textback.app.lifecycle import (
 )
 from asterisk_textback.app.parts import PbxLink, RunningService
 from asterisk_textback.app.reload import Reloader
+from asterisk_textback.app.tenant_db import tenant_engine
 from asterisk_textback.app.web_listener import WebListener
+from asterisk_textback.app.web_port import WebPort
 from asterisk_textback.app.webapp import service_app
 from asterisk_textback.bookings.webhook import BookingSecrets
 from asterisk_textback.calls.listener import CallListener
@@ -62,10 +66,12 @@ from asterisk_textback.store.engine import (
     with_password,
     without_password,
 )
+from asterisk_textback.tenancy.ids import DEFAULT_TENANT
 from asterisk_textback.textback.catchup import CdrCatchUp
 from asterisk_textback.textback.handler import CallHandler, OnDecided, both_decided
 from asterisk_textback.textback.loading import PreparedConfig
 from asterisk_textback.textback.startup_catchup import MarkedLink, StartupCatchUp
+from asterisk_textback.web.base_path import tenant_base_path
 
 __all__ = [
     "PbxLink",
@@ -104,14 +110,23 @@ async def serve(
     settle_heap: bool = False,
     reload: asyncio.Event | None = None,
     load_config: Callable[[], PreparedConfig] | None = None,
-    web_listener: WebListener | None = None,
+    web_listener: WebPort | None = None,
+    tenant: str = DEFAULT_TENANT,
+    engine: AsyncEngine | None = None,
+    http: aiohttp.ClientSession | None = None,
+    link_gate: object | None = None,
 ) -> RunningService:
     """Run the whole service until ``stop`` is set; return its parts (for their counters).
 
     ``reload`` (set by SIGHUP) re-reads the config with ``load_config`` (:mod:`.reload`).
 
     ``web_listener``: the one to listen with (``demo --web`` reads its URL); a new one
-    otherwise.
+    otherwise; a host of several tenants hands each its stand-in (:mod:`.tenant_mount`).
+
+    ``tenant``: whose business this is (its web app is mounted under its base path).
+    ``engine``: the host's one PostgreSQL engine, seen through the tenant's schema; None
+    opens the tenant's own (SQLite: each tenant has its own file). ``http``: the host's one
+    HTTP session; None opens one. ``link_gate``: the cluster's PBX link leases.
 
     ``settle_heap``: once everything is built, and before the first AMI event, keep the
     start-up objects out of later garbage collections (:func:`heap.settle`). The ``run``
@@ -122,12 +137,18 @@ async def serve(
     """
     settings = loaded.settings
     env = os.environ if environ is None else environ
-    url = database_url(loaded, env)
+    # TODO(lead, lane E): hand link_gate to pbx_links(parts, link_gate) once lane E lands.
+    del link_gate
     async with contextlib.AsyncExitStack() as stack:
         # Entered in start order; the stack stops them in the reverse (the module docstring).
-        engine = await stack.enter_async_context(database(url, without_password(url)))
+        if engine is None:
+            url = database_url(loaded, env)
+            engine = await stack.enter_async_context(database(url, without_password(url)))
+        else:
+            engine = await tenant_engine(engine, tenant)
         sessions = create_session_factory(engine)
-        http = await stack.enter_async_context(aiohttp.ClientSession())
+        if http is None:
+            http = await stack.enter_async_context(aiohttp.ClientSession())
         connections = [
             AmiConnection(pbx, environ=env, keep_variables=TRACKED_VARIABLES)
             for pbx in settings.all_pbxes
@@ -174,11 +195,14 @@ async def serve(
         )
         agi = AgiServer(settings.agi, texter)
         startup = StartupCatchUp(sessions, catchups, recorder, settings.suppression, clock)
-        parts = RunningService(links, recorder, dispatcher, agi, startup)
+        parts = RunningService(links, recorder, dispatcher, agi, startup, sessions=sessions)
+        mount = tenant_base_path(tenant)
 
         def web_app(current: PreparedConfig) -> web.Application:
             resources = Resources(http, env, parts.connection)
-            return service_app(current, parts, sessions, resources, clock, hooks, booking_secrets)
+            return service_app(
+                current, parts, sessions, resources, clock, hooks, booking_secrets, base_path=mount
+            )
 
         web_listener = web_listener or WebListener()
         parts.reloader = reloader = Reloader(
@@ -198,7 +222,7 @@ async def serve(
             await stack.enter_async_context(
                 web_listener.listening(web_app(loaded), settings.web.host, settings.web.port)
             )
-            _announce_webhooks(settings, web_listener.url)
+            _announce_webhooks(settings, web_listener.url, mount)
         else:
             stack.push_async_callback(web_listener.stop)  # a reload may enable it
         await stack.enter_async_context(running(crm))
@@ -237,13 +261,13 @@ async def serve(
     return parts
 
 
-def _announce_webhooks(settings: Settings, url: str) -> None:
+def _announce_webhooks(settings: Settings, url: str, mount: str) -> None:
     """The start-up line naming the URL to paste into the provider's console."""
     name = settings.provider.name
     if name == "log":
         return  # nothing calls back
     public = settings.web.webhooks.public_base_url
-    base = public or url.rstrip("/")
+    base = public + mount if public else url.rstrip("/")
     note = "" if public else " (local; set web.webhooks.public_base_url to the public https URL)"
     log.info("webhooks at %s/webhooks/%s%s", base, name, note)
 
@@ -259,7 +283,8 @@ def _pbx_links(
     links, marked = [], []
     for pbx, conn in zip(settings.all_pbxes, connections, strict=True):
         tracker = CallTracker(settings.tracker, pbx=pbx.name)
-        catchup = CdrCatchUp(pbx, recorder.submit, env, clock=clock)
+        # On a PBX shared by several tenants, only inbound calls to this tenant's DIDs.
+        catchup = CdrCatchUp(pbx, for_dids(settings.tenant.dids, recorder.submit), env, clock=clock)
         listener = CallListener(tracker, catchup.submit, on_resync=catchup.on_resync, pbx=pbx)
         links.append(PbxLink(pbx.name, conn, tracker, listener))
         marked.append(MarkedLink(pbx.name, listener, catchup))

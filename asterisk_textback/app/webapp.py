@@ -19,6 +19,7 @@ from asterisk_textback.inbound.inbox import Inbox
 from asterisk_textback.sms.registry import Resources, build_webhooks
 from asterisk_textback.templates.settings import experiment_labels
 from asterisk_textback.textback.loading import PreparedConfig
+from asterisk_textback.web.base_path import BASE_PATH
 from asterisk_textback.web.dashboard.app import DashboardDeps
 from asterisk_textback.web.dashboard.mount import add_dashboard
 from asterisk_textback.web.health import add_health_route
@@ -26,10 +27,10 @@ from asterisk_textback.web.metrics import add_metrics_route
 from asterisk_textback.web.networks import parse_networks
 from asterisk_textback.web.webhooks import webhook_app
 
-__all__ = ["service_app"]
+__all__ = ["health", "service_app"]
 
 
-def _health(parts: RunningService) -> tuple[bool, dict[str, Any]]:
+def health(parts: RunningService) -> tuple[bool, dict[str, Any]]:
     """Healthy when every AMI link is logged in and sending is not paused; and the counters."""
     ready = all(p.connection.state is ConnectionState.READY for p in parts.pbxes)
     ok = ready and parts.dispatcher.paused is None
@@ -69,8 +70,12 @@ def service_app(
     clock: Callable[[], float],
     hooks: CrmHooks,
     booking_secrets: BookingSecrets,
+    base_path: str = "",
 ) -> web.Application:
-    """/healthz plus the provider's callbacks (delivery reports, replies, STOP)."""
+    """/healthz plus the provider's callbacks (delivery reports, replies, STOP).
+
+    ``base_path``: where the app is mounted ("" at the root, ``/t/<id>`` for a tenant).
+    """
     settings = loaded.settings
     wake = parts.dispatcher.wake
     forwarder = None
@@ -97,7 +102,8 @@ def service_app(
     )
     adapters = build_webhooks(settings.provider, resources)
     app = webhook_app(adapters, inbox, settings.web.webhooks, clock=clock)
-    add_health_route(app, lambda: _health(parts))
+    app[BASE_PATH] = base_path  # set first: the parts mounted below build their links on it
+    add_health_route(app, lambda: health(parts))
     add_metrics_route(app, metrics_source(parts, sessions))
     business = settings.business
     add_booking_routes(
@@ -119,7 +125,7 @@ def service_app(
             settings=board,
             sessions=sessions,
             kpi=settings.kpi,
-            health=lambda: _health(parts),
+            health=lambda: health(parts),
             api_token=board.api_token(resources.environ),
             labels=experiment_labels(settings.templates),
             clock=clock,

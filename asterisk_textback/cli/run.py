@@ -29,20 +29,29 @@ def run(args: argparse.Namespace) -> int:
     """Serve until stopped; 0 after a clean shutdown."""
     import asyncio
 
+    from pathlib import Path
+
     # The module, not its function: bench/pipeline_probe.py wraps ``service.serve``.
     from asterisk_textback.app import service
-    from asterisk_textback.textback.loading import load
+    from asterisk_textback.app.host import serve_tenants
+    from asterisk_textback.tenancy.files import load_tenants
 
-    loaded = load(args.config)
+    tenants = load_tenants(args.config)
 
     async def go() -> None:
         from asterisk_textback.app.environment import require_env
 
-        await require_env(loaded, os.environ)  # every unset variable at once, not the first
+        # Every unset variable at once, not the first; a tenant's own are its own failure.
+        await require_env(tenants.main, os.environ)
         stop, reload = asyncio.Event(), asyncio.Event()
         service.install_signal_handlers(stop, reload)
-        await service.serve(
-            loaded, stop, settle_heap=True, reload=reload, load_config=lambda: load(args.config)
+        await serve_tenants(
+            tenants,
+            stop,
+            settle_heap=True,
+            reload=reload,
+            load_tenants=lambda: load_tenants(args.config),
+            main_path=Path(args.config),
         )
 
     from asterisk_textback.errors import StartupError

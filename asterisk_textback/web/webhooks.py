@@ -19,6 +19,7 @@ from aiohttp import web
 from asterisk_textback.errors import WebhookAuthError, WebhookPayloadError
 from asterisk_textback.inbound.inbox import Inbox
 from asterisk_textback.sms.base import WebhookAdapter, WebhookRequest
+from asterisk_textback.web.base_path import base_path
 from asterisk_textback.web.headers import secure_headers
 from asterisk_textback.web.settings import WebhookServerSettings
 
@@ -43,9 +44,13 @@ CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("webhook_clock")
 
 
 def public_url(request: web.Request, settings: WebhookServerSettings) -> str:
-    """The URL the provider called: configured base + path and query exactly as sent."""
+    """The URL the provider called: configured base + path and query exactly as sent.
+
+    A tenant's app sees its path without its mount (``/t/<id>``): put back, as sent.
+    """
+    raw_path = base_path(request.app) + request.raw_path
     if settings.public_base_url is not None:
-        return settings.public_base_url + request.raw_path
+        return settings.public_base_url + raw_path
     scheme, host = request.scheme, request.host
     if settings.trust_forwarded_headers:
         # A proxy chain appends: the first value is what the client used.
@@ -53,7 +58,7 @@ def public_url(request: web.Request, settings: WebhookServerSettings) -> str:
         fwd_host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
         scheme = proto or scheme
         host = fwd_host or host
-    return f"{scheme}://{host}{request.raw_path}"
+    return f"{scheme}://{host}{raw_path}"
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:
