@@ -321,14 +321,35 @@ def send_part(args: argparse.Namespace) -> float:
 
 
 def failover_part(args: argparse.Namespace) -> float:
-    """Seconds until every link is owned again after a SIGKILL (lane E's measure), or nan."""
+    """Seconds until every link is owned again after a SIGKILL (lane E's measure), or nan.
+
+    Three ``run`` instances with ``[cluster]`` on (the production lease of 15 s, renewed
+    every 5 s) share ``--failover-links`` links; the one holding the most is SIGKILLed.
+    """
     try:
-        from bench import failover_support  # type: ignore[attr-defined]
+        from bench.failover_support import measure_failover
     except ImportError:
-        print("failover: not measured here (bench/failover_support.py is not in this tree)")
+        print("failover: not measured (bench/failover_support.py is not in this tree)")
         return float("nan")
-    measure = getattr(failover_support, "measure", None)
-    if measure is None:
-        print("failover: bench/failover_support.py has no measure(); not measured")
-        return float("nan")
-    return float(measure(args))
+    asyncio.run(create_database(args.database_url))
+    try:
+        with tempfile.TemporaryDirectory(prefix="textback-failover-") as tmp:
+            seconds, lost, duplicates = asyncio.run(
+                measure_failover(
+                    args.database_url,
+                    Path(tmp),
+                    links=args.failover_links,
+                    lease_seconds=15.0,
+                    renew_seconds=5.0,
+                )
+            )
+    finally:
+        if not args.keep:
+            asyncio.run(drop_database(args.database_url))
+    print(
+        f"failover: every link owned again after {seconds:.1f} s; "
+        f"lost={lost} duplicates={duplicates}"
+    )
+    if lost or duplicates:
+        raise RuntimeError(f"failover lost {lost} calls and texted {duplicates} twice")
+    return float(seconds)
