@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing as mp
 import re
 import signal
@@ -32,6 +33,7 @@ import statistics
 import tempfile
 import time
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -39,12 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from asterisk_textback.ami.sim.server import AmiServer
+from asterisk_textback.ami.sim.tracefile import read_trace
 from asterisk_textback.ami.sim.workload import call_stream, caller_number
 from asterisk_textback.store.schema import upgrade
 from bench.tenants import create_database, drop_database, tenant_ids
 from tests.pipeline.support import (
     AMI_SECRET,
     AMI_USER,
+    TRACES,
     FakeGateway,
     ServiceProcess,
     load_traces,
@@ -125,6 +129,19 @@ def link_work(
 def _send_traces() -> list[list[bytes]]:
     """The recorded calls to DID 5550100 (every inbound kind but queues and ring groups)."""
     return [t for t in load_traces() if any(TRACE_DID in f for f in t[:40])]
+
+
+def expected_texts(calls: int, links: int) -> int:
+    """How many of the calls are texted: missed, with a caller number (per the manifest)."""
+    manifest = json.loads((TRACES / "manifest.json").read_text())
+    texted = []
+    for path in sorted(TRACES.glob("*.ami")):
+        if any(TRACE_DID in f for f in read_trace(path)[:40]):
+            (call,) = manifest["traces"][path.name]["calls"]
+            missed = call["outcome"].startswith("missed")
+            texted.append(missed and len(call["caller_number"]) >= 10)
+    shares = [calls // links + (1 if i < calls % links else 0) for i in range(links)]
+    return sum(texted[j % len(texted)] for share in shares for j in range(share))
 
 
 # -- the AMI servers' process ----------------------------------------------------------------
@@ -275,9 +292,7 @@ async def send_latencies(args: argparse.Namespace, workdir: Path) -> list[float]
                 while seen != len(gateway.requests):  # the last texts follow the last hangup
                     seen = len(gateway.requests)
                     await asyncio.sleep(3.0)
-                code = await service.signal(signal.SIGTERM)
-                if code != 0:
-                    raise RuntimeError(f"run exited {code}:\n{service.log_tail()}")
+                await _stop(service)
             finally:
                 await service.ensure_stopped()
         parent.send("done")
@@ -286,6 +301,11 @@ async def send_latencies(args: argparse.Namespace, workdir: Path) -> list[float]
         if proc.is_alive():
             proc.kill()
             proc.join()
+    errors = _errors(workdir / "run.log")
+    if errors:
+        print(f"send: the service logged {sum(errors.values())} errors; the most frequent:")
+        for line, n in errors.most_common(3):
+            print(f"  {n} x {line}")
     if gateway.duplicates():
         raise RuntimeError(f"{len(gateway.duplicates())} texts were sent twice")
     latencies = [
@@ -293,11 +313,32 @@ async def send_latencies(args: argparse.Namespace, workdir: Path) -> list[float]
         for r in gateway.requests
         if r.to.removeprefix("+1") in written
     ]
+    expected = expected_texts(args.send_calls, args.links)
     print(
-        f"send: {args.send_calls} calls, {len(gateway.requests)} texts at the gateway, "
-        f"{len(latencies)} matched to their call's hangup"
+        f"send: {args.send_calls} calls, {len(gateway.requests)} texts at the gateway of "
+        f"{expected} expected, {len(latencies)} matched to their call's hangup"
     )
     return latencies
+
+
+async def _stop(service: ServiceProcess) -> None:
+    """SIGTERM, as systemd stops ``run``; said (not fatal) when it takes too long."""
+    began = time.perf_counter()
+    try:
+        code = await service.signal(signal.SIGTERM)
+    except TimeoutError:
+        print("send: run did not stop within 30 s of SIGTERM (killed)")
+        return
+    print(f"send: run stopped in {time.perf_counter() - began:.1f} s (exit code {code})")
+
+
+def _errors(log: Path) -> Counter[str]:
+    """The service's ERROR lines, without their times, counted."""
+    found: Counter[str] = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        if " ERROR " in line or line.startswith("sqlalchemy.exc."):
+            found[line.split(" ERROR ", 1)[-1][:160]] += 1
+    return found
 
 
 def send_part(args: argparse.Namespace) -> float:
