@@ -408,6 +408,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=100.0, help="calls per second (send)")
     parser.add_argument("--send-calls", type=_positive, default=3000, help="calls (send)")
     parser.add_argument("--failover-links", type=_positive, default=4, help="links (failover)")
+    parser.add_argument(
+        "--service-wrapper",
+        type=Path,
+        help="send: run the service as `python FILE -m asterisk_textback run …` (a probe)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
     if make_url(args.database_url).get_backend_name() != "postgresql":

@@ -278,7 +278,8 @@ async def send_latencies(args: argparse.Namespace, workdir: Path) -> list[float]
         ports = await _recv(parent, proc, None)
         async with FakeGateway() as gateway:
             main = write_install(workdir, url, gateway.url, ports, args.tenants)
-            service = ServiceProcess(main, workdir / "run.log")
+            wrapper = () if args.service_wrapper is None else (str(args.service_wrapper),)
+            service = ServiceProcess(main, workdir / "run.log", python_args=wrapper)
             started = time.perf_counter()
             await service.start()
             try:
