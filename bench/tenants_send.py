@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import multiprocessing as mp
 import re
@@ -369,7 +370,7 @@ def failover_part(args: argparse.Namespace) -> float:
     every 5 s) share ``--failover-links`` links; the one holding the most is SIGKILLed.
     """
     try:
-        from bench.failover_support import measure_failover
+        support = importlib.import_module("bench.failover_support")
     except ImportError:
         print("failover: not measured (bench/failover_support.py is not in this tree)")
         return float("nan")
@@ -377,7 +378,7 @@ def failover_part(args: argparse.Namespace) -> float:
     try:
         with tempfile.TemporaryDirectory(prefix="textback-failover-") as tmp:
             seconds, lost, duplicates = asyncio.run(
-                measure_failover(
+                support.measure_failover(
                     args.database_url,
                     Path(tmp),
                     links=args.failover_links,
