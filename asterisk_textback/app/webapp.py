@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -11,14 +10,13 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asterisk_textback.ami.types import ConnectionState
+from asterisk_textback.app.metrics_source import metrics_source
 from asterisk_textback.app.parts import RunningService
 from asterisk_textback.bookings.webhook import BookingSecrets, BookingService, add_booking_routes
 from asterisk_textback.crm.hooks import CrmHooks
 from asterisk_textback.inbound.forwarding import Forwarder, ForwardingSecrets
 from asterisk_textback.inbound.inbox import Inbox
 from asterisk_textback.sms.registry import Resources, build_webhooks
-from asterisk_textback.store.daily_series import status_counts
-from asterisk_textback.store.uow import reading
 from asterisk_textback.templates.settings import experiment_labels
 from asterisk_textback.textback.loading import PreparedConfig
 from asterisk_textback.web.base_path import BASE_PATH
@@ -26,7 +24,7 @@ from asterisk_textback.web.console.auth import ConsoleAuth
 from asterisk_textback.web.dashboard.app import DashboardDeps
 from asterisk_textback.web.dashboard.mount import add_dashboard
 from asterisk_textback.web.health import add_health_route
-from asterisk_textback.web.metrics import MetricsSource, add_metrics_route
+from asterisk_textback.web.metrics import add_metrics_route
 from asterisk_textback.web.networks import parse_networks
 from asterisk_textback.web.webhooks import webhook_app
 
@@ -109,7 +107,7 @@ def service_app(
     app = webhook_app(adapters, inbox, settings.web.webhooks, clock=clock)
     app[BASE_PATH] = base_path  # set first: the parts mounted below build their links on it
     add_health_route(app, lambda: health(parts))
-    add_metrics_route(app, _metrics_source(parts, sessions))
+    add_metrics_route(app, metrics_source(parts, sessions))
     business = settings.business
     add_booking_routes(
         app,
@@ -143,32 +141,3 @@ def service_app(
         )
         add_dashboard(app, deps)
     return app
-
-
-def _metrics_source(
-    parts: RunningService, sessions: async_sessionmaker[AsyncSession]
-) -> MetricsSource:
-    stats = parts.dispatcher.stats
-
-    def texts() -> Counter[str]:
-        return Counter(
-            sent=stats.sent,
-            retried=stats.retried,
-            failed=stats.failed,
-            unknown=stats.unknown,
-            cancelled=stats.cancelled,
-            expired=stats.expired,
-        )
-
-    async def depth() -> dict[str, int]:
-        async with reading(sessions) as session:
-            return await status_counts(session)
-
-    return MetricsSource(
-        calls_by_outcome=lambda: dict(parts.recorder.outcomes),
-        texts_sent=texts,
-        send_latency=parts.dispatcher.latency,
-        ami_states=lambda: {p.name: str(p.connection.state) for p in parts.pbxes},
-        outbox_depth=depth,
-        send_retries=lambda: dict(stats.retries_by_cause),
-    )

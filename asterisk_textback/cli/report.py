@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from asterisk_textback.cli.args import Commands
+    from asterisk_textback.tenancy.model import Tenant
 
 
 def add_parser(commands: Commands) -> None:
@@ -26,7 +27,18 @@ def add_parser(commands: Commands) -> None:
         help="KPIs for a period (table, CSV or JSON), or answered/missed history from CDR/CEL",
     )
     # A CDR/CEL report reads the PBX's files, not our database: defaults will do.
-    add_config(parser, required=lambda a: a.cdr is None and a.cel is None and a.cdr_db is None)
+    add_config(
+        parser,
+        required=lambda a: (
+            a.tenant is not None or (a.cdr is None and a.cel is None and a.cdr_db is None)
+        ),
+    )
+    parser.add_argument(
+        "--tenant",
+        metavar="ID",
+        help="the figures of this tenant (tenants.d/ID.toml beside the config; 'default' is "
+        "the main config's own business)",
+    )
     parser.add_argument(
         "--period", default="30d", help="today, yesterday, 30d, 2026-11, 2026-11-27 or A..B"
     )
@@ -118,6 +130,22 @@ def _zone(name: str, key: str) -> ZoneInfo:
         raise ConfigError(f"{key}: {name!r} is not a known time zone (e.g. UTC)") from None
 
 
+def find_tenant(main_path: Path, tenant_id: str) -> Tenant:
+    """Tenant ``tenant_id`` of the install at ``main_path``; ConfigError naming those there are."""
+    from asterisk_textback.errors import ConfigError
+    from asterisk_textback.tenancy.files import load_tenants
+
+    found = load_tenants(main_path)
+    tenant = found.find(tenant_id)
+    if tenant is not None:
+        return tenant
+    for refusal in found.refused:
+        if refusal.id == tenant_id:
+            raise ConfigError(f"--tenant {tenant_id}: this tenant does not load: {refusal.reason}")
+    known = ", ".join(t.id for t in found.tenants) or "none"
+    raise ConfigError(f"--tenant: no tenant {tenant_id!r}; the tenants are: {known}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the report; its exit code comes from :func:`run_report`."""
     import asyncio
@@ -133,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
     from asterisk_textback.kpi.report_words import Inputs
     from asterisk_textback.textback.loading import load
 
-    loaded = load(args.config)
+    tenant = None if args.tenant is None else find_tenant(args.config, args.tenant)
+    loaded = load(args.config) if tenant is None else tenant.loaded
     settings = loaded.settings
     zone = settings.business.zone
     if args.cdr_tz:
@@ -162,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
         cel_columns=columns,
         zone=zone,
         inputs=inputs,
+        tenant=None if tenant is None else tenant.id,
+        tenant_name="" if tenant is None else tenant.name,
     )
     try:
         period = parse_period(args.period, datetime.now(zone), zone)

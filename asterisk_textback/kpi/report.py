@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 from asterisk_textback.cdr.celcsv import CEL_CSV_COLUMNS
 from asterisk_textback.cdr.csvfile import Progress
@@ -35,7 +35,9 @@ from asterisk_textback.kpi.report_words import (
 )
 from asterisk_textback.kpi.settings import KpiSettings
 from asterisk_textback.store.engine import create_engine, create_session_factory
+from asterisk_textback.store.tenant_scope import scoped_engine
 from asterisk_textback.store.uow import reading
+from asterisk_textback.tenancy.ids import DEFAULT_TENANT
 from asterisk_textback.wording.labels import reason_label
 
 __all__ = ["CEL_NOTE", "FORMATS", "VOICEMAIL_NOTE", "ReportConfig", "run_report", "text_progress"]
@@ -79,6 +81,18 @@ class ReportConfig:
     zone: tzinfo = UTC
     #: Where the calculator's order value and close rates came from (a flag or a setting).
     inputs: Inputs = field(default_factory=Inputs)
+    #: ``report --tenant``: whose figures (named in the header; PostgreSQL sessions confined
+    #: to its schema). None: the install's own business, as without tenants.
+    tenant: str | None = None
+    #: The tenant's business name, shown beside its id.
+    tenant_name: str = ""
+
+    def whose(self) -> str:
+        """``tenant acme (Acme Dental)`` for a tenant's report; empty otherwise."""
+        if self.tenant is None:
+            return ""
+        name = self.tenant_name
+        return f"tenant {self.tenant}" + (f" ({name})" if name and name != self.tenant else "")
 
 
 def text_progress(stream: TextIO, label: str = "reading CDR") -> Progress:
@@ -183,8 +197,9 @@ async def _kpis(
     if config.database_url is None:
         raise ValueError("no database configured for the KPI report")
     engine = create_engine(config.database_url)
+    scoped = scoped_engine(engine, config.tenant or DEFAULT_TENANT)
     try:
-        async with reading(create_session_factory(engine)) as session:
+        async with reading(create_session_factory(scoped)) as session:
             report = await compute_kpis(session, period, did, config.kpi)
             calculator = await calculator_from_history(session, period, did, config.kpi)
             return report, calculator
@@ -227,22 +242,37 @@ async def run_report(
         raise ValueError("the KPI report needs a period")
     report, calculator = await _kpis(config, period, did)
     if fmt == "json":
-        json.dump({**report.as_dict(), "calculator": calculator.as_dict()}, out, indent=2)
+        whose = {} if config.tenant is None else {"tenant": config.tenant}
+        data = {**whose, **report.as_dict(), "calculator": calculator.as_dict()}
+        json.dump(data, out, indent=2)
         out.write("\n")
     elif fmt == "csv":
-        rows = report_csv.header_rows(period, config.zone, currency) + report_csv.kpi_rows(report)
+        rows = _tenant_rows(config) + report_csv.header_rows(period, config.zone, currency)
+        rows += report_csv.kpi_rows(report)
         rows += report_csv.calculator_rows(calculator, currency, config.inputs)
         booked = report["booking_rate"].numerator or 0
         rows += report_csv.recovered_rows(booked, calculator, currency)
         report_csv.write(rows, out)
     else:
         scope = f" (DID {did})" if did else ""
-        _heading(f"KPIs, {period_words(period, config.zone)}{scope}", config.zone, out)
+        title = f"KPIs, {period_words(period, config.zone)}{scope}"
+        _heading(_for_whom(config, title), config.zone, out)
         _table("Figures", kpi_rows(report, config.kpi), out)
         _lines(kpi_legend(report), out)
         booked = report["booking_rate"].numerator or 0
         _calculator(calculator, currency, config.inputs, out, booked)
     return 0
+
+
+def _for_whom(config: ReportConfig, title: str) -> str:
+    whose = config.whose()
+    return f"{whose[0].upper()}{whose[1:]}: {title}" if whose else title
+
+
+def _tenant_rows(config: ReportConfig) -> list[dict[str, Any]]:
+    if config.tenant is None:
+        return []
+    return [{"section": "report", "key": "tenant", "label": "Tenant", "value": config.tenant}]
 
 
 def _heading(title: str, zone: tzinfo, out: TextIO) -> None:
@@ -294,10 +324,12 @@ def _write_cdr(
             "calculator": calculator.as_dict(),
             "notes": notes,
         }
+        if config.tenant is not None:
+            data = {"tenant": config.tenant, **data}
         json.dump(data, out, indent=2)
         out.write("\n")
     elif fmt == "csv":
-        rows = report_csv.header_rows(period, zone, currency)
+        rows = _tenant_rows(config) + report_csv.header_rows(period, zone, currency)
         rows += report_csv.cdr_rows(summary, sources, zone)
         rows.append({"section": "note", "key": "voicemail", "definition": VOICEMAIL_NOTE})
         if sources.cel_calls:
@@ -308,7 +340,8 @@ def _write_cdr(
     else:
         scope = "all history" if period is None else period_words(period, zone)
         log = "CEL + CDR" if sources.cel_calls else "CDR"
-        _heading(f"Calls from {log}, {scope}" + (f" (DID {did})" if did else ""), zone, out)
+        title = f"Calls from {log}, {scope}" + (f" (DID {did})" if did else "")
+        _heading(_for_whom(config, title), zone, out)
         _table("Calls", _cdr_rows(summary), out)
         _lines(_CDR_LEGEND, out)
         _did_table(summary, out)

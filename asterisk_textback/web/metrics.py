@@ -1,10 +1,14 @@
-"""``/metrics`` in the Prometheus text format: calls, texts, send latency, AMI, outbox."""
+"""``/metrics`` in the Prometheus text format: calls, texts, send latency, AMI, outbox.
+
+:func:`families` is the one list of series; :func:`render` writes one business's
+``/metrics`` from it and ``web.tenant_metrics`` the same series for every tenant, labelled.
+"""
 
 from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -13,6 +17,29 @@ from aiohttp import web
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0
 )  # fmt: skip
+
+#: Label pairs of one sample, in the order they are written.
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One line of a family: ``<family name><suffix>{labels} value``."""
+
+    suffix: str
+    labels: Labels
+    #: An int is written as one; a float with six decimals (a histogram's ``_sum``).
+    value: int | float
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One metric: its name, type, help text and samples."""
+
+    name: str
+    kind: str
+    help: str
+    samples: tuple[Sample, ...]
 
 
 @dataclass(slots=True)
@@ -30,14 +57,14 @@ class Histogram:
         self.total += value
         self.n += 1
 
-    def lines(self, name: str) -> list[str]:
-        """The exposition lines (``_bucket``, ``_sum``, ``_count``)."""
+    def samples(self) -> list[Sample]:
+        """The ``_bucket``, ``_sum`` and ``_count`` samples."""
         out, running = [], 0
         for bound, count in zip((*self.buckets, float("inf")), self.counts, strict=True):
             running += count
             le = "+Inf" if bound == float("inf") else f"{bound:g}"
-            out.append(f'{name}_bucket{{le="{le}"}} {running}')
-        out += [f"{name}_sum {self.total:.6f}", f"{name}_count {self.n}"]
+            out.append(Sample("_bucket", (("le", le),), running))
+        out += [Sample("_sum", (), self.total), Sample("_count", (), self.n)]
         return out
 
 
@@ -58,44 +85,84 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _by(label: str, values: Mapping[str, int]) -> tuple[Sample, ...]:
+    return tuple(Sample("", ((label, key),), n) for key, n in sorted(values.items()))
+
+
+def outbox_family(depth: Mapping[str, int]) -> Family:
+    """``textback_outbox_messages``: the outbox by status (read from the database)."""
+    return Family(
+        "textback_outbox_messages",
+        "gauge",
+        "Messages in the outbox, by status.",
+        _by("status", depth),
+    )
+
+
+def running_families(source: MetricsSource) -> list[Family]:
+    """Every family read from the running parts (all but the outbox, which needs a query)."""
+    ami = tuple(
+        Sample("", (("pbx", pbx), ("state", state)), 1 if state == "ready" else 0)
+        for pbx, state in sorted(source.ami_states().items())
+    )
+    return [
+        Family(
+            "textback_calls_total",
+            "counter",
+            "Finished calls recorded, by outcome.",
+            _by("outcome", source.calls_by_outcome()),
+        ),
+        Family(
+            "textback_texts_total",
+            "counter",
+            "Texts by what the dispatcher made of them since start.",
+            _by("status", source.texts_sent()),
+        ),
+        Family(
+            "textback_send_retries_total",
+            "counter",
+            "Sends tried again later, by cause.",
+            _by("cause", source.send_retries()),
+        ),
+        Family(
+            "textback_send_latency_seconds",
+            "histogram",
+            "From a text's first due time (the call's end plus any delay) to the provider's "
+            "answer, across retries.",
+            tuple(source.send_latency.samples()),
+        ),
+        Family("textback_ami_up", "gauge", "1 when the AMI connection is logged in, per PBX.", ami),
+    ]
+
+
+async def families(source: MetricsSource) -> list[Family]:
+    """Every series of one business's ``/metrics``, in the order they are written."""
+    return [*running_families(source), outbox_family(await source.outbox_depth())]
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.6f}"
+
+
+def sample_line(name: str, sample: Sample) -> str:
+    """One exposition line."""
+    labels = ",".join(f'{key}="{_escape(value)}"' for key, value in sample.labels)
+    braces = f"{{{labels}}}" if labels else ""
+    return f"{name}{sample.suffix}{braces} {_number(sample.value)}"
+
+
+def exposition(metrics: Iterable[Family]) -> str:
+    """The text format: each family's HELP and TYPE, then its samples."""
+    lines = []
+    for family in metrics:
+        lines += [f"# HELP {family.name} {family.help}", f"# TYPE {family.name} {family.kind}"]
+        lines += [sample_line(family.name, s) for s in family.samples]
+    return "\n".join(lines) + "\n"
+
+
 async def render(source: MetricsSource) -> str:
     """The whole scrape body."""
-    lines = [
-        "# HELP textback_calls_total Finished calls recorded, by outcome.",
-        "# TYPE textback_calls_total counter",
-    ]
-    for outcome, n in sorted(source.calls_by_outcome().items()):
-        lines.append(f'textback_calls_total{{outcome="{_escape(outcome)}"}} {n}')
-    lines += [
-        "# HELP textback_texts_total Texts by what the dispatcher made of them since start.",
-        "# TYPE textback_texts_total counter",
-    ]
-    for status, n in sorted(source.texts_sent().items()):
-        lines.append(f'textback_texts_total{{status="{_escape(status)}"}} {n}')
-    lines += [
-        "# HELP textback_send_retries_total Sends tried again later, by cause.",
-        "# TYPE textback_send_retries_total counter",
-        *(
-            f'textback_send_retries_total{{cause="{_escape(cause)}"}} {n}'
-            for cause, n in sorted(source.send_retries().items())
-        ),
-        "# HELP textback_send_latency_seconds From a text's first due time (the call's end "
-        "plus any delay) to the provider's answer, across retries.",
-        "# TYPE textback_send_latency_seconds histogram",
-        *source.send_latency.lines("textback_send_latency_seconds"),
-        "# HELP textback_ami_up 1 when the AMI connection is logged in, per PBX.",
-        "# TYPE textback_ami_up gauge",
-    ]
-    for pbx, state in sorted(source.ami_states().items()):
-        up = 1 if state == "ready" else 0
-        lines.append(f'textback_ami_up{{pbx="{_escape(pbx)}",state="{_escape(state)}"}} {up}')
-    lines += [
-        "# HELP textback_outbox_messages Messages in the outbox, by status.",
-        "# TYPE textback_outbox_messages gauge",
-    ]
-    for status, n in sorted((await source.outbox_depth()).items()):
-        lines.append(f'textback_outbox_messages{{status="{_escape(status)}"}} {n}')
-    return "\n".join(lines) + "\n"
+    return exposition(await families(source))
 
 
 METRICS: web.AppKey[MetricsSource] = web.AppKey("metrics")

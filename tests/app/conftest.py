@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.dbfixtures import (  # noqa: F401 - fixtures are found by name
     backend,
     db_url,
+    empty_url,
     engine,
     pg_migrated,
     pg_server,
