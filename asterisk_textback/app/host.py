@@ -366,5 +366,5 @@ async def _stopped(host: Host, stop: asyncio.Event) -> None:
             )
         finally:
             stopping.cancel()
-        if host.failure() is not None:
-            return
+        if failure is not None and failure.done():
+            return  # the one business ended (failed, or its last PBX link closed for good)
