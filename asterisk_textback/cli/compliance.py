@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asterisk_textback.cli.args import add_config
+from asterisk_textback.cli.tenant_arg import add_tenant
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,6 +33,7 @@ def add_parser(commands: Commands) -> None:
         "(samples byte for byte as sent; volume from the last 30 days)",
     )
     add_config(kit, required=True)
+    add_tenant(kit)
     kit.add_argument(
         "--format", choices=("md", "json"), default="md", help="Markdown (default) or JSON"
     )
@@ -51,11 +53,11 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from datetime import UTC, datetime
 
+    from asterisk_textback.cli.tenant_arg import load_for
     from asterisk_textback.compliance.kit import build_kit
     from asterisk_textback.compliance.kit_render import kit_json, kit_markdown
-    from asterisk_textback.textback.loading import load
 
-    loaded = load(args.config)
+    loaded = load_for(args)
     now = datetime.now(UTC)
     volume = asyncio.run(_volume(loaded, args.cdr, args.cdr_tz, now, os.environ, sys.stderr))
     kit = build_kit(loaded.settings, loaded.renderer, volume)

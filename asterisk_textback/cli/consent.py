@@ -9,6 +9,7 @@ import argparse
 from typing import TYPE_CHECKING, TextIO
 
 from asterisk_textback.cli.args import add_config
+from asterisk_textback.cli.tenant_arg import add_tenant
 
 if TYPE_CHECKING:
     from asterisk_textback.cli.args import Commands
@@ -27,6 +28,7 @@ def add_parser(commands: Commands) -> None:
         "and opt-out/opt-in (source, wording) of a number, in time order",
     )
     add_config(export)
+    add_tenant(export)
     which = export.add_mutually_exclusive_group(required=True)
     which.add_argument("number", nargs="?", help="E.164, or national in business.default_region")
     which.add_argument("--all", action="store_true", help="every number, one after the other")
@@ -41,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import sys
 
-    from asterisk_textback.textback.loading import load
+    from asterisk_textback.cli.tenant_arg import load_for
 
-    loaded = load(args.config)
+    loaded = load_for(args)
     number = None if args.all else args.number
     return asyncio.run(run_export(loaded, number, args.format, sys.stdout, sys.stderr))
 

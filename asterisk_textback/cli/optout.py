@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from asterisk_textback.cli.args import add_config
+from asterisk_textback.cli.tenant_arg import add_tenant
 
 if TYPE_CHECKING:
     from asterisk_textback.cli.args import Commands
@@ -23,16 +24,20 @@ def add_parser(commands: Commands) -> None:
     for verb, text in (("add", "opt a number out"), ("remove", "lift a number's opt-out")):
         change = actions.add_parser(verb, help=text)
         add_config(change)
+        add_tenant(change)
         change.add_argument("number", help="E.164, or national in business.default_region")
     listing = actions.add_parser("list", help="every opted-out number")
     add_config(listing)
+    add_tenant(listing)
     imp = actions.add_parser(
         "import", help="opt out every number of a CSV (e164,opted_out_at,source)"
     )
     add_config(imp)
+    add_tenant(imp)
     imp.add_argument("csv", type=Path, help="the CSV file to read")
     exp = actions.add_parser("export", help="write the opt-out list as CSV (stdout by default)")
     add_config(exp)
+    add_tenant(exp)
     exp.add_argument("csv", type=Path, nargs="?", help="the CSV file to write (default: stdout)")
     for verb_parser in actions.choices.values():
         verb_parser.set_defaults(run=run)
@@ -42,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the chosen opt-out sub-command against the configured database."""
     import asyncio
 
-    from asterisk_textback.textback.loading import load
+    from asterisk_textback.cli.tenant_arg import load_for
 
-    loaded = load(args.config)
+    loaded = load_for(args)
     return asyncio.run(
         run_optout(
             loaded,

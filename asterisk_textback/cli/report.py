@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asterisk_textback.cli.args import add_config
+from asterisk_textback.cli.tenant_arg import add_tenant
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from asterisk_textback.cli.args import Commands
-    from asterisk_textback.tenancy.model import Tenant
 
 
 def add_parser(commands: Commands) -> None:
@@ -33,12 +33,7 @@ def add_parser(commands: Commands) -> None:
             a.tenant is not None or (a.cdr is None and a.cel is None and a.cdr_db is None)
         ),
     )
-    parser.add_argument(
-        "--tenant",
-        metavar="ID",
-        help="the figures of this tenant (tenants.d/ID.toml beside the config; 'default' is "
-        "the main config's own business)",
-    )
+    add_tenant(parser)
     parser.add_argument(
         "--period", default="30d", help="today, yesterday, 30d, 2026-11, 2026-11-27 or A..B"
     )
@@ -130,22 +125,6 @@ def _zone(name: str, key: str) -> ZoneInfo:
         raise ConfigError(f"{key}: {name!r} is not a known time zone (e.g. UTC)") from None
 
 
-def find_tenant(main_path: Path, tenant_id: str) -> Tenant:
-    """Tenant ``tenant_id`` of the install at ``main_path``; ConfigError naming those there are."""
-    from asterisk_textback.errors import ConfigError
-    from asterisk_textback.tenancy.files import load_tenants
-
-    found = load_tenants(main_path)
-    tenant = found.find(tenant_id)
-    if tenant is not None:
-        return tenant
-    for refusal in found.refused:
-        if refusal.id == tenant_id:
-            raise ConfigError(f"--tenant {tenant_id}: this tenant does not load: {refusal.reason}")
-    known = ", ".join(t.id for t in found.tenants) or "none"
-    raise ConfigError(f"--tenant: no tenant {tenant_id!r}; the tenants are: {known}")
-
-
 def run(args: argparse.Namespace) -> int:
     """Print the report; its exit code comes from :func:`run_report`."""
     import asyncio
@@ -155,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
     from asterisk_textback.app.service import database_url
     from asterisk_textback.cdr.celcsv import CEL_CSV_COLUMNS, parse_columns
+    from asterisk_textback.cli.tenant_arg import find_tenant
     from asterisk_textback.errors import ConfigError
     from asterisk_textback.kpi.periods import parse_period
     from asterisk_textback.kpi.report import ReportConfig, run_report, text_progress

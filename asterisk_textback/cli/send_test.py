@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from asterisk_textback.cli.args import add_config
+from asterisk_textback.cli.tenant_arg import add_tenant
 
 if TYPE_CHECKING:
     from asterisk_textback.cli.args import Commands
@@ -24,6 +25,7 @@ def add_parser(commands: Commands) -> None:
         "send-test", help="send one real text through the configured provider"
     )
     add_config(parser, required=True)
+    add_tenant(parser)
     parser.add_argument("number", help="recipient (E.164, or national in business.default_region)")
     parser.add_argument("text", nargs="?", default="Test from asterisk-textback.", help="the text")
     parser.set_defaults(run=run)
@@ -34,10 +36,10 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import sys
 
+    from asterisk_textback.cli.tenant_arg import load_for
     from asterisk_textback.errors import ProviderError
-    from asterisk_textback.textback.loading import load
 
-    loaded = load(args.config)
+    loaded = load_for(args)
     try:
         result = asyncio.run(send_test(loaded, args.number, args.text))
     except ProviderError as exc:

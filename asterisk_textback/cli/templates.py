@@ -10,6 +10,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from asterisk_textback.cli.args import add_config
+from asterisk_textback.cli.tenant_arg import add_tenant
 
 if TYPE_CHECKING:
     from asterisk_textback.cli.args import Commands
@@ -25,17 +26,18 @@ def add_parser(commands: Commands) -> None:
         "(tracked booking link, opt-out footer): the segments shown are the ones billed",
     )
     add_config(preview)
+    add_tenant(preview)
     preview.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the rendered templates as a table, what the figures include, and warnings."""
+    from asterisk_textback.cli.tenant_arg import load_for
     from asterisk_textback.compliance.first_text import lint_first_texts
     from asterisk_textback.templates.preview import format_table, note, preview_rows
-    from asterisk_textback.textback.loading import load
 
     # The HELP/STOP answers are not templates: `check` reports on them.
-    loaded = load(args.config, carrier_rules=False)
+    loaded = load_for(args, carrier_rules=False)
     settings = loaded.settings
     print(format_table(preview_rows(settings, loaded.renderer)))
     print()

@@ -17,7 +17,7 @@ from asterisk_textback.errors import ConfigError
 from asterisk_textback.logs import mask as logsafe
 from asterisk_textback.store import sqlite_file
 from asterisk_textback.store._dialect import WRITE_LOCK
-from asterisk_textback.store.tenant_scope import scope_by_schema
+from asterisk_textback.store.tenant_scope import SCHEMA_OPTION, schema_in_url, scope_by_schema
 
 __all__ = [
     "DEFAULT_URL",
@@ -60,6 +60,7 @@ def create_engine(
             "use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db"
         )
     if parsed.drivername == "postgresql+asyncpg":
+        parsed, schema = schema_in_url(parsed)  # a tenant's URL: its schema only
         # Pre-ping survives server restarts at the cost of one round trip per checkout.
         pg = _create_async_engine(
             parsed, echo=echo, pool_pre_ping=pool_pre_ping, hide_parameters=hide_parameters
@@ -72,7 +73,7 @@ def create_engine(
             error = context.original_exception
             return _missing_table(shown, getattr(error, "sqlstate", None), str(error))
 
-        return pg
+        return pg if schema is None else pg.execution_options(**{SCHEMA_OPTION: schema})
     database = parsed.database
     private = None if not database or database == ":memory:" else Path(database)
     if private is not None:

@@ -12,32 +12,61 @@ SQLite: each tenant has a file of its own beside the main one (:func:`tenant_url
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.errors import ConfigError
 from asterisk_textback.tenancy.ids import DEFAULT_TENANT, schema_for
 
-__all__ = ["SCHEMA_OPTION", "scope_by_schema", "scoped_engine", "tenant_schema", "tenant_url"]
+__all__ = [
+    "SCHEMA_OPTION",
+    "SCHEMA_QUERY",
+    "schema_in_url",
+    "scope_by_schema",
+    "scoped_engine",
+    "tenant_schema",
+    "tenant_url",
+]
 
 #: The execution option naming the schema a connection's transactions search.
 SCHEMA_OPTION = "textback_schema"
+#: The query parameter of a PostgreSQL URL naming a tenant's schema (:func:`tenant_url`).
+SCHEMA_QUERY = "textback_schema"
+_SCHEMA_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def schema_in_url(url: URL) -> tuple[URL, str | None]:
+    """``url`` without its :data:`SCHEMA_QUERY`, and the schema it named (None: none)."""
+    value = url.query.get(SCHEMA_QUERY)
+    if value is None:
+        return url, None
+    if not isinstance(value, str) or not _SCHEMA_NAME.fullmatch(value):
+        raise ConfigError(
+            f"database.url: {SCHEMA_QUERY}={value!r} is not a schema name (lower-case letters, "
+            "digits and _)"
+        )
+    return url.difference_update_query([SCHEMA_QUERY]), value
 
 
 def tenant_url(url: str, tenant: str) -> str:
     """The database URL holding ``tenant``'s rows.
 
-    PostgreSQL: the same database (the schema is set per transaction). SQLite:
-    ``<folder>/tenants/<id>.db`` beside the main file; the default tenant keeps ``url``.
+    PostgreSQL: the same database with ``?textback_schema=tenant_<id>``, which
+    :func:`~asterisk_textback.store.engine.create_engine` turns into a scoped engine, so
+    whatever opens the tenant's ``database.url`` (a command, the report worker) reads its
+    schema only. SQLite: ``<folder>/tenants/<id>.db`` beside the main file. The default
+    tenant keeps ``url``.
     """
     if tenant == DEFAULT_TENANT:
         return url
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return url
+        scoped = parsed.update_query_dict({SCHEMA_QUERY: schema_for(tenant)})
+        return scoped.render_as_string(hide_password=False)
     database = parsed.database
     if not database or database == ":memory:":
         raise ConfigError(
