@@ -292,12 +292,19 @@ def test_load_tenant_names_what_is_wrong(tmp_path: Path) -> None:
         load_tenant(main, "nobody")
 
 
-def test_postgresql_tenants_share_the_url_and_memory_sqlite_is_refused(tmp_path: Path) -> None:
+def test_postgresql_tenants_name_their_schema_and_memory_sqlite_is_refused(
+    tmp_path: Path,
+) -> None:
     main = tmp_path / "textback.toml"
     main.write_text('[database]\nurl = "postgresql+asyncpg://u@db/textback"\n')
     _tenant(main, "acme", OWN_PBX.format(n=5))
     found = load_tenants(main)
-    assert found.tenants[1].loaded.settings.database.url == "postgresql+asyncpg://u@db/textback"
+    # The same database; the URL names the tenant's schema, so whatever opens it is scoped.
+    assert (
+        found.tenants[1].loaded.settings.database.url
+        == "postgresql+asyncpg://u@db/textback?textback_schema=tenant_acme"
+    )
+    assert found.tenants[0].loaded.settings.database.url == "postgresql+asyncpg://u@db/textback"
     main.write_text('[database]\nurl = "sqlite+aiosqlite:///:memory:"\n')
     (refused,) = load_tenants(main).refused
     assert "not an in-memory one" in refused.reason
