@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from asterisk_textback.errors import ConfigError, StartupError
 from asterisk_textback.tenancy.files import TenantSet
 
-if TYPE_CHECKING:
-    from asterisk_textback.app.host import Host
+
+class Host(Protocol):
+    """What a reload changes of the host (:class:`.host.Host`)."""
+
+    async def refuse_main(self, exc: ConfigError) -> None:
+        """The main config did not load: every tenant keeps running as it was."""
+
+    async def apply(self, new: TenantSet) -> None:
+        """Start, reload and stop tenants as ``new`` says."""
+
 
 __all__ = ["apply_reloads"]
 
