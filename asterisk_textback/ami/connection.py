@@ -200,6 +200,8 @@ class AmiConnection:
 
     def _put(self, batch: EventBatch) -> None:
         self.stats.events += len(batch.events)
+        if batch.events:
+            self.stats.last_event_at = time.time()
         self.stats.batches += 1
         self._last_batch_at = batch.received_at
         self._queue.put_nowait(batch)

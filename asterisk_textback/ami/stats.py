@@ -24,6 +24,8 @@ class ConnectionStats:
     parser: ParserStats = field(default_factory=ParserStats)
     #: When (epoch) the connection entered its current state: Health says "down since …".
     state_since: float | None = None
+    #: When (epoch) the last event arrived: the integrator console shows it per link.
+    last_event_at: float | None = None
 
     @property
     def frames_skipped(self) -> int:

@@ -136,6 +136,9 @@ async def test_the_api_with_the_console_token(tenants: Tenants) -> None:
         assert kpis["revenue"] == pytest.approx(expected["revenue"])
         assert rows[tenant]["dashboard"] == f"/t/{tenant}/"
         assert rows[tenant]["ami"][0]["state"] == "ready"
+        link = rows[tenant]["ami"][0]
+        # The last event's time is shown once the link has had one.
+        assert (link["last_event"] is not None) == (link["events"] > 0)
         assert rows[tenant]["sending_paused"] is None
     assert body["refused"] == [{"id": "gamma", "file": str(REFUSED.path), "reason": REFUSED.reason}]
 

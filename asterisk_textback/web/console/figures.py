@@ -41,6 +41,8 @@ class Link:
     #: Epoch seconds since the link is in ``state`` (None: never changed).
     since: float | None
     events: int
+    #: Epoch seconds of the last AMI event received (None: none yet).
+    last_event: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,13 @@ class TenantRow:
             "name": self.name,
             "dashboard": self.base_path + "/",
             "ami": [
-                {"name": x.name, "state": x.state, "since": x.since, "events": x.events}
+                {
+                    "name": x.name,
+                    "state": x.state,
+                    "since": x.since,
+                    "events": x.events,
+                    "last_event": x.last_event,
+                }
                 for x in self.links
             ],
             "sending_paused": self.paused,
@@ -113,7 +121,13 @@ async def _figures(view: TenantView, period: Period) -> Figures:
 def _row(view: TenantView, figures: Figures | None, error: str | None) -> TenantRow:
     parts = view.parts
     links = tuple(
-        Link(p.name, str(p.connection.state), p.connection.stats.state_since, stats.events)
+        Link(
+            p.name,
+            str(p.connection.state),
+            stats.state_since,
+            stats.events,
+            stats.last_event_at,
+        )
         for p in parts.pbxes
         for stats in (p.connection.stats,)
     )
