@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from asterisk_textback.cli.check_report import CheckResult, format_results
+    from asterisk_textback.cli.check_tenants import check_tenants
     from asterisk_textback.cli.checks import run_checks
     from asterisk_textback.errors import ConfigError
     from asterisk_textback.textback.loading import load
@@ -61,5 +62,8 @@ def run(args: argparse.Namespace) -> int:
         results = asyncio.run(run_checks(loaded, watch=max(0.0, args.watch), config=config))
     finally:
         ami_log.setLevel(level)
+    tenants = check_tenants(args.config)
+    if tenants is not None:
+        results.append(tenants)
     print(format_results(results))
     return 0 if all(r.ok for r in results) else 1
