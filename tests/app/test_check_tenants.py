@@ -29,7 +29,8 @@ def test_every_tenant_file_loads(tmp_path: Path, capsys: pytest.CaptureFixture[s
     (tmp_path / "tenants.d" / "acme.toml").write_text('[pbx]\nhost = "10.0.0.5"\n')
     main(["check", "-c", str(config)])
     line = _tenants_line(capsys.readouterr().out)
-    assert line.startswith("[PASS]") and "1 tenant file(s) load: acme" in line
+    assert line.startswith("[PASS]")
+    assert "1 tenant file(s) load: acme" in line
 
 
 def test_a_refused_file_is_named_with_its_key(
