@@ -100,9 +100,10 @@ class FakeTwilio:
     _runner: web.AppRunner | None = None
 
     async def _create(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != basic_auth(self.account_sid, self.token)[
-            "Authorization"
-        ]:
+        if (
+            request.headers.get("Authorization")
+            != basic_auth(self.account_sid, self.token)["Authorization"]
+        ):
             self.refused += 1
             return web.json_response({"code": 20003, "message": "Authenticate"}, status=401)
         form = await request.post()
@@ -315,7 +316,8 @@ class Identity:
             async with http.post(prefix + "/login", data=form, allow_redirects=False) as resp:
                 assert resp.status == 303, await resp.text()
             async with http.get(prefix + "/calls") as resp:
-                assert resp.status == 200 and str(resp.url).endswith("/calls")
+                assert resp.status == 200
+                assert str(resp.url).endswith("/calls")
                 self.csrf = csrf_of(await resp.text())
             cookies = jar.filter_cookies(URL(prefix + "/"))
         self.cookie = "; ".join(f"{k}={m.value}" for k, m in cookies.items())
