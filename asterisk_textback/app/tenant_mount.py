@@ -154,7 +154,12 @@ async def _handled(entry: _Mounted, request: web.Request, path: str) -> web.Stre
             # listener then writes it as it is.
             await exc.prepare(inner)
             raise
-        if not response.prepared:
+        if isinstance(response, web.FileResponse):
+            # FileResponse.prepare sends the file each time it is called: prepared here,
+            # the listener's own prepare would fail and drop the connection. The listener
+            # sends it; the tenant app's response hooks set their headers first.
+            await app.on_response_prepare.send(inner, response)
+        elif not response.prepared:
             await response.prepare(inner)
         return response
     finally:

@@ -164,9 +164,12 @@ async def conversation(request: web.Request, session: Session) -> web.StreamResp
 
 
 async def thread_items(request: web.Request, session: Session) -> web.StreamResponse:
-    """GET /conversations/{e164}/items: the thread alone (the page refreshes statuses)."""
+    """GET /conversations/{e164}/items: the thread alone (the page refreshes statuses);
+    404 for a number this business never texted or heard from, as the page itself."""
     async with reading(request) as db:
         found = await thread(db, _e164(request))
+    if not found.items and not found.calls:
+        raise web.HTTPNotFound(text="no texts or calls with this number")
     return render(request, "_thread.html", session, thread=found)
 
 
