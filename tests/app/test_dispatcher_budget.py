@@ -111,9 +111,9 @@ async def test_a_text_due_later_goes_when_due_not_at_the_next_poll(
     async with (
         fake_gateway() as gateway,
         _dispatching(session_factory, gateway, fake_clock, PollBudget(0.1)) as provider,
+        fake_clock.autojump(PARKED),
     ):
-        async with fake_clock.autojump(PARKED):
-            rows = await _until_settled(session_factory)
+        rows = await _until_settled(session_factory)
     assert [r.status for r in rows] == [MessageStatus.SENT]
     (sent,) = provider.times
     assert sent == pytest.approx(start + 3.0, abs=1e-5)  # the database's microseconds
@@ -125,9 +125,11 @@ async def test_a_retry_goes_when_due_not_at_the_next_poll(
     await queue_texts(session_factory, 1, now=_at(fake_clock))
     async with fake_gateway() as gateway:
         gateway.script = [Reply(503)]
-        async with _dispatching(session_factory, gateway, fake_clock, PollBudget(0.1)) as provider:
-            async with fake_clock.autojump(PARKED):
-                rows = await _until_settled(session_factory)
+        async with (
+            _dispatching(session_factory, gateway, fake_clock, PollBudget(0.1)) as provider,
+            fake_clock.autojump(PARKED),
+        ):
+            rows = await _until_settled(session_factory)
     assert [r.status for r in rows] == [MessageStatus.SENT]
     assert rows[0].attempts == 2
     first, second = provider.times
