@@ -37,6 +37,7 @@ from asterisk_textback.app.tenant_mount import TenantMounts, root_app
 from asterisk_textback.app.web_listener import WebListener
 from asterisk_textback.app.webapp import health as service_health
 from asterisk_textback.errors import ConfigError, TextbackError
+from asterisk_textback.outbox.pacing import PollBudget
 from asterisk_textback.tenancy.directory import TenantView
 from asterisk_textback.tenancy.files import TenantSet
 from asterisk_textback.tenancy.ids import DEFAULT_TENANT
@@ -309,6 +310,9 @@ async def serve_tenants(
     }
     if single:
         kwargs["settle_heap"] = settle_heap
+    else:
+        # Idle outbox polls spread over every tenant's dispatcher (outbox.pacing).
+        kwargs["poll_budget"] = PollBudget(tenants.main.settings.dispatch.idle_polls_per_second)
     async with contextlib.AsyncExitStack() as stack:
         # Entered first, closed last: the tenants using them have all stopped by then.
         shared = await stack.enter_async_context(Shared(env))

@@ -25,6 +25,7 @@ from asterisk_textback.calls.listener import CallListener
 from asterisk_textback.errors import AmiError, AmiLoginError, StartupError
 from asterisk_textback.store.engine import create_engine
 from asterisk_textback.store.schema import DatabaseUnreadableError, check_schema_readable
+from asterisk_textback.store.settings import DatabaseSettings
 from asterisk_textback.tenancy.ids import DEFAULT_TENANT
 from asterisk_textback.tenancy.leases import LeaseKeeper, LinkGate, link_key, unless_stopped
 
@@ -78,13 +79,22 @@ def running(part: Runnable) -> contextlib.AbstractAsyncContextManager[asyncio.Ta
 
 
 @contextlib.asynccontextmanager
-async def database(url: str, shown_as: str) -> AsyncIterator[AsyncEngine]:
+async def database(
+    url: str, shown_as: str, pool: DatabaseSettings | None = None
+) -> AsyncIterator[AsyncEngine]:
     """An engine on a database whose schema is checked; disposed on leaving.
+
+    ``pool``: the ``[database]`` section whose ``pool_size`` and ``max_overflow`` size a
+    PostgreSQL pool (None: SQLAlchemy's defaults).
 
     An old or too new schema stays a :class:`ConfigError` (its message names the command to
     run); a database that cannot be read at all is a :class:`StartupError`.
     """
-    engine = create_engine(url)
+    engine = (
+        create_engine(url)
+        if pool is None
+        else create_engine(url, pool_size=pool.pool_size, max_overflow=pool.max_overflow)
+    )
     try:
         try:
             await check_schema_readable(engine)

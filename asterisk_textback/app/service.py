@@ -58,6 +58,7 @@ from asterisk_textback.config import Settings
 from asterisk_textback.crm.hooks import CrmDispatcher, CrmHooks, CrmSecrets
 from asterisk_textback.errors import AmiError, ConfigError
 from asterisk_textback.outbox.dispatcher import Dispatcher
+from asterisk_textback.outbox.pacing import PollBudget
 from asterisk_textback.policy import window_opens
 from asterisk_textback.sms.registry import Resources, build_lookup, build_provider
 from asterisk_textback.sms.swap import SwappableProvider
@@ -118,6 +119,7 @@ async def serve(
     http: aiohttp.ClientSession | None = None,
     link_gate: LinkGate | None = None,
     console: ConsoleAuth | None = None,
+    poll_budget: PollBudget | None = None,
 ) -> RunningService:
     """Run the whole service until ``stop`` is set; return its parts (for their counters).
 
@@ -134,6 +136,7 @@ async def serve(
     opens the tenant's own (SQLite: each tenant has its own file). ``http``: the host's one
     HTTP session; None opens one. ``link_gate``: the cluster's PBX link leases.
     ``console``: the integrator console's sign-in, admitted by the tenant's dashboard.
+    ``poll_budget``: the host's idle outbox polls, shared by its tenants' dispatchers.
 
     ``settle_heap``: once everything is built, and before the first AMI event, keep the
     start-up objects out of later garbage collections (:func:`heap.settle`). The ``run``
@@ -148,7 +151,9 @@ async def serve(
         # Entered in start order; the stack stops them in the reverse (the module docstring).
         if engine is None:
             url = database_url(loaded, env)
-            engine = await stack.enter_async_context(database(url, without_password(url)))
+            engine = await stack.enter_async_context(
+                database(url, without_password(url), settings.database)
+            )
         else:
             engine = await tenant_engine(engine, tenant)
         sessions = create_session_factory(engine)
@@ -182,6 +187,7 @@ async def serve(
             worker_prefix=settings.dispatch.instance or socket.gethostname(),
             # A text-back's retry waits for the recipient's quiet-hours window too.
             window=partial(window_opens, config=settings),
+            budget=poll_budget,
         )
         recorder = CallHandler(
             loaded,

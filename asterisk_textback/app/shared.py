@@ -39,7 +39,7 @@ class Shared:
         url = main.settings.database.url
         if self.engine is None and make_url(url).get_backend_name() == "postgresql":
             full = service.database_url(main, self._env)
-            opened = database(full, without_password(full))
+            opened = database(full, without_password(full), main.settings.database)
             self.engine = await self._stack.enter_async_context(opened)
 
     async def __aenter__(self) -> Shared:

@@ -19,9 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -37,9 +35,11 @@ from asterisk_textback.errors import (
     ProviderTransientError,
 )
 from asterisk_textback.logs.activity import log_text_failed, log_text_sent
+from asterisk_textback.outbox.pacing import PollBudget
 from asterisk_textback.outbox.quiet import QuietGate, RetryWindow
 from asterisk_textback.outbox.receipts import ReceiptWriter
 from asterisk_textback.outbox.settings import DispatchSettings
+from asterisk_textback.outbox.stats import DispatchStats, retry_cause
 from asterisk_textback.outbox.timing import (
     Clock,
     SenderRateLimiter,
@@ -51,6 +51,7 @@ from asterisk_textback.sms.base import OutboundSms, Provider
 from asterisk_textback.sms.settings import ProviderSettings
 from asterisk_textback.store import contacts, outbox, results
 from asterisk_textback.store.models import Message
+from asterisk_textback.store.outbox_due import next_due
 from asterisk_textback.store.uow import unit_of_work
 from asterisk_textback.web.metrics import Histogram
 
@@ -59,35 +60,6 @@ log = logging.getLogger(__name__)
 #: Texts whose rate slots come within this many seconds of a wave's first leave with it:
 #: one ``sending_at`` commit for all of them, each request still sent at its own slot.
 WAVE_HORIZON = 0.05
-
-
-@dataclass(slots=True)
-class DispatchStats:
-    """Counters shown on /healthz and the dashboard."""
-
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    unknown: int = 0
-    recovered_unknown: int = 0
-    expired: int = 0
-    cancelled: int = 0
-    errors: int = 0
-    #: Retries by cause (:func:`retry_cause`): ``/metrics`` ``textback_send_retries_total``.
-    retries_by_cause: Counter[str] = field(default_factory=Counter)
-
-
-def retry_cause(exc: ProviderError) -> str:
-    """Why a text is tried again: ``auth`` (sending paused), ``throttled`` (the provider said
-    when to retry), ``connection`` (no answer: raised from a network error), else
-    ``transient`` (a temporary refusal such as a 5xx)."""
-    if isinstance(exc, ProviderAuthError):
-        return "auth"
-    if isinstance(exc, ProviderTransientError) and exc.retry_after is not None:
-        return "throttled"
-    if exc.__cause__ is not None:
-        return "connection"
-    return "transient"
 
 
 class Dispatcher:
@@ -109,6 +81,7 @@ class Dispatcher:
         worker_prefix: str = "worker",
         on_sent: Callable[[list[int]], Awaitable[None]] | None = None,
         window: RetryWindow | None = None,
+        budget: PollBudget | None = None,
     ) -> None:
         #: First due time (the call's end plus any delay) -> the provider's acceptance, per
         #: text sent, across retries: an outage shows as the time it held the text.
@@ -131,6 +104,8 @@ class Dispatcher:
         #: Why sending is paused (credentials/registration refused); None while sending.
         self.paused: str | None = None
         self._paused_until = 0.0
+        #: A host's idle polls (:mod:`.pacing`); None: every ``poll_seconds``, as one business.
+        self._budget = budget
 
     def use_provider_settings(self, provider_settings: ProviderSettings) -> None:
         """Apply a reloaded ``[provider]`` rate (the provider itself is swapped by its owner)."""
@@ -201,6 +176,15 @@ class Dispatcher:
 
     async def _worker(self, name: str) -> None:
         poll = self._settings.poll_seconds
+        if self._budget is not None:
+            self._budget.join()
+        try:
+            await self._work(name, poll)
+        finally:
+            if self._budget is not None:
+                self._budget.leave()
+
+    async def _work(self, name: str, poll: float) -> None:
         while not self._stopping:
             try:
                 await self._work_once(name, poll)
@@ -240,9 +224,22 @@ class Dispatcher:
                 await outbox.defer_claimed(session, closed, now=utc(now))
             claimed = [m for m in claimed if m.id not in closed]
         if not claimed:
-            await self._idle(poll)
+            await self._idle(poll if self._budget is None else await self._until_due(poll))
             return
         await self._send_batch(claimed, slots)
+
+    async def _until_due(self, poll: float) -> float:
+        """With a host's budget: seconds to idle after an empty claim, until the next queued
+        text falls due or the budget's poll, whichever comes first (:mod:`.pacing`)."""
+        assert self._budget is not None
+        interval = self._budget.interval(poll)
+        due = await next_due(self._sessions, utc(self._clock()))
+        if due is None:
+            return interval
+        wait = due - self._clock()
+        # Due already yet not claimed (another worker holds it, or it was just released):
+        # look again after the usual poll rather than at once.
+        return poll if wait <= 0 else min(interval, wait)
 
     async def _send_batch(self, claimed: list[Message], slots: dict[int, float]) -> None:
         """Send the texts that left with the claim, then the rest wave by wave."""

@@ -21,6 +21,11 @@ class DispatchSettings(_Frozen):
     retry_max_seconds: float = Field(default=300.0, gt=0)
     #: How often the dispatcher looks for texts that became due (deferred or retried).
     poll_seconds: float = Field(default=1.0, gt=0)
+    #: With tenants (one process hosting many businesses): the idle polls of all the tenants'
+    #: dispatcher workers together, per second (each still every ``poll_seconds`` at least).
+    #: Texts queued in the process wake their dispatcher at once and retries or deferred
+    #: texts go out when due; the poll only finds texts queued by another process.
+    idle_polls_per_second: float = Field(default=20.0, gt=0)
     #: This instance's name in ``claimed_by`` (default: the host name). Instances sharing a
     #: PostgreSQL database need distinct names: on start each recovers only its own texts.
     instance: str | None = Field(default=None, min_length=1, max_length=40)

@@ -41,6 +41,8 @@ def create_engine(
     busy_timeout_ms: int = 5000,
     pool_pre_ping: bool = True,
     hide_parameters: bool | None = None,
+    pool_size: int = 5,
+    max_overflow: int = 10,
 ) -> AsyncEngine:
     """Create an async engine for a ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://`` URL.
 
@@ -50,6 +52,9 @@ def create_engine(
 
     ``hide_parameters``: SQL parameters (callers' numbers, message bodies) are left out of
     logged statements and of error messages; by default unless ``run --log-pii`` was given.
+
+    ``pool_size``, ``max_overflow``: PostgreSQL's connection pool (``[database]``; the
+    defaults are SQLAlchemy's); SQLite keeps its own.
     """
     if hide_parameters is None:
         hide_parameters = not logsafe.showing_pii()
@@ -63,7 +68,12 @@ def create_engine(
         parsed, schema = schema_in_url(parsed)  # a tenant's URL: its schema only
         # Pre-ping survives server restarts at the cost of one round trip per checkout.
         pg = _create_async_engine(
-            parsed, echo=echo, pool_pre_ping=pool_pre_ping, hide_parameters=hide_parameters
+            parsed,
+            echo=echo,
+            pool_pre_ping=pool_pre_ping,
+            hide_parameters=hide_parameters,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
         )
         shown = parsed.render_as_string(hide_password=True)
         scope_by_schema(pg)  # a tenant's transactions search its schema only
