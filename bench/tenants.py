@@ -358,9 +358,10 @@ def sample(tenants: Sequence[str], k: int) -> list[str]:
 
 
 async def overview_part(args: argparse.Namespace) -> float:
-    """Seed, then the 30-day Overview p50 in ms."""
+    """Seed (unless ``--reuse``), then the 30-day Overview p50 in ms."""
     tenants = tenant_ids(args.tenants)
-    await seed(args.database_url, tenants, args.calls)
+    if not args.reuse:
+        await seed(args.database_url, tenants, args.calls)
     times = await overview_times(args.database_url, sample(tenants, args.sample), args.runs)
     return statistics.median(times)
 
@@ -414,6 +415,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="send: run the service as `python FILE -m asterisk_textback run …` (a probe)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="overview: time the database a --keep run left (same --tenants/--calls), no seeding",
+    )
     args = parser.parse_args(argv)
     if make_url(args.database_url).get_backend_name() != "postgresql":
         parser.error("--database-url: the tenants bench needs PostgreSQL (postgresql+asyncpg://)")
@@ -430,11 +436,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"machine: a pure Python loop of 10,000,000 additions takes {machine_speed():.2f} s")
     overview = send = failover = math.nan
     if "overview" in args.parts:
-        asyncio.run(create_database(args.database_url))
+        if not args.reuse:
+            asyncio.run(create_database(args.database_url))
         try:
             overview = asyncio.run(overview_part(args))
         finally:
-            if not args.keep:
+            if not (args.keep or args.reuse):
                 asyncio.run(drop_database(args.database_url))
     if "send" in args.parts or "failover" in args.parts:
         from bench import tenants_send
