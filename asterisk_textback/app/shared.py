@@ -6,12 +6,12 @@ import contextlib
 from collections.abc import Mapping
 
 import aiohttp
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asterisk_textback.app import service
 from asterisk_textback.app.lifecycle import database
 from asterisk_textback.store.engine import without_password
+from asterisk_textback.store.tenant_scope import backend_of
 from asterisk_textback.textback.loading import PreparedConfig
 
 __all__ = ["Shared"]
@@ -37,7 +37,7 @@ class Shared:
             session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
             self.http = await self._stack.enter_async_context(session)
         url = main.settings.database.url
-        if self.engine is None and make_url(url).get_backend_name() == "postgresql":
+        if self.engine is None and backend_of(url) == "postgresql":
             full = service.database_url(main, self._env)
             opened = database(full, without_password(full), main.settings.database)
             self.engine = await self._stack.enter_async_context(opened)

@@ -48,10 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _upgrade_all(url: str, tenants: tuple[Tenant, ...]) -> bool:
     """Upgrade each tenant in turn (the default one as before); whether any failed."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from asterisk_textback.errors import TextbackError
     from asterisk_textback.store.schema import upgrade
+    from asterisk_textback.store.tenant_scope import STORAGE_ERRORS
     from asterisk_textback.tenancy.ids import DEFAULT_TENANT
 
     failed = False
@@ -62,7 +60,7 @@ async def _upgrade_all(url: str, tenants: tuple[Tenant, ...]) -> bool:
             continue
         try:
             await upgrade(url, tenant=tenant.id)
-        except (TextbackError, SQLAlchemyError, OSError) as exc:
+        except STORAGE_ERRORS as exc:
             failed = True
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             print(f"tenant {tenant.id}: not upgraded: {reason}", file=sys.stderr)
@@ -73,9 +71,8 @@ async def _upgrade_all(url: str, tenants: tuple[Tenant, ...]) -> bool:
 
 def _where(tenant: Tenant) -> str:
     """The tenant's PostgreSQL schema, or its SQLite file's URL."""
-    from sqlalchemy.engine import make_url
-
+    from asterisk_textback.store.tenant_scope import backend_of
     from asterisk_textback.tenancy.ids import schema_for
 
     url = tenant.loaded.settings.database.url
-    return schema_for(tenant.id) if make_url(url).get_backend_name() == "postgresql" else url
+    return schema_for(tenant.id) if backend_of(url) == "postgresql" else url

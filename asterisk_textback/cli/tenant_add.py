@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy.engine import make_url
-
 from asterisk_textback.config import Settings, load_settings
 from asterisk_textback.errors import ConfigError
+from asterisk_textback.store.tenant_scope import database_file
 from asterisk_textback.tenancy.conflicts import sender_numbers
 from asterisk_textback.tenancy.files import (
     load_tenant,
@@ -240,7 +239,7 @@ def remove(config: Path, tenant_id: str, *, yes: bool, out: TextIO) -> int:
     target = _move_aside(path, folder, f"{tenant_id}.{stamp}")
     url = settings.database.url
     if url.startswith("sqlite"):
-        database = make_url(tenant_database_url(url, tenant_id)).database
+        database = database_file(tenant_database_url(url, tenant_id))
         where = f"file {database} (delete it to drop them)"
     else:
         schema = schema_for(tenant_id)

@@ -17,14 +17,18 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asterisk_textback.errors import ConfigError
+from asterisk_textback.errors import ConfigError, TextbackError
 from asterisk_textback.tenancy.ids import DEFAULT_TENANT, schema_for
 
 __all__ = [
     "SCHEMA_OPTION",
     "SCHEMA_QUERY",
+    "STORAGE_ERRORS",
+    "backend_of",
+    "database_file",
     "schema_in_url",
     "scope_by_schema",
     "scoped_engine",
@@ -63,7 +67,7 @@ def tenant_url(url: str, tenant: str) -> str:
     """
     if tenant == DEFAULT_TENANT:
         return url
-    parsed = make_url(url)
+    parsed = _parsed(url)
     if parsed.get_backend_name() != "sqlite":
         scoped = parsed.update_query_dict({SCHEMA_QUERY: schema_for(tenant)})
         return scoped.render_as_string(hide_password=False)
@@ -75,6 +79,31 @@ def tenant_url(url: str, tenant: str) -> str:
     folder, _, _ = database.rpartition("/")
     path = f"{folder}/tenants/{tenant}.db" if folder else f"tenants/{tenant}.db"
     return parsed.set(database=path).render_as_string(hide_password=False)
+
+
+#: What reading a tenant's storage can raise: the driver's errors, the OS's and our own (a
+#: SQLite file that cannot be opened, a schema never migrated).
+STORAGE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, OSError, TextbackError)
+
+
+def _parsed(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"database.url: {url!r} is not a database URL") from None
+
+
+def backend_of(url: str) -> str:
+    """``postgresql`` or ``sqlite`` (ConfigError for something that is no database URL)."""
+    return _parsed(url).get_backend_name()
+
+
+def database_file(url: str) -> str | None:
+    """The file of a SQLite URL (None for PostgreSQL or an in-memory database)."""
+    parsed = _parsed(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
 
 
 def tenant_schema(engine: AsyncEngine) -> str | None:

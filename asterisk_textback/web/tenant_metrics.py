@@ -16,12 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
 from asterisk_textback.app.metrics_source import metrics_source
 from asterisk_textback.calls.model import Outcome
-from asterisk_textback.errors import TextbackError
 from asterisk_textback.outbox.status import MessageStatus
+from asterisk_textback.store.tenant_scope import STORAGE_ERRORS
 from asterisk_textback.tenancy.directory import TenantDirectory, TenantView
 from asterisk_textback.web.metrics import Family, Labels, Sample, exposition, outbox_family
 from asterisk_textback.web.metrics import running_families as parts_families
@@ -81,7 +80,7 @@ async def _scrape(view: TenantView, reads: asyncio.Semaphore) -> _Scraped:
     try:
         async with reads:
             depth = dict(await source.outbox_depth())
-    except (SQLAlchemyError, OSError, TextbackError) as exc:
+    except STORAGE_ERRORS as exc:
         log.warning("metrics: tenant %s: outbox not readable: %s", view.id, exc)
         depth, readable = {}, 0
     families.append(outbox_family(depth))

@@ -14,13 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from asterisk_textback.calls.utc import utc
 from asterisk_textback.kpi.definitions import minor_exponent
 from asterisk_textback.kpi.periods import Period, parse_period
 from asterisk_textback.store import kpi_queries
 from asterisk_textback.store.sqlite_file import DatabaseFileError
+from asterisk_textback.store.tenant_scope import STORAGE_ERRORS
 from asterisk_textback.store.uow import reading
 from asterisk_textback.tenancy.directory import TenantView
 
@@ -156,7 +155,7 @@ async def tenant_rows(
         async with gate:
             try:
                 return _row(view, await _figures(view, period), None)
-            except (SQLAlchemyError, OSError, DatabaseFileError) as exc:
+            except STORAGE_ERRORS as exc:
                 # One tenant's broken database must not hide the others' rows.
                 log.warning("console: tenant %s: figures unreadable: %s", view.id, exc)
                 # Our own errors are one readable line; a driver's may quote SQL: its kind only.
