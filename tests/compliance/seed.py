@@ -44,14 +44,24 @@ def config(db_url: str) -> PreparedConfig:
     return prepare(Settings.model_validate(data))
 
 
+def _afternoon() -> float:
+    """The latest 18:00 UTC (1 pm in New York, 10 am in California) at least an hour ago."""
+    now = time.time()
+    day = now - now % 86_400 + 18 * 3600
+    return day if day <= now - 3600 else day - 86_400
+
+
 async def seed_story(sessions: Sessions, db_url: str) -> Story:
     """Texted back, opted out by a free-text STOP, back in by START; another number by CLI."""
     loaded = config(db_url)
     _, dids = _with_rules(_contrib())
     number = _caller_for(loaded, "missed_no_voicemail", "sorry", set())
-    call = _call(number, dids["missed_no_voicemail"], 1)
+    # Default (federal) quiet hours hold: the story happens at an afternoon in New York, not
+    # whenever the test runs (at night the text would wait for the morning).
+    day = _afternoon()
+    call = _call(number, dids["missed_no_voicemail"], 1, at=day)
     async with fake_gateway() as gateway:
-        sent = await _send_all(sessions, loaded, [call], gateway)
+        sent = await _send_all(sessions, loaded, [call], gateway, clock=lambda: day)
     async with unit_of_work(sessions) as db:  # what the dialplan hook reports for the call
         await db.execute(
             update(Call)
@@ -59,7 +69,7 @@ async def seed_story(sessions: Sessions, db_url: str) -> Story:
             .values(disclosure_played=True, caller_verification="passed")
         )
     sender = loaded.settings.provider.sender_for(call.did)
-    clock = [time.time() + 10]
+    clock = [day + 10]
     inbox = Inbox(
         sessions,
         loaded.settings.consent,

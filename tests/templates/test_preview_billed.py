@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +100,8 @@ def _caller_for(loaded: PreparedConfig, template: str, variant: str, used: set[s
     raise AssertionError(f"no caller found for {template}/{variant}")
 
 
-def _call(number: str, did: str, index: int) -> CallEnded:
-    ended = time.time() - 5
+def _call(number: str, did: str, index: int, at: float | None = None) -> CallEnded:
+    ended = (time.time() if at is None else at) - 5
     return CallEnded(
         linkedid=f"{ended:.0f}.{index}",
         direction=Direction.INBOUND,
@@ -118,10 +119,16 @@ def _call(number: str, did: str, index: int) -> CallEnded:
 
 
 async def _send_all(
-    sessions: Sessions, loaded: PreparedConfig, calls: list[CallEnded], gateway: FakeGateway
+    sessions: Sessions,
+    loaded: PreparedConfig,
+    calls: list[CallEnded],
+    gateway: FakeGateway,
+    clock: Callable[[], float] = time.time,
 ) -> dict[str, str]:
     """Record ``calls`` for real, dispatch them; the body the gateway got, by number."""
-    handler = CallHandler(loaded, sessions, on_queued=lambda: None, tracking_secret="s3cret")
+    handler = CallHandler(
+        loaded, sessions, on_queued=lambda: None, tracking_secret="s3cret", clock=clock
+    )
     for call in calls:
         assert (await handler.record(call)).queued, call
     hook = WebhookSettings.model_validate({"url": gateway.url})
@@ -131,6 +138,7 @@ async def _send_all(
             WebhookProvider(hook, http, None),
             FAST,
             ProviderSettings(rate_per_second=1000),
+            clock=clock,
         )
         task = asyncio.create_task(dispatcher.run())
         try:
