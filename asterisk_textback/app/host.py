@@ -46,7 +46,7 @@ from asterisk_textback.tenancy.model import RefusedTenant, Tenant
 from asterisk_textback.textback.loading import PreparedConfig
 from asterisk_textback.web.base_path import tenant_base_path
 from asterisk_textback.web.console.mount import add_console, console_auth
-from asterisk_textback.web.tenant_metrics import render_tenant_metrics
+from asterisk_textback.web.tenant_metrics import add_cluster_metrics_route
 
 __all__ = ["Host", "serve_tenants"]
 
@@ -268,12 +268,12 @@ class Host:
             add_console(
                 root, self, console, kwargs["environ"], kwargs["clock"], auth=kwargs["console"]
             )
+            add_cluster_metrics_route(root, self)  # every tenant's series, labelled
 
         return root_app(
             self._mounts,
             self.health,
             extra=extra,
-            metrics=lambda: render_tenant_metrics(self.views()),
         )
 
 

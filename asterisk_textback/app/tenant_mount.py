@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -206,7 +206,6 @@ def root_app(
     health: Callable[[], tuple[bool, dict[str, object]]],
     *,
     extra: Callable[[web.Application], None] | None = None,
-    metrics: Callable[[], Awaitable[str]] | None = None,
 ) -> web.Application:
     """The listener's app with tenant files: /cluster/…, ``extra`` routes, then the tenants."""
     root = web.Application()
@@ -217,14 +216,7 @@ def root_app(
         return web.json_response(body, status=200 if ok else 503)
 
     root.router.add_get("/cluster/healthz", healthz)
-    if metrics is not None:
-        render = metrics
-
-        async def metrics_page(request: web.Request) -> web.Response:
-            return web.Response(text=await render(), content_type="text/plain", charset="utf-8")
-
-        root.router.add_get("/cluster/metrics", metrics_page)
     if extra is not None:
-        extra(root)  # the console (before the catch-all, which would shadow it)
+        extra(root)  # the console, /cluster/metrics (before the catch-all, which would shadow them)
     mounts.add_routes(root)
     return root

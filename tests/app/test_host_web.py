@@ -102,6 +102,8 @@ async def test_webhooks_and_health_reach_the_right_tenant(fresh_url: str, tmp_pa
                         seen[path] = (resp.status, resp.headers.get("Server"))
                 async with http.get(base + "/cluster/healthz") as resp:
                     seen["cluster"] = (resp.status, await resp.json())
+                async with http.get(base + "/cluster/metrics") as resp:
+                    seen["metrics"] = (resp.status, await resp.text())
                 seen["forged"] = await post(http, "/t/acme/webhooks/twilio", "forged")
                 seen["unprefixed"] = await post(http, "/t/acme/webhooks/twilio", unprefixed)
                 seen["default"] = await post(http, "/webhooks/twilio", signed)
@@ -119,6 +121,12 @@ async def test_webhooks_and_health_reach_the_right_tenant(fresh_url: str, tmp_pa
     (refused,) = cluster["refused"]
     assert refused["id"] == "broken"
     assert "suppression.cooldown_hours" in refused["reason"]
+    # The running host's /cluster/metrics: every series labelled with its tenant.
+    status, metrics = seen["metrics"]
+    assert status == 200
+    assert 'tenant="acme"' in metrics
+    assert 'tenant="default"' in metrics
+    assert 'tenant="broken"' not in metrics
     # A signature must cover the tenant's own URL; the default tenant has no Twilio.
     assert (seen["forged"], seen["unprefixed"], seen["default"]) == (403, 403, 404)
     assert seen["signed"] == 200
